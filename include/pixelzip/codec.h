@@ -1,0 +1,74 @@
+// pixelzip's public API: encode an Image to a .pxz stream in memory and back.
+// All failures throw pixelzip::Error.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pixelzip/error.h"
+#include "pixelzip/image.h"
+
+namespace pixelzip {
+
+enum class Order : uint8_t { kRaster = 0, kMultiscale = 1 };
+enum class Device : uint8_t { kAuto = 0, kCpu = 1, kCuda = 2 };
+
+// Resource limits a decoder checks (overflow-safe) before it allocates anything.
+// Defaults suit ordinary photographs; raise them for larger images.
+struct Limits {
+  uint64_t max_width = 1u << 16;
+  uint64_t max_height = 1u << 16;
+  uint64_t max_pixels = uint64_t{1} << 28;          // 268 megapixels
+  uint64_t max_memory_bytes = uint64_t{4} << 30;    // all decoder allocations together
+};
+
+// Fraction done in [0, 1]; called from the coding thread; may be empty.
+using Progress = std::function<void(double)>;
+
+struct EncodeOptions {
+  std::string model = "default";  // a shipped model's name, or a model file's path
+  Order order = Order::kRaster;
+  Device device = Device::kAuto;
+  Progress progress;
+};
+
+struct DecodeOptions {
+  std::string model;  // empty: found by the stream's weights hash among shipped models
+  Device device = Device::kAuto;
+  Limits limits;
+  Progress progress;
+};
+
+// What a stream's header says (see docs/format.md).
+struct StreamInfo {
+  uint32_t version_major = 0, version_minor = 0;
+  std::string architecture;
+  std::array<uint8_t, 32> weights_sha256{};
+  Order order = Order::kRaster;
+  uint32_t width = 0, height = 0, channels = 0;
+  uint64_t payload_bytes = 0;
+  uint32_t pixel_checksum = 0;
+  uint64_t header_bytes = 0;
+};
+
+struct EncodeResult {
+  std::vector<uint8_t> stream;  // the complete .pxz file
+  double model_bits = 0;        // sum of -log2 p(subpixel) under the integer model (colour + alpha)
+};
+
+EncodeResult Encode(const Image& image, const EncodeOptions& options = {});
+Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options = {});
+inline Image Decode(const std::vector<uint8_t>& stream, const DecodeOptions& options = {}) {
+  return Decode(stream.data(), stream.size(), options);
+}
+// Parses and validates the header only (magic, version, header checksum, limits).
+StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits = {});
+
+// Names of the models compiled into this build, for --model and error messages.
+std::vector<std::string> ShippedModelNames();
+
+}  // namespace pixelzip

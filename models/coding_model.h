@@ -1,0 +1,78 @@
+// The interface between the codec and a probability model.
+//
+// A CodingModel walks an image's colour subpixels (1 or 3 channels; the codec
+// codes alpha itself) in the model's own coding order and, for each one, hands
+// an integer CDF to the codec's entropy coder. Encoding and decoding visit the
+// same subpixels in the same order with bit-identical CDFs: that is the
+// exact-arithmetic contract (design.md section 2).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace pixelzip::models {
+
+inline constexpr int kCdfBits = 16;
+inline constexpr uint32_t kCdfTotal = 1u << kCdfBits;  // 65536
+inline constexpr int kSymbols = 256;
+
+// Integer CDF of one subpixel.
+// Guarantees: At(0) == 0, At(256) == kCdfTotal, At(s + 1) - At(s) >= 1 for every s.
+class SubpixelCdf {
+ public:
+  virtual ~SubpixelCdf() = default;
+  // REQUIRES: 0 <= edge <= 256.
+  virtual uint32_t At(int edge) const = 0;
+};
+
+// Where the encoder's symbols go (the codec's range encoder behind it).
+class SymbolSink {
+ public:
+  virtual ~SymbolSink() = default;
+  // REQUIRES: 0 <= symbol < 256.
+  virtual void Put(const SubpixelCdf& cdf, int symbol) = 0;
+};
+
+// Where the decoder's symbols come from (the codec's range decoder behind it).
+// Throws pixelzip::Error on corrupt or truncated input.
+class SymbolSource {
+ public:
+  virtual ~SymbolSource() = default;
+  // Returns the symbol s with cdf.At(s) <= target < cdf.At(s + 1).
+  virtual int Get(const SubpixelCdf& cdf) = 0;
+};
+
+enum class CodingOrder : uint8_t { kRaster = 0, kMultiscale = 1 };
+
+// Interleaved 8-bit pixels of the channels a model codes.
+struct PlaneView {
+  uint32_t width = 0, height = 0, channels = 0;
+  uint8_t* data = nullptr;  // width * height * channels bytes
+  uint8_t& at(uint32_t y, uint32_t x, uint32_t c) const { return data[(size_t{y} * width + x) * channels + c]; }
+};
+
+// Reports fraction done in [0, 1]; may be empty.
+using ProgressFn = std::function<void(double)>;
+
+struct ModelIdentity {
+  std::string architecture;                // e.g. "order0-adaptive", "pixelcnn++"
+  std::array<uint8_t, 32> weights_sha256;  // SHA-256 of the exact model file bytes
+};
+
+class CodingModel {
+ public:
+  virtual ~CodingModel() = default;
+  virtual const ModelIdentity& Identity() const = 0;
+  virtual CodingOrder Order() const = 0;
+  // Channel counts this model codes (1 and/or 3).
+  virtual bool SupportsChannels(uint32_t channels) const = 0;
+  // Calls sink.Put for every subpixel of `image`, in coding order.
+  // REQUIRES: SupportsChannels(image.channels); image.data is not modified.
+  virtual void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const = 0;
+  // Fills `image` (dimensions and channels set, data allocated) from `source` in coding order.
+  virtual void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const = 0;
+};
+
+}  // namespace pixelzip::models
