@@ -1,0 +1,324 @@
+// PNG reading and writing through libpng's low-level API.
+//
+// libpng reports errors by calling our error callback, which longjmps back to
+// the setjmp in RunPngDecode / RunPngEncode. Rules that keep this safe:
+//  - The frames that call setjmp (RunPngDecode, RunPngEncode) hold no objects
+//    with destructors and are never inlined; every C++ object they touch
+//    (the pixel vector, the output vector) lives in the caller's frame,
+//    which longjmp never skips.
+//  - Callbacks (read, write, error) hold no objects with destructors either,
+//    and no exception ever propagates through a libpng frame: allocation
+//    failures are caught in small noexcept helpers and reported as flags.
+//  - Errors become pixelzip::Error only after libpng's structs are destroyed,
+//    back in ordinary C++ code.
+#include <png.h>
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "formats/image_io.h"
+#include "formats/image_io_internal.h"
+
+namespace pixelzip {
+namespace {
+
+constexpr size_t kMessageSize = 256;
+// PNG's own limit on width and height (2^31 - 1); libpng's default user
+// limit (1,000,000) would refuse legal images that fit kMaxImageBytes.
+constexpr png_uint_32 kPngMaxDimension = 0x7fffffffu;
+
+bool ResizeNoThrow(std::vector<uint8_t>* v, size_t n) noexcept {
+  try {
+    v->resize(n);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool AppendNoThrow(std::vector<uint8_t>* v, const uint8_t* data, size_t n) noexcept {
+  try {
+    v->insert(v->end(), data, data + n);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+// Why RunPngDecode stopped without a libpng error.
+enum class PngStop { kDone, kSixteenBit, kBadLayout, kTooLarge, kTooShort, kOutOfMemory };
+
+// Deflate codes at best 258 bytes in 2 bits.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// Channels after png_set_expand; 0 for an unknown colour type.
+png_uint_32 ExpandedChannels(int color_type, bool has_trns) {
+  switch (color_type) {
+    case PNG_COLOR_TYPE_GRAY: return has_trns ? 2 : 1;
+    case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
+    case PNG_COLOR_TYPE_RGB: return has_trns ? 4 : 3;
+    case PNG_COLOR_TYPE_PALETTE: return has_trns ? 4 : 3;
+    case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
+  }
+  return 0;
+}
+
+struct PngReadState {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t pos = 0;
+  bool ran_out = false;          // the read callback hit the end of the data
+  char error[kMessageSize] = {};    // libpng's error message
+  char warning[kMessageSize] = {};  // libpng's last warning (explains "Invalid IHDR data")
+
+  // Filled by RunPngDecode.
+  PngStop stop = PngStop::kDone;
+  png_uint_32 width = 0;
+  png_uint_32 height = 0;
+  int bit_depth = 0;
+  int color_type = 0;
+  png_uint_32 channels = 0;  // after expansion
+  uint64_t stored_bytes = 0;  // filtered size before expansion, not interlaced
+  size_t rowbytes = 0;
+  std::vector<uint8_t>* pixels = nullptr;  // owned by ReadPng's frame
+};
+
+void CopyMessage(char* dst, png_const_charp msg) {
+  std::snprintf(dst, kMessageSize, "%s", msg != nullptr ? msg : "(no message)");
+}
+
+void PngReadErrorFn(png_structp png, png_const_charp msg) {
+  auto* st = static_cast<PngReadState*>(png_get_error_ptr(png));
+  if (st != nullptr) CopyMessage(st->error, msg);
+  png_longjmp(png, 1);
+}
+
+void PngReadWarningFn(png_structp png, png_const_charp msg) {
+  auto* st = static_cast<PngReadState*>(png_get_error_ptr(png));
+  if (st != nullptr) CopyMessage(st->warning, msg);
+}
+
+void PngReadFn(png_structp png, png_bytep out, size_t n) {
+  auto* st = static_cast<PngReadState*>(png_get_io_ptr(png));
+  if (n > st->size - st->pos) {
+    st->ran_out = true;
+    png_error(png, "unexpected end of file");
+  }
+  std::memcpy(out, st->data + st->pos, n);
+  st->pos += n;
+}
+
+// Returns false if libpng raised an error (message in st->error), true
+// otherwise with st->stop saying how far it got.
+// No objects with destructors in this frame: libpng longjmps into it.
+__attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, PngReadState* st) {
+  if (setjmp(png_jmpbuf(png))) return false;
+
+  png_set_user_limits(png, kPngMaxDimension, kPngMaxDimension);
+  png_set_read_fn(png, st, PngReadFn);
+  png_read_info(png, info);
+
+  int interlace = 0;
+  png_get_IHDR(png, info, &st->width, &st->height, &st->bit_depth, &st->color_type, &interlace, nullptr,
+               nullptr);
+  if (st->bit_depth > 8) {
+    st->stop = PngStop::kSixteenBit;
+    return true;
+  }
+  // Size checks come before png_read_update_info, which already allocates
+  // (and clears) row buffers of the full width.
+  const bool has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
+  st->channels = ExpandedChannels(st->color_type, has_trns);
+  if (st->channels == 0) {
+    st->stop = PngStop::kBadLayout;
+    return true;
+  }
+  if (uint64_t{st->width} * st->height * st->channels > kMaxImageBytes) {
+    st->stop = PngStop::kTooLarge;
+    return true;
+  }
+  // Everything after the first IDAT header must inflate to at least the
+  // non-interlaced filtered size; deflate can't do better than 1032:1, so a
+  // file too short for its dimensions is refused before allocating for them.
+  const uint64_t stored_row_bits = uint64_t{st->width} * png_get_channels(png, info) * st->bit_depth;
+  st->stored_bytes = ((stored_row_bits + 7) / 8 + 1) * st->height;
+  if (st->stored_bytes > kMaxDeflateRatio * uint64_t{st->size - st->pos} + 1024) {
+    st->stop = PngStop::kTooShort;
+    return true;
+  }
+  // Palette -> RGB, grey below 8 bits -> 8 bits (scaled), tRNS -> alpha
+  // channel. No gamma, background or colour-space transforms.
+  png_set_expand(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+
+  st->rowbytes = png_get_rowbytes(png, info);
+  if (png_get_bit_depth(png, info) != 8 || png_get_channels(png, info) != st->channels ||
+      st->rowbytes != size_t{st->width} * st->channels) {
+    st->stop = PngStop::kBadLayout;
+    return true;
+  }
+  if (!ResizeNoThrow(st->pixels, st->rowbytes * st->height)) {
+    st->stop = PngStop::kOutOfMemory;
+    return true;
+  }
+  // With interlace handling on, each pass fills its pixels into the same
+  // full-size rows, so after the last pass the rows hold the whole image.
+  for (int pass = 0; pass < passes; ++pass) {
+    for (png_uint_32 y = 0; y < st->height; ++y) {
+      png_read_row(png, st->pixels->data() + size_t{y} * st->rowbytes, nullptr);
+    }
+  }
+  // Reads up to IEND, so a file cut after the image data is still refused.
+  png_read_end(png, nullptr);
+  st->stop = PngStop::kDone;
+  return true;
+}
+
+// ---------------------------------------------------------------- writing
+
+struct PngWriteState {
+  std::vector<uint8_t>* out = nullptr;  // owned by EncodePng's frame
+  const Image* image = nullptr;
+  int level = 6;
+  bool out_of_memory = false;
+  char error[kMessageSize] = {};
+};
+
+void PngWriteErrorFn(png_structp png, png_const_charp msg) {
+  auto* st = static_cast<PngWriteState*>(png_get_error_ptr(png));
+  if (st != nullptr) CopyMessage(st->error, msg);
+  png_longjmp(png, 1);
+}
+
+void PngWriteWarningFn(png_structp, png_const_charp) {}
+
+void PngWriteFn(png_structp png, png_bytep data, size_t n) {
+  auto* st = static_cast<PngWriteState*>(png_get_io_ptr(png));
+  if (!AppendNoThrow(st->out, data, n)) {
+    st->out_of_memory = true;
+    png_error(png, "out of memory");
+  }
+}
+
+void PngFlushFn(png_structp) {}
+
+// No objects with destructors in this frame: libpng longjmps into it.
+__attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, PngWriteState* st) {
+  if (setjmp(png_jmpbuf(png))) return false;
+
+  const Image& image = *st->image;
+  static const int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                     PNG_COLOR_TYPE_RGB_ALPHA};
+  png_set_user_limits(png, kPngMaxDimension, kPngMaxDimension);
+  png_set_write_fn(png, st, PngWriteFn, PngFlushFn);
+  png_set_compression_level(png, st->level);
+  png_set_IHDR(png, info, image.width, image.height, 8, kColorTypes[image.channels], PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  const size_t rowbytes = size_t{image.width} * image.channels;
+  for (uint32_t y = 0; y < image.height; ++y) {
+    png_write_row(png, image.pixels.data() + size_t{y} * rowbytes);
+  }
+  png_write_end(png, info);
+  return true;
+}
+
+}  // namespace
+
+namespace formats_internal {
+
+Image ReadPng(const uint8_t* data, size_t size, const std::string& name) {
+  std::vector<uint8_t> pixels;
+  PngReadState st;
+  st.data = data;
+  st.size = size;
+  st.pixels = &pixels;
+
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, PngReadErrorFn, PngReadWarningFn);
+  if (png == nullptr) throw Error(ErrorCode::kInternal, name + ": could not initialise libpng");
+  png_infop info = png_create_info_struct(png);
+  if (info == nullptr) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    throw Error(ErrorCode::kInternal, name + ": could not initialise libpng");
+  }
+  const bool ok = RunPngDecode(png, info, &st);
+  png_destroy_read_struct(&png, &info, nullptr);
+
+  if (!ok) {
+    if (st.ran_out) {
+      throw Error(ErrorCode::kTruncatedInput, name + ": truncated PNG: the file ends before the image is complete");
+    }
+    std::string message = name + ": corrupt PNG: " + st.error;
+    if (std::strcmp(st.error, "Invalid IHDR data") == 0 && st.warning[0] != '\0') {
+      message += std::string(" (") + st.warning + ")";
+    }
+    throw Error(ErrorCode::kCorruptInput, message);
+  }
+  switch (st.stop) {
+    case PngStop::kDone:
+      break;
+    case PngStop::kSixteenBit:
+      throw Error(ErrorCode::kUnsupported,
+                  name + ": 16-bit PNG is not supported yet (this PNG has " + std::to_string(st.bit_depth) +
+                      " bits per sample; pixelzip codes 8-bit images)");
+    case PngStop::kBadLayout:
+      throw Error(ErrorCode::kInternal, name + ": libpng produced an unexpected pixel layout");
+    case PngStop::kTooLarge:
+      // Throws kLimitExceeded with the dimensions in the message.
+      formats_internal::CheckedImageBytes(st.width, st.height, st.channels, name);
+      throw Error(ErrorCode::kInternal, name + ": image size check disagrees");
+    case PngStop::kTooShort:
+      throw Error(ErrorCode::kTruncatedInput,
+                  name + ": truncated PNG: the file is too short to hold a " + std::to_string(st.width) + "x" +
+                      std::to_string(st.height) + " image (" + std::to_string(st.stored_bytes) +
+                      " bytes of image data can't be compressed into " + std::to_string(st.size - st.pos) + ")");
+    case PngStop::kOutOfMemory:
+      throw Error(ErrorCode::kLimitExceeded, name + ": out of memory allocating " + std::to_string(st.width) +
+                                                 "x" + std::to_string(st.height) + " image");
+  }
+  Image image;
+  image.width = st.width;
+  image.height = st.height;
+  image.channels = st.channels;
+  image.pixels = std::move(pixels);
+  return image;
+}
+
+}  // namespace formats_internal
+
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level) {
+  formats_internal::ValidateImageForEncode(image, "EncodePng");
+  if (compression_level < 0 || compression_level > 9) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "EncodePng: compression level " + std::to_string(compression_level) + " is not in 0..9");
+  }
+  std::vector<uint8_t> out;
+  PngWriteState st;
+  st.out = &out;
+  st.image = &image;
+  st.level = compression_level;
+
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, PngWriteErrorFn, PngWriteWarningFn);
+  if (png == nullptr) throw Error(ErrorCode::kInternal, "EncodePng: could not initialise libpng");
+  png_infop info = png_create_info_struct(png);
+  if (info == nullptr) {
+    png_destroy_write_struct(&png, nullptr);
+    throw Error(ErrorCode::kInternal, "EncodePng: could not initialise libpng");
+  }
+  const bool ok = RunPngEncode(png, info, &st);
+  png_destroy_write_struct(&png, &info);
+  if (!ok) {
+    if (st.out_of_memory) throw Error(ErrorCode::kLimitExceeded, "EncodePng: out of memory");
+    throw Error(ErrorCode::kInternal, std::string("EncodePng: libpng failed: ") + st.error);
+  }
+  return out;
+}
+
+}  // namespace pixelzip

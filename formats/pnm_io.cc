@@ -1,0 +1,281 @@
+// Binary PNM (P5, P6) and PAM (P7), 8 bits per sample.
+//
+// Netpbm header syntax: the magic, then width, height and maxval as decimal
+// numbers separated by whitespace, where '#' starts a comment running to the
+// end of the line; exactly one whitespace character separates maxval from
+// the raster. PAM (P7) has "KEY value" lines ending with "ENDHDR\n".
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "formats/image_io.h"
+#include "formats/image_io_internal.h"
+
+namespace pixelzip {
+namespace {
+
+// Numbers above this saturate while parsing (we only need to know they are
+// far too large; no valid dimension or maxval comes near it).
+constexpr uint64_t kNumberCap = uint64_t{1} << 40;
+
+bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+std::string Describe(uint8_t c) {
+  if (c >= 0x21 && c < 0x7f) return std::string("'") + static_cast<char>(c) + "'";
+  static const char kHex[] = "0123456789abcdef";
+  return std::string("byte 0x") + kHex[c >> 4] + kHex[c & 15];
+}
+
+class HeaderReader {
+ public:
+  HeaderReader(const uint8_t* data, size_t size, const std::string& name, const char* kind)
+      : data_(data), size_(size), name_(name), kind_(kind) {}
+
+  size_t pos() const { return pos_; }
+  void set_pos(size_t pos) { pos_ = pos; }
+  bool AtEnd() const { return pos_ >= size_; }
+  uint8_t Peek() const { return data_[pos_]; }
+
+  [[noreturn]] void Fail(ErrorCode code, const std::string& what) const {
+    throw Error(code, name_ + ": " + (code == ErrorCode::kTruncatedInput ? "truncated " : "") +
+                          (code == ErrorCode::kCorruptInput ? "corrupt " : "") + kind_ + ": " + what);
+  }
+
+  // Skips whitespace and '#' comments (to the end of the line).
+  void SkipSpaceAndComments() {
+    while (pos_ < size_) {
+      if (IsSpace(data_[pos_])) {
+        ++pos_;
+      } else if (data_[pos_] == '#') {
+        while (pos_ < size_ && data_[pos_] != '\n' && data_[pos_] != '\r') ++pos_;
+      } else {
+        break;
+      }
+    }
+  }
+
+  // Skips spaces and tabs only (within a PAM header line).
+  void SkipBlanks() {
+    while (pos_ < size_ && (data_[pos_] == ' ' || data_[pos_] == '\t')) ++pos_;
+  }
+
+  // Reads a decimal number at the current position (saturating at kNumberCap).
+  uint64_t ReadNumber(const char* what) {
+    if (pos_ >= size_) Fail(ErrorCode::kTruncatedInput, std::string("the header ends before the ") + what);
+    if (!IsDigit(data_[pos_])) {
+      Fail(ErrorCode::kCorruptInput, std::string("expected the ") + what + ", found " + Describe(data_[pos_]));
+    }
+    uint64_t value = 0;
+    while (pos_ < size_ && IsDigit(data_[pos_])) {
+      value = value * 10 + (data_[pos_] - '0');
+      if (value > kNumberCap) value = kNumberCap;
+      ++pos_;
+    }
+    return value;
+  }
+
+  // Reads a run of non-whitespace characters (for PAM keywords).
+  std::string ReadWord() {
+    const size_t start = pos_;
+    while (pos_ < size_ && !IsSpace(data_[pos_])) ++pos_;
+    return std::string(reinterpret_cast<const char*>(data_ + start), pos_ - start);
+  }
+
+  // The rest of the current line with surrounding blanks removed; leaves the
+  // position at the line end.
+  std::string ReadRestOfLine() {
+    SkipBlanks();
+    const size_t start = pos_;
+    while (pos_ < size_ && data_[pos_] != '\n') ++pos_;
+    size_t end = pos_;
+    while (end > start && IsSpace(data_[end - 1])) --end;
+    return std::string(reinterpret_cast<const char*>(data_ + start), end - start);
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  const std::string& name_;
+  const char* kind_;
+};
+
+struct PnmHeader {
+  uint64_t width = 0;
+  uint64_t height = 0;
+  uint64_t channels = 0;
+  uint64_t maxval = 0;
+};
+
+void CheckDimensionsAndMaxval(const PnmHeader& h, HeaderReader& r, const std::string& name) {
+  if (h.width == 0 || h.height == 0) {
+    r.Fail(ErrorCode::kCorruptInput,
+           "width and height must be at least 1 (got " + std::to_string(h.width) + "x" + std::to_string(h.height) + ")");
+  }
+  if (h.maxval == 0 || h.maxval > 65535) {
+    r.Fail(ErrorCode::kCorruptInput, "maxval must be in 1..65535 (got " + std::to_string(h.maxval) + ")");
+  }
+  if (h.maxval != 255) {
+    r.Fail(ErrorCode::kUnsupported, "maxval " + std::to_string(h.maxval) +
+                                        " is not supported (only 255, i.e. 8 bits per sample)");
+  }
+  if (h.width > 0xffffffffu || h.height > 0xffffffffu) {
+    throw Error(ErrorCode::kLimitExceeded, name + ": image dimensions " + std::to_string(h.width) + "x" +
+                                               std::to_string(h.height) + " are too large");
+  }
+}
+
+// P5 / P6: after the magic, width height maxval and one whitespace character.
+PnmHeader ReadPnmHeader(HeaderReader& r, uint64_t channels) {
+  PnmHeader h;
+  h.channels = channels;
+  r.set_pos(2);
+  r.SkipSpaceAndComments();
+  h.width = r.ReadNumber("width");
+  r.SkipSpaceAndComments();
+  h.height = r.ReadNumber("height");
+  r.SkipSpaceAndComments();
+  h.maxval = r.ReadNumber("maxval");
+  if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
+  if (r.Peek() == '#') {
+    // A comment before the delimiting newline; the newline is the delimiter.
+    while (!r.AtEnd() && r.Peek() != '\n' && r.Peek() != '\r') r.set_pos(r.pos() + 1);
+    if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
+  } else if (!IsSpace(r.Peek())) {
+    r.Fail(ErrorCode::kCorruptInput, "expected whitespace after maxval, found " + Describe(r.Peek()));
+  }
+  r.set_pos(r.pos() + 1);  // the single whitespace character before the raster
+  return h;
+}
+
+// P7 (PAM): "KEY value" lines, '#' comment lines, up to "ENDHDR\n".
+PnmHeader ReadPamHeader(HeaderReader& r) {
+  PnmHeader h;
+  std::string tupltype;
+  bool have_width = false, have_height = false, have_depth = false, have_maxval = false;
+  r.set_pos(2);
+  while (true) {
+    r.SkipSpaceAndComments();
+    if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the header ends before ENDHDR");
+    const std::string key = r.ReadWord();
+    if (key == "ENDHDR") {
+      r.SkipBlanks();
+      if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
+      if (r.Peek() == '\r') r.set_pos(r.pos() + 1);
+      if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
+      if (r.Peek() != '\n') r.Fail(ErrorCode::kCorruptInput, "expected a newline after ENDHDR");
+      r.set_pos(r.pos() + 1);
+      break;
+    }
+    if (key == "TUPLTYPE") {
+      const std::string t = r.ReadRestOfLine();
+      tupltype = tupltype.empty() ? t : tupltype + " " + t;
+      continue;
+    }
+    uint64_t* field = nullptr;
+    bool* seen = nullptr;
+    if (key == "WIDTH") {
+      field = &h.width, seen = &have_width;
+    } else if (key == "HEIGHT") {
+      field = &h.height, seen = &have_height;
+    } else if (key == "DEPTH") {
+      field = &h.channels, seen = &have_depth;
+    } else if (key == "MAXVAL") {
+      field = &h.maxval, seen = &have_maxval;
+    } else {
+      r.Fail(ErrorCode::kCorruptInput, "unknown header line '" + key.substr(0, 32) + "'");
+    }
+    if (*seen) r.Fail(ErrorCode::kCorruptInput, key + " appears twice in the header");
+    *seen = true;
+    r.SkipBlanks();
+    *field = r.ReadNumber(key == "DEPTH" ? "depth" : key == "MAXVAL" ? "maxval" : key == "WIDTH" ? "width" : "height");
+    r.SkipBlanks();
+    if (!r.AtEnd() && r.Peek() != '\n' && r.Peek() != '\r') {
+      r.Fail(ErrorCode::kCorruptInput, "unexpected " + Describe(r.Peek()) + " after " + key);
+    }
+  }
+  if (!have_width || !have_height || !have_depth || !have_maxval) {
+    r.Fail(ErrorCode::kCorruptInput, "the header lacks WIDTH, HEIGHT, DEPTH or MAXVAL");
+  }
+  if (h.channels == 0) r.Fail(ErrorCode::kCorruptInput, "DEPTH must be at least 1");
+  if (h.channels > 4) {
+    r.Fail(ErrorCode::kUnsupported, "DEPTH " + std::to_string(h.channels) + " is not supported (only 1 to 4)");
+  }
+  static const char* const kTuplTypes[5] = {"", "GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"};
+  if (!tupltype.empty()) {
+    int depth_of_type = 0;
+    for (int d = 1; d <= 4; ++d) {
+      if (tupltype == kTuplTypes[d]) depth_of_type = d;
+    }
+    if (depth_of_type == 0) {
+      r.Fail(ErrorCode::kUnsupported, "TUPLTYPE '" + tupltype.substr(0, 32) +
+                                          "' is not supported (only GRAYSCALE, GRAYSCALE_ALPHA, RGB, RGB_ALPHA)");
+    }
+    if (static_cast<uint64_t>(depth_of_type) != h.channels) {
+      r.Fail(ErrorCode::kCorruptInput,
+             "TUPLTYPE " + tupltype + " does not match DEPTH " + std::to_string(h.channels));
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+namespace formats_internal {
+
+Image ReadPnm(const uint8_t* data, size_t size, const std::string& name) {
+  const char magic = static_cast<char>(data[1]);
+  const bool pam = magic == '7';
+  HeaderReader r(data, size, name, pam ? "PAM" : "PNM");
+  if (size < 3) r.Fail(ErrorCode::kTruncatedInput, "the file ends inside the header");
+  if (!IsSpace(data[2]) && data[2] != '#') {
+    throw Error(ErrorCode::kUnsupported, name + ": unrecognised file format (starts like PNM but the magic is not "
+                                                "followed by whitespace)");
+  }
+  const PnmHeader h = pam ? ReadPamHeader(r) : ReadPnmHeader(r, magic == '5' ? 1 : 3);
+  CheckDimensionsAndMaxval(h, r, name);
+  const size_t bytes = CheckedImageBytes(h.width, h.height, h.channels, name);
+  const size_t available = size - r.pos();
+  if (available < bytes) {
+    r.Fail(ErrorCode::kTruncatedInput, "the pixel data has " + std::to_string(available) + " of the " +
+                                           std::to_string(bytes) + " bytes a " + std::to_string(h.width) + "x" +
+                                           std::to_string(h.height) + " image needs");
+  }
+  for (size_t i = r.pos() + bytes; i < size; ++i) {
+    if (!IsSpace(data[i])) {
+      throw Error(ErrorCode::kUnsupported, name + ": data after the image (multi-image PNM files are not supported)");
+    }
+  }
+  Image image;
+  image.width = static_cast<uint32_t>(h.width);
+  image.height = static_cast<uint32_t>(h.height);
+  image.channels = static_cast<uint32_t>(h.channels);
+  image.pixels.assign(data + r.pos(), data + r.pos() + bytes);
+  return image;
+}
+
+}  // namespace formats_internal
+
+std::vector<uint8_t> EncodePnm(const Image& image) {
+  formats_internal::ValidateImageForEncode(image, "EncodePnm");
+  const std::string dims = std::to_string(image.width) + " " + std::to_string(image.height);
+  std::string header;
+  switch (image.channels) {
+    case 1: header = "P5\n" + dims + "\n255\n"; break;
+    case 3: header = "P6\n" + dims + "\n255\n"; break;
+    default:
+      header = "P7\nWIDTH " + std::to_string(image.width) + "\nHEIGHT " + std::to_string(image.height) +
+               "\nDEPTH " + std::to_string(image.channels) + "\nMAXVAL 255\nTUPLTYPE " +
+               (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") + "\nENDHDR\n";
+      break;
+  }
+  std::vector<uint8_t> out;
+  out.reserve(header.size() + image.pixels.size());
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), image.pixels.begin(), image.pixels.end());
+  return out;
+}
+
+}  // namespace pixelzip

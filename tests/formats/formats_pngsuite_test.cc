@@ -1,0 +1,266 @@
+// PngSuite (tests/data/pngsuite): every valid image loads with the right
+// pixels or, if 16-bit, is refused as unsupported; every x*.png is refused.
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "formats/image_io.h"
+#include "test_util.h"
+
+namespace pixelzip {
+namespace {
+
+namespace fs = std::filesystem;
+using formats_test::CatchError;
+using formats_test::PngSuiteDir;
+using formats_test::ReadFileBytes;
+
+uint32_t Be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// What the test learns from a PNG's chunks, independently of the library.
+struct PngFacts {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  int bit_depth = 0;
+  int color_type = 0;
+  bool has_trns = false;
+};
+
+PngFacts ReadFacts(const std::vector<uint8_t>& bytes) {
+  PngFacts f;
+  EXPECT_GE(bytes.size(), 33u);
+  if (bytes.size() < 33) return f;
+  f.width = Be32(&bytes[16]);
+  f.height = Be32(&bytes[20]);
+  f.bit_depth = bytes[24];
+  f.color_type = bytes[25];
+  for (size_t pos = 8; pos + 8 <= bytes.size();) {
+    const uint32_t length = Be32(&bytes[pos]);
+    const std::string type(reinterpret_cast<const char*>(&bytes[pos + 4]), 4);
+    if (type == "tRNS") f.has_trns = true;
+    if (type == "IDAT" || length > bytes.size()) break;
+    pos += 12 + size_t{length};
+  }
+  return f;
+}
+
+uint32_t ExpectedChannels(const PngFacts& f) {
+  switch (f.color_type) {
+    case 0: return f.has_trns ? 2 : 1;
+    case 2: return f.has_trns ? 4 : 3;
+    case 3: return f.has_trns ? 4 : 3;
+    case 4: return 2;
+    case 6: return 4;
+  }
+  return 0;
+}
+
+std::vector<std::string> SuiteFiles() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(PngSuiteDir())) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && entry.path().extension() == ".png") names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Image Load(const std::string& name) { return ReadImageFile(PngSuiteDir() + "/" + name); }
+
+// A minimal reader for the netpbm-made reference files (P5, P6, P7 with
+// MAXVAL 255), kept separate from the library's PNM reader.
+Image ReadReference(const std::string& path) {
+  const std::vector<uint8_t> bytes = ReadFileBytes(path);
+  std::string text(bytes.begin(), bytes.end());
+  Image image;
+  size_t data_start = 0;
+  if (text.compare(0, 2, "P7") == 0) {
+    const size_t end = text.find("ENDHDR\n");
+    std::istringstream header(text.substr(3, end - 3));
+    std::string key;
+    while (header >> key) {
+      if (key == "WIDTH") header >> image.width;
+      else if (key == "HEIGHT") header >> image.height;
+      else if (key == "DEPTH") header >> image.channels;
+      else std::getline(header, key);  // MAXVAL, TUPLTYPE
+    }
+    data_start = end + 7;
+  } else {
+    std::istringstream header(text);
+    std::string magic;
+    int maxval = 0;
+    header >> magic >> image.width >> image.height >> maxval;
+    EXPECT_EQ(maxval, 255) << path;
+    image.channels = magic == "P5" ? 1 : 3;
+    data_start = static_cast<size_t>(header.tellg()) + 1;
+  }
+  image.pixels.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+  EXPECT_EQ(image.pixels.size(), image.SubpixelCount()) << path;
+  return image;
+}
+
+TEST(PngSuiteTest, EveryValidImageLoadsOrIsRefusedAsSixteenBit) {
+  int valid = 0, loaded = 0, refused_16 = 0;
+  for (const std::string& name : SuiteFiles()) {
+    if (name[0] == 'x') continue;
+    ++valid;
+    const PngFacts facts = ReadFacts(ReadFileBytes(PngSuiteDir() + "/" + name));
+    if (facts.bit_depth == 16) {
+      const Error e = CatchError([&] { Load(name); });
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("16-bit PNG is not supported yet"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+      ++refused_16;
+      continue;
+    }
+    try {
+      const Image image = Load(name);
+      EXPECT_EQ(image.width, facts.width) << name;
+      EXPECT_EQ(image.height, facts.height) << name;
+      EXPECT_EQ(image.channels, ExpectedChannels(facts)) << name;
+      EXPECT_EQ(image.pixels.size(), image.SubpixelCount()) << name;
+      ++loaded;
+    } catch (const Error& e) {
+      ADD_FAILURE() << name << " did not load: " << e.what();
+    }
+  }
+  std::cout << "PngSuite: " << valid << " valid files, " << loaded << " loaded, " << refused_16
+            << " refused as 16-bit\n";
+  EXPECT_EQ(valid, 161);
+  EXPECT_EQ(loaded, 128);
+  EXPECT_EQ(refused_16, 33);
+}
+
+TEST(PngSuiteTest, EveryInvalidImageIsRefusedWithItsName) {
+  int invalid = 0;
+  for (const std::string& name : SuiteFiles()) {
+    if (name[0] != 'x') continue;
+    ++invalid;
+    const Error e = CatchError([&] { Load(name); });
+    EXPECT_TRUE(e.code() == ErrorCode::kCorruptInput || e.code() == ErrorCode::kTruncatedInput)
+        << name << ": " << ErrorCodeName(e.code()) << ": " << e.what();
+    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    std::cout << "  " << e.what() << "\n";
+  }
+  std::cout << "PngSuite: " << invalid << " x*.png files refused\n";
+  EXPECT_EQ(invalid, 14);
+}
+
+// basiXXXX (Adam7 interlaced) must equal basnXXXX pixel for pixel; the same
+// for the other interlaced/non-interlaced pairs (s01i3p01 / s01n3p01, ...).
+TEST(PngSuiteTest, InterlacedEqualsNonInterlaced) {
+  const std::vector<std::string> files = SuiteFiles();
+  const std::set<std::string> all(files.begin(), files.end());
+  int pairs = 0;
+  for (const std::string& name : files) {
+    if (name.size() != 12 || name[3] != 'i' || name[0] == 'x') continue;
+    std::string plain = name;
+    plain[3] = 'n';
+    if (all.count(plain) == 0) continue;
+    const PngFacts facts = ReadFacts(ReadFileBytes(PngSuiteDir() + "/" + name));
+    if (facts.bit_depth == 16) continue;
+    EXPECT_EQ(Load(name), Load(plain)) << name << " differs from " << plain;
+    ++pairs;
+  }
+  std::cout << "PngSuite: " << pairs << " interlaced/plain pairs compared\n";
+  EXPECT_GE(pairs, 25);  // 13 basi (8-bit or less: 10) + 15 sNNi
+}
+
+// Pixels against references made independently with netpbm (see
+// tests/data/pngsuite/reference/README.md).
+TEST(PngSuiteTest, PixelsMatchNetpbmReferences) {
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(PngSuiteDir() + "/reference")) {
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".pnm" && ext != ".pam") continue;
+    const std::string stem = entry.path().stem().string();
+    const Image expected = ReadReference(entry.path().string());
+    const Image actual = Load(stem + ".png");
+    EXPECT_EQ(actual.width, expected.width) << stem;
+    EXPECT_EQ(actual.height, expected.height) << stem;
+    EXPECT_EQ(actual.channels, expected.channels) << stem;
+    EXPECT_TRUE(actual.pixels == expected.pixels) << stem << ": pixels differ from the netpbm reference";
+    ++compared;
+  }
+  EXPECT_EQ(compared, 13);
+}
+
+// Low bit-depth grey is scaled to the full 8-bit range by bit replication
+// (1-bit -> 0/255, 2-bit -> multiples of 85, 4-bit -> multiples of 17).
+TEST(PngSuiteTest, LowBitDepthGreyUsesFullRange) {
+  const std::map<std::string, int> step = {{"basn0g01.png", 255}, {"basn0g02.png", 85}, {"basn0g04.png", 17}};
+  for (const auto& [name, s] : step) {
+    const Image image = Load(name);
+    ASSERT_EQ(image.channels, 1u);
+    std::set<int> values;
+    for (uint8_t v : image.pixels) {
+      EXPECT_EQ(v % s, 0) << name;
+      values.insert(v);
+    }
+    EXPECT_GE(values.size(), 2u) << name;
+    EXPECT_EQ(values.count(0), 1u) << name;
+    if (s == 255) {
+      EXPECT_EQ(values, (std::set<int>{0, 255})) << name;
+    }
+  }
+}
+
+// The palette image's pixels are its PLTE entries, read here from the file.
+TEST(PngSuiteTest, PalettePixelsComeFromPlte) {
+  const std::vector<uint8_t> bytes = ReadFileBytes(PngSuiteDir() + "/basn3p08.png");
+  std::set<std::vector<uint8_t>> palette;
+  for (size_t pos = 8; pos + 8 <= bytes.size();) {
+    const uint32_t length = Be32(&bytes[pos]);
+    if (std::string(reinterpret_cast<const char*>(&bytes[pos + 4]), 4) == "PLTE") {
+      for (uint32_t i = 0; i + 3 <= length; i += 3) {
+        palette.insert({bytes[pos + 8 + i], bytes[pos + 9 + i], bytes[pos + 10 + i]});
+      }
+    }
+    pos += 12 + size_t{length};
+  }
+  ASSERT_EQ(palette.size(), 256u);
+  const Image image = Load("basn3p08.png");
+  ASSERT_EQ(image.channels, 3u);
+  std::set<std::vector<uint8_t>> used;
+  for (size_t i = 0; i < image.pixels.size(); i += 3) {
+    std::vector<uint8_t> rgb(image.pixels.begin() + i, image.pixels.begin() + i + 3);
+    EXPECT_TRUE(palette.count(rgb)) << "pixel " << i / 3 << " is not a palette colour";
+    used.insert(rgb);
+  }
+  EXPECT_EQ(used.size(), 256u);  // basn3p08 uses all 256 colours
+}
+
+// tRNS turns into an alpha channel: fully transparent exactly where the
+// stored colour equals the tRNS colour.
+TEST(PngSuiteTest, TrnsBecomesAlpha) {
+  const Image grey = Load("tbbn0g04.png");
+  ASSERT_EQ(grey.channels, 2u);
+  const Image rgb = Load("tbrn2c08.png");
+  ASSERT_EQ(rgb.channels, 4u);
+  int transparent = 0;
+  for (size_t i = 0; i < rgb.pixels.size(); i += 4) {
+    EXPECT_TRUE(rgb.pixels[i + 3] == 0 || rgb.pixels[i + 3] == 255);
+    transparent += rgb.pixels[i + 3] == 0;
+  }
+  EXPECT_GT(transparent, 0);
+}
+
+TEST(PngSuiteTest, SixteenBitRefusedFromBytesToo) {
+  const std::vector<uint8_t> bytes = ReadFileBytes(PngSuiteDir() + "/basn6a16.png");
+  const Error e = CatchError([&] { ReadImageBytes(bytes.data(), bytes.size(), "in-memory.png"); });
+  EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(std::string(e.what()).rfind("in-memory.png: 16-bit PNG is not supported yet", 0), 0u) << e.what();
+}
+
+}  // namespace
+}  // namespace pixelzip
