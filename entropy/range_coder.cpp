@@ -44,6 +44,7 @@
 
 #include "entropy/range_coder.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace pixelzip::entropy {
@@ -52,7 +53,6 @@ namespace {
 constexpr int kWindowBits = 56;
 constexpr int kWindowBytes = kWindowBits / 8;
 constexpr uint64_t kWindowMask = (uint64_t{1} << kWindowBits) - 1;
-constexpr uint64_t kInitialRange = uint64_t{1} << kWindowBits;
 constexpr uint64_t kBottom = uint64_t{1} << (kWindowBits - 8);  // renormalise below this
 constexpr uint64_t kTopByteFF = uint64_t{0xFF} << (kWindowBits - 8);
 
@@ -73,6 +73,17 @@ FlushPoint ChooseFlushPoint(uint64_t low, uint64_t range) {
     if (round_up < range) return {low + round_up, num_bytes};
   }
   return {low, kWindowBytes};
+}
+
+// Leading zero bits of x; REQUIRES: x != 0.
+inline int CountLeadingZeros(uint64_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_clzll(x);
+#else
+  int n = 0;
+  for (uint64_t bit = uint64_t{1} << 63; (x & bit) == 0; bit >>= 1) ++n;
+  return n;
+#endif
 }
 
 void CheckSymbolCount(int num_symbols, int symbol) {
@@ -171,6 +182,19 @@ inline uint8_t RangeDecoder::NextByte() {
 }
 
 inline void RangeDecoder::Renormalize() {
+  // After Advance() range_ is in [2^32, 2^56] (7 to 31 leading zeros), so 0, 1 or 2
+  // bytes are due: one per 8 leading zeros beyond 15. With two input bytes at hand,
+  // take them without branches.
+  if (size_ - pos_ >= 2) {
+    const int num_bytes = std::max(0, (CountLeadingZeros(range_) >> 3) - 1);
+    const int shift = 8 * num_bytes;
+    const uint64_t next_two = (uint64_t{data_[pos_]} << 8) | data_[pos_ + 1];
+    code_ = (code_ << shift) | (next_two >> (16 - shift));
+    low_ = (low_ << shift) & kWindowMask;
+    range_ <<= shift;
+    pos_ += static_cast<size_t>(num_bytes);
+    return;
+  }
   while (range_ < kBottom) {
     const uint8_t byte = NextByte();  // may throw; then range_ stays below kBottom
     code_ = (code_ << 8) | byte;
@@ -179,22 +203,18 @@ inline void RangeDecoder::Renormalize() {
   }
 }
 
-uint32_t RangeDecoder::Target() {
+inline uint32_t RangeDecoder::ComputeTarget() {
   // range_ < kBottom only after a failed renormalisation: refuse to go on.
   if (range_ < kBottom) Fail("decoder used after an error");
   step_ = range_ >> kProbBits;
   const uint64_t t = code_ / step_;
   if (t >= kTotal) Fail("corrupt stream (target outside the distribution)");
-  target_ = static_cast<uint32_t>(t);
-  target_ready_ = true;
-  return target_;
+  return static_cast<uint32_t>(t);
 }
 
-void RangeDecoder::Consume(uint32_t cum, uint32_t freq) {
-  if (!target_ready_) throw std::logic_error("range decoder: Consume() without Target()");
-  target_ready_ = false;
+inline void RangeDecoder::Advance(uint32_t t, uint32_t cum, uint32_t freq) {
   // Together these imply freq >= 1 and cum + freq <= kTotal, keeping code_ < range_.
-  if (cum > target_ || target_ - cum >= freq || freq > kTotal - cum)
+  if (cum > t || t - cum >= freq || freq > kTotal - cum)
     Fail("invalid CDF at the decoded symbol (interval must contain the target, freq >= 1, end <= 2^16)");
   const uint64_t offset = step_ * cum;
   code_ -= offset;
@@ -203,21 +223,49 @@ void RangeDecoder::Consume(uint32_t cum, uint32_t freq) {
   Renormalize();
 }
 
-int RangeDecoder::DecodeWithTable(const uint32_t* cdf, int num_symbols) {
-  if (num_symbols < 1 || num_symbols > kMaxSymbols) Fail("number of symbols out of range");
-  const uint32_t t = Target();
-  // Branch-free search for the last s in [0, num_symbols) with cdf[s] <= t; reads
-  // cdf[1..num_symbols - 1] only. Consume() below verifies the result.
+uint32_t RangeDecoder::Target() {
+  target_ = ComputeTarget();
+  target_ready_ = true;
+  return target_;
+}
+
+void RangeDecoder::Consume(uint32_t cum, uint32_t freq) {
+  if (!target_ready_) throw std::logic_error("range decoder: Consume() without Target()");
+  target_ready_ = false;
+  Advance(target_, cum, freq);
+}
+
+// The last s in [0, num_symbols) with cdf[s] <= target when cdf is increasing; for any
+// table, some s in [0, num_symbols) (Advance() then checks the interval). Reads only
+// cdf[1..num_symbols - 1].
+inline int RangeDecoder::SearchTable(const uint32_t* cdf, int num_symbols, uint32_t target) const {
+  if (num_symbols == 256) {
+    // Two levels of 16 independent comparisons (no dependent load chain, no branches):
+    // first the block of 16 symbols, then the symbol inside it.
+    int block = 0;
+    for (int k = 1; k < 16; ++k) block += cdf[16 * k] <= target ? 1 : 0;
+    const uint32_t* block_cdf = cdf + 16 * block;
+    int within = 0;
+    for (int j = 1; j < 16; ++j) within += block_cdf[j] <= target ? 1 : 0;
+    return 16 * block + within;
+  }
+  // Branch-free binary search.
   const uint32_t* base = cdf;
   int len = num_symbols;
   while (len > 1) {
     const int half = len >> 1;
-    base = (base[half] <= t) ? base + half : base;
+    base = (base[half] <= target) ? base + half : base;
     len -= half;
   }
-  const uint32_t cum = base[0];
-  Consume(cum, base[1] - cum);  // a decreasing pair wraps to a huge freq, which Consume rejects
   return static_cast<int>(base - cdf);
+}
+
+int RangeDecoder::DecodeWithTable(const uint32_t* cdf, int num_symbols) {
+  if (num_symbols < 1 || num_symbols > kMaxSymbols) Fail("number of symbols out of range");
+  const uint32_t t = ComputeTarget();
+  const int s = SearchTable(cdf, num_symbols, t);
+  Advance(t, cdf[s], cdf[s + 1] - cdf[s]);  // a decreasing pair wraps to a huge freq, which Advance rejects
+  return s;
 }
 
 int RangeDecoder::DecodeWithFunction(const CdfFunction& cdf, int num_symbols) {
@@ -226,11 +274,12 @@ int RangeDecoder::DecodeWithFunction(const CdfFunction& cdf, int num_symbols) {
 
 int RangeDecoder::DecodeBit(uint32_t freq_zero) {
   if (freq_zero == 0 || freq_zero >= kTotal) Fail("need 1 <= freq_zero < 2^16");
-  const int bit = Target() >= freq_zero ? 1 : 0;
+  const uint32_t t = ComputeTarget();
+  const int bit = t >= freq_zero ? 1 : 0;
   if (bit == 0) {
-    Consume(0, freq_zero);
+    Advance(t, 0, freq_zero);
   } else {
-    Consume(freq_zero, kTotal - freq_zero);
+    Advance(t, freq_zero, kTotal - freq_zero);
   }
   return bit;
 }

@@ -109,6 +109,9 @@ class RangeDecoder {
   void VerifyCleanEnd() const;
 
  private:
+  uint32_t ComputeTarget();                     // Target() without the call-order bookkeeping
+  void Advance(uint32_t target, uint32_t cum, uint32_t freq);  // Consume() without it
+  int SearchTable(const uint32_t* cdf, int num_symbols, uint32_t target) const;
   void Renormalize();
   uint8_t NextByte();
   [[noreturn]] static void Fail(const char* what);
@@ -129,28 +132,24 @@ template <typename Cdf>
 int RangeDecoder::DecodeWithCallable(const Cdf& cdf, int num_symbols) {
   if (num_symbols < 1 || num_symbols > kMaxSymbols) Fail("number of symbols out of range");
   const uint32_t t = Target();
-  // Invariant: cdf(lo) <= t < cdf(hi) (edge values assumed 0 and kTotal until evaluated).
+  // Invariant: cdf(lo) <= t < cdf(hi). The edges 0 and num_symbols are evaluated only
+  // if the search ends next to them. Selects instead of branches: the comparison is
+  // unpredictable.
   int lo = 0;
   int hi = num_symbols;
   uint32_t cum_lo = 0;
   uint32_t cum_hi = 0;
-  bool have_lo = false;
-  bool have_hi = false;
   while (hi - lo > 1) {
     const int mid = lo + (hi - lo) / 2;
     const uint32_t c = static_cast<uint32_t>(cdf(mid));
-    if (c <= t) {
-      lo = mid;
-      cum_lo = c;
-      have_lo = true;
-    } else {
-      hi = mid;
-      cum_hi = c;
-      have_hi = true;
-    }
+    const bool below = c <= t;
+    lo = below ? mid : lo;
+    cum_lo = below ? c : cum_lo;
+    hi = below ? hi : mid;
+    cum_hi = below ? cum_hi : c;
   }
-  if (!have_lo) cum_lo = static_cast<uint32_t>(cdf(lo));
-  if (!have_hi) cum_hi = static_cast<uint32_t>(cdf(hi));
+  if (lo == 0) cum_lo = static_cast<uint32_t>(cdf(0));
+  if (hi == num_symbols) cum_hi = static_cast<uint32_t>(cdf(num_symbols));
   if (cum_hi < cum_lo) Fail("CDF function is not increasing");
   Consume(cum_lo, cum_hi - cum_lo);
   return lo;

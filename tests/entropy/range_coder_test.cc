@@ -186,6 +186,27 @@ TEST(RangeCoder, OneSymbolAlphabetCostsNothing) {
   EXPECT_TRUE(decoder.AtCleanEnd());
 }
 
+TEST(RangeCoder, CertainSymbolsBetweenOthers) {
+  // A one-symbol alphabet at the start leaves the range at its maximum, 2^56, with
+  // input still to come (a regression test for the branch-free renormalisation).
+  const uint32_t certain[] = {0, kTotal};
+  const Message m = MakeMessage(Shape::kRandom, 256, 4, 3000, 8);
+  RangeEncoder encoder;
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (i < 5 || i % 7 == 0) encoder.EncodeWithTable(certain, 1, 0);
+    encoder.EncodeWithTable(m.CdfAt(i).data(), 256, m.symbols[i]);
+  }
+  const std::vector<uint8_t> stream = encoder.Finish();
+  RangeDecoder decoder(stream.data(), stream.size());
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (i < 5 || i % 7 == 0) {
+      ASSERT_EQ(decoder.DecodeWithTable(certain, 1), 0);
+    }
+    ASSERT_EQ(decoder.DecodeWithTable(m.CdfAt(i).data(), 256), m.symbols[i]) << i;
+  }
+  EXPECT_TRUE(decoder.AtCleanEnd());
+}
+
 TEST(RangeCoder, BitsMatchTwoSymbolTables) {
   SplitMix64 rng(11);
   RangeEncoder table_encoder;
