@@ -1,0 +1,233 @@
+// Implements include/pixelzip/codec.h: the container (container.h) around one range
+// coder stream holding the colour channels (coded by the model) and then the alpha
+// channel (coded by symbol_coding.h's alpha coder).
+#include "pixelzip/codec.h"
+
+#include <algorithm>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "codec/container.h"
+#include "codec/symbol_coding.h"
+#include "entropy/range_coder.h"
+#include "models/registry.h"
+
+namespace pixelzip {
+namespace {
+
+using codec::Header;
+
+uint32_t ColourChannels(uint32_t channels) { return channels >= 3 ? 3 : 1; }
+bool HasAlpha(uint32_t channels) { return channels == 2 || channels == 4; }
+
+// Runs `body`, letting pixelzip::Error through and turning anything else into one, so
+// that only pixelzip::Error leaves the public API.
+template <class Body>
+auto Guarded(const char* what, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::kLimitExceeded, std::string(what) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kInternal, std::string(what) + ": " + e.what());
+  }
+}
+
+// Maps a stage's own fraction [0, 1] to [from, to] of the whole.
+models::ProgressFn Stage(const Progress& progress, double from, double to) {
+  if (!progress) return {};
+  return [&progress, from, to](double f) { progress(from + (to - from) * std::clamp(f, 0.0, 1.0)); };
+}
+
+void ValidateImage(const Image& image) {
+  if (image.channels < 1 || image.channels > 4)
+    throw Error(ErrorCode::kInvalidArgument, "image has " + std::to_string(image.channels) + " channels (1-4 allowed)");
+  if (image.width == 0 || image.height == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "image is empty (" + std::to_string(image.width) + " x " +
+                                                 std::to_string(image.height) + ")");
+  }
+  size_t subpixels = 0;
+  if (__builtin_mul_overflow(size_t{image.width}, size_t{image.height}, &subpixels) ||
+      __builtin_mul_overflow(subpixels, size_t{image.channels}, &subpixels) || image.pixels.size() != subpixels) {
+    throw Error(ErrorCode::kInvalidArgument, "image pixel buffer holds " + std::to_string(image.pixels.size()) +
+                                                 " bytes, not width * height * channels");
+  }
+}
+
+models::PlaneView View(uint32_t width, uint32_t height, uint32_t channels, uint8_t* data) {
+  models::PlaneView view;
+  view.width = width;
+  view.height = height;
+  view.channels = channels;
+  view.data = data;
+  return view;
+}
+
+// Copies the colour channels (all but the last) out of an image with alpha, or back.
+void SplitColour(const Image& image, std::vector<uint8_t>& colour) {
+  const uint32_t c = image.channels, cc = c - 1;
+  const size_t pixels = size_t{image.width} * image.height;
+  colour.resize(pixels * cc);
+  for (size_t i = 0; i < pixels; ++i) std::copy_n(&image.pixels[i * c], cc, &colour[i * cc]);
+}
+void MergeColour(const std::vector<uint8_t>& colour, Image& image) {
+  const uint32_t c = image.channels, cc = c - 1;
+  const size_t pixels = size_t{image.width} * image.height;
+  for (size_t i = 0; i < pixels; ++i) std::copy_n(&colour[i * cc], cc, &image.pixels[i * c]);
+}
+
+bool SameIdentity(const models::ModelIdentity& a, const models::ModelIdentity& b) {
+  return a.architecture == b.architecture && a.weights_sha256 == b.weights_sha256;
+}
+
+std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const DecodeOptions& options) {
+  const models::ModelIdentity recorded{h.architecture, h.weights_sha256};
+  std::shared_ptr<const models::CodingModel> model;
+  if (options.model.empty()) {
+    model = models::FindModelByHash(h.weights_sha256, options.device);
+    if (!model) {
+      std::string names;
+      for (const std::string& n : models::ShippedModelNames()) names += (names.empty() ? "" : ", ") + n;
+      throw Error(ErrorCode::kModelMismatch, "stream was made with model " + models::DescribeIdentity(recorded) +
+                                                 ", which is not shipped with this build (shipped: " + names +
+                                                 "); give that model's file to decode it");
+    }
+  } else if (options.model == "default") {
+    model = models::ResolveModel("default", static_cast<Order>(h.order), ColourChannels(h.channels), options.device);
+  } else {
+    model = models::OpenModel(options.model, options.device);
+  }
+  if (!SameIdentity(model->Identity(), recorded)) {
+    throw Error(ErrorCode::kModelMismatch, "stream was made with model " + models::DescribeIdentity(recorded) +
+                                               ", but model '" + options.model + "' is " +
+                                               models::DescribeIdentity(model->Identity()));
+  }
+  if (static_cast<uint8_t>(model->Order()) != h.order || !model->SupportsChannels(ColourChannels(h.channels))) {
+    throw Error(ErrorCode::kCorruptInput, "header's coding order or channel count does not fit its model " +
+                                              models::DescribeIdentity(recorded));
+  }
+  return model;
+}
+
+}  // namespace
+
+EncodeResult Encode(const Image& image, const EncodeOptions& options) {
+  return Guarded("encode", [&] {
+    ValidateImage(image);
+    if (options.order != Order::kRaster && options.order != Order::kMultiscale)
+      throw Error(ErrorCode::kInvalidArgument, "unknown coding order");
+    const uint32_t colour_channels = ColourChannels(image.channels);
+    const std::shared_ptr<const models::CodingModel> model =
+        models::ResolveModel(options.model, options.order, colour_channels, options.device);
+
+    Header h;
+    h.architecture = model->Identity().architecture;
+    h.weights_sha256 = model->Identity().weights_sha256;
+    h.order = static_cast<uint8_t>(options.order);
+    h.channels = static_cast<uint8_t>(image.channels);
+    h.width = image.width;
+    h.height = image.height;
+    h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
+
+    entropy::RangeEncoder encoder;
+    codec::RangeSymbolSink sink(encoder);
+    const double colour_share = static_cast<double>(colour_channels) / image.channels;
+    if (HasAlpha(image.channels)) {
+      std::vector<uint8_t> colour;
+      SplitColour(image, colour);
+      model->Encode(View(image.width, image.height, colour_channels, colour.data()), sink,
+                    Stage(options.progress, 0, colour_share));
+      codec::EncodeAlpha(image, sink, Stage(options.progress, colour_share, 1));
+    } else {
+      // CodingModel::Encode guarantees it does not modify the pixels.
+      uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
+      model->Encode(View(image.width, image.height, colour_channels, pixels), sink, Stage(options.progress, 0, 1));
+    }
+    std::vector<uint8_t> payload = encoder.Finish();
+    h.payload_bytes = payload.size();
+
+    EncodeResult result;
+    result.stream = codec::WriteHeader(h);
+    result.stream.insert(result.stream.end(), payload.begin(), payload.end());
+    result.model_bits = sink.bits();
+    if (options.progress) options.progress(1.0);
+    return result;
+  });
+}
+
+Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  return Guarded("decode", [&] {
+    size_t header_bytes = 0;
+    const Header h = codec::ReadHeader(data, size, options.limits, &header_bytes);
+    const size_t present = size - header_bytes;
+    if (present < h.payload_bytes) {
+      throw Error(ErrorCode::kTruncatedInput, "stream ends inside the payload (" + std::to_string(present) +
+                                                  " of " + std::to_string(h.payload_bytes) + " bytes present)");
+    }
+    if (present > h.payload_bytes) {
+      throw Error(ErrorCode::kCorruptInput, std::to_string(present - h.payload_bytes) +
+                                                " unexpected bytes after the end of the stream");
+    }
+    const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
+
+    // ReadHeader checked the limits, including the memory these allocations take.
+    Image image;
+    image.width = h.width;
+    image.height = h.height;
+    image.channels = h.channels;
+    image.pixels.resize(image.SubpixelCount());
+
+    entropy::RangeDecoder decoder(data + header_bytes, h.payload_bytes);
+    codec::RangeSymbolSource source(decoder);
+    const uint32_t colour_channels = ColourChannels(h.channels);
+    const double colour_share = static_cast<double>(colour_channels) / h.channels;
+    if (HasAlpha(h.channels)) {
+      std::vector<uint8_t> colour(size_t{h.width} * h.height * colour_channels);
+      model->Decode(View(h.width, h.height, colour_channels, colour.data()), source,
+                    Stage(options.progress, 0, colour_share));
+      MergeColour(colour, image);
+      codec::DecodeAlpha(image, source, Stage(options.progress, colour_share, 1));
+    } else {
+      model->Decode(View(h.width, h.height, colour_channels, image.pixels.data()), source,
+                    Stage(options.progress, 0, 1));
+    }
+    if (!decoder.AtCleanEnd())
+      throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
+    const uint32_t crc = codec::Crc32(image.pixels.data(), image.pixels.size());
+    if (crc != h.pixel_crc32) {
+      throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload, "
+                                            "or a model that does not reproduce the encoder's probabilities)");
+    }
+    if (options.progress) options.progress(1.0);
+    return image;
+  });
+}
+
+StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits) {
+  return Guarded("read stream info", [&] {
+    size_t header_bytes = 0;
+    const Header h = codec::ReadHeader(data, size, limits, &header_bytes);
+    StreamInfo info;
+    info.version_major = h.version_major;
+    info.version_minor = h.version_minor;
+    info.architecture = h.architecture;
+    info.weights_sha256 = h.weights_sha256;
+    info.order = static_cast<Order>(h.order);
+    info.width = h.width;
+    info.height = h.height;
+    info.channels = h.channels;
+    info.payload_bytes = h.payload_bytes;
+    info.pixel_checksum = h.pixel_crc32;
+    info.header_bytes = header_bytes;
+    return info;
+  });
+}
+
+std::vector<std::string> ShippedModelNames() {
+  return Guarded("list models", [] { return models::ShippedModelNames(); });
+}
+
+}  // namespace pixelzip

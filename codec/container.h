@@ -1,0 +1,55 @@
+// The .pxz container header (docs/format.md is the specification). One routine,
+// DescribeHeader in container.cpp, lists the fields for both writing and reading.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pixelzip/codec.h"
+
+namespace pixelzip::codec {
+
+inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
+inline constexpr uint16_t kVersionMajor = 1;
+inline constexpr uint16_t kVersionMinor = 0;
+inline constexpr size_t kMaxArchitectureBytes = 64;
+// Bytes of the header around the architecture string and the extension area.
+inline constexpr size_t kFixedHeaderBytes = 69;
+
+struct Header {
+  std::array<uint8_t, 4> magic = kMagic;
+  uint16_t version_major = kVersionMajor;
+  uint16_t version_minor = kVersionMinor;
+  std::string architecture;             // 1-64 printable ASCII characters, no spaces
+  std::array<uint8_t, 32> weights_sha256{};
+  uint8_t order = 0;                    // Order
+  uint8_t channels = 0;                 // 1-4
+  uint32_t width = 0, height = 0;       // >= 1 each
+  uint64_t payload_bytes = 0;
+  uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels
+  std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none
+  uint32_t header_crc32 = 0;            // CRC-32 of every header byte before this field
+};
+
+// Serializes `header` (computing header_crc32). REQUIRES: fields valid as documented
+// above (throws pixelzip::Error kInternal otherwise).
+std::vector<uint8_t> WriteHeader(const Header& header);
+
+// Reads the header at the start of data[0, size) and validates it: magic, version
+// (a newer major is kUnsupported), header CRC, field ranges (kCorruptInput), `limits`
+// (kLimitExceeded), and that the payload length is plausible for the pixel count.
+// Input that ends inside the header is kTruncatedInput. Bytes after the header are
+// not looked at. Never reads outside data[0, size).
+Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t* header_bytes);
+
+// Bytes a decoder allocates for an image with this header (its pixels, and a colour
+// plane when there is alpha); false if that overflows uint64.
+bool DecodeMemoryBytes(const Header& header, uint64_t* bytes);
+
+// zlib CRC-32 of `size` bytes (any size).
+uint32_t Crc32(const uint8_t* data, size_t size);
+
+}  // namespace pixelzip::codec

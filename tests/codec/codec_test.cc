@@ -1,0 +1,267 @@
+// Round trips, stream info, model bits, error codes and limits of the public codec API.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/order0_model.h"
+#include "models/registry.h"
+#include "pixelzip/codec.h"
+#include "test_support.h"
+
+namespace pixelzip {
+namespace {
+
+using test::MakeImage;
+
+ErrorCode CodeOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no pixelzip::Error thrown";
+  return ErrorCode::kInternal;
+}
+
+std::string MessageOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct Size {
+  uint32_t width, height;
+};
+
+class RoundTrip : public ::testing::TestWithParam<std::tuple<uint32_t, Size>> {};
+
+TEST_P(RoundTrip, DecodesToTheSamePixels) {
+  const auto [channels, size] = GetParam();
+  for (uint32_t seed : {1u, 2u}) {
+    const Image image = MakeImage(size.width, size.height, channels, seed);
+    const EncodeResult encoded = Encode(image);
+    EXPECT_EQ(Decode(encoded.stream), image);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Order0, RoundTrip,
+                         ::testing::Combine(::testing::Values(1u, 2u, 3u, 4u),
+                                            ::testing::Values(Size{1, 1}, Size{1, 29}, Size{29, 1}, Size{17, 13},
+                                                              Size{64, 3})),
+                         [](const auto& info) {
+                           const Size s = std::get<1>(info.param);
+                           return "c" + std::to_string(std::get<0>(info.param)) + "_" + std::to_string(s.width) +
+                                  "x" + std::to_string(s.height);
+                         });
+
+TEST(Codec, RoundTripsExtremeValues) {
+  for (uint32_t channels = 1; channels <= 4; ++channels) {
+    for (int fill : {0, 255}) {
+      Image image = MakeImage(23, 19, channels);
+      std::fill(image.pixels.begin(), image.pixels.end(), static_cast<uint8_t>(fill));
+      EXPECT_EQ(Decode(Encode(image).stream), image) << channels << " channels, fill " << fill;
+    }
+    Image noise = MakeImage(31, 7, channels);
+    uint32_t s = 99;
+    for (uint8_t& v : noise.pixels) v = static_cast<uint8_t>((s = s * 1664525u + 1013904223u) >> 24);
+    EXPECT_EQ(Decode(Encode(noise).stream), noise) << channels << " channels, noise";
+  }
+}
+
+TEST(Codec, ReadStreamInfoReportsTheHeader) {
+  const Image image = MakeImage(17, 13, 4);
+  const EncodeResult encoded = Encode(image);
+  const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
+  EXPECT_EQ(info.version_major, 1u);
+  EXPECT_EQ(info.version_minor, 0u);
+  EXPECT_EQ(info.architecture, "order0-adaptive");
+  EXPECT_EQ(info.weights_sha256, models::Order0Model().Identity().weights_sha256);
+  EXPECT_EQ(info.order, Order::kRaster);
+  EXPECT_EQ(info.width, 17u);
+  EXPECT_EQ(info.height, 13u);
+  EXPECT_EQ(info.channels, 4u);
+  EXPECT_EQ(info.header_bytes + info.payload_bytes, encoded.stream.size());
+  EXPECT_EQ(info.header_bytes, 69u + info.architecture.size());
+  EXPECT_EQ(info.pixel_checksum, codec::Crc32(image.pixels.data(), image.pixels.size()));
+  // The header alone is enough.
+  EXPECT_EQ(ReadStreamInfo(encoded.stream.data(), info.header_bytes).width, 17u);
+}
+
+TEST(Codec, PayloadMatchesModelBits) {
+  for (uint32_t channels = 1; channels <= 4; ++channels) {
+    const Image image = MakeImage(96, 64, channels);
+    const EncodeResult encoded = Encode(image);
+    const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
+    const double payload_bits = 8.0 * static_cast<double>(info.payload_bytes);
+    EXPECT_GT(encoded.model_bits, 0);
+    EXPECT_LE(std::abs(payload_bits - encoded.model_bits), 0.001 * encoded.model_bits + 8 * 8)
+        << channels << " channels: payload " << payload_bits << " bits, model " << encoded.model_bits << " bits";
+  }
+}
+
+TEST(Codec, EncodingIsDeterministic) {
+  const Image image = MakeImage(40, 30, 3);
+  EXPECT_EQ(Encode(image).stream, Encode(image).stream);
+}
+
+TEST(Codec, ProgressIsForwardedAndEndsAtOne) {
+  for (uint32_t channels : {3u, 4u}) {
+    const Image image = MakeImage(20, 10, channels);
+    std::vector<double> seen;
+    EncodeOptions eo;
+    eo.progress = [&seen](double f) { seen.push_back(f); };
+    const EncodeResult encoded = Encode(image, eo);
+    ASSERT_GE(seen.size(), 10u);
+    for (size_t i = 1; i < seen.size(); ++i) EXPECT_LE(seen[i - 1], seen[i]);
+    EXPECT_GE(seen.front(), 0.0);
+    EXPECT_DOUBLE_EQ(seen.back(), 1.0);
+
+    seen.clear();
+    DecodeOptions dopt;
+    dopt.progress = [&seen](double f) { seen.push_back(f); };
+    EXPECT_EQ(Decode(encoded.stream, dopt), image);
+    ASSERT_GE(seen.size(), 10u);
+    for (size_t i = 1; i < seen.size(); ++i) EXPECT_LE(seen[i - 1], seen[i]);
+    EXPECT_DOUBLE_EQ(seen.back(), 1.0);
+  }
+}
+
+TEST(Codec, RejectsInvalidImages) {
+  Image image = MakeImage(4, 4, 3);
+  image.pixels.pop_back();
+  EXPECT_EQ(CodeOf([&] { Encode(image); }), ErrorCode::kInvalidArgument);
+  image = MakeImage(4, 4, 3);
+  image.channels = 5;
+  EXPECT_EQ(CodeOf([&] { Encode(image); }), ErrorCode::kInvalidArgument);
+  image.channels = 0;
+  EXPECT_EQ(CodeOf([&] { Encode(image); }), ErrorCode::kInvalidArgument);
+  Image empty;
+  empty.channels = 3;
+  EXPECT_EQ(CodeOf([&] { Encode(empty); }), ErrorCode::kInvalidArgument);
+}
+
+TEST(Codec, UnknownModelNameIsInvalidArgumentAndListsShippedModels) {
+  EncodeOptions eo;
+  eo.model = "no-such-model";
+  const Image image = MakeImage(3, 3, 3);
+  EXPECT_EQ(CodeOf([&] { Encode(image, eo); }), ErrorCode::kInvalidArgument);
+  EXPECT_NE(MessageOf([&] { Encode(image, eo); }).find("order0-adaptive"), std::string::npos);
+}
+
+TEST(Codec, MultiscaleIsUnsupportedUntilAMultiscaleModelShips) {
+  EncodeOptions eo;
+  eo.order = Order::kMultiscale;
+  const Image image = MakeImage(8, 8, 3);
+  EXPECT_EQ(CodeOf([&] { Encode(image, eo); }), ErrorCode::kUnsupported);
+  eo.model = "order0-adaptive";
+  EXPECT_EQ(CodeOf([&] { Encode(image, eo); }), ErrorCode::kUnsupported);
+}
+
+TEST(Codec, ExplicitModelNamesWork) {
+  const Image image = MakeImage(12, 9, 3);
+  EncodeOptions eo;
+  eo.model = "order0-adaptive";
+  const EncodeResult encoded = Encode(image, eo);
+  EXPECT_EQ(encoded.stream, Encode(image).stream);  // it is the default
+  for (const char* name : {"", "default", "order0-adaptive"}) {
+    DecodeOptions dopt;
+    dopt.model = name;
+    EXPECT_EQ(Decode(encoded.stream, dopt), image) << "model '" << name << "'";
+  }
+}
+
+// A second order0 model with other parameters: same architecture, other weights hash.
+const std::string& VariantName() {
+  static const std::string name = [] {
+    const models::AdaptiveFrequencies::Params params{16, 1u << 15};
+    models::ShippedModelEntry entry;
+    entry.name = "order0-test-variant";
+    entry.identity = models::Order0Model(params).Identity();
+    entry.colour_channels = {1, 3};
+    entry.factory = [params](Device) { return std::make_shared<const models::Order0Model>(params); };
+    models::RegisterShippedModel(entry);
+    return entry.name;
+  }();
+  return name;
+}
+
+TEST(Codec, DecodingWithAnotherModelIsAModelMismatchNamingBoth) {
+  const Image image = MakeImage(12, 9, 3);
+  EncodeOptions eo;
+  eo.model = VariantName();
+  const EncodeResult encoded = Encode(image, eo);
+  EXPECT_EQ(Decode(encoded.stream), image);  // found by its hash
+
+  DecodeOptions dopt;
+  dopt.model = "order0-adaptive";
+  EXPECT_EQ(CodeOf([&] { Decode(encoded.stream, dopt); }), ErrorCode::kModelMismatch);
+  const std::string message = MessageOf([&] { Decode(encoded.stream, dopt); });
+  const std::string variant_hash = models::HexDigest(models::Order0Model({16, 1u << 15}).Identity().weights_sha256);
+  const std::string default_hash = models::HexDigest(models::Order0Model().Identity().weights_sha256);
+  EXPECT_NE(message.find(variant_hash), std::string::npos) << message;
+  EXPECT_NE(message.find(default_hash), std::string::npos) << message;
+}
+
+TEST(Codec, LimitsAreCheckedBeforeDecoding) {
+  const Image image = MakeImage(40, 30, 4);
+  const std::vector<uint8_t> stream = Encode(image).stream;
+  DecodeOptions dopt;
+  dopt.limits.max_width = 39;
+  EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
+  dopt.limits = Limits{};
+  dopt.limits.max_height = 29;
+  EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
+  dopt.limits = Limits{};
+  dopt.limits.max_pixels = 40 * 30 - 1;
+  EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(CodeOf([&] { ReadStreamInfo(stream.data(), stream.size(), dopt.limits); }), ErrorCode::kLimitExceeded);
+  dopt.limits = Limits{};
+  dopt.limits.max_memory_bytes = 40 * 30 * (4 + 3) - 1;  // the image and its colour plane
+  EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
+  dopt.limits.max_memory_bytes += 1;
+  EXPECT_EQ(Decode(stream, dopt), image);
+}
+
+TEST(Codec, EveryTruncationIsTruncatedInput) {
+  const std::vector<uint8_t> stream = Encode(MakeImage(9, 7, 4)).stream;
+  for (size_t n = 0; n < stream.size(); ++n) {
+    // A copy of exactly n bytes, so that reading past it is caught by sanitizers.
+    const std::vector<uint8_t> cut(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_EQ(CodeOf([&] { Decode(cut.data(), cut.size()); }), ErrorCode::kTruncatedInput) << "cut at " << n;
+  }
+}
+
+TEST(Codec, EverySingleByteCorruptionIsAnError) {
+  const Image image = MakeImage(9, 7, 4);
+  const std::vector<uint8_t> stream = Encode(image).stream;
+  for (size_t i = 0; i < stream.size(); ++i) {
+    for (uint8_t flip : {0x01, 0x80, 0xff}) {
+      std::vector<uint8_t> bad = stream;
+      bad[i] ^= flip;
+      const ErrorCode code = CodeOf([&] { Decode(bad); });
+      EXPECT_TRUE(code == ErrorCode::kCorruptInput || code == ErrorCode::kTruncatedInput ||
+                  code == ErrorCode::kUnsupported || code == ErrorCode::kLimitExceeded ||
+                  code == ErrorCode::kModelMismatch)
+          << "byte " << i << " ^ " << int(flip) << ": " << ErrorCodeName(code);
+    }
+  }
+}
+
+TEST(Codec, NullOrEmptyInputIsTruncated) {
+  EXPECT_EQ(CodeOf([] { Decode(nullptr, 0); }), ErrorCode::kTruncatedInput);
+  EXPECT_EQ(CodeOf([] { ReadStreamInfo(nullptr, 0); }), ErrorCode::kTruncatedInput);
+}
+
+TEST(Codec, ShippedModelNamesListsOrder0) {
+  const std::vector<std::string> names = ShippedModelNames();
+  EXPECT_NE(std::find(names.begin(), names.end(), "order0-adaptive"), names.end());
+}
+
+}  // namespace
+}  // namespace pixelzip

@@ -1,0 +1,66 @@
+// The golden streams in tests/data/golden/ pin the format (docs/format.md, section 6):
+// valid ones must decode to exactly the stored pixels and re-encode to exactly the
+// stored bytes; each invalid one must fail with its specific error code.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pixelzip/codec.h"
+#include "test_support.h"
+
+namespace pixelzip {
+namespace {
+
+const std::string kDir = PIXELZIP_GOLDEN_DIR;
+
+TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
+  for (const test::ValidGolden& g : test::ValidGoldens()) {
+    SCOPED_TRACE(g.stem);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    ASSERT_EQ(expected.width, g.width);
+    ASSERT_EQ(expected.height, g.height);
+    ASSERT_EQ(expected.channels, g.channels);
+    const Image decoded = Decode(stream);
+    EXPECT_EQ(decoded, expected);
+    EXPECT_EQ(Encode(expected).stream, stream) << "the encoder no longer produces the golden bytes: a format "
+                                                  "change needs a version bump (docs/format.md)";
+    // The generator still makes the same image (make_golden stays in step with the files).
+    EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
+  }
+}
+
+TEST(Golden, NewerMinorVersionWithExtensionBytesStillDecodes) {
+  const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + test::kFutureMinorGolden);
+  const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+  EXPECT_EQ(info.version_major, 1u);
+  EXPECT_EQ(info.version_minor, 7u);
+  const test::ValidGolden& base = test::ValidGoldens().front();
+  const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + base.stem + test::PnmExtension(base.channels)));
+  EXPECT_EQ(Decode(stream), expected);
+}
+
+class InvalidGolden : public ::testing::TestWithParam<test::InvalidGolden> {};
+
+TEST_P(InvalidGolden, FailsWithItsErrorCode) {
+  const test::InvalidGolden& g = GetParam();
+  const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.file);
+  try {
+    // An exact-size copy (the vector itself), so that any over-read is a sanitizer error.
+    Decode(stream.data(), stream.size());
+    ADD_FAILURE() << g.file << " decoded without error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), g.code) << g.file << ": got " << ErrorCodeName(e.code()) << " (" << e.what()
+                                << "), expected " << ErrorCodeName(g.code);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, InvalidGolden, ::testing::ValuesIn(test::InvalidGoldens()),
+                         [](const auto& info) {
+                           std::string name = info.param.file;
+                           name = name.substr(0, name.find('.'));
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace pixelzip

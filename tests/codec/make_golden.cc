@@ -1,0 +1,118 @@
+// Regenerates the golden streams in tests/data/golden/ (docs/format.md, section 6).
+// Built with the tests, run only by hand:
+//   build/tests/codec/make_golden tests/data/golden
+// The golden files pin the stream format: a change that alters them is a format
+// change and must bump the format version (container.h) before they are regenerated.
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace {
+
+using pixelzip::Image;
+using pixelzip::codec::Header;
+using namespace pixelzip::test;
+
+std::vector<uint8_t> Cut(const std::vector<uint8_t>& s, size_t n) { return {s.begin(), s.begin() + n}; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : "tests/data/golden";
+  try {
+    for (const ValidGolden& g : ValidGoldens()) {
+      const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image).stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+    }
+
+    // Every invalid stream is a damaged copy of the RGB one.
+    const ValidGolden& base = ValidGoldens().front();
+    const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed)).stream;
+    size_t hb = 0;
+    const Header h = HeaderOf(valid, &hb);
+    const size_t arch = h.architecture.size();
+    const size_t payload = valid.size() - hb;
+    auto with = [&](auto edit) {
+      Header x = h;
+      edit(x);
+      return WithHeader(valid, x);
+    };
+
+    std::map<std::string, std::vector<uint8_t>> out;
+    {
+      Header x = h;
+      x.version_minor = 7;
+      x.extension = {1, 2, 3, 4, 5};
+      WriteFileBytes(dir + "/" + kFutureMinorGolden, WithHeader(valid, x));
+    }
+    out["bad_magic.pxz"] = valid;
+    out["bad_magic.pxz"][1] = 'Q';
+    out["short_bad_magic.pxz"] = {'G', 'I'};
+    out["future_major.pxz"] = with([](Header& x) { x.version_major = 2; });
+    out["version_0.pxz"] = with([](Header& x) { x.version_major = 0; });
+    out["truncated_empty.pxz"] = {};
+    out["truncated_in_magic.pxz"] = Cut(valid, 2);
+    out["truncated_in_version.pxz"] = Cut(valid, 6);
+    out["truncated_in_hash.pxz"] = Cut(valid, 9 + arch + 10);
+    out["truncated_in_header_crc.pxz"] = Cut(valid, hb - 2);
+    out["truncated_no_payload.pxz"] = Cut(valid, hb);
+    out["truncated_half_payload.pxz"] = Cut(valid, hb + payload / 2);
+    out["truncated_last_byte.pxz"] = Cut(valid, valid.size() - 1);
+    out["bad_header_crc.pxz"] = valid;
+    out["bad_header_crc.pxz"][hb - 1] ^= 0x40;
+    out["header_bit_flip.pxz"] = valid;
+    out["header_bit_flip.pxz"][ChannelsOffset(arch) + 1] ^= 0x01;  // width, CRC left stale
+    out["bad_pixel_crc.pxz"] = with([](Header& x) { x.pixel_crc32 ^= 1; });
+    out["payload_byte_flip.pxz"] = valid;
+    out["payload_byte_flip.pxz"][hb + payload / 2] ^= 0x10;
+    out["dims_2p31.pxz"] = with([](Header& x) { x.width = x.height = 1u << 31; });
+    out["pixels_over_limit.pxz"] = with([](Header& x) {  // each dimension within its limit
+      x.width = 65536;
+      x.height = 8192;
+    });
+    out["payload_too_short_for_size.pxz"] = with([](Header& x) { x.width = x.height = 4096; });
+    out["zero_width.pxz"] = valid;
+    for (int i = 0; i < 4; ++i) out["zero_width.pxz"][ChannelsOffset(arch) + 1 + i] = 0;
+    FixHeaderCrc(out["zero_width.pxz"], hb);
+    out["channels_5.pxz"] = valid;
+    out["channels_5.pxz"][ChannelsOffset(arch)] = 5;
+    FixHeaderCrc(out["channels_5.pxz"], hb);
+    out["unknown_order.pxz"] = valid;
+    out["unknown_order.pxz"][ChannelsOffset(arch) - 1] = 7;
+    FixHeaderCrc(out["unknown_order.pxz"], hb);
+    {
+      std::vector<uint8_t> s = valid;
+      s.erase(s.begin() + 9, s.begin() + 9 + static_cast<std::ptrdiff_t>(arch));
+      s[8] = 0;
+      FixHeaderCrc(s, hb - arch);
+      out["empty_architecture.pxz"] = s;
+    }
+    out["trailing_garbage.pxz"] = valid;
+    for (char c : std::string("garbage")) out["trailing_garbage.pxz"].push_back(static_cast<uint8_t>(c));
+    out["unknown_model.pxz"] = with([](Header& x) { x.weights_sha256[0] ^= 0xff; });
+
+    for (const InvalidGolden& g : InvalidGoldens()) {
+      auto it = out.find(g.file);
+      if (it == out.end()) {
+        std::fprintf(stderr, "make_golden: no recipe for %s\n", g.file);
+        return 1;
+      }
+      WriteFileBytes(dir + "/" + g.file, it->second);
+      out.erase(it);
+    }
+    if (!out.empty()) {
+      std::fprintf(stderr, "make_golden: %s is not listed in InvalidGoldens()\n", out.begin()->first.c_str());
+      return 1;
+    }
+    std::printf("make_golden: wrote %zu valid and %zu invalid streams to %s\n", ValidGoldens().size() + 1,
+                InvalidGoldens().size(), dir.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "make_golden: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

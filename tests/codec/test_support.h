@@ -1,0 +1,189 @@
+// Shared by the codec tests and make_golden: deterministic test images, PNM/PAM
+// files for expected pixels, header patching, and the list of golden files.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "codec/container.h"
+#include "pixelzip/codec.h"
+#include "pixelzip/image.h"
+
+namespace pixelzip::test {
+
+// A smooth gradient with a little deterministic noise; alpha (channels 2 and 4)
+// is opaque, transparent and partly transparent in different areas, as alpha
+// planes usually are.
+inline Image MakeImage(uint32_t width, uint32_t height, uint32_t channels, uint32_t seed = 1) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.resize(size_t{width} * height * channels);
+  uint32_t state = seed * 2654435761u + 12345u;
+  auto noise = [&state] {
+    state = state * 1103515245u + 12345u;
+    return (state >> 16) % 9;  // 0..8
+  };
+  const bool alpha = channels == 2 || channels == 4;
+  const uint32_t colour = alpha ? channels - 1 : channels;
+  for (uint32_t y = 0; y < height; ++y) {
+    for (uint32_t x = 0; x < width; ++x) {
+      for (uint32_t c = 0; c < colour; ++c)
+        image.at(y, x, c) = static_cast<uint8_t>((x * (7 + 5 * c) + y * (11 - 3 * c) + 40 * c + noise()) & 255);
+      if (alpha) {
+        const uint32_t band = width ? (4 * x) / width : 0;  // 0..3 across the image
+        image.at(y, x, channels - 1) = band == 0 ? 255 : band == 1 ? 0 : band == 2 ? static_cast<uint8_t>(y * 37) : 255;
+      }
+    }
+  }
+  return image;
+}
+
+inline std::vector<uint8_t> ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void WriteFileBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Binary PGM (1 channel), PPM (3) or PAM (2, 4), maxval 255.
+inline std::vector<uint8_t> PnmBytes(const Image& image) {
+  std::ostringstream head;
+  if (image.channels == 1 || image.channels == 3) {
+    head << (image.channels == 1 ? "P5" : "P6") << "\n" << image.width << " " << image.height << "\n255\n";
+  } else {
+    head << "P7\nWIDTH " << image.width << "\nHEIGHT " << image.height << "\nDEPTH " << image.channels
+         << "\nMAXVAL 255\nTUPLTYPE " << (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") << "\nENDHDR\n";
+  }
+  const std::string h = head.str();
+  std::vector<uint8_t> bytes(h.begin(), h.end());
+  bytes.insert(bytes.end(), image.pixels.begin(), image.pixels.end());
+  return bytes;
+}
+
+// Reads what PnmBytes writes (and nothing fancier).
+inline Image ParsePnm(const std::vector<uint8_t>& bytes) {
+  const std::string text(bytes.begin(), bytes.end());
+  std::istringstream in(text);
+  std::string magic;
+  in >> magic;
+  Image image;
+  if (magic == "P5" || magic == "P6") {
+    unsigned maxval = 0;
+    in >> image.width >> image.height >> maxval;
+    image.channels = magic == "P5" ? 1 : 3;
+    in.get();  // the one whitespace byte before the pixels
+  } else if (magic == "P7") {
+    std::string key;
+    while (in >> key && key != "ENDHDR") {
+      std::string value;
+      in >> value;
+      if (key == "WIDTH") image.width = static_cast<uint32_t>(std::stoul(value));
+      if (key == "HEIGHT") image.height = static_cast<uint32_t>(std::stoul(value));
+      if (key == "DEPTH") image.channels = static_cast<uint32_t>(std::stoul(value));
+    }
+    in.get();
+  } else {
+    throw std::runtime_error("not a PNM/PAM file");
+  }
+  const size_t offset = static_cast<size_t>(in.tellg());
+  if (offset + image.SubpixelCount() != bytes.size()) throw std::runtime_error("PNM size mismatch");
+  image.pixels.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
+  return image;
+}
+
+// Parses a stream's header (with limits off), so that tests can change fields.
+inline codec::Header HeaderOf(const std::vector<uint8_t>& stream, size_t* header_bytes) {
+  Limits unlimited;
+  unlimited.max_width = unlimited.max_height = unlimited.max_pixels = unlimited.max_memory_bytes = ~uint64_t{0};
+  return codec::ReadHeader(stream.data(), stream.size(), unlimited, header_bytes);
+}
+
+// `header` (CRC recomputed) followed by `stream`'s payload.
+inline std::vector<uint8_t> WithHeader(const std::vector<uint8_t>& stream, const codec::Header& header) {
+  size_t old_bytes = 0;
+  HeaderOf(stream, &old_bytes);
+  std::vector<uint8_t> out = codec::WriteHeader(header);
+  out.insert(out.end(), stream.begin() + static_cast<std::ptrdiff_t>(old_bytes), stream.end());
+  return out;
+}
+
+// Recomputes the header CRC after raw byte edits of a header of `header_bytes` bytes.
+inline void FixHeaderCrc(std::vector<uint8_t>& stream, size_t header_bytes) {
+  const uint32_t crc = codec::Crc32(stream.data(), header_bytes - 4);
+  for (int i = 0; i < 4; ++i) stream[header_bytes - 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
+}
+
+// Byte offset of the channel-count field for a header whose architecture has `arch_len` bytes.
+inline size_t ChannelsOffset(size_t arch_len) { return 4 + 2 + 2 + 1 + arch_len + 32 + 1; }
+
+// ---- Golden files (tests/data/golden/, written by make_golden) ----
+
+struct ValidGolden {
+  const char* stem;  // <stem>.pxz and <stem>.<pnm extension>
+  uint32_t width, height, channels, seed;
+};
+inline const std::vector<ValidGolden>& ValidGoldens() {
+  static const std::vector<ValidGolden> cases = {
+      {"valid_rgb_16x12", 16, 12, 3, 1},
+      {"valid_grey_5x3", 5, 3, 1, 2},
+      {"valid_grey_alpha_6x5", 6, 5, 2, 3},
+      {"valid_rgba_9x7", 9, 7, 4, 4},
+  };
+  return cases;
+}
+inline std::string PnmExtension(uint32_t channels) {
+  return channels == 1 ? ".pgm" : channels == 3 ? ".ppm" : ".pam";
+}
+
+// A version 1.7 stream with 5 extension bytes: a 1.0 reader must skip them and decode
+// valid_rgb_16x12's pixels.
+inline constexpr const char* kFutureMinorGolden = "future_minor_rgb_16x12.pxz";
+
+struct InvalidGolden {
+  const char* file;
+  ErrorCode code;
+};
+inline const std::vector<InvalidGolden>& InvalidGoldens() {
+  static const std::vector<InvalidGolden> cases = {
+      {"bad_magic.pxz", ErrorCode::kCorruptInput},
+      {"short_bad_magic.pxz", ErrorCode::kCorruptInput},
+      {"future_major.pxz", ErrorCode::kUnsupported},
+      {"version_0.pxz", ErrorCode::kCorruptInput},
+      {"truncated_empty.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_in_magic.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_in_version.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_in_hash.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_in_header_crc.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_no_payload.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_half_payload.pxz", ErrorCode::kTruncatedInput},
+      {"truncated_last_byte.pxz", ErrorCode::kTruncatedInput},
+      {"bad_header_crc.pxz", ErrorCode::kCorruptInput},
+      {"header_bit_flip.pxz", ErrorCode::kCorruptInput},
+      {"bad_pixel_crc.pxz", ErrorCode::kCorruptInput},
+      {"payload_byte_flip.pxz", ErrorCode::kCorruptInput},
+      {"dims_2p31.pxz", ErrorCode::kLimitExceeded},
+      {"pixels_over_limit.pxz", ErrorCode::kLimitExceeded},
+      {"payload_too_short_for_size.pxz", ErrorCode::kCorruptInput},
+      {"zero_width.pxz", ErrorCode::kCorruptInput},
+      {"channels_5.pxz", ErrorCode::kCorruptInput},
+      {"unknown_order.pxz", ErrorCode::kCorruptInput},
+      {"empty_architecture.pxz", ErrorCode::kCorruptInput},
+      {"trailing_garbage.pxz", ErrorCode::kCorruptInput},
+      {"unknown_model.pxz", ErrorCode::kModelMismatch},
+  };
+  return cases;
+}
+
+}  // namespace pixelzip::test
