@@ -1,0 +1,372 @@
+#include "models/nn/exact_torch.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+namespace F = torch::nn::functional;
+using torch::indexing::Slice;
+
+namespace {
+
+constexpr double kLutNegativeSpan = 8.0;  // ELU is -1 to within 3.4e-4 below -8
+constexpr double kBiasLimit = double(1 << 22);
+
+// Output scale of each mixture parameter channel (fixed point of mixture_cdf.h).
+std::vector<double> ParamScales(int channels, int mixtures) {
+  const int K = mixtures, C = channels;
+  std::vector<double> s(size_t(MixtureParamCountInt(C, K)), 1.0 / (1 << kCoeffFracBits));
+  for (int i = 0; i < K; ++i) s[i] = 1.0 / (1 << kLogitFracBits);
+  for (int i = K; i < K + C * K; ++i) s[i] = 1.0 / (255.0 * (1 << kMeanFracBits));
+  for (int i = K + C * K; i < K + 2 * C * K; ++i) s[i] = 1.0 / (1 << kLogScaleFracBits);
+  return s;
+}
+
+void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq) {
+  std::vector<int64_t> m, half, div;
+  std::vector<float> f;
+  for (const auto& r : rq) {
+    m.push_back(r.multiplier);
+    half.push_back(int64_t{1} << (r.shift - 1));
+    div.push_back(int64_t{1} << r.shift);
+    f.push_back(float(std::ldexp(double(r.multiplier), -r.shift)));
+  }
+  const int64_t n = int64_t(rq.size());
+  l.multiplier = torch::tensor(m, torch::kInt64).view({1, n, 1, 1});
+  l.half = torch::tensor(half, torch::kInt64).view({1, n, 1, 1});
+  l.divisor = torch::tensor(div, torch::kInt64).view({1, n, 1, 1});
+  l.factor = torch::tensor(f, torch::kFloat32).view({1, n, 1, 1});
+}
+
+void SetLutIndex(TorchIntLut& l, const Requant& r, int64_t index_lo) {
+  l.multiplier = r.multiplier;
+  l.half = int64_t{1} << (r.shift - 1);
+  l.divisor = int64_t{1} << r.shift;
+  l.index_lo = index_lo;
+}
+
+// LUT of elu from an input of scale s_in to int8 of scale s_out.
+IntLut MakeEluLut(double s_in, double s_out) {
+  const double span = kLutNegativeSpan + 127.0 * s_out;
+  const double s_idx = span / (kLutSize - 1);
+  IntLut lut;
+  lut.index_lo = int32_t(-std::llround(kLutNegativeSpan / s_idx));
+  lut.to_index = RequantFromFactor(s_in / s_idx);
+  for (int j = 0; j < kLutSize; ++j) {
+    const double x = double(lut.index_lo + j) * s_idx;
+    const double y = x > 0 ? x : std::expm1(x);
+    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -127, 127)));
+  }
+  return lut;
+}
+
+TorchIntLut LutTensors(const IntLut& l) {
+  TorchIntLut t;
+  SetLutIndex(t, l.to_index, l.index_lo);
+  t.table = torch::tensor(std::vector<float>(l.table.begin(), l.table.end()), torch::kFloat32);
+  return t;
+}
+
+torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
+  return x + (x.round().clamp(lo, hi) - x).detach();
+}
+
+// Quantises float weights `w` [out, in, kh, kw] (already multiplied by the input scale) and bias `b`
+// so that acc * multiplier / 2^shift approximates the output in units of out_scale[o].
+TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, const std::vector<double>& out_scale,
+                              bool ste, std::vector<Requant>* requant_out) {
+  TorchIntLinear l;
+  const int64_t out = w.size(0);
+  auto w_scale = (w.detach().abs().amax({1, 2, 3}) / 127.0).clamp_min(1e-12);  // [out]
+  auto ws = w / w_scale.view({out, 1, 1, 1});
+  auto bs = b / w_scale;
+  l.weight = ste ? StraightThroughRound(ws, -127, 127) : ws.detach().round().clamp(-127, 127);
+  l.bias = ste ? StraightThroughRound(bs, -kBiasLimit, kBiasLimit) : bs.detach().round().clamp(-kBiasLimit, kBiasLimit);
+  auto ws_cpu = w_scale.to(torch::kCPU, torch::kFloat64);
+  std::vector<Requant> rq;
+  for (int64_t o = 0; o < out; ++o) rq.push_back(RequantFromFactor(ws_cpu[o].item<double>() / out_scale[size_t(o)]));
+  SetRequant(l, rq);
+  if (requant_out) *requant_out = rq;
+  return l;
+}
+
+torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste) {
+  auto a = acc.detach().to(torch::kInt64);
+  auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
+  if (ste) {
+    auto g = acc * l.factor;
+    y = y + (g - g.detach());
+  }
+  return y;
+}
+
+// Convolution as im2col + matrix product: fp32 GEMM with fp32 accumulation on
+// every device (no Winograd/FFT algorithm choice), exact under the load-time bound.
+torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste) {
+  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+  const int64_t kh = l.weight.size(2), kw = l.weight.size(3);
+  auto cols = (kh == 1 && kw == 1) ? x.flatten(2)
+                                   : F::unfold(x, F::UnfoldFuncOptions({kh, kw}).padding(l.padding));
+  auto acc = torch::matmul(l.weight.flatten(1), cols) + l.bias.view({1, -1, 1});
+  return Requantize(acc.view({B, l.weight.size(0), H, W}), l, ste);
+}
+
+torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste) {
+  auto xi = x.detach().to(torch::kInt64);
+  auto idx = torch::div(xi * l.multiplier + l.half, l.divisor, "floor").clamp(l.index_lo, l.index_lo + kLutSize - 1) - l.index_lo;
+  auto y = l.table.index({idx});
+  if (ste) {
+    auto g = torch::elu(x * l.ste_in) / l.ste_out;
+    y = y + (g - g.detach());
+  }
+  return y;
+}
+
+double QuantileOfSample(const torch::Tensor& x, double q) {
+  auto flat = x.detach().flatten();
+  if (flat.numel() > 1000000) flat = flat.index({torch::randint(flat.numel(), {1000000}, torch::kLong)});
+  return torch::quantile(flat.to(torch::kFloat32), q).item<double>();
+}
+
+}  // namespace
+
+torch::Tensor LocalQuantScales::ToTensor() const {
+  std::vector<double> v{residual, act_head};
+  for (size_t i = 0; i < inner.size(); ++i) {
+    v.push_back(inner[i]);
+    v.push_back(act_pre[i]);
+    v.push_back(act_mid[i]);
+  }
+  return torch::tensor(v, torch::kFloat64);
+}
+
+LocalQuantScales LocalQuantScales::FromTensor(const torch::Tensor& t, int blocks) {
+  if (t.numel() != 2 + 3 * blocks) throw Error(ErrorCode::kInvalidArgument, "checkpoint has quantisation scales of the wrong size");
+  auto a = t.to(torch::kFloat64).contiguous();
+  const double* p = a.data_ptr<double>();
+  LocalQuantScales s;
+  s.residual = p[0];
+  s.act_head = p[1];
+  for (int i = 0; i < blocks; ++i) {
+    s.inner.push_back(p[2 + 3 * i]);
+    s.act_pre.push_back(p[3 + 3 * i]);
+    s.act_mid.push_back(p[4 + 3 * i]);
+  }
+  return s;
+}
+
+LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches) {
+  torch::NoGradGuard ng;
+  const int B = model.config().blocks;
+  double h_max = 0, head_act = 0;
+  std::vector<double> t_max(B, 0.0), pre(B, 0.0), mid(B, 0.0);
+  for (const auto& q : batches) {
+    std::vector<torch::Tensor> trace;
+    model.forward(q, &trace);
+    // trace: h0, then (t_i, h_{i+1}) per block
+    for (int i = 0; i <= B; ++i) h_max = std::max(h_max, trace[size_t(i == 0 ? 0 : 2 * i)].abs().max().item<double>());
+    for (int i = 0; i < B; ++i) {
+      const auto& h_in = trace[size_t(i == 0 ? 0 : 2 * i)];
+      const auto& t = trace[size_t(1 + 2 * i)];
+      t_max[i] = std::max(t_max[i], t.abs().max().item<double>());
+      pre[i] = std::max(pre[i], QuantileOfSample(torch::elu(h_in), 0.9999));
+      mid[i] = std::max(mid[i], QuantileOfSample(torch::elu(t), 0.9999));
+    }
+    head_act = std::max(head_act, QuantileOfSample(torch::elu(trace.back()), 0.9999));
+  }
+  LocalQuantScales s;
+  s.residual = 1.5 * h_max / kInt16Max;
+  s.act_head = std::max(1.0, head_act) / kInt8Max;
+  for (int i = 0; i < B; ++i) {
+    s.inner.push_back(1.5 * t_max[i] / kInt16Max);
+    s.act_pre.push_back(std::max(1.0, pre[i]) / kInt8Max);
+    s.act_mid.push_back(std::max(1.0, mid[i]) / kInt8Max);
+  }
+  return s;
+}
+
+LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, bool ste) {
+  const auto& c = m.config();
+  LocalTensors t;
+  t.channels = c.channels;
+  t.blocks = c.blocks;
+  t.ste = ste;
+  t.conv0 = QuantizeLinear(m.conv0_weight * m.conv0_mask / 255.0, m.conv0_bias,
+                           std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr);
+  t.conv0.padding = c.kernel / 2;
+  for (int i = 0; i < c.blocks; ++i) {
+    auto pre = MakeEluLut(s.residual, s.act_pre[i]);
+    auto mid = MakeEluLut(s.inner[i], s.act_mid[i]);
+    t.pre.push_back(LutTensors(pre));
+    t.pre.back().ste_in = s.residual;
+    t.pre.back().ste_out = s.act_pre[i];
+    t.mid.push_back(LutTensors(mid));
+    t.mid.back().ste_in = s.inner[i];
+    t.mid.back().ste_out = s.act_mid[i];
+    t.conv1.push_back(QuantizeLinear(m.block_w1[i] * s.act_pre[i], m.block_b1[i], std::vector<double>(size_t(c.inner), s.inner[i]), ste, nullptr));
+    t.conv2.push_back(QuantizeLinear(m.block_w2[i] * s.act_mid[i], m.block_b2[i], std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr));
+  }
+  t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head));
+  t.head_lut.ste_in = s.residual;
+  t.head_lut.ste_out = s.act_head;
+  const auto scales = ParamScales(c.channels, c.mixtures);
+  t.head = QuantizeLinear(m.head_weight * s.act_head, m.head_bias, scales, ste, nullptr);
+  t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+  return t;
+}
+
+namespace {
+IntLinear ToIntLinear(const TorchIntLinear& l) {
+  IntLinear out;
+  auto w = l.weight.detach().to(torch::kCPU).to(torch::kInt64).flatten(1).contiguous();
+  out.out = int(w.size(0));
+  out.in = int(w.size(1));
+  const int64_t* wp = w.data_ptr<int64_t>();
+  out.weight.assign(wp, wp + w.numel());
+  auto b = l.bias.detach().to(torch::kCPU).to(torch::kInt64).contiguous();
+  for (int64_t i = 0; i < b.numel(); ++i) out.bias.push_back(int32_t(b.data_ptr<int64_t>()[i]));
+  auto m = l.multiplier.to(torch::kCPU).flatten().contiguous();
+  auto d = l.divisor.to(torch::kCPU).flatten().contiguous();
+  for (int64_t i = 0; i < m.numel(); ++i) {
+    int shift = 0;
+    while ((int64_t{1} << shift) < d.data_ptr<int64_t>()[i]) ++shift;
+    out.requant.push_back(Requant{int32_t(m.data_ptr<int64_t>()[i]), shift});
+  }
+  out.lo = int32_t(l.lo);
+  out.hi = int32_t(l.hi);
+  return out;
+}
+IntLut ToIntLut(const TorchIntLut& l) {
+  IntLut out;
+  int shift = 0;
+  while ((int64_t{1} << shift) < l.divisor) ++shift;
+  out.to_index = Requant{int32_t(l.multiplier), shift};
+  out.index_lo = int32_t(l.index_lo);
+  auto tb = l.table.to(torch::kCPU).contiguous();
+  for (int64_t i = 0; i < tb.numel(); ++i) out.table.push_back(int16_t(tb.data_ptr<float>()[i]));
+  return out;
+}
+}  // namespace
+
+IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s) {
+  torch::NoGradGuard ng;
+  const auto& c = m.config();
+  auto t = TensorsFromFloat(m, s, false);
+  IntLocalPixelCnn out;
+  out.shape.channels = c.channels;
+  out.shape.kernel = c.kernel;
+  out.shape.hidden = c.hidden;
+  out.shape.inner = c.inner;
+  out.shape.blocks = c.blocks;
+  out.shape.mixtures = c.mixtures;
+  // conv0: gather the causal taps and the MED centre tap from the k x k kernel.
+  IntLinear full = ToIntLinear(t.conv0);
+  auto w = t.conv0.weight.detach().to(torch::kInt64);  // [hidden, 2C, k, k]
+  const int r = c.kernel / 2, C = c.channels;
+  const auto taps = out.shape.Taps();
+  out.conv0 = full;
+  out.conv0.in = out.shape.Conv0Inputs();
+  out.conv0.weight.clear();
+  for (int o = 0; o < c.hidden; ++o) {
+    for (const auto& [dy, dx] : taps)
+      for (int ch = 0; ch < C; ++ch) out.conv0.weight.push_back(int16_t(w[o][ch][r + dy][r + dx].item<int64_t>()));
+    for (int ch = 0; ch < C; ++ch) out.conv0.weight.push_back(int16_t(w[o][C + ch][r][r].item<int64_t>()));
+  }
+  for (int i = 0; i < c.blocks; ++i) {
+    out.lut_pre.push_back(ToIntLut(t.pre[i]));
+    out.conv1.push_back(ToIntLinear(t.conv1[i]));
+    out.lut_mid.push_back(ToIntLut(t.mid[i]));
+    out.conv2.push_back(ToIntLinear(t.conv2[i]));
+  }
+  out.lut_head = ToIntLut(t.head_lut);
+  out.head = ToIntLinear(t.head);
+  out.tables = MixtureTables::Compute();
+  out.Validate();
+  return out;
+}
+
+LocalTensors TensorsFromInt(const IntLocalPixelCnn& m) {
+  const auto& s = m.shape;
+  LocalTensors t;
+  t.channels = s.channels;
+  t.blocks = s.blocks;
+  auto linear = [](const IntLinear& l, int kh, int kw) {
+    TorchIntLinear out;
+    out.weight = torch::tensor(std::vector<float>(l.weight.begin(), l.weight.end())).view({l.out, l.in, kh, kw});
+    out.bias = torch::tensor(std::vector<float>(l.bias.begin(), l.bias.end()));
+    SetRequant(out, l.requant);
+    out.lo = l.lo;
+    out.hi = l.hi;
+    return out;
+  };
+  // conv0: scatter the gathered features back into a masked k x k kernel.
+  const int k = s.kernel, r = k / 2, C = s.channels;
+  auto w = torch::zeros({s.hidden, 2 * C, k, k});
+  const auto taps = s.Taps();
+  for (int o = 0; o < s.hidden; ++o) {
+    size_t j = size_t(o) * m.conv0.in;
+    for (const auto& [dy, dx] : taps)
+      for (int ch = 0; ch < C; ++ch) w[o][ch][r + dy][r + dx] = float(m.conv0.weight[j++]);
+    for (int ch = 0; ch < C; ++ch) w[o][C + ch][r][r] = float(m.conv0.weight[j++]);
+  }
+  t.conv0 = linear(m.conv0, 1, 1);
+  t.conv0.weight = w;
+  t.conv0.padding = r;
+  for (int i = 0; i < s.blocks; ++i) {
+    t.pre.push_back(LutTensors(m.lut_pre[i]));
+    t.conv1.push_back(linear(m.conv1[i], 1, 1));
+    t.mid.push_back(LutTensors(m.lut_mid[i]));
+    t.conv2.push_back(linear(m.conv2[i], 1, 1));
+  }
+  t.head_lut = LutTensors(m.lut_head);
+  t.head = linear(m.head, 1, 1);
+  const auto scales = ParamScales(s.channels, s.mixtures);
+  t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+  return t;
+}
+
+LocalTensors LocalTensors::To(const torch::Device& d) const {
+  LocalTensors t = *this;
+  auto move_linear = [&](TorchIntLinear& l) {
+    l.weight = l.weight.to(d);
+    l.bias = l.bias.to(d);
+    l.multiplier = l.multiplier.to(d);
+    l.half = l.half.to(d);
+    l.divisor = l.divisor.to(d);
+    l.factor = l.factor.to(d);
+  };
+  move_linear(t.conv0);
+  move_linear(t.head);
+  for (auto& l : t.conv1) move_linear(l);
+  for (auto& l : t.conv2) move_linear(l);
+  for (auto& l : t.pre) l.table = l.table.to(d);
+  for (auto& l : t.mid) l.table = l.table.to(d);
+  t.head_lut.table = t.head_lut.table.to(d);
+  t.param_scale = t.param_scale.to(d);
+  return t;
+}
+
+torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q) {
+  const bool ste = t.ste;
+  auto x = torch::cat({q, MedianEdgePredictor(q)}, 1);
+  auto h = ApplyLinear(x, t.conv0, ste);
+  for (int i = 0; i < t.blocks; ++i) {
+    auto a = ApplyLut(h, t.pre[i], ste);
+    auto inner = ApplyLut(ApplyLinear(a, t.conv1[i], ste), t.mid[i], ste);
+    h = (h + ApplyLinear(inner, t.conv2[i], ste)).clamp(-kInt16Max, kInt16Max);
+  }
+  return ApplyLinear(ApplyLut(h, t.head_lut, ste), t.head, ste);
+}
+
+void UseExactConvolutions() {
+  auto& ctx = at::globalContext();
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setDeterministicCuDNN(true);
+  ctx.setAllowTF32CuDNN(false);
+  ctx.setAllowTF32CuBLAS(false);
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,72 @@
+// The exact integer Local PixelCNN as LibTorch tensor code. One forward serves
+// two purposes:
+//  * inference (encoder's batched pass, CPU or CUDA): tensors built from an
+//    IntLocalPixelCnn, results bit-equal to the CPU engine (int_local_pixelcnn.h);
+//  * quantisation-aware training: tensors built from the float weights with
+//    straight-through estimators; the forward values are the integer model's.
+// Convolutions run as fp32 GEMMs (im2col) on integer-valued tensors; the model
+// loader's bound (sum|w|*max|a|+|b| < 2^24) makes every partial sum exact in any order.
+// Requantisation and lookups run on int64 tensors.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "models/nn/int_local_pixelcnn.h"
+#include "models/nn/local_pixelcnn.h"
+
+namespace pixelzip::models::nn {
+
+// Quantisation scales chosen by calibration (real value = integer * scale).
+struct LocalQuantScales {
+  double residual = 0;                          // int16 residual stream h
+  std::vector<double> inner;                    // int16 pre-activation t, per block
+  std::vector<double> act_pre, act_mid;         // int8 LUT outputs, per block
+  double act_head = 0;
+  torch::Tensor ToTensor() const;
+  static LocalQuantScales FromTensor(const torch::Tensor& t, int blocks);
+};
+
+// Chooses scales from the float model's activations on `batches` (q = 2v - 255 inputs).
+LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches);
+
+struct TorchIntLinear {
+  torch::Tensor weight;            // float, integer values, [out, in, kh, kw]
+  torch::Tensor bias;              // float, integer values, [out]
+  torch::Tensor multiplier, half, divisor;  // int64 [1, out, 1, 1]
+  torch::Tensor factor;            // float [1, out, 1, 1]: multiplier / 2^shift (STE gradient only)
+  int64_t lo = -kInt16Max, hi = kInt16Max;
+  int padding = 0;
+};
+struct TorchIntLut {
+  int64_t multiplier = 0, half = 0, divisor = 1, index_lo = 0;
+  torch::Tensor table;             // float [4096]
+  double ste_in = 0, ste_out = 0;  // for the STE gradient: elu(x * ste_in) / ste_out
+};
+struct LocalTensors {
+  int channels = 3, blocks = 0;
+  bool ste = false;                // attach straight-through gradients (training)
+  TorchIntLinear conv0, head;
+  std::vector<TorchIntLinear> conv1, conv2;
+  std::vector<TorchIntLut> pre, mid;
+  TorchIntLut head_lut;
+  torch::Tensor param_scale;       // float [1, P, 1, 1]: real value of one unit of each output parameter
+  LocalTensors To(const torch::Device& device) const;
+};
+
+// Integer tensors of an exported model, for inference on `device`.
+LocalTensors TensorsFromInt(const IntLocalPixelCnn& model);
+// Quantised tensors from the float weights (straight-through gradients when `ste`).
+LocalTensors TensorsFromFloat(LocalPixelCnnImpl& model, const LocalQuantScales& scales, bool ste);
+// Exports exactly the integers TensorsFromFloat computes.
+IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& model, const LocalQuantScales& scales);
+
+// Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, mixture_cdf.h).
+// REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
+torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q);
+
+// Switches off TF32 and cuDNN autotuning (the exact path uses fp32 GEMMs only).
+void UseExactConvolutions();
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,88 @@
+#include "models/nn/int_layers.h"
+
+#include <cstdlib>
+
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+void ValidateRequant(const Requant& r, const std::string& name) {
+  if (r.multiplier < (1 << 14) || r.multiplier >= (1 << 15) || r.shift < 1 || r.shift > 46)
+    throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' has an invalid requantisation constant");
+}
+
+void IntLinear::Apply(const int16_t* input, int16_t* output) const {
+  for (int o = 0; o < out; ++o) {
+    const int16_t* w = weight.data() + size_t(o) * in;
+    int32_t acc = 0;
+    for (int i = 0; i < in; ++i) acc += int32_t(w[i]) * int32_t(input[i]);
+    output[o] = int16_t(ApplyRequant(int64_t(acc) + bias[o], requant[o], lo, hi));
+  }
+}
+
+void IntLinear::ProveBound(int32_t max_input, const std::string& name) const {
+  for (int o = 0; o < out; ++o) {
+    int64_t sum = std::llabs(int64_t(bias[o]));
+    for (int i = 0; i < in; ++i) sum += int64_t(std::abs(weight[size_t(o) * in + i])) * max_input;
+    if (sum >= kExactFp32Bound)
+      throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' output " + std::to_string(o) +
+                                                " fails the exactness bound: sum|w|*max|a|+|b| = " + std::to_string(sum) +
+                                                " >= 2^24");
+  }
+}
+
+void IntLinear::Write(ModelFile& f, const std::string& name) const {
+  std::vector<int8_t> w(weight.begin(), weight.end());
+  std::vector<int32_t> rq;
+  for (const auto& r : requant) { rq.push_back(r.multiplier); rq.push_back(r.shift); }
+  f.PutInt8(name + ".weight", w);
+  f.PutInt32(name + ".bias", bias);
+  f.PutInt32(name + ".requant", rq);
+  f.PutInt32(name + ".clamp", {lo, hi});
+}
+
+IntLinear IntLinear::Read(const ModelFile& f, const std::string& name, int out, int in) {
+  IntLinear l;
+  l.out = out;
+  l.in = in;
+  const auto& w = f.Int8(name + ".weight", size_t(out) * in);
+  for (auto v : w) {
+    if (v < -127) throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' has a weight of -128");
+    l.weight.push_back(v);
+  }
+  l.bias = f.Int32(name + ".bias", size_t(out));
+  const auto& rq = f.Int32(name + ".requant", size_t(out) * 2);
+  for (int o = 0; o < out; ++o) {
+    l.requant.push_back(Requant{rq[2 * o], rq[2 * o + 1]});
+    ValidateRequant(l.requant.back(), name);
+  }
+  const auto& c = f.Int32(name + ".clamp", 2);
+  l.lo = c[0];
+  l.hi = c[1];
+  if (l.lo < -kInt16Max || l.hi > kInt16Max || l.lo > l.hi)
+    throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' has an invalid output range");
+  return l;
+}
+
+void IntLut::Write(ModelFile& f, const std::string& name) const {
+  f.PutInt32(name + ".index", {to_index.multiplier, to_index.shift, index_lo});
+  f.PutInt8(name + ".table", std::vector<int8_t>(table.begin(), table.end()));
+}
+
+IntLut IntLut::Read(const ModelFile& f, const std::string& name) {
+  IntLut l;
+  const auto& p = f.Int32(name + ".index", 3);
+  l.to_index = Requant{p[0], p[1]};
+  ValidateRequant(l.to_index, name);
+  l.index_lo = p[2];
+  if (l.index_lo < -(1 << 20) || l.index_lo > (1 << 20))
+    throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has an invalid index range");
+  const auto& t = f.Int8(name + ".table", kLutSize);
+  for (auto v : t) {
+    if (v < -127) throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has a value of -128");
+    l.table.push_back(v);
+  }
+  return l;
+}
+
+}  // namespace pixelzip::models::nn

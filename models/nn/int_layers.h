@@ -1,0 +1,53 @@
+// Integer layers of the exact CPU engine. Weights int8 (held widened to int16
+// for vectorised multiply-add), biases int32, activations int16, int32
+// accumulation, integer requantisation (int_ops.h). Bit-exact by construction;
+// the LibTorch path (exact_torch.h) must reproduce these values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/nn/int_ops.h"
+#include "models/nn/model_file.h"
+
+namespace pixelzip::models::nn {
+
+// out[o] = clamp(RoundShift((bias[o] + sum_i weight[o][i] * in[i]) * multiplier[o], shift[o]), lo, hi)
+struct IntLinear {
+  int out = 0, in = 0;
+  std::vector<int16_t> weight;  // [out][in], values in [-127, 127]
+  std::vector<int32_t> bias;
+  std::vector<Requant> requant;
+  int32_t lo = -kInt16Max, hi = kInt16Max;
+
+  // REQUIRES: input has `in` values, |input| <= max_input (as proven at load); output has `out`.
+  void Apply(const int16_t* input, int16_t* output) const;
+  // Proves sum|w| * max_input + |b| < 2^24 for every output (exact in fp32 on any device, and
+  // in int32); throws Error(kModelInvalid) naming `name` when not.
+  void ProveBound(int32_t max_input, const std::string& name) const;
+  void Write(ModelFile& f, const std::string& name) const;
+  static IntLinear Read(const ModelFile& f, const std::string& name, int out, int in);
+};
+
+// Elementwise nonlinearity: idx = clamp(RoundShift(x * m, s), lo, lo + size - 1); y = table[idx - lo].
+struct IntLut {
+  Requant to_index;
+  int32_t index_lo = 0;
+  std::vector<int16_t> table;  // int8 values, 4096 entries
+
+  int16_t operator()(int32_t x) const {
+    const int64_t i = RoundShift(int64_t(x) * to_index.multiplier, to_index.shift);
+    const int64_t hi = int64_t(index_lo) + int64_t(table.size()) - 1;
+    return table[size_t((i < index_lo ? index_lo : i > hi ? hi : i) - index_lo)];
+  }
+  void Write(ModelFile& f, const std::string& name) const;
+  static IntLut Read(const ModelFile& f, const std::string& name);
+};
+
+inline constexpr int kLutSize = 4096;
+inline constexpr int64_t kExactFp32Bound = int64_t{1} << 24;
+
+void ValidateRequant(const Requant& r, const std::string& name);
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,150 @@
+#include "models/nn/int_local_pixelcnn.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+std::vector<std::pair<int, int>> LocalPixelCnnShape::Taps() const {
+  std::vector<std::pair<int, int>> taps;
+  const int r = kernel / 2;
+  for (int dy = -r; dy <= 0; ++dy)
+    for (int dx = -r; dx <= r; ++dx)
+      if (dy < 0 || dx < 0) taps.emplace_back(dy, dx);
+  return taps;
+}
+
+std::string LocalPixelCnnShape::ToHyper() const {
+  std::ostringstream s;
+  s << "kernel=" << kernel << ",hidden=" << hidden << ",inner=" << inner << ",blocks=" << blocks << ",mixtures=" << mixtures;
+  return s.str();
+}
+
+LocalPixelCnnShape LocalPixelCnnShape::FromHyper(const std::string& hyper, int channels) {
+  LocalPixelCnnShape s;
+  s.channels = channels;
+  std::stringstream ss(hyper);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
+    const std::string key = item.substr(0, eq);
+    int value = 0;
+    try {
+      value = std::stoi(item.substr(eq + 1));
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
+    }
+    if (key == "kernel") s.kernel = value;
+    else if (key == "hidden") s.hidden = value;
+    else if (key == "inner") s.inner = value;
+    else if (key == "blocks") s.blocks = value;
+    else if (key == "mixtures") s.mixtures = value;
+    else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
+  }
+  if (s.kernel < 3 || s.kernel > 15 || s.kernel % 2 == 0 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 ||
+      s.inner > 1024 || s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 ||
+      (channels != 1 && channels != 3))
+    throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
+  return s;
+}
+
+void IntLocalPixelCnn::Validate() const {
+  const auto& s = shape;
+  auto check = [](bool ok, const std::string& what) {
+    if (!ok) throw Error(ErrorCode::kModelInvalid, "local-pixelcnn model: " + what);
+  };
+  check(conv0.out == s.hidden && conv0.in == s.Conv0Inputs(), "conv0 has the wrong shape");
+  check(int(conv1.size()) == s.blocks && int(conv2.size()) == s.blocks && int(lut_pre.size()) == s.blocks &&
+            int(lut_mid.size()) == s.blocks, "block count mismatch");
+  for (int i = 0; i < s.blocks; ++i) {
+    check(conv1[i].out == s.inner && conv1[i].in == s.hidden, "block conv1 has the wrong shape");
+    check(conv2[i].out == s.hidden && conv2[i].in == s.inner, "block conv2 has the wrong shape");
+  }
+  check(head.out == s.ParamCount() && head.in == s.hidden, "head has the wrong shape");
+  conv0.ProveBound(255, "conv0");
+  for (int i = 0; i < s.blocks; ++i) {
+    conv1[i].ProveBound(kInt8Max, "block" + std::to_string(i) + ".conv1");
+    conv2[i].ProveBound(kInt8Max, "block" + std::to_string(i) + ".conv2");
+  }
+  head.ProveBound(kInt8Max, "head");
+  tables.Validate();
+}
+
+void IntLocalPixelCnn::Write(ModelFile& f) const {
+  f.PutText("architecture", kLocalPixelCnnArch);
+  f.PutText("hyper", shape.ToHyper());
+  f.PutInt32("channels", {shape.channels});
+  conv0.Write(f, "conv0");
+  for (int i = 0; i < shape.blocks; ++i) {
+    const std::string b = "block" + std::to_string(i);
+    lut_pre[i].Write(f, b + ".lut_pre");
+    conv1[i].Write(f, b + ".conv1");
+    lut_mid[i].Write(f, b + ".lut_mid");
+    conv2[i].Write(f, b + ".conv2");
+  }
+  lut_head.Write(f, "head.lut");
+  head.Write(f, "head");
+  f.PutInt32("mixture.sigmoid", tables.sigmoid);
+  f.PutInt32("mixture.exp", tables.exp);
+  f.PutInt32("mixture.inv_scale", tables.inv_scale);
+  f.PutInt32("mixture.tanh", tables.tanh);
+}
+
+IntLocalPixelCnn IntLocalPixelCnn::Read(const ModelFile& f) {
+  if (f.Text("architecture") != kLocalPixelCnnArch)
+    throw Error(ErrorCode::kModelInvalid, "model file is not a local-pixelcnn model");
+  IntLocalPixelCnn m;
+  m.shape = LocalPixelCnnShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  const auto& s = m.shape;
+  m.conv0 = IntLinear::Read(f, "conv0", s.hidden, s.Conv0Inputs());
+  for (int i = 0; i < s.blocks; ++i) {
+    const std::string b = "block" + std::to_string(i);
+    m.lut_pre.push_back(IntLut::Read(f, b + ".lut_pre"));
+    m.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden));
+    m.lut_mid.push_back(IntLut::Read(f, b + ".lut_mid"));
+    m.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner));
+  }
+  m.lut_head = IntLut::Read(f, "head.lut");
+  m.head = IntLinear::Read(f, "head", s.ParamCount(), s.hidden);
+  m.tables.sigmoid = f.Int32("mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
+  m.tables.exp = f.Int32("mixture.exp", kLogitSpan + 1);
+  m.tables.inv_scale = f.Int32("mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
+  m.tables.tanh = f.Int32("mixture.tanh", 2 * kCoeffSpan + 1);
+  m.Validate();
+  return m;
+}
+
+PixelEvaluator::PixelEvaluator(const IntLocalPixelCnn& model)
+    : m_(model), taps_(model.shape.Taps()), features_(model.conv0.in), h_(model.shape.hidden), a_(model.shape.hidden),
+      t_(model.shape.inner), inc_(model.shape.hidden) {}
+
+void PixelEvaluator::Evaluate(const QPlane& p, int y, int x, int16_t* params) {
+  const int C = m_.shape.channels;
+  size_t j = 0;
+  for (const auto& [dy, dx] : taps_)
+    for (int c = 0; c < C; ++c) features_[j++] = p.at(y + dy, x + dx, c);
+  for (int c = 0; c < C; ++c) {
+    // JPEG-LS median edge predictor from left (a), up (b), up-left (c).
+    const int a = p.at(y, x - 1, c), b = p.at(y - 1, x, c), d = p.at(y - 1, x - 1, c);
+    const int mn = std::min(a, b), mx = std::max(a, b);
+    features_[j++] = int16_t(d >= mx ? mn : d <= mn ? mx : a + b - d);
+  }
+  m_.conv0.Apply(features_.data(), h_.data());
+  const int H = m_.shape.hidden, I = m_.shape.inner;
+  for (int b = 0; b < m_.shape.blocks; ++b) {
+    for (int i = 0; i < H; ++i) a_[i] = m_.lut_pre[b](h_[i]);
+    m_.conv1[b].Apply(a_.data(), t_.data());
+    for (int i = 0; i < I; ++i) t_[i] = m_.lut_mid[b](t_[i]);
+    m_.conv2[b].Apply(t_.data(), inc_.data());
+    for (int i = 0; i < H; ++i) h_[i] = int16_t(std::clamp<int32_t>(int32_t(h_[i]) + inc_[i], -kInt16Max, kInt16Max));
+  }
+  for (int i = 0; i < H; ++i) a_[i] = m_.lut_head(h_[i]);
+  m_.head.Apply(a_.data(), params);
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,67 @@
+// The exact integer Local PixelCNN: the model a file is coded with. Loaded
+// from a model file (model_file.h), proven exact at load, evaluated per pixel
+// on the CPU (this file) or for whole images with LibTorch (exact_torch.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/nn/int_layers.h"
+#include "models/nn/mixture_cdf.h"
+#include "models/nn/model_file.h"
+
+namespace pixelzip::models::nn {
+
+struct LocalPixelCnnShape {
+  int channels = 3, kernel = 7, hidden = 64, inner = 128, blocks = 4, mixtures = 10;
+  // Causal taps (dy, dx) of the masked kernel, dy <= 0, in raster order.
+  std::vector<std::pair<int, int>> Taps() const;
+  int Conv0Inputs() const { return int(Taps().size()) * channels + channels; }
+  int ParamCount() const { return MixtureParamCountInt(channels, mixtures); }
+  std::string ToHyper() const;
+  static LocalPixelCnnShape FromHyper(const std::string& hyper, int channels);  // throws kModelInvalid
+};
+
+inline constexpr const char* kLocalPixelCnnArch = "local-pixelcnn";
+
+struct IntLocalPixelCnn {
+  LocalPixelCnnShape shape;
+  IntLinear conv0;                       // features: taps x channels (q = 2v - 255), then MED per channel
+  std::vector<IntLut> lut_pre, lut_mid;  // per block: h -> a, t -> a2
+  std::vector<IntLinear> conv1, conv2;   // per block: a -> t (int16), a2 -> residual increment
+  IntLut lut_head;
+  IntLinear head;                        // -> mixture parameters (fixed point, mixture_cdf.h)
+  MixtureTables tables;
+
+  // Validates every size, range and the exactness bound of every layer; throws kModelInvalid.
+  void Validate() const;
+  void Write(ModelFile& f) const;
+  static IntLocalPixelCnn Read(const ModelFile& f);
+};
+
+// Pixel values of an image being coded, as q = 2v - 255, zero outside the image.
+struct QPlane {
+  int width = 0, height = 0, channels = 0;
+  std::vector<int16_t> q;  // [y][x][c]
+  int16_t at(int y, int x, int c) const {
+    return (y < 0 || x < 0 || x >= width || y >= height) ? int16_t(0) : q[(size_t(y) * width + x) * channels + c];
+  }
+};
+
+// CPU engine. Thread-compatible: use one PixelEvaluator per thread.
+class PixelEvaluator {
+ public:
+  explicit PixelEvaluator(const IntLocalPixelCnn& model);
+  // Mixture parameters of pixel (y, x). REQUIRES: every pixel before (y, x) in raster
+  // order is set in `plane` (later pixels are never read).
+  void Evaluate(const QPlane& plane, int y, int x, int16_t* params);
+
+ private:
+  const IntLocalPixelCnn& m_;
+  std::vector<std::pair<int, int>> taps_;
+  std::vector<int16_t> features_, h_, a_, t_, inc_;
+};
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,47 @@
+// Local PixelCNN (in the spirit of NeLLoC, Zhang et al. 2021): a causal
+// masked convolution over a small neighbourhood plus the JPEG-LS median edge
+// predictor as extra input, then residual blocks of 1x1 convolutions, then a
+// discretized logistic mixture head. Cheap per pixel, learns fast per FLOP.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace pixelzip::models::nn {
+
+struct LocalPixelCnnConfig {
+  int channels = 3;      // colour channels coded (1 or 3)
+  int kernel = 7;        // masked kernel size (odd); receptive field (kernel/2) rows up, kernel/2 left/right
+  int hidden = 64;       // residual stream width
+  int inner = 128;       // width inside each residual block
+  int blocks = 4;        // residual blocks
+  int mixtures = 10;     // logistic mixture components
+  std::string ToString() const;
+};
+
+// Median edge predictor (JPEG-LS) per channel, on pixel values q = 2v - 255
+// (out-of-image neighbours read as 0). Returns the same shape and range as q.
+// REQUIRES: q holds integers in [-255, 255], shape [B, C, H, W].
+torch::Tensor MedianEdgePredictor(const torch::Tensor& q);
+
+class LocalPixelCnnImpl : public torch::nn::Module {
+ public:
+  explicit LocalPixelCnnImpl(const LocalPixelCnnConfig& config);
+  // q: pixel values 2v - 255 as float, [B, C, H, W]. Returns mixture parameters
+  // [B, MixtureParamCount, H, W]; output at (y, x) depends only on pixels before (y, x) in raster order.
+  // When `trace` is given it receives, in order: h after conv0, then per block t (pre-activation
+  // inside the block) and h after the block (calibration of quantisation scales).
+  torch::Tensor forward(const torch::Tensor& q, std::vector<torch::Tensor>* trace = nullptr);
+  const LocalPixelCnnConfig& config() const { return config_; }
+
+  torch::Tensor conv0_weight, conv0_bias, conv0_mask;
+  std::vector<torch::Tensor> block_w1, block_b1, block_w2, block_b2;
+  torch::Tensor head_weight, head_bias;
+
+ private:
+  LocalPixelCnnConfig config_;
+};
+TORCH_MODULE(LocalPixelCnn);
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,301 @@
+#include "models/nn/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "models/nn/exact_torch.h"
+#include "models/nn/local_coding_model.h"
+#include "models/nn/local_pixelcnn.h"
+#include "models/nn/logistic_mixture.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+namespace {
+
+std::map<std::string, std::string> ParseHyper(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "hyperparameter '" + item + "' is not key=value");
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+LocalPixelCnnConfig LocalConfigFrom(const std::string& hyper, int channels) {
+  LocalPixelCnnConfig c;
+  c.channels = channels;
+  for (const auto& [k, v] : ParseHyper(hyper)) {
+    const int n = std::stoi(v);
+    if (k == "kernel") c.kernel = n;
+    else if (k == "hidden") c.hidden = n;
+    else if (k == "inner") c.inner = n;
+    else if (k == "blocks") c.blocks = n;
+    else if (k == "mixtures") c.mixtures = n;
+    else throw Error(ErrorCode::kInvalidArgument, "unknown hyperparameter '" + k + "' for local-pixelcnn");
+  }
+  if (c.kernel < 3 || c.kernel % 2 == 0) throw Error(ErrorCode::kInvalidArgument, "kernel must be odd and >= 3");
+  return c;
+}
+
+// Images as uint8 tensors [H, W, C] (shared storage with nothing).
+std::vector<torch::Tensor> ToTensors(const std::vector<Image>& images) {
+  std::vector<torch::Tensor> out;
+  for (const auto& im : images) {
+    out.push_back(torch::from_blob(const_cast<uint8_t*>(im.pixels.data()),
+                                   {int64_t(im.height), int64_t(im.width), int64_t(im.channels)}, torch::kUInt8)
+                      .clone());
+  }
+  return out;
+}
+
+// Pixel values as the network sees them: q = 2v - 255, float, [B, C, H, W].
+torch::Tensor ToNetworkInput(const torch::Tensor& hwc_batch) {
+  return hwc_batch.permute({0, 3, 1, 2}).to(torch::kFloat32) * 2.0 - 255.0;
+}
+
+class CropSampler {
+ public:
+  CropSampler(const std::vector<torch::Tensor>& images, int crop, uint64_t seed) : images_(images), crop_(crop), rng_(seed) {
+    for (const auto& t : images_)
+      if (t.size(0) < crop || t.size(1) < crop) throw Error(ErrorCode::kInvalidArgument, "a training image is smaller than the crop");
+  }
+  torch::Tensor Next(int batch) {
+    std::vector<torch::Tensor> crops;
+    for (int i = 0; i < batch; ++i) {
+      const auto& im = images_[rng_() % images_.size()];
+      const int64_t y = rng_() % (im.size(0) - crop_ + 1), x = rng_() % (im.size(1) - crop_ + 1);
+      auto c = im.narrow(0, y, crop_).narrow(1, x, crop_);
+      const auto flips = rng_() % 4;
+      if (flips & 1) c = c.flip({1});
+      if (flips & 2) c = c.flip({0});
+      crops.push_back(c);
+    }
+    return ToNetworkInput(torch::stack(crops));
+  }
+
+ private:
+  const std::vector<torch::Tensor>& images_;
+  int crop_;
+  std::mt19937_64 rng_;
+};
+
+// Fixed held-out crops: up to 8 per image, 64x64 (or the whole image if smaller), seeded.
+std::vector<torch::Tensor> HeldOutCrops(const std::vector<torch::Tensor>& images) {
+  std::vector<torch::Tensor> out;
+  std::mt19937_64 rng(12345);
+  for (const auto& im : images) {
+    const int64_t s = std::min<int64_t>({64, im.size(0), im.size(1)});
+    for (int i = 0; i < 8; ++i) {
+      const int64_t y = rng() % (im.size(0) - s + 1), x = rng() % (im.size(1) - s + 1);
+      out.push_back(ToNetworkInput(im.narrow(0, y, s).narrow(1, x, s).unsqueeze(0)));
+    }
+  }
+  return out;
+}
+
+struct Ema {
+  std::vector<torch::Tensor> shadow;
+  void Init(const std::vector<torch::Tensor>& params) {
+    shadow.clear();
+    for (const auto& p : params) shadow.push_back(p.detach().clone());
+  }
+  void Update(const std::vector<torch::Tensor>& params, double decay) {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < params.size(); ++i) shadow[i].mul_(decay).add_(params[i].detach(), 1.0 - decay);
+  }
+  void Swap(std::vector<torch::Tensor>& params) {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto tmp = params[i].detach().clone();
+      params[i].detach().copy_(shadow[i]);
+      shadow[i].copy_(tmp);
+    }
+  }
+};
+
+void SaveCheckpoint(const std::string& path, torch::nn::Module& model, Ema& ema, torch::optim::Adam& opt, int64_t step,
+                    const std::string& arch, const std::string& hyper, int channels, const torch::Tensor& scales) {
+  torch::serialize::OutputArchive ar;
+  if (scales.defined()) ar.write("scales", scales);
+  ar.write("architecture", c10::IValue(arch));
+  ar.write("hyper", c10::IValue(hyper));
+  ar.write("channels", c10::IValue(int64_t(channels)));
+  ar.write("step", c10::IValue(step));
+  torch::serialize::OutputArchive model_ar, ema_ar, opt_ar;
+  model.save(model_ar);
+  for (size_t i = 0; i < ema.shadow.size(); ++i) ema_ar.write("p" + std::to_string(i), ema.shadow[i]);
+  opt.save(opt_ar);
+  ar.write("model", model_ar);
+  ar.write("ema", ema_ar);
+  ar.write("optimizer", opt_ar);
+  const std::string tmp = path + ".tmp";
+  ar.save_to(tmp);
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& held_out, const TrainOptions& o) {
+  if (train.empty()) throw Error(ErrorCode::kInvalidArgument, "no training images");
+  const int channels = int(train[0].channels);
+  for (const auto& im : train)
+    if (int(im.channels) != channels) throw Error(ErrorCode::kInvalidArgument, "training images mix channel counts");
+  if (o.architecture != "local-pixelcnn") throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + o.architecture + "'");
+  at::set_num_threads(o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency()));
+  torch::manual_seed(o.seed);
+
+  std::string hyper = o.hyper;
+  int64_t step = 0;
+  torch::Tensor scales_tensor;
+  std::unique_ptr<torch::serialize::InputArchive> resume;
+  if (!o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+    resume = std::make_unique<torch::serialize::InputArchive>();
+    resume->load_from(o.checkpoint_path);
+    c10::IValue v;
+    resume->read("hyper", v);
+    hyper = v.toStringRef();
+    resume->read("step", v);
+    step = v.toInt();
+    torch::Tensor st;
+    if (resume->try_read("scales", st)) scales_tensor = st;
+  }
+  LocalPixelCnn model(LocalConfigFrom(hyper, channels));
+  const int mixtures = model->config().mixtures;
+  auto params = model->parameters();
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(o.learning_rate).betas({0.95, 0.9995}));
+  Ema ema;
+  ema.Init(params);
+  if (resume) {
+    torch::serialize::InputArchive model_ar, ema_ar, opt_ar;
+    resume->read("model", model_ar);
+    model->load(model_ar);
+    resume->read("ema", ema_ar);
+    for (size_t i = 0; i < ema.shadow.size(); ++i) ema_ar.read("p" + std::to_string(i), ema.shadow[i]);
+    resume->read("optimizer", opt_ar);
+    opt.load(opt_ar);
+    std::fprintf(stderr, "resumed %s at step %lld\n", o.checkpoint_path.c_str(), (long long)step);
+  }
+  int64_t n_params = 0;
+  for (auto& p : params) n_params += p.numel();
+  std::fprintf(stderr, "training %s (%s), %lld parameters, %zu train / %zu held-out images\n", o.architecture.c_str(),
+               model->config().ToString().c_str(), (long long)n_params, train.size(), held_out.size());
+
+  LocalQuantScales scales;
+  if (o.qat || !o.export_path.empty()) {
+    if (scales_tensor.defined()) {
+      scales = LocalQuantScales::FromTensor(scales_tensor, model->config().blocks);
+    } else {
+      auto calib_images = ToTensors(train);
+      CropSampler calib(calib_images, o.crop, o.seed + 99);
+      std::vector<torch::Tensor> batches;
+      for (int i = 0; i < 8; ++i) batches.push_back(calib.Next(o.batch));
+      ema.Swap(params);
+      scales = CalibrateScales(*model, batches);
+      ema.Swap(params);
+      scales_tensor = scales.ToTensor();
+      std::fprintf(stderr, "calibrated quantisation scales: residual %.3g, head activation %.3g\n", scales.residual, scales.act_head);
+    }
+  }
+  auto network = [&](const torch::Tensor& q, bool quantized) {
+    if (!quantized) return model->forward(q);
+    auto t = TensorsFromFloat(*model, scales, /*ste=*/true);
+    return ExactForward(t, q) * t.param_scale;
+  };
+  auto train_t = ToTensors(train);
+  auto held_t = ToTensors(held_out);
+  auto held_crops = HeldOutCrops(held_t);
+  CropSampler sampler(train_t, o.crop, o.seed + uint64_t(step) * 7919);
+  std::ofstream log;
+  if (!o.log_path.empty()) {
+    const bool fresh = !std::filesystem::exists(o.log_path);
+    log.open(o.log_path, std::ios::app);
+    if (fresh) log << "step\tseconds\tlr\ttrain_bpd\theldout_bpd_ema\n";
+  }
+  auto evaluate = [&]() {
+    torch::NoGradGuard ng;
+    model->eval();
+    ema.Swap(params);
+    double nll = 0, dims = 0;
+    for (const auto& c : held_crops) {
+      nll += DiscretizedMixLogisticNll(c / 255.0, network(c, o.qat), mixtures).sum().item<double>();
+      dims += double(c.numel());
+    }
+    ema.Swap(params);
+    model->train();
+    return dims > 0 ? nll / dims / std::log(2.0) : 0.0;
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  double run_bpd = 0, run_n = 0;
+  int64_t images_seen = 0;
+  while (step < o.steps) {
+    const double lr = o.learning_rate * std::pow(o.lr_decay_per_step, double(step)) *
+                      std::min(1.0, double(step + 1) / std::max(1, o.warmup_steps));
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+    auto q = sampler.Next(o.batch);
+    auto loss = DiscretizedMixLogisticNll(q / 255.0, network(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
+    opt.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    opt.step();
+    ema.Update(params, std::min(o.ema_decay, double(1 + step) / double(10 + step)));
+    ++step;
+    images_seen += o.batch;
+    run_bpd += loss.item<double>();
+    run_n += 1;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (o.progress_bar && (step % 10 == 0)) {
+      std::fprintf(stderr, "\rstep %lld/%lld  train %.4f bpd  %.1f crops/s   ", (long long)step, (long long)o.steps,
+                   run_bpd / run_n, images_seen / secs);
+      std::fflush(stderr);
+    }
+    const bool last = step == o.steps;
+    if (step % o.eval_every == 0 || last) {
+      const double held = held_crops.empty() ? 0.0 : evaluate();
+      std::fprintf(stderr, "\nstep %lld  train %.4f  held-out (EMA) %.4f bpd  lr %.2e  %.0f s\n", (long long)step,
+                   run_bpd / run_n, held, lr, secs);
+      if (log) log << step << '\t' << int64_t(secs) << '\t' << lr << '\t' << run_bpd / run_n << '\t' << held << std::endl;
+      run_bpd = run_n = 0;
+    }
+    if (!o.checkpoint_path.empty() && (step % o.checkpoint_every == 0 || last))
+      SaveCheckpoint(o.checkpoint_path, *model, ema, opt, step, o.architecture, hyper, channels,
+                     o.qat ? scales_tensor : torch::Tensor());
+  }
+
+  ExportReport report;
+  if (o.export_path.empty()) return report;
+  ema.Swap(params);
+  IntLocalPixelCnn exported = ExportIntModel(*model, scales);
+  ema.Swap(params);
+  ModelFile file;
+  exported.Write(file);
+  file.Save(o.export_path);
+  report.float_bpd = held_crops.empty() ? 0.0 : evaluate();
+  const auto bytes = file.Serialize();
+  LocalPixelCnnCodingModel coded(bytes, o.export_path, EngineKind::kCpu);
+  double bits = 0, dims = 0;
+  for (const auto& c : held_crops) {
+    auto hwc = ((c[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
+    PlaneView view{uint32_t(hwc.size(1)), uint32_t(hwc.size(0)), uint32_t(hwc.size(2)), hwc.data_ptr<uint8_t>()};
+    bits += IntegerModelBits(coded, view);
+    dims += double(hwc.numel());
+  }
+  report.integer_bpd = dims > 0 ? bits / dims : 0.0;
+  std::fprintf(stderr, "exported %s (%zu bytes): held-out %s %.4f bpd, integer model %.4f bpd\n", o.export_path.c_str(),
+               bytes.size(), o.qat ? "fake-quantised" : "float", report.float_bpd, report.integer_bpd);
+  return report;
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,46 @@
+// Training of the PixelCNN-family models on random crops (LibTorch, float or
+// fake-quantized), with Adam, Polyak averaging, a learning-rate schedule,
+// resumable checkpoints and a log of held-out bits/dim.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pixelzip/image.h"
+
+namespace pixelzip::models::nn {
+
+struct TrainOptions {
+  std::string architecture = "local-pixelcnn";
+  std::string checkpoint_path;       // resumed if it exists; overwritten atomically
+  std::string log_path;              // TSV: step, seconds, lr, train bpd, held-out bpd
+  int64_t steps = 1000;              // total steps (a resumed run continues to this count)
+  int batch = 32;
+  int crop = 32;
+  double learning_rate = 2e-3;
+  double lr_decay_per_step = 0.99998;  // lr = base * decay^step after warm-up
+  int warmup_steps = 200;
+  double ema_decay = 0.999;
+  double dropout = 0.0;
+  int eval_every = 500;
+  int checkpoint_every = 500;
+  int threads = 0;                   // 0: all cores
+  uint64_t seed = 1;
+  bool progress_bar = true;
+  std::string hyper;                 // architecture hyperparameters, "key=value,key=value"
+  bool qat = false;                  // fake-quantised forward equal to the integer model (calibrates scales once)
+  std::string export_path;           // write the integer model file here at the end (from the EMA weights)
+};
+
+struct ExportReport {
+  double float_bpd = 0;    // held-out bits/dim of the float (or fake-quantised) EMA model
+  double integer_bpd = 0;  // held-out bits/dim of the exported integer model's CDFs
+};
+
+// Trains on `train` (colour channels only: 1 or 3), evaluating on `held_out`.
+// Throws pixelzip::Error on bad options or I/O failure.
+// Returns the export report when options.export_path is set (zeros otherwise).
+ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& held_out, const TrainOptions& options);
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,203 @@
+// Exactness tests of the Local PixelCNN: the fake-quantised training forward,
+// the LibTorch integer path and the CPU engine must agree bit for bit.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <random>
+
+#include "models/nn/exact_torch.h"
+#include "models/nn/local_coding_model.h"
+#include "models/nn/local_pixelcnn.h"
+#include "models/nn/logistic_mixture.h"
+#include "models/nn/model_file.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+namespace {
+
+struct Fixture {
+  LocalPixelCnn model{nullptr};
+  LocalQuantScales scales;
+  IntLocalPixelCnn exported;
+  std::vector<uint8_t> file_bytes;
+};
+
+torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  torch::manual_seed(seed);
+  // Smooth-ish random images: a random walk along x plus noise, so activations look natural.
+  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
+  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
+  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
+}
+
+Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4") {
+  Fixture f;
+  torch::manual_seed(seed);
+  auto shape = LocalPixelCnnShape::FromHyper(hyper, channels);
+  LocalPixelCnnConfig c;
+  c.channels = channels;
+  c.kernel = shape.kernel;
+  c.hidden = shape.hidden;
+  c.inner = shape.inner;
+  c.blocks = shape.blocks;
+  c.mixtures = shape.mixtures;
+  f.model = LocalPixelCnn(c);
+  // Non-zero biases so they are exercised.
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : f.model->parameters())
+      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
+  }
+  f.scales = CalibrateScales(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
+  f.exported = ExportIntModel(*f.model, f.scales);
+  ModelFile file;
+  f.exported.Write(file);
+  f.file_bytes = file.Serialize();
+  return f;
+}
+
+std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
+  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
+  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
+}
+
+TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
+  for (int channels : {1, 3}) {
+    auto f = MakeFixture(channels, 7);
+    auto q = RandomPixels(2, channels, 13, 11, 3);
+    torch::NoGradGuard ng;
+    auto fake = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/false), q);
+    auto fake_ste = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/true), q);
+    auto integer = ExactForward(TensorsFromInt(f.exported), q);
+    EXPECT_TRUE(torch::equal(fake, integer)) << "channels " << channels;
+    EXPECT_TRUE(torch::equal(fake_ste, integer)) << "channels " << channels;
+  }
+}
+
+TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
+  for (int channels : {1, 3}) {
+    auto f = MakeFixture(channels, 11);
+    for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 3}, std::pair{13, 17}, std::pair{2, 31}}) {
+      auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
+      auto bytes = ToBytes(q);
+      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
+      LocalPixelCnnCodingModel cpu(f.file_bytes, "test", EngineKind::kCpu);
+      LocalPixelCnnCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
+      const QPlane plane = ToQPlane(view);
+      const auto a = cpu.BatchedParams(plane, 0, h, EngineKind::kCpu);
+      const auto b = tch.BatchedParams(plane, 0, h, EngineKind::kTorchCpu);
+      ASSERT_EQ(a, b) << channels << " " << h << "x" << w;
+      // Bands of rows (the encoder's unit of work) give the same numbers as the whole image.
+      if (h > 3) {
+        const auto top = tch.BatchedParams(plane, 0, 3, EngineKind::kTorchCpu);
+        const auto rest = tch.BatchedParams(plane, 3, h, EngineKind::kTorchCpu);
+        std::vector<int16_t> joined(top);
+        joined.insert(joined.end(), rest.begin(), rest.end());
+        EXPECT_EQ(joined, b);
+      }
+      // Incremental: pixel by pixel, later pixels unknown (zeroed) when each is evaluated.
+      QPlane partial = plane;
+      std::fill(partial.q.begin(), partial.q.end(), 0);
+      PixelEvaluator ev(f.exported);
+      const int P = f.exported.shape.ParamCount();
+      std::vector<int16_t> params(P);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+          ev.Evaluate(partial, y, x, params.data());
+          ASSERT_TRUE(std::equal(params.begin(), params.end(), a.begin() + (size_t(y) * w + x) * P));
+          for (int c = 0; c < channels; ++c) partial.q[(size_t(y) * w + x) * channels + c] = plane.at(y, x, c);
+        }
+    }
+  }
+}
+
+TEST(LocalPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
+  auto f = MakeFixture(3, 5);
+  auto q = RandomPixels(8, 3, 9, 10, 21);
+  torch::NoGradGuard ng;
+  auto t = TensorsFromInt(f.exported);
+  auto all = ExactForward(t, q);
+  for (int64_t batch : {1, 3, 8}) {
+    for (int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      std::vector<torch::Tensor> parts;
+      for (int64_t i = 0; i < 8; i += batch) parts.push_back(ExactForward(t, q.narrow(0, i, std::min<int64_t>(batch, 8 - i))));
+      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
+    }
+  }
+}
+
+TEST(LocalPixelCnnExact, MixtureCdfIsValidForAnyParameters) {
+  const auto tables = MixtureTables::Compute();
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int C = trial % 2 ? 3 : 1, K = 1 + trial % 10;
+    std::vector<int16_t> p(size_t(MixtureParamCountInt(C, K)));
+    for (auto& v : p) v = int16_t(int(rng() % 65535) - 32767);
+    if (trial % 3 == 0)
+      for (auto& v : p) v = int16_t(int(rng() % 2001) - 1000);
+    MixtureCdf cdf(tables, C, K);
+    int32_t prev[3] = {int32_t(rng() % 511) - 255, int32_t(rng() % 511) - 255, 0};
+    for (int c = 0; c < C; ++c) {
+      cdf.Prepare(p.data(), c, prev);
+      ASSERT_EQ(cdf.At(0), 0u);
+      ASSERT_EQ(cdf.At(256), kCdfTotal);
+      for (int s = 0; s < 256; ++s) ASSERT_GE(cdf.At(s + 1), cdf.At(s) + 1);
+      for (uint32_t target : {0u, 1u, 30000u, 65535u}) {
+        const int s = cdf.Find(target);
+        ASSERT_LE(cdf.At(s), target);
+        ASSERT_GT(cdf.At(s + 1), target);
+      }
+    }
+  }
+}
+
+TEST(LocalPixelCnnExact, IntegerCdfMatchesFloatLikelihood) {
+  // The integer CDF's code length is within a small margin of the float model's.
+  auto f = MakeFixture(3, 17);
+  auto q = RandomPixels(1, 3, 12, 12, 8);
+  torch::NoGradGuard ng;
+  auto t = TensorsFromInt(f.exported);
+  auto params = ExactForward(t, q) * t.param_scale;
+  const double float_bits = DiscretizedMixLogisticNll(q / 255.0, params, f.exported.shape.mixtures).sum().item<double>() / std::log(2.0);
+  auto bytes = ToBytes(q);
+  PlaneView view{12, 12, 3, bytes.data()};
+  LocalPixelCnnCodingModel coded(f.file_bytes, "test", EngineKind::kCpu);
+  const double int_bits = IntegerModelBits(coded, view);
+  EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
+}
+
+TEST(LocalPixelCnnModelFile, RoundTripsAndRefusesCorruption) {
+  auto f = MakeFixture(3, 23);
+  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
+  auto again = IntLocalPixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
+    auto bad = f.file_bytes;
+    bad[pos] ^= 0x40;
+    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
+  }
+  auto cut = f.file_bytes;
+  cut.resize(cut.size() - 40);
+  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
+}
+
+TEST(LocalPixelCnnModelFile, RefusesAModelThatFailsTheAccumulationBound) {
+  auto f = MakeFixture(3, 29);
+  auto broken = f.exported;
+  broken.conv1[0].bias[0] = 1 << 24;  // sum|w|*max|a| + |b| >= 2^24
+  ModelFile file;
+  broken.Write(file);
+  try {
+    IntLocalPixelCnn::Read(file);
+    FAIL() << "model accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
+    EXPECT_NE(std::string(e.what()).find("exactness bound"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pixelzip::models::nn
