@@ -1,0 +1,28 @@
+// Fuzz target: any byte string either decodes to a consistent image that
+// survives a PNG and a PNM round trip, or is refused with pixelzip::Error.
+// Any other exception escapes and fails the run (std::terminate); crashes,
+// over-reads and UB are caught by the sanitizers.
+#include <cstdint>
+#include <cstdlib>
+
+#include "formats/image_io.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  pixelzip::Image image;
+  try {
+    image = pixelzip::ReadImageBytes(data, size, "fuzz");
+  } catch (const pixelzip::Error&) {
+    return 0;
+  }
+  if (image.width == 0 || image.height == 0 || image.channels < 1 || image.channels > 4 ||
+      image.pixels.size() != image.SubpixelCount()) {
+    std::abort();
+  }
+  if (image.SubpixelCount() <= (size_t{1} << 20)) {
+    const std::vector<uint8_t> png = pixelzip::EncodePng(image, 1);
+    const std::vector<uint8_t> pnm = pixelzip::EncodePnm(image);
+    if (!(pixelzip::ReadImageBytes(png.data(), png.size(), "png") == image)) std::abort();
+    if (!(pixelzip::ReadImageBytes(pnm.data(), pnm.size(), "pnm") == image)) std::abort();
+  }
+  return 0;
+}
