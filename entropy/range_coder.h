@@ -6,10 +6,10 @@
 // for 1 <= n <= kMaxSymbols symbols.
 //
 // Stream rules (details in range_coder.cpp and entropy/README.md):
-// - The coded size is the ideal sum of -log2(freq / 2^16) plus at most ~9 bytes
-//   (the per-symbol loss is below 2^-32 of the interval).
+// - The coded size is below the ideal sum of -log2(freq / 2^16) bits plus one byte
+//   (plus under 4e-10 bits per symbol: the unused part of the interval is < 2^-32).
 // - The encoder's output is canonical: the shortest byte string that decodes to the
-//   symbols when followed by zero bytes. An empty message is an empty stream.
+//   symbols under the end-of-input rule below. An empty message is an empty stream.
 // - The decoder reads at most kMaxVirtualBytes zero bytes past the end of its input;
 //   needing one more throws DecodeError. Every malformed input and every CDF that
 //   breaks the invariants at the decoded position throws DecodeError; no input can
