@@ -1,0 +1,364 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "atomic_file.h"
+#include "formats/image_io.h"
+#include "pixelzip/codec.h"
+
+namespace pixelzip::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs f(); turns any exception into a CommandError naming `file`.
+template <class F>
+auto WithFile(const std::string& file, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const CommandError&) {
+    throw;
+  } catch (const OutputExistsError& e) {
+    throw CommandError(file, kExitExists, e.what());
+  } catch (const Error& e) {
+    throw CommandError(file, ExitCodeFor(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    throw CommandError(file, kExitLimit, "out of memory");
+  } catch (const std::exception& e) {
+    throw CommandError(file, kExitInternal, std::string("internal error: ") + e.what());
+  }
+}
+
+bool EndsWithNoCase(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+}
+
+bool HasImageExtension(const std::string& path) {
+  for (const char* ext : {".png", ".ppm", ".pgm", ".pnm", ".pam"}) {
+    if (EndsWithNoCase(path, ext)) return true;
+  }
+  return false;
+}
+
+Order ParseOrder(const std::string& s) {
+  if (s == "raster") return Order::kRaster;
+  if (s == "multiscale") return Order::kMultiscale;
+  throw CommandError("", kExitUsage, "--order must be raster or multiscale, not '" + s + "'");
+}
+
+Device ParseDevice(const std::string& s) {
+  if (s == "auto") return Device::kAuto;
+  if (s == "cpu") return Device::kCpu;
+  if (s == "cuda") return Device::kCuda;
+  throw CommandError("", kExitUsage, "--device must be cpu, cuda or auto, not '" + s + "'");
+}
+
+const char* OrderName(Order order) {
+  switch (order) {
+    case Order::kRaster: return "raster";
+    case Order::kMultiscale: return "multiscale";
+  }
+  return "unknown";
+}
+
+double BitsPerSubpixel(uint64_t bytes, uint64_t subpixels) {
+  return subpixels == 0 ? 0.0 : 8.0 * static_cast<double>(bytes) / static_cast<double>(subpixels);
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Refuses binary output to a terminal unless forced.
+void CheckNotTerminal(const std::string& output, bool force) {
+  if (output == "-" && !force && isatty(STDOUT_FILENO)) {
+    throw CommandError("<stdout>", kExitUsage,
+                       "refusing to write binary data to a terminal (redirect it, give -o FILE, or use --force)");
+  }
+}
+
+// Refuses an output that exists (without --force) or that is the input, before any work is done.
+void CheckOutput(const std::string& input, const std::string& output, bool force) {
+  if (output == "-") return;
+  if (input != "-" && SameFile(input, output)) {
+    throw CommandError(output, kExitUsage, "is the input file; refusing to overwrite it");
+  }
+  if (!force && FileExists(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
+}
+
+// A one-line progress bar on stderr: drawn only when stderr is a terminal and
+// the work has taken more than a second; erased when done.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label)
+      : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+  ~ProgressBar() { Clear(); }
+
+  Progress Callback() {
+    if (!enabled_) return {};
+    return [this](double fraction) { Update(fraction); };
+  }
+
+  void Clear() {
+    if (drawn_) {
+      std::fputs("\r\033[K", stderr);
+      std::fflush(stderr);
+      drawn_ = false;
+    }
+  }
+
+ private:
+  void Update(double fraction) {
+    const auto now = Clock::now();
+    if (now - start_ < std::chrono::seconds(1)) return;
+    if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && fraction < 1.0) return;
+    last_draw_ = now;
+    fraction = std::clamp(fraction, 0.0, 1.0);
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(fraction * kWidth);
+    std::string bar(static_cast<size_t>(filled), '=');
+    bar.resize(kWidth, ' ');
+    std::fprintf(stderr, "\r%s [%s] %3d%%", label_.c_str(), bar.c_str(), static_cast<int>(fraction * 100.0));
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  Clock::time_point start_;
+  Clock::time_point last_draw_;
+};
+
+// Writes bytes to `output` ("-": stdout) atomically; errors name the output.
+void WriteResult(const std::string& output, const std::vector<uint8_t>& bytes, bool force) {
+  WithFile(DisplayName(output, true), [&] { WriteOutput(output, bytes, force); });
+}
+
+// An error that names the --model argument is the model's, not the input's:
+// reported with the model as the file, and an unknown model is exit code 7.
+[[noreturn]] void RethrowBlamingModel(const CommandError& e, const std::string& model) {
+  const std::string what = e.what();
+  if (!model.empty() && model != "default" && what.find(model) != std::string::npos) {
+    throw CommandError(model, e.exit_code() == kExitUsage ? kExitModel : e.exit_code(), what);
+  }
+  throw e;
+}
+
+// Reads an image (PNG/PNM) or decodes a .pxz stream, chosen by the file name.
+Image LoadAnyImage(const std::string& path) {
+  const std::string name = DisplayName(path, false);
+  const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(path); });
+  if (EndsWithNoCase(path, ".pxz")) {
+    return WithFile(name, [&] { return Decode(bytes); });
+  }
+  return WithFile(name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), name); });
+}
+
+}  // namespace
+
+const char* ExitCodeHelp() {
+  return "Exit codes:\n"
+         "  0   success\n"
+         "  1   compare: the images differ\n"
+         "  2   bad command line or argument; refusing to write binary data to a terminal\n"
+         "  3   I/O error (a file could not be opened, read or written)\n"
+         "  4   corrupt or truncated input\n"
+         "  5   unsupported input (e.g. 16-bit PNG, a newer format version)\n"
+         "  6   input beyond the decoder's limits, or out of memory\n"
+         "  7   model mismatch, unknown model or invalid model file\n"
+         "  8   the output exists (use --force to overwrite)\n"
+         "  10  internal error (a bug in pixelzip)\n";
+}
+
+int ExitCodeFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return kExitUsage;
+    case ErrorCode::kIo: return kExitIo;
+    case ErrorCode::kCorruptInput:
+    case ErrorCode::kTruncatedInput: return kExitCorrupt;
+    case ErrorCode::kUnsupported: return kExitUnsupported;
+    case ErrorCode::kLimitExceeded: return kExitLimit;
+    case ErrorCode::kModelMismatch:
+    case ErrorCode::kModelInvalid: return kExitModel;
+    case ErrorCode::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+std::string FormatErrorLine(const std::string& file, const std::string& message) {
+  std::string text = message;
+  if (!file.empty() && text.compare(0, file.size() + 2, file + ": ") == 0) text.erase(0, file.size() + 2);
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  if (text.empty()) text = "failed";
+  return file.empty() ? "pixelzip: " + text : "pixelzip: " + file + ": " + text;
+}
+
+std::string DefaultDecompressedName(const std::string& input) {
+  if (EndsWithNoCase(input, ".pxz")) {
+    const std::string stem = input.substr(0, input.size() - 4);
+    if (!stem.empty() && stem.back() != '/' && HasImageExtension(stem)) return stem;
+    return stem + ".png";
+  }
+  return input + ".png";
+}
+
+int RunCompress(const CompressOptions& o) {
+  const std::string output = !o.output.empty() ? o.output : (o.input == "-" ? "-" : o.input + ".pxz");
+  const std::string in_name = DisplayName(o.input, false);
+  const std::string out_name = DisplayName(output, true);
+  EncodeOptions options;
+  options.order = ParseOrder(o.order);
+  options.device = ParseDevice(o.device);
+  options.model = o.model;
+  CheckNotTerminal(output, o.force);
+  CheckOutput(o.input, output, o.force);
+
+  const auto start = Clock::now();
+  const std::vector<uint8_t> bytes = WithFile(in_name, [&] { return ReadInput(o.input); });
+  const Image image = WithFile(in_name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), in_name); });
+
+  ProgressBar progress("compressing " + in_name);
+  options.progress = progress.Callback();
+  EncodeResult result;
+  try {
+    result = WithFile(in_name, [&] { return Encode(image, options); });
+  } catch (const CommandError& e) {
+    RethrowBlamingModel(e, o.model);
+  }
+  progress.Clear();
+  WriteResult(output, result.stream, o.force);
+
+  if (o.verbose) {
+    const uint64_t subpixels = image.SubpixelCount();
+    std::fprintf(stderr,
+                 "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes; %.4f bits/subpixel "
+                 "(input file %.4f, model %.4f); %.2f s\n",
+                 in_name.c_str(), out_name.c_str(), image.width, image.height, image.channels,
+                 image.channels == 1 ? "" : "s", bytes.size(), result.stream.size(),
+                 BitsPerSubpixel(result.stream.size(), subpixels), BitsPerSubpixel(bytes.size(), subpixels),
+                 subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0, SecondsSince(start));
+  }
+  return kExitOk;
+}
+
+int RunDecompress(const DecompressOptions& o) {
+  const std::string output = !o.output.empty() ? o.output : (o.input == "-" ? "-" : DefaultDecompressedName(o.input));
+  const std::string in_name = DisplayName(o.input, false);
+  const std::string out_name = DisplayName(output, true);
+  std::optional<FileFormat> format;
+  if (o.format == "png") {
+    format = FileFormat::kPng;
+  } else if (o.format == "pnm") {
+    format = FileFormat::kPnm;
+  } else if (!o.format.empty()) {
+    throw CommandError("", kExitUsage, "--format must be png or pnm, not '" + o.format + "'");
+  }
+  DecodeOptions options;
+  options.device = ParseDevice(o.device);
+  options.model = o.model;
+  CheckNotTerminal(output, o.force);
+  CheckOutput(o.input, output, o.force);
+
+  const auto start = Clock::now();
+  const std::vector<uint8_t> bytes = WithFile(in_name, [&] { return ReadInput(o.input); });
+  ProgressBar progress("decompressing " + in_name);
+  options.progress = progress.Callback();
+  Image image;
+  try {
+    image = WithFile(in_name, [&] { return Decode(bytes, options); });
+  } catch (const CommandError& e) {
+    RethrowBlamingModel(e, o.model);
+  }
+  progress.Clear();
+  const FileFormat out_format = format ? *format : (output == "-" ? FileFormat::kPng : FormatForPath(output));
+  const std::vector<uint8_t> encoded = WithFile(out_name, [&] { return EncodeImage(image, out_format); });
+  WriteResult(output, encoded, o.force);
+
+  if (o.verbose) {
+    std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
+                 out_name.c_str(), image.width, image.height, image.channels, image.channels == 1 ? "" : "s",
+                 bytes.size(), encoded.size(), out_format == FileFormat::kPng ? "PNG" : "PNM",
+                 SecondsSince(start));
+  }
+  return kExitOk;
+}
+
+int RunInfo(const InfoOptions& o) {
+  const std::string name = DisplayName(o.input, false);
+  const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(o.input); });
+  const StreamInfo info = WithFile(name, [&] { return ReadStreamInfo(bytes.data(), bytes.size()); });
+  std::string hash;
+  for (uint8_t b : info.weights_sha256) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    hash += hex;
+  }
+  const uint64_t subpixels = uint64_t{info.width} * info.height * info.channels;
+  std::printf("file: %s\n", name.c_str());
+  std::printf("format version: %u.%u\n", info.version_major, info.version_minor);
+  std::printf("architecture: %s\n", info.architecture.c_str());
+  std::printf("weights sha256: %s\n", hash.c_str());
+  std::printf("order: %s\n", OrderName(info.order));
+  std::printf("width: %u\n", info.width);
+  std::printf("height: %u\n", info.height);
+  std::printf("channels: %u\n", info.channels);
+  std::printf("header bytes: %" PRIu64 "\n", info.header_bytes);
+  std::printf("payload bytes: %" PRIu64 "\n", info.payload_bytes);
+  std::printf("file bytes: %zu\n", bytes.size());
+  std::printf("pixel checksum: %08x\n", info.pixel_checksum);
+  std::printf("bits per subpixel: %.4f\n", BitsPerSubpixel(bytes.size(), subpixels));
+  std::fflush(stdout);
+  if (std::ferror(stdout)) throw CommandError("<stdout>", kExitIo, "cannot write");
+  return kExitOk;
+}
+
+int RunCompare(const CompareOptions& o) {
+  if (o.first == "-" && o.second == "-") throw CommandError("", kExitUsage, "only one input can be stdin");
+  const Image a = LoadAnyImage(o.first);
+  const Image b = LoadAnyImage(o.second);
+  const std::string na = DisplayName(o.first, false), nb = DisplayName(o.second, false);
+  std::string verdict;
+  if (a.width != b.width || a.height != b.height || a.channels != b.channels) {
+    verdict = "differ: " + na + " is " + std::to_string(a.width) + "x" + std::to_string(a.height) + "x" +
+              std::to_string(a.channels) + ", " + nb + " is " + std::to_string(b.width) + "x" +
+              std::to_string(b.height) + "x" + std::to_string(b.channels);
+  } else if (a.pixels != b.pixels) {
+    size_t i = 0, count = 0;
+    while (a.pixels[i] == b.pixels[i]) ++i;
+    for (size_t j = i; j < a.pixels.size(); ++j) count += a.pixels[j] != b.pixels[j];
+    const size_t pixel = i / a.channels;
+    verdict = "differ: " + std::to_string(count) + " subpixels, first at x=" + std::to_string(pixel % a.width) +
+              " y=" + std::to_string(pixel / a.width) + " channel " + std::to_string(i % a.channels) + " (" +
+              std::to_string(a.pixels[i]) + " vs " + std::to_string(b.pixels[i]) + ")";
+  }
+  if (!o.quiet) {
+    if (verdict.empty()) {
+      std::printf("identical: %ux%u, %u channel%s\n", a.width, a.height, a.channels, a.channels == 1 ? "" : "s");
+    } else {
+      std::printf("%s\n", verdict.c_str());
+    }
+  }
+  return verdict.empty() ? kExitOk : kExitDifferent;
+}
+
+}  // namespace pixelzip::cli

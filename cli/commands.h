@@ -1,0 +1,93 @@
+// The pixelzip command-line tool's subcommands, independent of argument parsing
+// (main.cpp maps CLI11 options onto these structs). Every Run* function either
+// returns an exit code or throws CommandError, which names the file at fault.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "pixelzip/error.h"
+
+namespace pixelzip::cli {
+
+// Exit codes; the same table is in `pixelzip --help` and README.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitDifferent = 1,    // compare: the images differ
+  kExitUsage = 2,        // bad command line or argument; refusing to write binary data to a terminal
+  kExitIo = 3,           // a file could not be opened, read or written
+  kExitCorrupt = 4,      // input is corrupt or truncated
+  kExitUnsupported = 5,  // valid input this version does not handle
+  kExitLimit = 6,        // input beyond the decoder's limits, or out of memory
+  kExitModel = 7,        // model mismatch, unknown or invalid model
+  kExitExists = 8,       // the output exists and --force was not given
+  kExitInternal = 10,    // a bug in pixelzip
+};
+
+// Text for --help: one line per exit code.
+const char* ExitCodeHelp();
+
+// A failure with the file it concerns ("<stdin>", "<stdout>" for "-"; may be
+// empty for command-line problems) and the exit code it maps to.
+class CommandError : public std::runtime_error {
+ public:
+  CommandError(std::string file, int exit_code, const std::string& message)
+      : std::runtime_error(message), file_(std::move(file)), exit_code_(exit_code) {}
+  const std::string& file() const { return file_; }
+  int exit_code() const { return exit_code_; }
+
+ private:
+  std::string file_;
+  int exit_code_;
+};
+
+// Maps a library error code to an exit code.
+int ExitCodeFor(ErrorCode code);
+
+// The single stderr line for an error: "pixelzip: FILE: PROBLEM" (or
+// "pixelzip: PROBLEM" without a file). Newlines in the message become spaces,
+// and a message that already starts with "FILE: " is not prefixed twice.
+std::string FormatErrorLine(const std::string& file, const std::string& message);
+
+struct CompressOptions {
+  std::string input;             // path or "-" for stdin
+  std::string output;            // empty: input + ".pxz", or stdout when input is "-"
+  std::string order = "raster";  // raster | multiscale
+  std::string model = "default"; // shipped model name or model file path
+  std::string device = "auto";   // cpu | cuda | auto
+  bool force = false;            // overwrite an existing output; allow writing to a terminal
+  bool verbose = false;          // print sizes and rate on stderr
+};
+
+struct DecompressOptions {
+  std::string input;            // path or "-"
+  std::string output;           // empty: input minus ".pxz" (".png" added if needed), or stdout for "-"
+  std::string format;           // empty: from the output's extension (PNG on stdout); "png" or "pnm"
+  std::string model;            // empty: the stream's model, found by its weights hash
+  std::string device = "auto";
+  bool force = false;
+  bool verbose = false;
+};
+
+struct InfoOptions {
+  std::string input;  // path or "-"
+};
+
+struct CompareOptions {
+  std::string first, second;  // images (PNG/PNM) or .pxz streams; "-" for stdin (once)
+  bool quiet = false;
+};
+
+// Each REQUIRES the options above to be filled as documented; returns an exit
+// code (kExitOk, or kExitDifferent for compare) or throws CommandError.
+// Guarantees: the input is never modified; an output file either appears
+// complete or not at all (no temporary file is left behind).
+int RunCompress(const CompressOptions& options);
+int RunDecompress(const DecompressOptions& options);
+int RunInfo(const InfoOptions& options);
+int RunCompare(const CompareOptions& options);
+
+// The default output name `decompress` uses for `input` (not "-").
+std::string DefaultDecompressedName(const std::string& input);
+
+}  // namespace pixelzip::cli

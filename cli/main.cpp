@@ -1,0 +1,133 @@
+// pixelzip: the command-line tool. Parses arguments with CLI11 and runs one
+// subcommand from commands.h; every failure ends as one line on stderr,
+// "pixelzip: FILE: PROBLEM", and a non-zero exit code (see ExitCodeHelp()).
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "pixelzip/codec.h"
+
+#ifndef PIXELZIP_VERSION
+#define PIXELZIP_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace pixelzip::cli;
+
+int PrintError(const std::string& file, const std::string& message, int code) {
+  std::fprintf(stderr, "%s\n", FormatErrorLine(file, message).c_str());
+  return code;
+}
+
+std::string ModelHelp() {
+  std::string names;
+  try {
+    for (const std::string& name : pixelzip::ShippedModelNames()) names += (names.empty() ? "" : ", ") + name;
+  } catch (const std::exception&) {
+  }
+  return "default (the best shipped model for the order and channel count), a shipped model (" +
+         (names.empty() ? std::string("none") : names) + ") or a model file's path";
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"pixelzip " PIXELZIP_VERSION
+               ": lossless image compression with a learned probability model and a range coder.\n"
+               "Reads PNG (8-bit grey, grey+alpha, RGB, RGBA, palette) and binary PNM/PAM.",
+               "pixelzip"};
+  app.set_version_flag("--version", std::string("pixelzip ") + PIXELZIP_VERSION);
+  app.require_subcommand(1);
+  app.footer(std::string("Run 'pixelzip SUBCOMMAND --help' for a subcommand's options.\n\n") + ExitCodeHelp());
+
+  CompressOptions co;
+  CLI::App* compress = app.add_subcommand("compress", "Compress a PNG/PNM image to a .pxz file");
+  compress->add_option("IN", co.input, "input image (PNG or PNM); - for stdin")->required();
+  compress->add_option("-o,--output", co.output, "output file (default: IN.pxz; stdout when IN is -); - for stdout");
+  compress->add_option("--order", co.order, "coding order: raster (best rate) or multiscale (fast decode)")
+      ->check(CLI::IsMember({"raster", "multiscale"}))
+      ->capture_default_str();
+  compress->add_option("-m,--model", co.model, ModelHelp())->capture_default_str();
+  compress->add_option("--device", co.device, "where the model runs: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  compress->add_flag("-f,--force", co.force, "overwrite an existing output; allow binary output to a terminal");
+  compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
+  compress->footer(ExitCodeHelp());
+
+  DecompressOptions dopt;
+  CLI::App* decompress = app.add_subcommand("decompress", "Decompress a .pxz file to PNG or PNM");
+  decompress->add_option("IN", dopt.input, "input .pxz file; - for stdin")->required();
+  decompress->add_option("-o,--output", dopt.output,
+                         "output image (default: IN without .pxz, .png added if it names no image format; "
+                         "stdout when IN is -); the format follows the extension: .ppm .pgm .pnm .pam -> PNM, "
+                         "else PNG");
+  decompress->add_option("--format", dopt.format, "output format regardless of extension: png or pnm")
+      ->check(CLI::IsMember({"png", "pnm"}));
+  decompress->add_option("-m,--model", dopt.model,
+                         "model to decode with (default: the one the stream names, found by its weights hash)");
+  decompress->add_option("--device", dopt.device, "where the model runs: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  decompress->add_flag("-f,--force", dopt.force, "overwrite an existing output; allow binary output to a terminal");
+  decompress->add_flag("-v,--verbose", dopt.verbose, "print sizes and time on stderr");
+  decompress->footer(ExitCodeHelp());
+
+  InfoOptions io;
+  CLI::App* info = app.add_subcommand("info", "Print the header fields of a .pxz file");
+  info->add_option("FILE", io.input, ".pxz file; - for stdin")->required();
+  info->footer(ExitCodeHelp());
+
+  CompareOptions cmp;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Check that two images have identical pixels (exit 0) or not (exit 1); .pxz files are decoded");
+  compare->add_option("A", cmp.first, "image (PNG, PNM) or .pxz file; - for stdin")->required();
+  compare->add_option("B", cmp.second, "image (PNG, PNM) or .pxz file; - for stdin")->required();
+  compare->add_flag("-q,--quiet", cmp.quiet, "print nothing, only set the exit code");
+  compare->footer(ExitCodeHelp());
+
+  CLI::App* models = app.add_subcommand("models", "List the models built into this pixelzip");
+  models->footer(ExitCodeHelp());
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: printed on stdout
+    std::string where;
+    for (const CLI::App* sub : app.get_subcommands()) where = std::string(" ") + sub->get_name();
+    return PrintError("", std::string(e.what()) + " (see 'pixelzip" + where + " --help')", kExitUsage);
+  }
+
+  try {
+    if (compress->parsed()) return RunCompress(co);
+    if (decompress->parsed()) return RunDecompress(dopt);
+    if (info->parsed()) return RunInfo(io);
+    if (compare->parsed()) return RunCompare(cmp);
+    if (models->parsed()) {
+      for (const std::string& name : pixelzip::ShippedModelNames()) std::printf("%s\n", name.c_str());
+      return kExitOk;
+    }
+  } catch (const CommandError& e) {
+    return PrintError(e.file(), e.what(), e.exit_code());
+  } catch (const pixelzip::Error& e) {
+    return PrintError("", e.what(), ExitCodeFor(e.code()));
+  } catch (const std::bad_alloc&) {
+    return PrintError("", "out of memory", kExitLimit);
+  } catch (const std::exception& e) {
+    return PrintError("", std::string("internal error: ") + e.what(), kExitInternal);
+  }
+  return PrintError("", "no subcommand", kExitUsage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    return PrintError("", std::string("internal error: ") + e.what(), kExitInternal);
+  }
+}

@@ -1,0 +1,491 @@
+// The pixelzip binary end to end: round trips, stdin/stdout, refusing to
+// overwrite, corrupt input, info, compare and --help. Every image is made here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "formats/image_io.h"
+#include "pixelzip/image.h"
+#include "test_util.h"
+
+namespace pixelzip::cli {
+namespace {
+
+using testing::Exists;
+using testing::MakeImage;
+using testing::ReadBytes;
+using testing::RunPixelzip;
+using testing::RunResult;
+using testing::RunSpec;
+using testing::ScratchDir;
+using testing::WriteBytes;
+
+std::string Describe(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + ", stderr: [" + r.err + "]";
+}
+
+// A failed run: the expected exit code, exactly one stderr line
+// "pixelzip: FILE: ...", and nothing on stdout.
+void ExpectOneLineError(const RunResult& r, int exit_code, const std::string& file) {
+  EXPECT_EQ(r.exit_code, exit_code) << Describe(r);
+  const auto lines = r.ErrLines();
+  ASSERT_EQ(lines.size(), 1u) << Describe(r);
+  EXPECT_EQ(lines[0].rfind("pixelzip: " + file + ": ", 0), 0u) << lines[0];
+  EXPECT_GT(lines[0].size(), ("pixelzip: " + file + ": ").size()) << "no problem stated";
+  EXPECT_TRUE(r.out.empty());
+}
+
+// Only the named files are in the directory: no temporary leftovers.
+void ExpectDirHolds(const ScratchDir& dir, std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(dir.List(), names);
+}
+
+Image ReadImage(const std::string& path) { return ReadImageFile(path); }
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Writes MakeImage(...) as PNG or PNM and returns its path.
+  std::string WriteImage(const std::string& name, const Image& image) {
+    const std::string path = dir_ / name;
+    WriteBytes(path, FormatForPath(path) == FileFormat::kPng ? EncodePng(image) : EncodePnm(image));
+    return path;
+  }
+  // A valid .pxz of a small RGB image.
+  std::string MakeStream(const std::string& name = "s.pxz") {
+    const std::string png = WriteImage("for-stream.png", MakeImage(21, 13, 3, 7));
+    const RunResult r = RunPixelzip({"compress", png, "-o", dir_ / name});
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    std::remove(png.c_str());
+    return dir_ / name;
+  }
+
+  ScratchDir dir_;
+};
+
+// ---- Round trips ----
+
+struct RoundTripCase {
+  uint32_t channels;
+  const char* extension;
+};
+void PrintTo(const RoundTripCase& c, std::ostream* os) { *os << c.channels << " channels, " << c.extension; }
+
+class CliRoundTripTest : public CliTest, public ::testing::WithParamInterface<RoundTripCase> {};
+
+TEST_P(CliRoundTripTest, CompressThenDecompressGivesIdenticalPixels) {
+  const RoundTripCase c = GetParam();
+  const Image image = MakeImage(37, 23, c.channels, c.channels);
+  const std::string in = WriteImage(std::string("in") + c.extension, image);
+  const std::vector<uint8_t> in_bytes = ReadBytes(in);
+
+  RunResult r = RunPixelzip({"compress", in});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_TRUE(r.err.empty()) << "compress prints nothing on success without -v: " << r.err;
+  ASSERT_TRUE(Exists(in + ".pxz"));
+
+  const std::string out = dir_ / (std::string("out") + c.extension);
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_TRUE(r.err.empty()) << r.err;
+
+  EXPECT_EQ(ReadImage(out), image);
+  EXPECT_EQ(ReadBytes(in), in_bytes) << "the input was modified";
+  ExpectDirHolds(dir_, {std::string("in") + c.extension, std::string("in") + c.extension + ".pxz",
+                        std::string("out") + c.extension});
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, CliRoundTripTest,
+                         ::testing::Values(RoundTripCase{1, ".png"}, RoundTripCase{2, ".png"},
+                                           RoundTripCase{3, ".png"}, RoundTripCase{4, ".png"},
+                                           RoundTripCase{1, ".pgm"}, RoundTripCase{3, ".ppm"},
+                                           RoundTripCase{4, ".pam"}),
+                         [](const ::testing::TestParamInfo<RoundTripCase>& info) {
+                           return std::to_string(info.param.channels) + "ch_" + std::string(info.param.extension + 1);
+                         });
+
+TEST_F(CliTest, OddSizesRoundTrip) {
+  for (auto [w, h] : std::vector<std::pair<uint32_t, uint32_t>>{{1, 1}, {1, 9}, {9, 1}, {3, 2}}) {
+    const Image image = MakeImage(w, h, 3, w * 10 + h);
+    const std::string in = WriteImage("odd.png", image);
+    RunResult r = RunPixelzip({"compress", in, "-o", dir_ / "odd.pxz", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << w << "x" << h << ": " << Describe(r);
+    r = RunPixelzip({"decompress", dir_ / "odd.pxz", "-o", dir_ / "odd-out.png", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << w << "x" << h << ": " << Describe(r);
+    EXPECT_EQ(ReadImage(dir_ / "odd-out.png"), image) << w << "x" << h;
+  }
+}
+
+TEST_F(CliTest, MultiscaleOrderRoundTrips) {
+  const Image image = MakeImage(33, 18, 3, 5);
+  const std::string in = WriteImage("in.png", image);
+  RunResult r = RunPixelzip({"compress", in, "--order", "multiscale", "-o", dir_ / "m.pxz"});
+  if (r.exit_code == kExitUnsupported || r.exit_code == kExitModel) {
+    GTEST_SKIP() << "the default model has no multiscale order yet: " << r.err;
+  }
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"info", dir_ / "m.pxz"});
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("order: multiscale"), std::string::npos);
+  r = RunPixelzip({"decompress", dir_ / "m.pxz", "-o", dir_ / "m.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "m.png"), image);
+}
+
+TEST_F(CliTest, DeviceCpuRoundTrips) {
+  const Image image = MakeImage(16, 16, 3, 9);
+  const std::string in = WriteImage("in.png", image);
+  RunResult r = RunPixelzip({"compress", in, "--device", "cpu", "--model", "default"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"decompress", in + ".pxz", "--device", "cpu", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+}
+
+// ---- Default names, stdin and stdout ----
+
+TEST_F(CliTest, DefaultOutputNames) {
+  const Image image = MakeImage(12, 8, 3);
+  WriteImage("a.ppm", image);
+  ASSERT_EQ(RunPixelzip({"compress", dir_ / "a.ppm"}).exit_code, 0);
+  ASSERT_TRUE(Exists(dir_ / "a.ppm.pxz"));
+  std::rename((dir_ / "a.ppm").c_str(), (dir_ / "original.ppm").c_str());
+  // a.ppm.pxz -> a.ppm (PNM, from the name)
+  RunResult r = RunPixelzip({"decompress", dir_ / "a.ppm.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadBytes(dir_ / "a.ppm")[1], '6') << "PNM output expected";
+  EXPECT_EQ(ReadImage(dir_ / "a.ppm"), image);
+  // b.pxz -> b.png; something.bin -> something.bin.png
+  std::rename((dir_ / "a.ppm.pxz").c_str(), (dir_ / "b.pxz").c_str());
+  r = RunPixelzip({"decompress", dir_ / "b.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "b.png"), image);
+  const std::vector<uint8_t> png = ReadBytes(dir_ / "b.png");
+  EXPECT_EQ(std::string(png.begin() + 1, png.begin() + 4), "PNG");
+  std::rename((dir_ / "b.pxz").c_str(), (dir_ / "c.bin").c_str());
+  r = RunPixelzip({"decompress", dir_ / "c.bin"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "c.bin.png"), image);
+}
+
+TEST_F(CliTest, StdinToStdoutAndBack) {
+  const Image image = MakeImage(19, 11, 3, 3);
+  const std::string in = WriteImage("in.png", image);
+  RunResult r = RunPixelzip({"compress", "-"}, RunSpec{in});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_FALSE(r.out.empty());
+  WriteBytes(dir_ / "piped.pxz", r.out);
+
+  r = RunPixelzip({"decompress", "-"}, RunSpec{dir_ / "piped.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_GT(r.out.size(), 8u);
+  EXPECT_EQ(std::string(r.out.begin() + 1, r.out.begin() + 4), "PNG") << "PNG on stdout by default";
+  EXPECT_EQ(ReadImageBytes(r.out.data(), r.out.size(), "stdout"), image);
+
+  r = RunPixelzip({"decompress", "-", "--format", "pnm"}, RunSpec{dir_ / "piped.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::string(r.out.begin(), r.out.begin() + 2), "P6");
+  EXPECT_EQ(ReadImageBytes(r.out.data(), r.out.size(), "stdout"), image);
+  ExpectDirHolds(dir_, {"in.png", "piped.pxz"});
+}
+
+TEST_F(CliTest, DashOutputWritesStdoutForAFileInput) {
+  const Image image = MakeImage(10, 10, 1);
+  const std::string in = WriteImage("in.pgm", image);
+  RunResult r = RunPixelzip({"compress", in, "-o", "-"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  WriteBytes(dir_ / "x.pxz", r.out);
+  r = RunPixelzip({"decompress", dir_ / "x.pxz", "-o", "-"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImageBytes(r.out.data(), r.out.size(), "stdout"), image);
+  ExpectDirHolds(dir_, {"in.pgm", "x.pxz"});
+}
+
+TEST_F(CliTest, RefusesBinaryOutputToATerminal) {
+  const std::string in = WriteImage("in.png", MakeImage(8, 8, 3));
+  RunSpec tty;
+  tty.stdin_file = in;
+  tty.stdout_is_tty = true;
+  RunResult r = RunPixelzip({"compress", "-"}, tty);
+  EXPECT_EQ(r.exit_code, kExitUsage) << Describe(r);
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("terminal"), std::string::npos) << r.err;
+  tty.stdin_file.clear();
+  r = RunPixelzip({"decompress", MakeStream(), "-o", "-"}, tty);
+  EXPECT_EQ(r.exit_code, kExitUsage) << Describe(r);
+  EXPECT_NE(r.err.find("terminal"), std::string::npos) << r.err;
+}
+
+// ---- Never overwrite without --force; never touch the input ----
+
+TEST_F(CliTest, RefusesToOverwriteWithoutForce) {
+  const Image image = MakeImage(14, 9, 3);
+  const std::string in = WriteImage("in.png", image);
+  const std::vector<uint8_t> keep = {'k', 'e', 'e', 'p'};
+  WriteBytes(dir_ / "in.png.pxz", keep);
+
+  RunResult r = RunPixelzip({"compress", in});
+  ExpectOneLineError(r, kExitExists, dir_ / "in.png.pxz");
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadBytes(dir_ / "in.png.pxz"), keep);
+  ExpectDirHolds(dir_, {"in.png", "in.png.pxz"});
+
+  r = RunPixelzip({"compress", in, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(ReadBytes(dir_ / "in.png.pxz"), keep);
+
+  // decompress to the original's name: refused, original untouched.
+  const std::vector<uint8_t> original = ReadBytes(in);
+  r = RunPixelzip({"decompress", dir_ / "in.png.pxz"});
+  ExpectOneLineError(r, kExitExists, in);
+  EXPECT_EQ(ReadBytes(in), original);
+  r = RunPixelzip({"decompress", dir_ / "in.png.pxz", "-f"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(in), image);
+  ExpectDirHolds(dir_, {"in.png", "in.png.pxz"});
+}
+
+TEST_F(CliTest, NeverOverwritesTheInputEvenWithForce) {
+  const std::string in = WriteImage("in.png", MakeImage(8, 8, 3));
+  const std::vector<uint8_t> original = ReadBytes(in);
+  RunResult r = RunPixelzip({"compress", in, "-o", in, "--force"});
+  ExpectOneLineError(r, kExitUsage, in);
+  EXPECT_EQ(ReadBytes(in), original);
+  ExpectDirHolds(dir_, {"in.png"});
+}
+
+// ---- Bad input: one line naming the file, a distinct exit code, no output ----
+
+TEST_F(CliTest, CorruptStreamsFailCleanly) {
+  const std::string good_path = MakeStream("good.pxz");
+  const std::vector<uint8_t> good = ReadBytes(good_path);
+  ASSERT_GT(good.size(), 16u);
+  std::map<std::string, std::vector<uint8_t>> cases;
+  cases["empty"] = {};
+  cases["magic-only"] = std::vector<uint8_t>(good.begin(), good.begin() + 4);
+  cases["half"] = std::vector<uint8_t>(good.begin(), good.begin() + good.size() / 2);
+  cases["minus-one"] = std::vector<uint8_t>(good.begin(), good.end() - 1);
+  cases["garbage"] = std::vector<uint8_t>(200, 0xA5);
+  cases["trailing"] = good;
+  cases["trailing"].push_back(0);
+  for (size_t pos : {size_t{0}, size_t{5}, size_t{9}, good.size() / 2, good.size() - 1}) {
+    std::vector<uint8_t> flipped = good;
+    flipped[pos] ^= 0x10;
+    cases["flip" + std::to_string(pos)] = flipped;
+  }
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    const std::string path = dir_ / (name + ".pxz");
+    WriteBytes(path, bytes);
+    const RunResult r = RunPixelzip({"decompress", path, "-o", dir_ / "out.png"});
+    EXPECT_NE(r.exit_code, 0) << Describe(r);
+    EXPECT_TRUE(r.exit_code == kExitCorrupt || r.exit_code == kExitUnsupported || r.exit_code == kExitModel ||
+                r.exit_code == kExitLimit)
+        << Describe(r);
+    ExpectOneLineError(r, r.exit_code, path);
+    EXPECT_FALSE(Exists(dir_ / "out.png")) << "partial output left behind";
+    EXPECT_EQ(ReadBytes(path), bytes) << "the input was modified";
+    std::remove(path.c_str());
+  }
+  ExpectDirHolds(dir_, {"good.pxz"});
+  // A truncated file is corrupt input: exit code 4 exactly.
+  WriteBytes(dir_ / "cut.pxz", cases["half"]);
+  ExpectOneLineError(RunPixelzip({"decompress", dir_ / "cut.pxz"}), kExitCorrupt, dir_ / "cut.pxz");
+}
+
+TEST_F(CliTest, ChecksumCatchesAFlippedPayloadByte) {
+  const std::string path = MakeStream();
+  std::vector<uint8_t> bytes = ReadBytes(path);
+  bytes[bytes.size() - 2] ^= 0x01;
+  WriteBytes(path, bytes);
+  ExpectOneLineError(RunPixelzip({"decompress", path, "-o", dir_ / "out.png"}), kExitCorrupt, path);
+  EXPECT_FALSE(Exists(dir_ / "out.png"));
+}
+
+TEST_F(CliTest, CorruptImagesFailCleanly) {
+  const std::vector<uint8_t> png = EncodePng(MakeImage(30, 20, 3));
+  WriteBytes(dir_ / "cut.png", std::vector<uint8_t>(png.begin(), png.begin() + png.size() / 2));
+  ExpectOneLineError(RunPixelzip({"compress", dir_ / "cut.png"}), kExitCorrupt, dir_ / "cut.png");
+  WriteBytes(dir_ / "text.png", std::vector<uint8_t>{'h', 'e', 'l', 'l', 'o', '\n'});
+  RunResult r = RunPixelzip({"compress", dir_ / "text.png"});
+  EXPECT_NE(r.exit_code, 0);
+  ExpectOneLineError(r, r.exit_code, dir_ / "text.png");
+  ExpectDirHolds(dir_, {"cut.png", "text.png"});
+  // stdin is named <stdin>
+  ExpectOneLineError(RunPixelzip({"compress", "-", "-o", dir_ / "x.pxz"}, RunSpec{dir_ / "cut.png"}), kExitCorrupt,
+                     "<stdin>");
+  EXPECT_FALSE(Exists(dir_ / "x.pxz"));
+}
+
+TEST_F(CliTest, MissingFilesAndDirectories) {
+  ExpectOneLineError(RunPixelzip({"compress", dir_ / "nope.png"}), kExitIo, dir_ / "nope.png");
+  ExpectOneLineError(RunPixelzip({"decompress", dir_ / "nope.pxz"}), kExitIo, dir_ / "nope.pxz");
+  ExpectOneLineError(RunPixelzip({"info", dir_ / "nope.pxz"}), kExitIo, dir_ / "nope.pxz");
+  const std::string in = WriteImage("in.png", MakeImage(8, 8, 3));
+  ExpectOneLineError(RunPixelzip({"compress", in, "-o", dir_ / "no/dir/x.pxz"}), kExitIo, dir_ / "no/dir/x.pxz");
+  ExpectOneLineError(RunPixelzip({"compress", dir_.path(), "-o", dir_ / "x.pxz"}), kExitIo, dir_.path());
+  ExpectDirHolds(dir_, {"in.png"});
+}
+
+TEST_F(CliTest, UnknownModelFailsCleanly) {
+  const std::string in = WriteImage("in.png", MakeImage(8, 8, 3));
+  RunResult r = RunPixelzip({"compress", in, "--model", "no-such-model"});
+  ExpectOneLineError(r, kExitModel, "no-such-model");
+  r = RunPixelzip({"compress", in, "--model", dir_ / "missing.model"});
+  ExpectOneLineError(r, r.exit_code, dir_ / "missing.model");
+  EXPECT_NE(r.exit_code, 0);
+  ExpectDirHolds(dir_, {"in.png"});
+}
+
+TEST_F(CliTest, UsageErrors) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{},
+                                             {"frobnicate"},
+                                             {"compress"},
+                                             {"compress", "a.png", "--order", "zigzag"},
+                                             {"compress", "a.png", "--device", "tpu"},
+                                             {"compress", "a.png", "--bogus"},
+                                             {"decompress", "a.pxz", "--format", "gif"},
+                                             {"info"},
+                                             {"compare", "a.png"}}) {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    SCOPED_TRACE(joined);
+    const RunResult r = RunPixelzip(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << Describe(r);
+    ASSERT_EQ(r.ErrLines().size(), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("pixelzip: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+  }
+}
+
+// ---- info, compare, verbose, --help ----
+
+TEST_F(CliTest, InfoPrintsTheHeaderFields) {
+  const Image image = MakeImage(21, 13, 3, 7);
+  const std::string path = MakeStream();
+  const RunResult r = RunPixelzip({"info", path});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string out(r.out.begin(), r.out.end());
+  std::map<std::string, std::string> fields;
+  std::regex line_re("^([a-z0-9 ]+): (.*)$");
+  size_t start = 0;
+  while (start < out.size()) {
+    const size_t end = out.find('\n', start);
+    std::smatch m;
+    const std::string line = out.substr(start, end - start);
+    if (std::regex_match(line, m, line_re)) fields[m[1]] = m[2];
+    start = end == std::string::npos ? out.size() : end + 1;
+  }
+  for (const char* key : {"file", "format version", "architecture", "weights sha256", "order", "width", "height",
+                          "channels", "header bytes", "payload bytes", "file bytes", "pixel checksum",
+                          "bits per subpixel"}) {
+    EXPECT_TRUE(fields.count(key)) << "missing field '" << key << "' in:\n" << out;
+  }
+  EXPECT_EQ(fields["file"], path);
+  EXPECT_EQ(fields["width"], "21");
+  EXPECT_EQ(fields["height"], "13");
+  EXPECT_EQ(fields["channels"], "3");
+  EXPECT_EQ(fields["order"], "raster");
+  EXPECT_FALSE(fields["architecture"].empty());
+  EXPECT_TRUE(std::regex_match(fields["weights sha256"], std::regex("[0-9a-f]{64}"))) << fields["weights sha256"];
+  EXPECT_TRUE(std::regex_match(fields["pixel checksum"], std::regex("[0-9a-f]{8}"))) << fields["pixel checksum"];
+  EXPECT_TRUE(std::regex_match(fields["format version"], std::regex("[0-9]+\\.[0-9]+")));
+  EXPECT_EQ(fields["file bytes"], std::to_string(ReadBytes(path).size()));
+  const double bits = std::stod(fields["bits per subpixel"]);
+  EXPECT_NEAR(bits, 8.0 * ReadBytes(path).size() / (21 * 13 * 3), 1e-3);
+  EXPECT_GT(std::stoull(fields["payload bytes"]), 0u);
+  EXPECT_LT(std::stoull(fields["payload bytes"]) + std::stoull(fields["header bytes"]),
+            ReadBytes(path).size() + 1);
+  EXPECT_TRUE(r.err.empty());
+  (void)image;
+}
+
+TEST_F(CliTest, InfoRejectsCorruptHeaders) {
+  WriteBytes(dir_ / "bad.pxz", std::vector<uint8_t>(64, 0x42));
+  const RunResult r = RunPixelzip({"info", dir_ / "bad.pxz"});
+  EXPECT_NE(r.exit_code, 0);
+  ExpectOneLineError(r, r.exit_code, dir_ / "bad.pxz");
+}
+
+TEST_F(CliTest, VerboseReportsTheRate) {
+  const std::string in = WriteImage("in.png", MakeImage(16, 12, 3));
+  RunResult r = RunPixelzip({"compress", in, "-v"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("bits/subpixel"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("16x12"), std::string::npos) << r.err;
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "o.png", "--verbose"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("16x12"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, CompareTellsIdenticalFromDifferent) {
+  const Image image = MakeImage(15, 10, 3);
+  Image other = image;
+  other.at(4, 7, 1) ^= 1;
+  const std::string a = WriteImage("a.png", image), b = WriteImage("b.ppm", image), c = WriteImage("c.png", other);
+  RunResult r = RunPixelzip({"compare", a, b});
+  EXPECT_EQ(r.exit_code, kExitOk) << Describe(r);
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("identical"), std::string::npos);
+  r = RunPixelzip({"compare", a, c});
+  EXPECT_EQ(r.exit_code, kExitDifferent) << Describe(r);
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("x=7 y=4"), std::string::npos)
+      << std::string(r.out.begin(), r.out.end());
+  // a .pxz is decoded
+  ASSERT_EQ(RunPixelzip({"compress", a}).exit_code, 0);
+  EXPECT_EQ(RunPixelzip({"compare", "-q", a + ".pxz", b}).exit_code, kExitOk);
+  EXPECT_EQ(RunPixelzip({"compare", "-q", c, a + ".pxz"}).exit_code, kExitDifferent);
+  EXPECT_EQ(RunPixelzip({"compare", "-", b}, RunSpec{a}).exit_code, kExitOk);
+  // different shapes
+  WriteImage("d.png", MakeImage(15, 10, 1));
+  EXPECT_EQ(RunPixelzip({"compare", "-q", a, dir_ / "d.png"}).exit_code, kExitDifferent);
+}
+
+TEST_F(CliTest, HelpForEverySubcommand) {
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"", {"compress", "decompress", "info", "compare", "Exit codes"}},
+      {"compress", {"IN", "--output", "--order", "raster", "multiscale", "--model", "--device", "--force", "-v"}},
+      {"decompress", {"IN", "--output", "--format", "--model", "--device", "--force"}},
+      {"info", {"FILE"}},
+      {"compare", {"A", "B", "--quiet"}},
+      {"models", {"models"}}};
+  for (const auto& [sub, words] : expected) {
+    SCOPED_TRACE(sub);
+    std::vector<std::string> args;
+    if (!sub.empty()) args.push_back(sub);
+    args.push_back("--help");
+    const RunResult r = RunPixelzip(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    const std::string out(r.out.begin(), r.out.end());
+    EXPECT_NE(out.find("Usage"), std::string::npos) << out;
+    for (const std::string& w : words) EXPECT_NE(out.find(w), std::string::npos) << w << " missing in:\n" << out;
+  }
+  const RunResult v = RunPixelzip({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(std::string(v.out.begin(), v.out.end()).rfind("pixelzip ", 0), 0u);
+}
+
+TEST_F(CliTest, ModelsListsTheShippedModels) {
+  const RunResult r = RunPixelzip({"models"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string out(r.out.begin(), r.out.end());
+  ASSERT_FALSE(out.empty());
+  const std::string first = out.substr(0, out.find('\n'));
+  // The first shipped model can be named explicitly (when it codes RGB in raster order).
+  const std::string in = WriteImage("in.png", MakeImage(9, 7, 3));
+  const RunResult c = RunPixelzip({"compress", in, "--model", first});
+  if (c.exit_code == kExitUnsupported) GTEST_SKIP() << first << " does not code RGB raster: " << c.err;
+  ASSERT_EQ(c.exit_code, 0) << Describe(c);
+  EXPECT_EQ(RunPixelzip({"compare", "-q", in, in + ".pxz"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace pixelzip::cli
