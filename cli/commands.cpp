@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,12 +94,18 @@ void CheckNotTerminal(const std::string& output, bool force) {
   }
 }
 
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // Refuses an output that exists (without --force) or that is the input, before any work is done.
 void CheckOutput(const std::string& input, const std::string& output, bool force) {
   if (output == "-") return;
   if (input != "-" && SameFile(input, output)) {
     throw CommandError(output, kExitUsage, "is the input file; refusing to overwrite it");
   }
+  if (IsDirectory(output)) throw CommandError(output, kExitIo, "is a directory");
   if (!force && FileExists(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
 }
 

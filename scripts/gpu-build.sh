@@ -41,7 +41,7 @@ generator=()
 command -v ninja > /dev/null && generator=(-G Ninja)
 # shellcheck disable=SC2086
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DPIXELZIP_BUILD_TESTS=ON \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr" ${CMAKE_ARGS:-}
+  -DCMAKE_PREFIX_PATH="$prefix/usr;$torch_prefix" ${CMAKE_ARGS:-}
 cmake --build "$build" -j"$jobs"
 cd "$build"
 # shellcheck disable=SC2086

@@ -331,6 +331,7 @@ TEST_F(CliTest, MissingFilesAndDirectories) {
   const std::string in = WriteImage("in.png", MakeImage(8, 8, 3));
   ExpectOneLineError(RunPixelzip({"compress", in, "-o", dir_ / "no/dir/x.pxz"}), kExitIo, dir_ / "no/dir/x.pxz");
   ExpectOneLineError(RunPixelzip({"compress", dir_.path(), "-o", dir_ / "x.pxz"}), kExitIo, dir_.path());
+  ExpectOneLineError(RunPixelzip({"compress", in, "-o", dir_.path(), "--force"}), kExitIo, dir_.path());
   ExpectDirHolds(dir_, {"in.png"});
 }
 
