@@ -149,6 +149,28 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RoundTrip, ::testing::ValuesIn(AllCases()),
                                   std::to_string(info.param.num_symbols);
                          });
 
+// The first target is the stream's first two bytes, so two-byte streams reach every
+// target: compares the table searches (two-level for 256 symbols, binary otherwise)
+// and the function search with std::upper_bound for all 2^16 targets.
+TEST(RangeCoder, SearchesAreExactForEveryTarget) {
+  SplitMix64 rng(2024);
+  for (Shape shape : {Shape::kRandom, Shape::kExtreme, Shape::kPeaked, Shape::kUniform}) {
+    for (int n : {256, 255, 17, 2}) {
+      const std::vector<uint32_t> cdf = MakeCdf(shape, n, rng);
+      for (uint32_t t = 0; t < kTotal; ++t) {
+        const uint8_t stream[2] = {static_cast<uint8_t>(t >> 8), static_cast<uint8_t>(t)};
+        const int expected = SymbolAt(cdf, t);
+        RangeDecoder table_decoder(stream, 2);
+        ASSERT_EQ(table_decoder.DecodeWithTable(cdf.data(), n), expected) << "n " << n << " t " << t;
+        if (t % 61 == 0 || cdf[expected] == t || cdf[expected + 1] == t + 1) {
+          RangeDecoder function_decoder(stream, 2);
+          ASSERT_EQ(function_decoder.DecodeWithCallable([&cdf](int edge) { return cdf[edge]; }, n), expected);
+        }
+      }
+    }
+  }
+}
+
 TEST(RangeCoder, EmptyMessageIsEmptyStream) {
   RangeEncoder encoder;
   EXPECT_TRUE(encoder.Finish().empty());
