@@ -45,9 +45,10 @@ void WalkAlpha(uint32_t width, uint32_t height, uint32_t channels, uint8_t* pixe
   const size_t row = size_t{width} * channels;
   for (uint32_t y = 0; y < height; ++y) {
     uint8_t* line = pixels + y * row;
+    const uint8_t* above = y > 0 ? line - row : nullptr;
     for (uint32_t x = 0; x < width; ++x) {
       const uint8_t left = x > 0 ? line[(x - 1) * channels + a] : 255;
-      const uint8_t up = y > 0 ? line[x * channels + a - row] : 255;
+      const uint8_t up = above ? above[x * channels + a] : 255;
       models::AdaptiveFrequencies& table = tables[3 * AlphaClass(left) + AlphaClass(up)];
       uint8_t& value = line[x * channels + a];
       code(table, value);

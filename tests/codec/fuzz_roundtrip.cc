@@ -1,0 +1,24 @@
+// Fuzz target: an image made from the input (byte 0: channels, byte 1: width; the rest
+// are the pixels, as many whole rows as there are) encodes and decodes to itself.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "pixelzip/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  pixelzip::Image image;
+  image.channels = 1 + data[0] % 4;
+  image.width = 1 + data[1] % 64;
+  const size_t row = size_t{image.width} * image.channels;
+  image.height = static_cast<uint32_t>((size - 2) / row);
+  if (image.height == 0) return 0;
+  image.pixels.assign(data + 2, data + 2 + row * image.height);
+  pixelzip::EncodeOptions order0;
+  order0.model = "order0-adaptive";
+  const pixelzip::EncodeResult encoded = pixelzip::Encode(image, order0);
+  PIXELZIP_CODEC_FUZZ_CHECK(pixelzip::Decode(encoded.stream) == image);
+  return 0;
+}
