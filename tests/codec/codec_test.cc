@@ -45,7 +45,7 @@ TEST_P(RoundTrip, DecodesToTheSamePixels) {
   const auto [channels, size] = GetParam();
   for (uint32_t seed : {1u, 2u}) {
     const Image image = MakeImage(size.width, size.height, channels, seed);
-    const EncodeResult encoded = Encode(image);
+    const EncodeResult encoded = Encode(image, test::Order0Options());
     EXPECT_EQ(Decode(encoded.stream), image);
   }
 }
@@ -65,18 +65,18 @@ TEST(Codec, RoundTripsExtremeValues) {
     for (int fill : {0, 255}) {
       Image image = MakeImage(23, 19, channels);
       std::fill(image.pixels.begin(), image.pixels.end(), static_cast<uint8_t>(fill));
-      EXPECT_EQ(Decode(Encode(image).stream), image) << channels << " channels, fill " << fill;
+      EXPECT_EQ(Decode(Encode(image, test::Order0Options()).stream), image) << channels << " channels, fill " << fill;
     }
     Image noise = MakeImage(31, 7, channels);
     uint32_t s = 99;
     for (uint8_t& v : noise.pixels) v = static_cast<uint8_t>((s = s * 1664525u + 1013904223u) >> 24);
-    EXPECT_EQ(Decode(Encode(noise).stream), noise) << channels << " channels, noise";
+    EXPECT_EQ(Decode(Encode(noise, test::Order0Options()).stream), noise) << channels << " channels, noise";
   }
 }
 
 TEST(Codec, ReadStreamInfoReportsTheHeader) {
   const Image image = MakeImage(17, 13, 4);
-  const EncodeResult encoded = Encode(image);
+  const EncodeResult encoded = Encode(image, test::Order0Options());
   const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
   EXPECT_EQ(info.version_major, 1u);
   EXPECT_EQ(info.version_minor, 0u);
@@ -96,7 +96,7 @@ TEST(Codec, ReadStreamInfoReportsTheHeader) {
 TEST(Codec, PayloadMatchesModelBits) {
   for (uint32_t channels = 1; channels <= 4; ++channels) {
     const Image image = MakeImage(96, 64, channels);
-    const EncodeResult encoded = Encode(image);
+    const EncodeResult encoded = Encode(image, test::Order0Options());
     const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
     const double payload_bits = 8.0 * static_cast<double>(info.payload_bytes);
     EXPECT_GT(encoded.model_bits, 0);
@@ -107,14 +107,14 @@ TEST(Codec, PayloadMatchesModelBits) {
 
 TEST(Codec, EncodingIsDeterministic) {
   const Image image = MakeImage(40, 30, 3);
-  EXPECT_EQ(Encode(image).stream, Encode(image).stream);
+  EXPECT_EQ(Encode(image, test::Order0Options()).stream, Encode(image, test::Order0Options()).stream);
 }
 
 TEST(Codec, ProgressIsForwardedAndEndsAtOne) {
   for (uint32_t channels : {3u, 4u}) {
     const Image image = MakeImage(20, 10, channels);
     std::vector<double> seen;
-    EncodeOptions eo;
+    EncodeOptions eo = test::Order0Options();
     eo.progress = [&seen](double f) { seen.push_back(f); };
     const EncodeResult encoded = Encode(image, eo);
     ASSERT_GE(seen.size(), 10u);
@@ -155,7 +155,7 @@ TEST(Codec, UnknownModelNameIsInvalidArgumentAndListsShippedModels) {
 }
 
 TEST(Codec, MultiscaleIsUnsupportedUntilAMultiscaleModelShips) {
-  EncodeOptions eo;
+  EncodeOptions eo;  // the default model
   eo.order = Order::kMultiscale;
   const Image image = MakeImage(8, 8, 3);
   EXPECT_EQ(CodeOf([&] { Encode(image, eo); }), ErrorCode::kUnsupported);
@@ -163,16 +163,29 @@ TEST(Codec, MultiscaleIsUnsupportedUntilAMultiscaleModelShips) {
   EXPECT_EQ(CodeOf([&] { Encode(image, eo); }), ErrorCode::kUnsupported);
 }
 
-TEST(Codec, ExplicitModelNamesWork) {
+TEST(Codec, DecodesWithTheModelFoundByHashOrNamed) {
   const Image image = MakeImage(12, 9, 3);
-  EncodeOptions eo;
-  eo.model = "order0-adaptive";
-  const EncodeResult encoded = Encode(image, eo);
-  EXPECT_EQ(encoded.stream, Encode(image).stream);  // it is the default
-  for (const char* name : {"", "default", "order0-adaptive"}) {
+  const EncodeResult encoded = Encode(image, test::Order0Options());
+  for (const char* name : {"", "order0-adaptive"}) {
     DecodeOptions dopt;
     dopt.model = name;
     EXPECT_EQ(Decode(encoded.stream, dopt), image) << "model '" << name << "'";
+  }
+}
+
+TEST(Codec, DefaultModelRoundTrips) {
+  for (uint32_t channels = 1; channels <= 4; ++channels) {
+    const Image image = MakeImage(7, 5, channels);
+    const EncodeResult encoded = Encode(image);  // whatever model is the default
+    const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
+    EXPECT_EQ(info.architecture,
+              models::OpenModel(models::DefaultModelName(Order::kRaster, channels >= 3 ? 3 : 1), Device::kCpu)
+                  ->Identity()
+                  .architecture);
+    EXPECT_EQ(Decode(encoded.stream), image);
+    DecodeOptions dopt;
+    dopt.model = "default";
+    EXPECT_EQ(Decode(encoded.stream, dopt), image);
   }
 }
 
@@ -210,7 +223,7 @@ TEST(Codec, DecodingWithAnotherModelIsAModelMismatchNamingBoth) {
 
 TEST(Codec, LimitsAreCheckedBeforeDecoding) {
   const Image image = MakeImage(40, 30, 4);
-  const std::vector<uint8_t> stream = Encode(image).stream;
+  const std::vector<uint8_t> stream = Encode(image, test::Order0Options()).stream;
   DecodeOptions dopt;
   dopt.limits.max_width = 39;
   EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
@@ -229,7 +242,7 @@ TEST(Codec, LimitsAreCheckedBeforeDecoding) {
 }
 
 TEST(Codec, EveryTruncationIsTruncatedInput) {
-  const std::vector<uint8_t> stream = Encode(MakeImage(9, 7, 4)).stream;
+  const std::vector<uint8_t> stream = Encode(MakeImage(9, 7, 4), test::Order0Options()).stream;
   for (size_t n = 0; n < stream.size(); ++n) {
     // A copy of exactly n bytes, so that reading past it is caught by sanitizers.
     const std::vector<uint8_t> cut(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(n));
@@ -239,7 +252,7 @@ TEST(Codec, EveryTruncationIsTruncatedInput) {
 
 TEST(Codec, EverySingleByteCorruptionIsAnError) {
   const Image image = MakeImage(9, 7, 4);
-  const std::vector<uint8_t> stream = Encode(image).stream;
+  const std::vector<uint8_t> stream = Encode(image, test::Order0Options()).stream;
   for (size_t i = 0; i < stream.size(); ++i) {
     for (uint8_t flip : {0x01, 0x80, 0xff}) {
       std::vector<uint8_t> bad = stream;

@@ -25,13 +25,13 @@ int main(int argc, char** argv) {
   try {
     for (const ValidGolden& g : ValidGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image).stream);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options()).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
     // Every invalid stream is a damaged copy of the RGB one.
     const ValidGolden& base = ValidGoldens().front();
-    const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed)).stream;
+    const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), Order0Options()).stream;
     size_t hb = 0;
     const Header h = HeaderOf(valid, &hb);
     const size_t arch = h.architecture.size();

@@ -111,9 +111,13 @@ TEST(Order0Model, VisitsSubpixelsInRasterOrder) {
 }
 
 TEST(Registry, ResolvesDefaultAndNames) {
+  // order0-adaptive, unless a neural model with a higher rank is compiled in.
   for (uint32_t c : {1u, 3u}) {
-    EXPECT_EQ(DefaultModelName(Order::kRaster, c), "order0-adaptive");
-    EXPECT_EQ(ResolveModel("default", Order::kRaster, c, Device::kCpu)->Identity().architecture, "order0-adaptive");
+    const std::string name = DefaultModelName(Order::kRaster, c);
+    ASSERT_FALSE(name.empty());
+    const auto model = ResolveModel("default", Order::kRaster, c, Device::kCpu);
+    EXPECT_EQ(model->Identity().weights_sha256, OpenModel(name, Device::kCpu)->Identity().weights_sha256);
+    EXPECT_TRUE(model->SupportsChannels(c));
   }
   EXPECT_EQ(DefaultModelName(Order::kMultiscale, 3), "");
   EXPECT_EQ(OpenModel("order0-adaptive", Device::kAuto)->Identity().weights_sha256,
@@ -157,11 +161,12 @@ TEST(Registry, RuntimeRegistrationAndItsChecks) {
   entry.name = "order0-registry-test";
   entry.identity = Order0Model(params).Identity();
   entry.colour_channels = {3};
-  entry.default_rank = 5;
+  entry.default_rank = 1000;
   entry.factory = [params](Device) { return std::make_shared<const Order0Model>(params); };
+  const std::string grey_default = DefaultModelName(Order::kRaster, 1);
   RegisterShippedModel(entry);
-  EXPECT_EQ(DefaultModelName(Order::kRaster, 3), "order0-registry-test");  // outranks order0-adaptive
-  EXPECT_EQ(DefaultModelName(Order::kRaster, 1), "order0-adaptive");
+  EXPECT_EQ(DefaultModelName(Order::kRaster, 3), "order0-registry-test");  // outranks the others
+  EXPECT_EQ(DefaultModelName(Order::kRaster, 1), grey_default);            // it codes only 3 channels
   EXPECT_NE(FindModelByHash(entry.identity.weights_sha256, Device::kCpu), nullptr);
   EXPECT_THROW(RegisterShippedModel(entry), Error);  // same name
 

@@ -16,6 +16,14 @@
 
 namespace pixelzip::test {
 
+// Encode options for the reference model. The codec tests and the golden files use it
+// explicitly, so they do not depend on which model is the default.
+inline EncodeOptions Order0Options() {
+  EncodeOptions options;
+  options.model = "order0-adaptive";
+  return options;
+}
+
 // A smooth gradient with a little deterministic noise; alpha (channels 2 and 4)
 // is opaque, transparent and partly transparent in different areas, as alpha
 // planes usually are.
