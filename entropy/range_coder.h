@@ -52,7 +52,8 @@ class RangeEncoder {
   // Checked: symbol index in range, cdf(symbol + 1) - cdf(symbol) >= 1, cdf(symbol + 1) <= kTotal
   // (std::invalid_argument); other entries are not read.
   void EncodeWithTable(const uint32_t* cdf, int num_symbols, int symbol);
-  // REQUIRES: cdf satisfies the invariants above over 0..num_symbols. Calls cdf(symbol), cdf(symbol + 1).
+  // REQUIRES: cdf satisfies the invariants above over 0..num_symbols. Calls cdf(symbol), cdf(symbol + 1);
+  // checked like the table form.
   void EncodeWithFunction(const CdfFunction& cdf, int num_symbols, int symbol);
   // Binary symbol: bit 0 has frequency freq_zero, bit 1 has kTotal - freq_zero.
   // Same bytes as EncodeWithTable with the table {0, freq_zero, kTotal}.
@@ -75,6 +76,9 @@ class RangeEncoder {
   std::vector<uint8_t> out_;
 };
 
+// Decodes a stream written by RangeEncoder, given the same distributions in the same
+// order. After any DecodeError the decoder is spent: later calls throw again (except
+// after a Consume() that rejected its arguments, which leaves the state unchanged).
 class RangeDecoder {
  public:
   // `data` must outlive the decoder (may be null when size == 0). Reads never go
