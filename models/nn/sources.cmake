@@ -8,5 +8,18 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/logistic_mixture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mixture_cdf.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_file.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)
+target_compile_definitions(pixelzip_models PRIVATE PIXELZIP_HAVE_NN_MODELS=1)
+
+# The shipped weights (models/weights/*.pxzm) compiled into the library.
+file(GLOB PIXELZIP_WEIGHT_FILES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/models/weights/*.pxzm)
+set(PIXELZIP_EMBEDDED ${CMAKE_CURRENT_BINARY_DIR}/embedded_models.cpp)
+add_custom_command(
+  OUTPUT ${PIXELZIP_EMBEDDED}
+  COMMAND ${CMAKE_COMMAND} -DWEIGHTS_DIR=${PROJECT_SOURCE_DIR}/models/weights -DOUTPUT=${PIXELZIP_EMBEDDED}
+          -P ${CMAKE_CURRENT_LIST_DIR}/embed_models.cmake
+  DEPENDS ${PIXELZIP_WEIGHT_FILES} ${CMAKE_CURRENT_LIST_DIR}/embed_models.cmake
+  COMMENT "Embedding shipped model weights")
+target_sources(pixelzip_models PRIVATE ${PIXELZIP_EMBEDDED})

@@ -1,0 +1,94 @@
+// The neural models compiled into pixelzip (models/weights/*.pxzm, embedded at
+// build time) and the loader for model files given by path.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "models/nn/local_coding_model.h"
+#include "models/nn/model_file.h"
+#include "models/registry.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+struct EmbeddedModelFile {
+  const char* name;
+  const uint8_t* data;
+  size_t size;
+};
+extern const EmbeddedModelFile kEmbeddedModelFiles[];
+
+namespace {
+
+struct ShippedInfo {
+  int default_rank;
+  const char* summary;
+};
+
+// What each shipped weight file is for. A file without an entry here ships with rank 0.
+const std::map<std::string, ShippedInfo>& KnownModels() {
+  static const std::map<std::string, ShippedInfo> known = {
+      {"local-pixelcnn-rgb", {10, "Local PixelCNN (7x7 causal context + MED, 4 residual blocks), RGB, trained on photos-train"}},
+      {"local-pixelcnn-grey", {10, "Local PixelCNN, grey, trained on photos-train converted to grey"}},
+  };
+  return known;
+}
+
+EngineKind EncoderEngine(Device device) {
+  switch (device) {
+    case Device::kCpu: return EngineKind::kCpu;
+    case Device::kCuda: return EngineKind::kTorchCuda;
+    case Device::kAuto: break;
+  }
+  bool cuda = false;
+  try {
+    cuda = torch::cuda::is_available();
+  } catch (const c10::Error&) {
+  }
+  return cuda ? EngineKind::kTorchCuda : EngineKind::kCpu;
+}
+
+std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source, Device device) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  const std::string& arch = file.Text("architecture");
+  if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
+  throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
+}
+
+}  // namespace
+
+}  // namespace pixelzip::models::nn
+
+namespace pixelzip::models::nn {
+
+void AddShippedModels(ModelTable& table) {
+  for (const EmbeddedModelFile* f = kEmbeddedModelFiles; f->name; ++f) {
+    std::vector<uint8_t> bytes(f->data, f->data + f->size);
+    const std::string name = f->name;
+    const auto file = ModelFile::Parse(bytes.data(), bytes.size(), "shipped model " + name);
+    ShippedModelEntry e;
+    e.name = name;
+    e.identity.architecture = file.Text("architecture");
+    e.identity.weights_sha256 = file.Sha256();
+    e.order = CodingOrder::kRaster;
+    e.colour_channels = {uint32_t(file.Int32("channels", 1)[0])};
+    const auto known = KnownModels().find(name);
+    e.default_rank = known == KnownModels().end() ? 0 : known->second.default_rank;
+    e.summary = known == KnownModels().end() ? e.identity.architecture : known->second.summary;
+    auto shared_bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    e.factory = [shared_bytes, name](Device device) {
+      return ModelFromBytes(*shared_bytes, "shipped model " + name, device);
+    };
+    table.entries.push_back(std::move(e));
+  }
+  table.file_loader = [](const std::string& path, Device device) -> std::shared_ptr<const CodingModel> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::kIo, path + ": cannot open model file");
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return ModelFromBytes(bytes, path, device);
+  };
+}
+
+}  // namespace pixelzip::models::nn
