@@ -138,16 +138,4 @@ void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& sour
   }
 }
 
-double IntegerModelBits(const LocalPixelCnnCodingModel& model, const PlaneView& image) {
-  class Counter : public SymbolSink {
-   public:
-    double bits = 0;
-    void Put(const SubpixelCdf& cdf, int s) override {
-      bits -= std::log2(double(cdf.At(s + 1) - cdf.At(s)) / double(kCdfTotal));
-    }
-  } counter;
-  model.Encode(image, counter, {});
-  return counter.bits;
-}
-
 }  // namespace pixelzip::models::nn

@@ -39,10 +39,6 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   std::unique_ptr<TorchState> torch_;
 };
 
-// Ideal code length in bits of `image` (colour channels as the model codes them)
-// under the integer model: sum of -log2((At(v + 1) - At(v)) / 2^16).
-double IntegerModelBits(const LocalPixelCnnCodingModel& model, const PlaneView& image);
-
 QPlane ToQPlane(const PlaneView& image);
 
 }  // namespace pixelzip::models::nn

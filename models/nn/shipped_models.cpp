@@ -2,11 +2,13 @@
 // build time) and the loader for model files given by path.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <map>
 
 #include "models/nn/local_coding_model.h"
+#include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
@@ -50,6 +52,8 @@ EngineKind EncoderEngine(Device device) {
   return cuda ? EngineKind::kTorchCuda : EngineKind::kCpu;
 }
 
+}  // namespace
+
 std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source, Device device) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   const std::string& arch = file.Text("architecture");
@@ -57,7 +61,17 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 
-}  // namespace
+double ModelCodeLengthBits(const CodingModel& model, const PlaneView& image) {
+  class Counter : public SymbolSink {
+   public:
+    double bits = 0;
+    void Put(const SubpixelCdf& cdf, int s) override {
+      bits -= std::log2(double(cdf.At(s + 1) - cdf.At(s)) / double(kCdfTotal));
+    }
+  } counter;
+  model.Encode(image, counter, {});
+  return counter.bits;
+}
 
 }  // namespace pixelzip::models::nn
 

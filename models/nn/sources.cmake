@@ -5,6 +5,7 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/int_local_pixelcnn.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_coding_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_pixelcnn.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/local_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/logistic_mixture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mixture_cdf.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_file.cpp

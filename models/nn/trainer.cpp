@@ -11,43 +11,13 @@
 #include <random>
 #include <sstream>
 
-#include "models/nn/exact_torch.h"
-#include "models/nn/local_coding_model.h"
-#include "models/nn/local_pixelcnn.h"
+#include "models/nn/model_loader.h"
+#include "models/nn/trainable.h"
 #include "models/nn/logistic_mixture.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
 namespace {
-
-std::map<std::string, std::string> ParseHyper(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "hyperparameter '" + item + "' is not key=value");
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
-LocalPixelCnnConfig LocalConfigFrom(const std::string& hyper, int channels) {
-  LocalPixelCnnConfig c;
-  c.channels = channels;
-  for (const auto& [k, v] : ParseHyper(hyper)) {
-    const int n = std::stoi(v);
-    if (k == "kernel") c.kernel = n;
-    else if (k == "hidden") c.hidden = n;
-    else if (k == "inner") c.inner = n;
-    else if (k == "blocks") c.blocks = n;
-    else if (k == "mixtures") c.mixtures = n;
-    else throw Error(ErrorCode::kInvalidArgument, "unknown hyperparameter '" + k + "' for local-pixelcnn");
-  }
-  if (c.kernel < 3 || c.kernel % 2 == 0) throw Error(ErrorCode::kInvalidArgument, "kernel must be odd and >= 3");
-  return c;
-}
 
 // Images as uint8 tensors [H, W, C] (shared storage with nothing).
 std::vector<torch::Tensor> ToTensors(const std::vector<Image>& images) {
@@ -152,11 +122,13 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
   const int channels = int(train[0].channels);
   for (const auto& im : train)
     if (int(im.channels) != channels) throw Error(ErrorCode::kInvalidArgument, "training images mix channel counts");
-  if (o.architecture != "local-pixelcnn") throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + o.architecture + "'");
+  for (const auto& im : held_out)
+    if (int(im.channels) != channels) throw Error(ErrorCode::kInvalidArgument, "held-out images differ in channel count from the training images");
+  if (channels != 1 && channels != 3) throw Error(ErrorCode::kInvalidArgument, "training images must be grey or RGB");
   at::set_num_threads(o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency()));
   torch::manual_seed(o.seed);
 
-  std::string hyper = o.hyper;
+  std::string arch = o.architecture, hyper = o.hyper;
   int64_t step = 0;
   torch::Tensor scales_tensor;
   std::unique_ptr<torch::serialize::InputArchive> resume;
@@ -164,23 +136,29 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     resume = std::make_unique<torch::serialize::InputArchive>();
     resume->load_from(o.checkpoint_path);
     c10::IValue v;
+    resume->read("architecture", v);
+    arch = v.toStringRef();
     resume->read("hyper", v);
     hyper = v.toStringRef();
+    resume->read("channels", v);
+    if (v.toInt() != channels)
+      throw Error(ErrorCode::kInvalidArgument, o.checkpoint_path + ": checkpoint is for " + std::to_string(v.toInt()) + "-channel images");
     resume->read("step", v);
     step = v.toInt();
     torch::Tensor st;
     if (resume->try_read("scales", st)) scales_tensor = st;
   }
-  LocalPixelCnn model(LocalConfigFrom(hyper, channels));
-  const int mixtures = model->config().mixtures;
-  auto params = model->parameters();
+  auto net = MakeTrainableNetwork(arch, hyper, channels);
+  torch::nn::Module& model = net->module();
+  const int mixtures = net->mixtures();
+  auto params = model.parameters();
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.learning_rate).betas({0.95, 0.9995}));
   Ema ema;
   ema.Init(params);
   if (resume) {
     torch::serialize::InputArchive model_ar, ema_ar, opt_ar;
     resume->read("model", model_ar);
-    model->load(model_ar);
+    model.load(model_ar);
     resume->read("ema", ema_ar);
     for (size_t i = 0; i < ema.shadow.size(); ++i) ema_ar.read("p" + std::to_string(i), ema.shadow[i]);
     resume->read("optimizer", opt_ar);
@@ -189,76 +167,69 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
   }
   int64_t n_params = 0;
   for (auto& p : params) n_params += p.numel();
-  std::fprintf(stderr, "training %s (%s), %lld parameters, %zu train / %zu held-out images\n", o.architecture.c_str(),
-               model->config().ToString().c_str(), (long long)n_params, train.size(), held_out.size());
+  std::fprintf(stderr, "training %s, %lld parameters, %zu train / %zu held-out images%s\n", net->Describe().c_str(),
+               (long long)n_params, train.size(), held_out.size(), o.qat ? ", quantisation-aware" : "");
 
-  LocalQuantScales scales;
-  if (o.qat || !o.export_path.empty()) {
-    if (scales_tensor.defined()) {
-      scales = LocalQuantScales::FromTensor(scales_tensor, model->config().blocks);
-    } else {
-      auto calib_images = ToTensors(train);
-      CropSampler calib(calib_images, o.crop, o.seed + 99);
-      std::vector<torch::Tensor> batches;
-      for (int i = 0; i < 8; ++i) batches.push_back(calib.Next(o.batch));
-      ema.Swap(params);
-      scales = CalibrateScales(*model, batches);
-      ema.Swap(params);
-      scales_tensor = scales.ToTensor();
-      std::fprintf(stderr, "calibrated quantisation scales: residual %.3g, head activation %.3g\n", scales.residual, scales.act_head);
-    }
-  }
-  auto network = [&](const torch::Tensor& q, bool quantized) {
-    if (!quantized) return model->forward(q);
-    auto t = TensorsFromFloat(*model, scales, /*ste=*/true);
-    return ExactForward(t, q) * t.param_scale;
-  };
   auto train_t = ToTensors(train);
   auto held_t = ToTensors(held_out);
   auto held_crops = HeldOutCrops(held_t);
+  if (o.qat || !o.export_path.empty()) {
+    if (scales_tensor.defined()) {
+      net->LoadScales(scales_tensor);
+    } else {
+      CropSampler calib(train_t, o.crop, o.seed + 99);
+      std::vector<torch::Tensor> batches;
+      for (int i = 0; i < 8; ++i) batches.push_back(calib.Next(o.batch));
+      ema.Swap(params);
+      net->Calibrate(batches);
+      ema.Swap(params);
+      scales_tensor = net->ScalesTensor();
+      std::fprintf(stderr, "calibrated quantisation scales on %d crops\n", 8 * o.batch);
+    }
+  }
   CropSampler sampler(train_t, o.crop, o.seed + uint64_t(step) * 7919);
   std::ofstream log;
   if (!o.log_path.empty()) {
     const bool fresh = !std::filesystem::exists(o.log_path);
     log.open(o.log_path, std::ios::app);
-    if (fresh) log << "step\tseconds\tlr\ttrain_bpd\theldout_bpd_ema\n";
+    if (fresh) log << "step\tseconds\tlr\ttrain_bpd\theldout_bpd_ema\tquantised\n";
   }
   auto evaluate = [&]() {
     torch::NoGradGuard ng;
-    model->eval();
+    model.eval();
     ema.Swap(params);
     double nll = 0, dims = 0;
     for (const auto& c : held_crops) {
-      nll += DiscretizedMixLogisticNll(c / 255.0, network(c, o.qat), mixtures).sum().item<double>();
+      nll += DiscretizedMixLogisticNll(c / 255.0, net->Forward(c, o.qat), mixtures).sum().item<double>();
       dims += double(c.numel());
     }
     ema.Swap(params);
-    model->train();
+    model.train();
     return dims > 0 ? nll / dims / std::log(2.0) : 0.0;
   };
 
   const auto t0 = std::chrono::steady_clock::now();
   double run_bpd = 0, run_n = 0;
-  int64_t images_seen = 0;
+  int64_t crops_seen = 0;
   while (step < o.steps) {
     const double lr = o.learning_rate * std::pow(o.lr_decay_per_step, double(step)) *
                       std::min(1.0, double(step + 1) / std::max(1, o.warmup_steps));
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     auto q = sampler.Next(o.batch);
-    auto loss = DiscretizedMixLogisticNll(q / 255.0, network(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
+    auto loss = DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
     opt.step();
     ema.Update(params, std::min(o.ema_decay, double(1 + step) / double(10 + step)));
     ++step;
-    images_seen += o.batch;
+    crops_seen += o.batch;
     run_bpd += loss.item<double>();
     run_n += 1;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o.progress_bar && (step % 10 == 0)) {
       std::fprintf(stderr, "\rstep %lld/%lld  train %.4f bpd  %.1f crops/s   ", (long long)step, (long long)o.steps,
-                   run_bpd / run_n, images_seen / secs);
+                   run_bpd / run_n, crops_seen / secs);
       std::fflush(stderr);
     }
     const bool last = step == o.steps;
@@ -266,30 +237,33 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
       const double held = held_crops.empty() ? 0.0 : evaluate();
       std::fprintf(stderr, "\nstep %lld  train %.4f  held-out (EMA) %.4f bpd  lr %.2e  %.0f s\n", (long long)step,
                    run_bpd / run_n, held, lr, secs);
-      if (log) log << step << '\t' << int64_t(secs) << '\t' << lr << '\t' << run_bpd / run_n << '\t' << held << std::endl;
+      if (log) log << step << '\t' << int64_t(secs) << '\t' << lr << '\t' << run_bpd / run_n << '\t' << held << '\t' << (o.qat ? 1 : 0) << std::endl;
       run_bpd = run_n = 0;
     }
     if (!o.checkpoint_path.empty() && (step % o.checkpoint_every == 0 || last))
-      SaveCheckpoint(o.checkpoint_path, *model, ema, opt, step, o.architecture, hyper, channels,
-                     o.qat ? scales_tensor : torch::Tensor());
+      SaveCheckpoint(o.checkpoint_path, model, ema, opt, step, arch, hyper, channels, o.qat ? scales_tensor : torch::Tensor());
   }
 
   ExportReport report;
   if (o.export_path.empty()) return report;
   ema.Swap(params);
-  IntLocalPixelCnn exported = ExportIntModel(*model, scales);
+  const auto bytes = net->ExportModelFile();
   ema.Swap(params);
-  ModelFile file;
-  exported.Write(file);
-  file.Save(o.export_path);
+  {
+    const std::string tmp = o.export_path + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    if (!out) throw Error(ErrorCode::kIo, tmp + ": cannot write model file");
+    out.close();
+    std::filesystem::rename(tmp, o.export_path);
+  }
   report.float_bpd = held_crops.empty() ? 0.0 : evaluate();
-  const auto bytes = file.Serialize();
-  LocalPixelCnnCodingModel coded(bytes, o.export_path, EngineKind::kCpu);
+  auto coded = ModelFromBytes(bytes, o.export_path, Device::kCpu);
   double bits = 0, dims = 0;
   for (const auto& c : held_crops) {
     auto hwc = ((c[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
     PlaneView view{uint32_t(hwc.size(1)), uint32_t(hwc.size(0)), uint32_t(hwc.size(2)), hwc.data_ptr<uint8_t>()};
-    bits += IntegerModelBits(coded, view);
+    bits += ModelCodeLengthBits(*coded, view);
     dims += double(hwc.numel());
   }
   report.integer_bpd = dims > 0 ? bits / dims : 0.0;

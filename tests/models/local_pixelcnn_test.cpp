@@ -10,6 +10,7 @@
 #include "models/nn/local_pixelcnn.h"
 #include "models/nn/logistic_mixture.h"
 #include "models/nn/model_file.h"
+#include "models/nn/model_loader.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -163,7 +164,7 @@ TEST(LocalPixelCnnExact, IntegerCdfMatchesFloatLikelihood) {
   auto bytes = ToBytes(q);
   PlaneView view{12, 12, 3, bytes.data()};
   LocalPixelCnnCodingModel coded(f.file_bytes, "test", EngineKind::kCpu);
-  const double int_bits = IntegerModelBits(coded, view);
+  const double int_bits = ModelCodeLengthBits(coded, view);
   EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
 }
 

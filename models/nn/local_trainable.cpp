@@ -1,0 +1,61 @@
+// TrainableNetwork for the Local PixelCNN.
+#include "models/nn/exact_torch.h"
+#include "models/nn/local_pixelcnn.h"
+#include "models/nn/model_file.h"
+#include "models/nn/trainable.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+namespace {
+
+class LocalTrainable final : public TrainableNetwork {
+ public:
+  explicit LocalTrainable(const LocalPixelCnnConfig& c) : model_(c) {}
+  torch::nn::Module& module() override { return *model_; }
+  std::string Describe() const override { return std::string(kLocalPixelCnnArch) + " (" + model_->config().ToString() + ")"; }
+  int mixtures() const override { return model_->config().mixtures; }
+  torch::Tensor Forward(const torch::Tensor& q, bool quantized) override {
+    if (!quantized) return model_->forward(q);
+    auto t = TensorsFromFloat(*model_, scales_, /*ste=*/true);
+    return ExactForward(t, q) * t.param_scale;
+  }
+  void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibrateScales(*model_, batches); }
+  bool calibrated() const override { return scales_.residual > 0; }
+  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
+  void LoadScales(const torch::Tensor& t) override { scales_ = LocalQuantScales::FromTensor(t, model_->config().blocks); }
+  std::vector<uint8_t> ExportModelFile() override {
+    ModelFile file;
+    ExportIntModel(*model_, scales_).Write(file);
+    return file.Serialize();
+  }
+
+ private:
+  LocalPixelCnn model_;
+  LocalQuantScales scales_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, int channels) {
+  LocalPixelCnnShape s;
+  try {
+    s = LocalPixelCnnShape::FromHyper(hyper, channels);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.what());
+  }
+  LocalPixelCnnConfig c;
+  c.channels = channels;
+  c.kernel = s.kernel;
+  c.hidden = s.hidden;
+  c.inner = s.inner;
+  c.blocks = s.blocks;
+  c.mixtures = s.mixtures;
+  return std::make_unique<LocalTrainable>(c);
+}
+
+std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
+  if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
+  throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + architecture + "' (known: local-pixelcnn)");
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,37 @@
+// What the trainer needs from an architecture: a float forward, a calibrated
+// fake-quantised forward equal to the integer model, and the export of the
+// integer model file. One implementation per architecture (local-pixelcnn,
+// pixelcnn++, ...), created by name.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pixelzip::models::nn {
+
+class TrainableNetwork {
+ public:
+  virtual ~TrainableNetwork() = default;
+  virtual torch::nn::Module& module() = 0;
+  virtual std::string Describe() const = 0;
+  virtual int mixtures() const = 0;
+  // Real-valued mixture parameters [B, P, H, W] for pixel values q = 2v - 255 ([B, C, H, W], float).
+  // quantized: the fake-quantised forward (straight-through gradients). REQUIRES: calibrated() when quantized.
+  virtual torch::Tensor Forward(const torch::Tensor& q, bool quantized) = 0;
+  // Chooses quantisation scales from the current weights' activations on `batches`.
+  virtual void Calibrate(const std::vector<torch::Tensor>& batches) = 0;
+  virtual bool calibrated() const = 0;
+  virtual torch::Tensor ScalesTensor() const = 0;      // for checkpoints
+  virtual void LoadScales(const torch::Tensor& t) = 0;  // throws pixelzip::Error on a size mismatch
+  // The integer model file of the current weights. REQUIRES: calibrated().
+  virtual std::vector<uint8_t> ExportModelFile() = 0;
+};
+
+// Throws pixelzip::Error(kInvalidArgument) for an unknown architecture or bad hyperparameters.
+std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper,
+                                                       int channels);
+
+}  // namespace pixelzip::models::nn
