@@ -272,4 +272,58 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
   return report;
 }
 
+CropReport EvaluateOnCrops(const std::string& checkpoint_path, const std::vector<uint8_t>& model_file,
+                           const std::vector<Image>& images, int crop) {
+  if (!std::filesystem::exists(checkpoint_path)) throw Error(ErrorCode::kIo, checkpoint_path + ": no such checkpoint");
+  torch::serialize::InputArchive ar;
+  ar.load_from(checkpoint_path);
+  c10::IValue v;
+  ar.read("architecture", v);
+  const std::string arch = v.toStringRef();
+  ar.read("hyper", v);
+  const std::string hyper = v.toStringRef();
+  ar.read("channels", v);
+  const int channels = int(v.toInt());
+  auto net = MakeTrainableNetwork(arch, hyper, channels);
+  torch::nn::Module& model = net->module();
+  torch::serialize::InputArchive model_ar, ema_ar;
+  ar.read("model", model_ar);
+  model.load(model_ar);
+  ar.read("ema", ema_ar);
+  auto params = model.parameters();
+  {
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < params.size(); ++i) {
+      torch::Tensor t;
+      ema_ar.read("p" + std::to_string(i), t);
+      params[i].copy_(t);
+    }
+  }
+  model.eval();
+  auto coded = ModelFromBytes(model_file, "model file", Device::kCpu);
+  CropReport r;
+  double nll = 0, bits = 0, dims = 0;
+  for (const auto& im : images) {
+    if (int(im.channels) != channels) throw Error(ErrorCode::kInvalidArgument, "report image channel count differs from the model's");
+    const uint32_t h = std::min<uint32_t>(uint32_t(crop), im.height), w = std::min<uint32_t>(uint32_t(crop), im.width);
+    const uint32_t y0 = (im.height - h) / 2, x0 = (im.width - w) / 2;
+    std::vector<uint8_t> px(size_t(h) * w * channels);
+    for (uint32_t y = 0; y < h; ++y)
+      std::copy_n(&im.pixels[((size_t(y0) + y) * im.width + x0) * channels], size_t(w) * channels, &px[size_t(y) * w * channels]);
+    auto q = torch::from_blob(px.data(), {1, int64_t(h), int64_t(w), channels}, torch::kUInt8);
+    auto qn = ToNetworkInput(q);
+    {
+      torch::NoGradGuard ng;
+      nll += DiscretizedMixLogisticNll(qn / 255.0, net->Forward(qn, false), net->mixtures()).sum().item<double>();
+    }
+    PlaneView view{w, h, uint32_t(channels), px.data()};
+    bits += ModelCodeLengthBits(*coded, view);
+    dims += double(px.size());
+    ++r.crops;
+  }
+  r.float_bpd = dims > 0 ? nll / dims / std::log(2.0) : 0;
+  r.integer_bpd = dims > 0 ? bits / dims : 0;
+  return r;
+}
+
 }  // namespace pixelzip::models::nn

@@ -40,6 +40,16 @@ struct ExportReport {
 
 // Trains on `train` (colour channels only: 1 or 3), evaluating on `held_out`.
 // Throws pixelzip::Error on bad options or I/O failure.
+struct CropReport {
+  double float_bpd = 0;    // float EMA weights of the checkpoint (no quantisation)
+  double integer_bpd = 0;  // the integer model file's CDFs (bits actually coded, less the coder's few bytes)
+  int crops = 0;
+};
+// Bits/dim on the centre crop (crop x crop, or the whole image if smaller) of every image.
+// Throws pixelzip::Error on a missing checkpoint or a model file that is not the checkpoint's architecture.
+CropReport EvaluateOnCrops(const std::string& checkpoint_path, const std::vector<uint8_t>& model_file,
+                           const std::vector<Image>& images, int crop);
+
 // Returns the export report when options.export_path is set (zeros otherwise).
 ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& held_out, const TrainOptions& options);
 
