@@ -53,9 +53,12 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   return std::make_unique<LocalTrainable>(c);
 }
 
+std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
+
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
-  throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + architecture + "' (known: local-pixelcnn)");
+  if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
+  throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++)");
 }
 
 }  // namespace pixelzip::models::nn

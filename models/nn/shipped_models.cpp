@@ -10,6 +10,7 @@
 #include "models/nn/local_coding_model.h"
 #include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
+#include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -58,6 +59,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   const std::string& arch = file.Text("architecture");
   if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 

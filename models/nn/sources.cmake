@@ -9,6 +9,12 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/logistic_mixture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mixture_cdf.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_file.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_pixelcnnpp.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_coding_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_exact.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_graph.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)
