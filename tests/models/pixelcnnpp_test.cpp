@@ -209,6 +209,22 @@ TEST(PixelCnnPPExact, TorchBatchedEqualsIncrementalEngineOnOddSizes) {
   }
 }
 
+TEST(PixelCnnPPExact, OtherShapesAgreeToo) {
+  ScopedTorchThreads one_thread(1);
+  // The default shape, no residual blocks, a single stage, four stages with a 2x2 coarsest level, grey.
+  for (auto [hyper, channels] : {std::pair{"", 3}, std::pair{"filters=4,nr_resnet=0,stages=1,mixtures=1", 3},
+                                 std::pair{"filters=5,nr_resnet=2,stages=4,mixtures=2", 1}}) {
+    auto f = MakeFixture(channels, 37, hyper);
+    for (auto [h, w] : {std::pair{9, 13}, std::pair{4, 1}}) {
+      auto q = RandomPixels(1, channels, h, w, 4);
+      torch::NoGradGuard ng;
+      auto fake = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/true), q);
+      const auto plane = PlaneOf(q);
+      EXPECT_EQ(EngineParamsForImage(f.exported, plane.q.data(), h, w), HwcParams(fake)) << "'" << hyper << "' " << h << "x" << w;
+    }
+  }
+}
+
 TEST(PixelCnnPPExact, EngineNeedsEveryPixelBeforeTheNext) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(1, 3);
