@@ -1,6 +1,8 @@
 // pixelzip: the command-line tool. Parses arguments with CLI11 and runs one
 // subcommand from commands.h; every failure ends as one line on stderr,
 // "pixelzip: FILE: PROBLEM", and a non-zero exit code (see ExitCodeHelp()).
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -9,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "train_command.h"
 #include "pixelzip/codec.h"
 
 #ifndef PIXELZIP_VERSION
@@ -89,6 +92,27 @@ int Main(int argc, char** argv) {
   compare->add_flag("-q,--quiet", cmp.quiet, "print nothing, only set the exit code");
   compare->footer(ExitCodeHelp());
 
+  TrainCommandOptions tr;
+  CLI::App* train = app.add_subcommand("train", "Train a model on a folder of images and export its integer model file");
+  train->add_option("--data", tr.data_dir, "folder of PNG/PNM training images")->required();
+  train->add_option("--held-out", tr.held_out, "the last N images (by name) are held out for evaluation")->capture_default_str();
+  train->add_option("--arch", tr.arch, "local-pixelcnn | pixelcnn++")->capture_default_str();
+  train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10");
+  train->add_flag("--grey", tr.grey, "train a grey model (images converted to luma)");
+  train->add_option("--checkpoint", tr.checkpoint, "checkpoint file: resumed when it exists, overwritten as training goes");
+  train->add_option("--log", tr.log, "append step, seconds, learning rate and bits/dim to this TSV file");
+  train->add_option("--steps", tr.steps, "train until this many steps in total")->capture_default_str();
+  train->add_option("--batch", tr.batch, "crops per step")->capture_default_str();
+  train->add_option("--crop", tr.crop, "crop size in pixels")->capture_default_str();
+  train->add_option("--lr", tr.learning_rate, "base learning rate")->capture_default_str();
+  train->add_option("--lr-decay", tr.lr_decay, "learning rate factor per step")->capture_default_str();
+  train->add_option("--threads", tr.threads, "CPU threads (0: all cores)")->capture_default_str();
+  train->add_flag("--qat", tr.qat, "quantisation-aware training through the exact integer forward");
+  train->add_option("--export", tr.export_path, "write the integer model file here at the end");
+  train->add_option("--report-dir", tr.report_dir, "with --export: float and integer bits/dim on centre crops of these images");
+  train->add_option("--report-crop", tr.report_crop, "crop size for --report-dir")->capture_default_str();
+  train->footer(ExitCodeHelp());
+
   CLI::App* models = app.add_subcommand("models", "List the models built into this pixelzip");
   models->footer(ExitCodeHelp());
 
@@ -106,6 +130,10 @@ int Main(int argc, char** argv) {
     if (decompress->parsed()) return RunDecompress(dopt);
     if (info->parsed()) return RunInfo(io);
     if (compare->parsed()) return RunCompare(cmp);
+    if (train->parsed()) {
+      tr.progress = isatty(fileno(stderr)) != 0;
+      return RunTrain(tr);
+    }
     if (models->parsed()) {
       for (const std::string& name : pixelzip::ShippedModelNames()) std::printf("%s\n", name.c_str());
       return kExitOk;

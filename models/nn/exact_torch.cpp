@@ -103,9 +103,16 @@ torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool
   return y;
 }
 
-// Convolution as im2col + matrix product: fp32 GEMM with fp32 accumulation on
-// every device (no Winograd/FFT algorithm choice), exact under the load-time bound.
+// Inference: convolution as im2col + matrix product, an fp32 GEMM with fp32
+// accumulation on every device (no Winograd/FFT algorithm choice), exact under
+// the load-time bound. Training on the CPU (ste): LibTorch's convolution
+// (oneDNN, direct algorithm), much faster than this build's reference BLAS and
+// exact on integer values too; the tests prove both give the same integers.
 torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste) {
+  if (ste && !x.is_cuda()) {
+    auto acc = F::conv2d(x, l.weight, F::Conv2dFuncOptions().bias(l.bias).padding(l.padding));
+    return Requantize(acc, l, ste);
+  }
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   const int64_t kh = l.weight.size(2), kw = l.weight.size(3);
   auto cols = (kh == 1 && kw == 1) ? x.flatten(2)

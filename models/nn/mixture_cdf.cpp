@@ -85,7 +85,7 @@ void MixtureCdf::Prepare(const int16_t* p, int channel, const int32_t* previous)
 
 int64_t MixtureCdf::Mass(int edge) const {
   // Edge between values edge-1 and edge, in q units: 2 * edge - 256; times 16.
-  const int64_t e16 = int64_t(2 * edge - 256) << kMeanFracBits;
+  const int64_t e16 = int64_t(2 * edge - 256) * (int64_t{1} << kMeanFracBits);
   int64_t mass = 0;
   constexpr int kFrac = 8;  // interpolation fraction bits
   // t in 2^-(4 + 24) units; knots every 2^-6, so u = t >> (28 - 6 - 8) has 8 fraction bits.
