@@ -22,7 +22,6 @@ struct TrainOptions {
   double lr_decay_per_step = 0.99998;  // lr = base * decay^step after warm-up
   int warmup_steps = 200;
   double ema_decay = 0.999;
-  double dropout = 0.0;
   int eval_every = 500;
   int checkpoint_every = 500;
   int threads = 0;                   // 0: all cores
