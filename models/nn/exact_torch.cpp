@@ -10,7 +10,7 @@ namespace pixelzip::models::nn {
 namespace F = torch::nn::functional;
 using torch::indexing::Slice;
 
-namespace {
+namespace exact_ops {
 
 constexpr double kLutNegativeSpan = 8.0;  // ELU is -1 to within 3.4e-4 below -8
 constexpr double kBiasLimit = double(1 << 22);
@@ -41,7 +41,7 @@ void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq) {
   l.factor = torch::tensor(f, torch::kFloat32).view({1, n, 1, 1});
 }
 
-void SetLutIndex(TorchIntLut& l, const Requant& r, int64_t index_lo) {
+static void SetLutIndex(TorchIntLut& l, const Requant& r, int64_t index_lo) {
   l.multiplier = r.multiplier;
   l.half = int64_t{1} << (r.shift - 1);
   l.divisor = int64_t{1} << r.shift;
@@ -70,7 +70,7 @@ TorchIntLut LutTensors(const IntLut& l) {
   return t;
 }
 
-torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
+static torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
   return x + (x.round().clamp(lo, hi) - x).detach();
 }
 
@@ -93,7 +93,7 @@ TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, co
   return l;
 }
 
-torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste) {
+static torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste) {
   auto a = acc.detach().to(torch::kInt64);
   auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
   if (ste) {
@@ -138,7 +138,8 @@ double QuantileOfSample(const torch::Tensor& x, double q) {
   return torch::quantile(flat.to(torch::kFloat32), q).item<double>();
 }
 
-}  // namespace
+}  // namespace exact_ops
+using namespace exact_ops;
 
 torch::Tensor LocalQuantScales::ToTensor() const {
   std::vector<double> v{residual, act_head};
@@ -225,7 +226,7 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, b
   return t;
 }
 
-namespace {
+namespace exact_ops {
 IntLinear ToIntLinear(const TorchIntLinear& l) {
   IntLinear out;
   auto w = l.weight.detach().to(torch::kCPU).to(torch::kInt64).flatten(1).contiguous();
@@ -256,7 +257,7 @@ IntLut ToIntLut(const TorchIntLut& l) {
   for (int64_t i = 0; i < tb.numel(); ++i) out.table.push_back(int16_t(tb.data_ptr<float>()[i]));
   return out;
 }
-}  // namespace
+}  // namespace exact_ops
 
 IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s) {
   torch::NoGradGuard ng;

@@ -66,6 +66,25 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& model, const LocalQuantScales
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
 torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q);
 
+// Building blocks of the exact path, shared by the architectures built on it (multiscale_exact.cpp).
+namespace exact_ops {
+// Real value of one unit of each mixture parameter channel (fixed point of mixture_cdf.h).
+std::vector<double> ParamScales(int channels, int mixtures);
+void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq);
+// ELU lookup table from an input of scale s_in to int8 of scale s_out.
+IntLut MakeEluLut(double s_in, double s_out);
+TorchIntLut LutTensors(const IntLut& l);
+// Quantises float weights w [out, in, kh, kw] (already multiplied by the input scale) and bias b.
+TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, const std::vector<double>& out_scale,
+                              bool ste, std::vector<Requant>* requant_out);
+// Exact integer convolution + requantisation (fp32 GEMM on integer values; LibTorch conv2d for ste on the CPU).
+torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste);
+torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste);
+double QuantileOfSample(const torch::Tensor& x, double q);
+IntLinear ToIntLinear(const TorchIntLinear& l);
+IntLut ToIntLut(const TorchIntLut& l);
+}  // namespace exact_ops
+
 // Switches off TF32 and cuDNN autotuning (the exact path uses fp32 GEMMs only).
 void UseExactConvolutions();
 

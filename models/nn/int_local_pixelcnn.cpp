@@ -75,46 +75,46 @@ void IntLocalPixelCnn::Validate() const {
   tables.Validate();
 }
 
-void IntLocalPixelCnn::Write(ModelFile& f) const {
-  f.PutText("architecture", kLocalPixelCnnArch);
-  f.PutText("hyper", shape.ToHyper());
-  f.PutInt32("channels", {shape.channels});
-  conv0.Write(f, "conv0");
+void IntLocalPixelCnn::Write(ModelFile& f, const std::string& prefix) const {
+  f.PutText(prefix + "architecture", kLocalPixelCnnArch);
+  f.PutText(prefix + "hyper", shape.ToHyper());
+  f.PutInt32(prefix + "channels", {shape.channels});
+  conv0.Write(f, prefix + "conv0");
   for (int i = 0; i < shape.blocks; ++i) {
-    const std::string b = "block" + std::to_string(i);
+    const std::string b = prefix + "block" + std::to_string(i);
     lut_pre[i].Write(f, b + ".lut_pre");
     conv1[i].Write(f, b + ".conv1");
     lut_mid[i].Write(f, b + ".lut_mid");
     conv2[i].Write(f, b + ".conv2");
   }
-  lut_head.Write(f, "head.lut");
-  head.Write(f, "head");
-  f.PutInt32("mixture.sigmoid", tables.sigmoid);
-  f.PutInt32("mixture.exp", tables.exp);
-  f.PutInt32("mixture.inv_scale", tables.inv_scale);
-  f.PutInt32("mixture.tanh", tables.tanh);
+  lut_head.Write(f, prefix + "head.lut");
+  head.Write(f, prefix + "head");
+  f.PutInt32(prefix + "mixture.sigmoid", tables.sigmoid);
+  f.PutInt32(prefix + "mixture.exp", tables.exp);
+  f.PutInt32(prefix + "mixture.inv_scale", tables.inv_scale);
+  f.PutInt32(prefix + "mixture.tanh", tables.tanh);
 }
 
-IntLocalPixelCnn IntLocalPixelCnn::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kLocalPixelCnnArch)
+IntLocalPixelCnn IntLocalPixelCnn::Read(const ModelFile& f, const std::string& prefix) {
+  if (f.Text(prefix + "architecture") != kLocalPixelCnnArch)
     throw Error(ErrorCode::kModelInvalid, "model file is not a local-pixelcnn model");
   IntLocalPixelCnn m;
-  m.shape = LocalPixelCnnShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = LocalPixelCnnShape::FromHyper(f.Text(prefix + "hyper"), f.Int32(prefix + "channels", 1)[0]);
   const auto& s = m.shape;
-  m.conv0 = IntLinear::Read(f, "conv0", s.hidden, s.Conv0Inputs());
+  m.conv0 = IntLinear::Read(f, prefix + "conv0", s.hidden, s.Conv0Inputs());
   for (int i = 0; i < s.blocks; ++i) {
-    const std::string b = "block" + std::to_string(i);
+    const std::string b = prefix + "block" + std::to_string(i);
     m.lut_pre.push_back(IntLut::Read(f, b + ".lut_pre"));
     m.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden));
     m.lut_mid.push_back(IntLut::Read(f, b + ".lut_mid"));
     m.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner));
   }
-  m.lut_head = IntLut::Read(f, "head.lut");
-  m.head = IntLinear::Read(f, "head", s.ParamCount(), s.hidden);
-  m.tables.sigmoid = f.Int32("mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
-  m.tables.exp = f.Int32("mixture.exp", kLogitSpan + 1);
-  m.tables.inv_scale = f.Int32("mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
-  m.tables.tanh = f.Int32("mixture.tanh", 2 * kCoeffSpan + 1);
+  m.lut_head = IntLut::Read(f, prefix + "head.lut");
+  m.head = IntLinear::Read(f, prefix + "head", s.ParamCount(), s.hidden);
+  m.tables.sigmoid = f.Int32(prefix + "mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
+  m.tables.exp = f.Int32(prefix + "mixture.exp", kLogitSpan + 1);
+  m.tables.inv_scale = f.Int32(prefix + "mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
+  m.tables.tanh = f.Int32(prefix + "mixture.tanh", 2 * kCoeffSpan + 1);
   m.Validate();
   return m;
 }

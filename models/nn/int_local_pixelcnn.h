@@ -37,8 +37,9 @@ struct IntLocalPixelCnn {
 
   // Validates every size, range and the exactness bound of every layer; throws kModelInvalid.
   void Validate() const;
-  void Write(ModelFile& f) const;
-  static IntLocalPixelCnn Read(const ModelFile& f);
+  // Entries are named prefix + name ("" for a local-pixelcnn model file; e.g. "base." when embedded in another model).
+  void Write(ModelFile& f, const std::string& prefix = "") const;
+  static IntLocalPixelCnn Read(const ModelFile& f, const std::string& prefix = "");
 };
 
 // Pixel values of an image being coded, as q = 2v - 255, zero outside the image.

@@ -10,6 +10,7 @@
 #include "models/nn/local_coding_model.h"
 #include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
+#include "models/nn/multiscale_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
@@ -60,6 +61,8 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   const std::string& arch = file.Text("architecture");
   if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kMultiscalePixelCnnArch)
+    return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 
@@ -88,7 +91,7 @@ void AddShippedModels(ModelTable& table) {
     e.name = name;
     e.identity.architecture = file.Text("architecture");
     e.identity.weights_sha256 = file.Sha256();
-    e.order = CodingOrder::kRaster;
+    e.order = e.identity.architecture == kMultiscalePixelCnnArch ? CodingOrder::kMultiscale : CodingOrder::kRaster;
     e.colour_channels = {uint32_t(file.Int32("channels", 1)[0])};
     const auto known = KnownModels().find(name);
     e.default_rank = known == KnownModels().end() ? 0 : known->second.default_rank;

@@ -9,6 +9,10 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/logistic_mixture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mixture_cdf.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_file.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_multiscale.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/multiscale_coding_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/multiscale_torch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/multiscale_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_pixelcnnpp.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_coding_model.cpp
