@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "entropy/range_coder.h"
@@ -226,6 +228,37 @@ TEST(MultiscaleCoding, DecodeNeedsLogarithmicNetworkEvaluations) {
     EXPECT_EQ(L, int(std::log2(n)) - 2);
     EXPECT_EQ(dec.group_evaluations(), 3 * L) << n;  // 3 per doubling of resolution
     EXPECT_EQ(dec.base_evaluations(), 16) << n;      // base_side^2, whatever the image size
+  }
+}
+
+// Timing of the default shape on a 768x512 RGB image with random weights (run by hand:
+// --gtest_also_run_disabled_tests --gtest_filter='*Timing*').
+TEST(MultiscaleCoding, DISABLED_Timing768x512) {
+  auto f = MakeFixture(3, 51, "");
+  auto bytes = ToBytes(RandomPixels(1, 3, 512, 768, 5));
+  PlaneView view{768, 512, 3, bytes.data()};
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  MultiscaleCodingModel enc(f.file_bytes, "test", EngineKind::kCpu);
+  RangeSink sink;
+  auto t0 = now();
+  enc.Encode(view, sink, {});
+  auto t1 = now();
+  const auto stream = sink.encoder.Finish();
+  std::printf("encode (CPU engine): %.2f s, %zu bytes (%.3f bpsp)\n", secs(t0, t1), stream.size(),
+              8.0 * double(stream.size()) / double(bytes.size()));
+  for (EngineKind engine : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+    MultiscaleCodingModel dec(f.file_bytes, "test", engine);
+    std::vector<uint8_t> decoded(bytes.size(), 0);
+    PlaneView out{768, 512, 3, decoded.data()};
+    RangeSource source(stream);
+    auto t2 = now();
+    dec.Decode(out, source, {});
+    auto t3 = now();
+    ASSERT_EQ(decoded, bytes);
+    std::printf("decode (%s): %.2f s, %lld group evaluations, %lld base steps\n",
+                engine == EngineKind::kCpu ? "CPU engine" : "LibTorch CPU", secs(t2, t3),
+                (long long)dec.group_evaluations(), (long long)dec.base_evaluations());
   }
 }
 
