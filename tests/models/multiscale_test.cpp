@@ -139,6 +139,14 @@ TEST(MultiscaleExact, CpuEngineEqualsTorchPathOnOddSizes) {
   }
 }
 
+TEST(MultiscaleExact, DefaultShapeCpuEngineEqualsTorchPath) {
+  torch::NoGradGuard ng;
+  auto f = MakeFixture(3, 19, "");
+  auto q = RandomPixels(1, 3, 37, 71, 23);
+  EXPECT_EQ(TorchParamMap(MultiscaleForwardExact(MultiscaleTensorsFromInt(f.exported), q)),
+            CpuParamMap(f.exported, PlaneOf(q), 2));
+}
+
 TEST(MultiscaleExact, BatchSizeChangesNothing) {
   torch::NoGradGuard ng;
   auto f = MakeFixture(3, 9);
@@ -157,6 +165,23 @@ TEST(MultiscaleExact, FakeQuantForwardEqualsIntegerModel) {
     auto integer = MultiscaleForwardExact(MultiscaleTensorsFromInt(f.exported), q);
     EXPECT_TRUE(torch::equal(MultiscaleForwardExact(MultiscaleTensorsFromFloat(*f.model, f.scales, false), q), integer));
     EXPECT_TRUE(torch::equal(MultiscaleForwardExact(MultiscaleTensorsFromFloat(*f.model, f.scales, true), q), integer));
+  }
+}
+
+TEST(MultiscaleExact, CudaEqualsCpuEngine) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard ng;
+  UseExactConvolutions();
+  for (int channels : {1, 3}) {
+    auto f = MakeFixture(channels, 17);
+    const auto tensors = MultiscaleTensorsFromInt(f.exported).To(torch::Device(torch::kCUDA));
+    for (auto [h, w] : {std::pair{1, 1}, std::pair{13, 17}, std::pair{33, 20}}) {
+      auto q = RandomPixels(2, channels, h, w, uint64_t(7 * h + w));
+      auto cuda = MultiscaleForwardExact(tensors, q.to(torch::kCUDA)).to(torch::kCPU);
+      for (int64_t b = 0; b < 2; ++b)
+        EXPECT_EQ(TorchParamMap(cuda.narrow(0, b, 1)), CpuParamMap(f.exported, PlaneOf(q.narrow(0, b, 1)), 2))
+            << channels << " channels " << h << "x" << w;
+    }
   }
 }
 
