@@ -17,73 +17,18 @@
 #include <vector>
 
 #include "atomic_file.h"
+#include "command_util.h"
 #include "formats/image_io.h"
 #include "pixelzip/codec.h"
 
 namespace pixelzip::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Runs f(); turns any exception into a CommandError naming `file`.
-template <class F>
-auto WithFile(const std::string& file, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const CommandError&) {
-    throw;
-  } catch (const OutputExistsError& e) {
-    throw CommandError(file, kExitExists, e.what());
-  } catch (const Error& e) {
-    throw CommandError(file, ExitCodeFor(e.code()), e.what());
-  } catch (const std::bad_alloc&) {
-    throw CommandError(file, kExitLimit, "out of memory");
-  } catch (const std::exception& e) {
-    throw CommandError(file, kExitInternal, std::string("internal error: ") + e.what());
-  }
-}
-
-bool EndsWithNoCase(const std::string& s, const std::string& suffix) {
-  if (s.size() < suffix.size()) return false;
-  return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  });
-}
-
 bool HasImageExtension(const std::string& path) {
   for (const char* ext : {".png", ".ppm", ".pgm", ".pnm", ".pam"}) {
     if (EndsWithNoCase(path, ext)) return true;
   }
   return false;
-}
-
-Order ParseOrder(const std::string& s) {
-  if (s == "raster") return Order::kRaster;
-  if (s == "multiscale") return Order::kMultiscale;
-  throw CommandError("", kExitUsage, "--order must be raster or multiscale, not '" + s + "'");
-}
-
-Device ParseDevice(const std::string& s) {
-  if (s == "auto") return Device::kAuto;
-  if (s == "cpu") return Device::kCpu;
-  if (s == "cuda") return Device::kCuda;
-  throw CommandError("", kExitUsage, "--device must be cpu, cuda or auto, not '" + s + "'");
-}
-
-const char* OrderName(Order order) {
-  switch (order) {
-    case Order::kRaster: return "raster";
-    case Order::kMultiscale: return "multiscale";
-  }
-  return "unknown";
-}
-
-double BitsPerSubpixel(uint64_t bytes, uint64_t subpixels) {
-  return subpixels == 0 ? 0.0 : 8.0 * static_cast<double>(bytes) / static_cast<double>(subpixels);
-}
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // Refuses binary output to a terminal unless forced.
@@ -109,63 +54,9 @@ void CheckOutput(const std::string& input, const std::string& output, bool force
   if (!force && FileExists(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
 }
 
-// A one-line progress bar on stderr: drawn only when stderr is a terminal and
-// the work has taken more than a second; erased when done.
-class ProgressBar {
- public:
-  explicit ProgressBar(std::string label)
-      : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
-  ~ProgressBar() { Clear(); }
-
-  Progress Callback() {
-    if (!enabled_) return {};
-    return [this](double fraction) { Update(fraction); };
-  }
-
-  void Clear() {
-    if (drawn_) {
-      std::fputs("\r\033[K", stderr);
-      std::fflush(stderr);
-      drawn_ = false;
-    }
-  }
-
- private:
-  void Update(double fraction) {
-    const auto now = Clock::now();
-    if (now - start_ < std::chrono::seconds(1)) return;
-    if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && fraction < 1.0) return;
-    last_draw_ = now;
-    fraction = std::clamp(fraction, 0.0, 1.0);
-    constexpr int kWidth = 30;
-    const int filled = static_cast<int>(fraction * kWidth);
-    std::string bar(static_cast<size_t>(filled), '=');
-    bar.resize(kWidth, ' ');
-    std::fprintf(stderr, "\r%s [%s] %3d%%", label_.c_str(), bar.c_str(), static_cast<int>(fraction * 100.0));
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-
-  std::string label_;
-  bool enabled_;
-  bool drawn_ = false;
-  Clock::time_point start_;
-  Clock::time_point last_draw_;
-};
-
 // Writes bytes to `output` ("-": stdout) atomically; errors name the output.
 void WriteResult(const std::string& output, const std::vector<uint8_t>& bytes, bool force) {
   WithFile(DisplayName(output, true), [&] { WriteOutput(output, bytes, force); });
-}
-
-// An error that names the --model argument is the model's, not the input's:
-// reported with the model as the file, and an unknown model is exit code 7.
-[[noreturn]] void RethrowBlamingModel(const CommandError& e, const std::string& model) {
-  const std::string what = e.what();
-  if (!model.empty() && model != "default" && what.find(model) != std::string::npos) {
-    throw CommandError(model, e.exit_code() == kExitUsage ? kExitModel : e.exit_code(), what);
-  }
-  throw e;
 }
 
 // Reads an image (PNG/PNM) or decodes a .pxz stream, chosen by the file name.
@@ -183,7 +74,7 @@ Image LoadAnyImage(const std::string& path) {
 const char* ExitCodeHelp() {
   return "Exit codes:\n"
          "  0   success\n"
-         "  1   compare: the images differ\n"
+         "  1   verify: the images differ\n"
          "  2   bad command line or argument; refusing to write binary data to a terminal\n"
          "  3   I/O error (a file could not be opened, read or written)\n"
          "  4   corrupt or truncated input\n"
@@ -339,7 +230,7 @@ int RunInfo(const InfoOptions& o) {
   return kExitOk;
 }
 
-int RunCompare(const CompareOptions& o) {
+int RunVerify(const VerifyOptions& o) {
   if (o.first == "-" && o.second == "-") throw CommandError("", kExitUsage, "only one input can be stdin");
   const Image a = LoadAnyImage(o.first);
   const Image b = LoadAnyImage(o.second);

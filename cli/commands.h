@@ -13,7 +13,7 @@ namespace pixelzip::cli {
 // Exit codes; the same table is in `pixelzip --help` and README.md.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitDifferent = 1,    // compare: the images differ
+  kExitDifferent = 1,    // verify: the images differ
   kExitUsage = 2,        // bad command line or argument; refusing to write binary data to a terminal
   kExitIo = 3,           // a file could not be opened, read or written
   kExitCorrupt = 4,      // input is corrupt or truncated
@@ -73,19 +73,19 @@ struct InfoOptions {
   std::string input;  // path or "-"
 };
 
-struct CompareOptions {
+struct VerifyOptions {
   std::string first, second;  // images (PNG/PNM) or .pxz streams; "-" for stdin (once)
   bool quiet = false;
 };
 
 // Each REQUIRES the options above to be filled as documented; returns an exit
-// code (kExitOk, or kExitDifferent for compare) or throws CommandError.
+// code (kExitOk, or kExitDifferent for verify) or throws CommandError.
 // Guarantees: the input is never modified; an output file either appears
 // complete or not at all (no temporary file is left behind).
 int RunCompress(const CompressOptions& options);
 int RunDecompress(const DecompressOptions& options);
 int RunInfo(const InfoOptions& options);
-int RunCompare(const CompareOptions& options);
+int RunVerify(const VerifyOptions& options);
 
 // The default output name `decompress` uses for `input` (not "-").
 std::string DefaultDecompressedName(const std::string& input);

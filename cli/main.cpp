@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "compare_command.h"
 #include "train_command.h"
 #include "pixelzip/codec.h"
 
@@ -84,12 +85,29 @@ int Main(int argc, char** argv) {
   info->add_option("FILE", io.input, ".pxz file; - for stdin")->required();
   info->footer(ExitCodeHelp());
 
+  VerifyOptions ver;
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Check that two images have identical pixels (exit 0) or not (exit 1); .pxz files are decoded");
+  verify->add_option("A", ver.first, "image (PNG, PNM) or .pxz file; - for stdin")->required();
+  verify->add_option("B", ver.second, "image (PNG, PNM) or .pxz file; - for stdin")->required();
+  verify->add_flag("-q,--quiet", ver.quiet, "print nothing, only set the exit code");
+  verify->footer(ExitCodeHelp());
+
   CompareOptions cmp;
   CLI::App* compare = app.add_subcommand(
-      "compare", "Check that two images have identical pixels (exit 0) or not (exit 1); .pxz files are decoded");
-  compare->add_option("A", cmp.first, "image (PNG, PNM) or .pxz file; - for stdin")->required();
-  compare->add_option("B", cmp.second, "image (PNG, PNM) or .pxz file; - for stdin")->required();
-  compare->add_flag("-q,--quiet", cmp.quiet, "print nothing, only set the exit code");
+      "compare",
+      "Bits per subpixel of pixelzip (each order, checked round trip, timed) beside PNG's, per image and in total");
+  compare->add_option("FILES", cmp.inputs,
+                      "images (PNG, PNM) and/or folders (their *.png *.ppm *.pgm *.pnm, sorted, not recursive)")
+      ->required();
+  compare->add_option("--order", cmp.order, "coding orders to measure: raster, multiscale or both")
+      ->check(CLI::IsMember({"raster", "multiscale", "both"}))
+      ->capture_default_str();
+  compare->add_option("-m,--model", cmp.model, ModelHelp())->capture_default_str();
+  compare->add_option("--device", cmp.device, "where the model runs: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->footer(ExitCodeHelp());
 
   TrainCommandOptions tr;
@@ -129,7 +147,8 @@ int Main(int argc, char** argv) {
     if (compress->parsed()) return RunCompress(co);
     if (decompress->parsed()) return RunDecompress(dopt);
     if (info->parsed()) return RunInfo(io);
-    if (compare->parsed()) return RunCompare(cmp);
+    if (verify->parsed()) return RunVerify(ver);
+    if (compare->parsed()) return RunCompareRates(cmp);
     if (train->parsed()) {
       tr.progress = isatty(fileno(stderr)) != 0;
       return RunTrain(tr);

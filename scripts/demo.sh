@@ -25,10 +25,10 @@ echo "\$ pixelzip compress $image -o sample.pxz"
 "$pixelzip" compress "$image" -o "$tmp/sample.pxz"
 echo "\$ pixelzip decompress sample.pxz -o decoded.png"
 "$pixelzip" decompress "$tmp/sample.pxz" -o "$tmp/decoded.png"
-echo "\$ pixelzip compare $image decoded.png"
-"$pixelzip" compare "$image" "$tmp/decoded.png"   # exits 1 if any pixel differs
-# Once more without the PNG writer in between: compare decodes the .pxz itself.
-"$pixelzip" compare -q "$image" "$tmp/sample.pxz"
+echo "\$ pixelzip verify $image decoded.png"
+"$pixelzip" verify "$image" "$tmp/decoded.png"   # exits 1 if any pixel differs
+# Once more without the PNG writer in between: verify decodes the .pxz itself.
+"$pixelzip" verify -q "$image" "$tmp/sample.pxz"
 
 info() { "$pixelzip" info "$tmp/sample.pxz" | sed -n "s/^$1: //p"; }
 width=$(info width) height=$(info height) channels=$(info channels)

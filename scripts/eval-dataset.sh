@@ -13,7 +13,7 @@ for f in "$dir"/*.png; do
   b=$(basename "$f" .png)
   t0=$(now); "$bin" compress "$f" -o "$tmp/$b.pxz" --force "$@"; t1=$(now)
   "$bin" decompress "$tmp/$b.pxz" -o "$tmp/$b.png" --force; t2=$(now)
-  "$bin" compare -q "$f" "$tmp/$b.png" || { echo "$f: pixels differ after the round trip" >&2; exit 1; }
+  "$bin" verify -q "$f" "$tmp/$b.png" || { echo "$f: pixels differ after the round trip" >&2; exit 1; }
   read -r w h c < <("$bin" info "$tmp/$b.pxz" | awk '/^width/{w=$2} /^height/{h=$2} /^channels/{c=$2} END{print w, h, c}')
   sub=$((w * h * c)); bytes=$(stat -c %s "$tmp/$b.pxz"); png=$(stat -c %s "$f")
   enc=$(echo "$t1 - $t0" | bc -l); dec=$(echo "$t2 - $t1" | bc -l)

@@ -1,11 +1,14 @@
 // The pixelzip binary end to end: round trips, stdin/stdout, refusing to
-// overwrite, corrupt input, info, compare and --help. Every image is made here.
+// overwrite, corrupt input, info, verify, compare (rates beside PNG's) and
+// --help. Every image is made here.
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -365,7 +368,10 @@ TEST_F(CliTest, UsageErrors) {
                                              {"compress", "a.png", "--bogus"},
                                              {"decompress", "a.pxz", "--format", "gif"},
                                              {"info"},
-                                             {"compare", "a.png"}}) {
+                                             {"verify", "a.png"},
+                                             {"compare"},
+                                             {"compare", "a.png", "--order", "zigzag"},
+                                             {"compare", "a.png", "--device", "tpu"}}) {
     std::string joined;
     for (const auto& a : args) joined += a + " ";
     SCOPED_TRACE(joined);
@@ -377,7 +383,7 @@ TEST_F(CliTest, UsageErrors) {
   }
 }
 
-// ---- info, compare, verbose, --help ----
+// ---- info, verify, verbose, --help ----
 
 TEST_F(CliTest, InfoPrintsTheHeaderFields) {
   const Image image = MakeImage(21, 13, 3, 7);
@@ -442,35 +448,36 @@ TEST_F(CliTest, VerboseReportsTheRate) {
   EXPECT_NE(r.err.find("16x12"), std::string::npos) << r.err;
 }
 
-TEST_F(CliTest, CompareTellsIdenticalFromDifferent) {
+TEST_F(CliTest, VerifyTellsIdenticalFromDifferent) {
   const Image image = MakeImage(15, 10, 3);
   Image other = image;
   other.at(4, 7, 1) ^= 1;
   const std::string a = WriteImage("a.png", image), b = WriteImage("b.ppm", image), c = WriteImage("c.png", other);
-  RunResult r = RunPixelzip({"compare", a, b});
+  RunResult r = RunPixelzip({"verify", a, b});
   EXPECT_EQ(r.exit_code, kExitOk) << Describe(r);
   EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("identical"), std::string::npos);
-  r = RunPixelzip({"compare", a, c});
+  r = RunPixelzip({"verify", a, c});
   EXPECT_EQ(r.exit_code, kExitDifferent) << Describe(r);
   EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("x=7 y=4"), std::string::npos)
       << std::string(r.out.begin(), r.out.end());
   // a .pxz is decoded
   ASSERT_EQ(RunPixelzip({"compress", a}).exit_code, 0);
-  EXPECT_EQ(RunPixelzip({"compare", "-q", a + ".pxz", b}).exit_code, kExitOk);
-  EXPECT_EQ(RunPixelzip({"compare", "-q", c, a + ".pxz"}).exit_code, kExitDifferent);
-  EXPECT_EQ(RunPixelzip({"compare", "-", b}, RunSpec{a}).exit_code, kExitOk);
+  EXPECT_EQ(RunPixelzip({"verify", "-q", a + ".pxz", b}).exit_code, kExitOk);
+  EXPECT_EQ(RunPixelzip({"verify", "-q", c, a + ".pxz"}).exit_code, kExitDifferent);
+  EXPECT_EQ(RunPixelzip({"verify", "-", b}, RunSpec{a}).exit_code, kExitOk);
   // different shapes
   WriteImage("d.png", MakeImage(15, 10, 1));
-  EXPECT_EQ(RunPixelzip({"compare", "-q", a, dir_ / "d.png"}).exit_code, kExitDifferent);
+  EXPECT_EQ(RunPixelzip({"verify", "-q", a, dir_ / "d.png"}).exit_code, kExitDifferent);
 }
 
 TEST_F(CliTest, HelpForEverySubcommand) {
   const std::map<std::string, std::vector<std::string>> expected = {
-      {"", {"compress", "decompress", "info", "compare", "Exit codes"}},
+      {"", {"compress", "decompress", "info", "verify", "compare", "Exit codes"}},
       {"compress", {"IN", "--output", "--order", "raster", "multiscale", "--model", "--device", "--force", "-v"}},
       {"decompress", {"IN", "--output", "--format", "--model", "--device", "--force"}},
       {"info", {"FILE"}},
-      {"compare", {"A", "B", "--quiet"}},
+      {"verify", {"A", "B", "--quiet"}},
+      {"compare", {"FILES", "--order", "both", "--model", "--device", "--json"}},
       {"models", {"models"}}};
   for (const auto& [sub, words] : expected) {
     SCOPED_TRACE(sub);
@@ -499,7 +506,228 @@ TEST_F(CliTest, ModelsListsTheShippedModels) {
   const RunResult c = RunPixelzip({"compress", in, "--model", first});
   if (c.exit_code == kExitUnsupported) GTEST_SKIP() << first << " does not code RGB raster: " << c.err;
   ASSERT_EQ(c.exit_code, 0) << Describe(c);
-  EXPECT_EQ(RunPixelzip({"compare", "-q", in, in + ".pxz"}).exit_code, 0);
+  EXPECT_EQ(RunPixelzip({"verify", "-q", in, in + ".pxz"}).exit_code, 0);
+}
+
+
+// ---- compare: pixelzip's rate beside PNG's ----
+
+std::string Out(const RunResult& r) { return std::string(r.out.begin(), r.out.end()); }
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<std::string> Words(const std::string& line) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    size_t j = i;
+    while (j < line.size() && line[j] != ' ') ++j;
+    if (j > i) words.push_back(line.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
+
+// The table row whose first word is `first`, split into words; empty if none.
+std::vector<std::string> RowOf(const std::string& table, const std::string& first) {
+  for (const std::string& line : Lines(table)) {
+    std::vector<std::string> words = Words(line);
+    if (!words.empty() && words[0] == first) return words;
+  }
+  return {};
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Braces and brackets balance outside strings, and every string is closed.
+bool JsonBalanced(const std::string& json) {
+  std::string stack;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        return false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      stack += c;
+    } else if (c == '}' || c == ']') {
+      if (stack.empty() || stack.back() != (c == '}' ? '{' : '[')) return false;
+      stack.pop_back();
+    }
+  }
+  return !in_string && stack.empty();
+}
+
+class CliCompareTest : public CliTest {
+ protected:
+  // Two small images (grey 12x9, RGB 10x7) as PNG in `folder` (created).
+  void WriteImages(const std::string& folder, const std::string& grey_name, const std::string& rgb_name) {
+    std::filesystem::create_directories(dir_ / folder);
+    grey_ = WriteImage(folder + "/" + grey_name, MakeImage(12, 9, 1, 3));
+    rgb_ = WriteImage(folder + "/" + rgb_name, MakeImage(10, 7, 3, 4));
+  }
+  // The size of the .pxz `pixelzip compress --model order0-adaptive` makes of `image`.
+  uint64_t CompressedSize(const std::string& image) {
+    const std::string out = dir_ / "size-check.pxz";
+    const RunResult r = RunPixelzip({"compress", image, "--model", "order0-adaptive", "-o", out, "--force"});
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    const uint64_t size = ReadBytes(out).size();
+    std::remove(out.c_str());
+    return size;
+  }
+  static double Bpsp(uint64_t bytes, uint64_t subpixels) { return 8.0 * bytes / subpixels; }
+
+  std::string grey_, rgb_;
+  static constexpr uint64_t kGreySubpixels = 12 * 9, kRgbSubpixels = 10 * 7 * 3;
+};
+
+TEST_F(CliCompareTest, TableRatesEqualTheCompressedSizes) {
+  WriteImages("imgs", "a-grey.png", "b-rgb.png");
+  WriteBytes(dir_ / "imgs/notes.txt", {'h', 'i'});  // not an image: not listed
+  std::filesystem::create_directory(dir_ / "imgs/sub");
+  WriteImage("imgs/sub/deep.png", MakeImage(5, 5, 3));  // not listed: folders are not searched recursively
+  const RunResult r = RunPixelzip({"compare", "--model", "order0-adaptive", dir_ / "imgs"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;  // no progress bar: stderr is not a terminal
+  const std::string out = Out(r);
+  const std::vector<std::string> lines = Lines(out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("cpu: ", 0), 0u) << out;
+  EXPECT_NE(lines[0].find(" threads"), std::string::npos) << out;
+  EXPECT_NE(out.find("raster: order0-adaptive"), std::string::npos) << out;
+  EXPECT_NE(out.find("multiscale: n/a"), std::string::npos) << out;
+  EXPECT_EQ(out.find("deep.png"), std::string::npos) << out;
+  EXPECT_EQ(out.find("notes.txt"), std::string::npos) << out;
+
+  const uint64_t grey_pxz = CompressedSize(grey_), rgb_pxz = CompressedSize(rgb_);
+  // image size given -9 | raster: bpsp ratio enc dec | multiscale: bpsp ratio enc dec
+  const std::vector<std::string> grey = RowOf(out, grey_), rgb = RowOf(out, rgb_);
+  ASSERT_EQ(grey.size(), 12u) << out;
+  ASSERT_EQ(rgb.size(), 12u) << out;
+  EXPECT_LT(out.find(grey_), out.find(rgb_)) << "sorted by name";
+  EXPECT_EQ(grey[1], "12x9x1");
+  EXPECT_EQ(rgb[1], "10x7x3");
+  struct Case {
+    const std::vector<std::string>& row;
+    const std::string& path;
+    uint64_t pxz, subpixels;
+  };
+  for (const Case& c : {Case{grey, grey_, grey_pxz, kGreySubpixels}, Case{rgb, rgb_, rgb_pxz, kRgbSubpixels}}) {
+    SCOPED_TRACE(c.path);
+    const uint64_t given = ReadBytes(c.path).size();
+    const uint64_t png9 = EncodePng(ReadImage(c.path), 9).size();
+    EXPECT_NEAR(std::stod(c.row[2]), Bpsp(given, c.subpixels), 5e-5);
+    EXPECT_NEAR(std::stod(c.row[3]), Bpsp(png9, c.subpixels), 5e-5);
+    EXPECT_NEAR(std::stod(c.row[4]), Bpsp(c.pxz, c.subpixels), 5e-5);
+    EXPECT_NEAR(std::stod(c.row[5]), double(c.pxz) / std::min(given, png9), 5e-4);
+    EXPECT_GE(std::stod(c.row[6]), 0.0);
+    EXPECT_GE(std::stod(c.row[7]), 0.0);
+    for (size_t i = 8; i < 12; ++i) EXPECT_EQ(c.row[i], "n/a") << "multiscale column " << i;
+  }
+  // total: no size; sums of bits over sums of subpixels
+  const std::vector<std::string> total = RowOf(out, "total");
+  ASSERT_EQ(total.size(), 11u) << out;
+  EXPECT_NEAR(std::stod(total[3]), Bpsp(grey_pxz + rgb_pxz, kGreySubpixels + kRgbSubpixels), 5e-5);
+  EXPECT_NEAR(std::stod(total[5]) + std::stod(total[6]),
+              std::stod(grey[6]) + std::stod(rgb[6]) + std::stod(grey[7]) + std::stod(rgb[7]), 0.01);
+  for (size_t i = 7; i < 11; ++i) EXPECT_EQ(total[i], "n/a");
+}
+
+TEST_F(CliCompareTest, JsonHasTheExpectedShape) {
+  WriteImages("in", "grey.png", "rgb \"quoted\\.png");
+  const RunResult r = RunPixelzip({"compare", "--json", "--model", "order0-adaptive", grey_, rgb_});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string json = Out(r);
+  EXPECT_TRUE(JsonBalanced(json)) << json;
+  EXPECT_EQ(json.rfind("{\"images\": [", 0), 0u) << json;
+  EXPECT_EQ(json.back(), '\n');
+  EXPECT_EQ(json[json.size() - 2], '}');
+  EXPECT_EQ(Count(json, "\"file\": "), 2u) << json;
+  EXPECT_NE(json.find("\"file\": \"" + grey_ + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find("rgb \\\"quoted\\\\.png\""), std::string::npos) << "escaped name in " << json;
+  EXPECT_NE(json.find("\"total\": {\"images\": 2, \"subpixels\": " + std::to_string(kGreySubpixels + kRgbSubpixels)),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"machine\": {\"cpu\": \""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"threads\": "), std::string::npos) << json;
+  for (const std::string& path : {grey_, rgb_}) {
+    SCOPED_TRACE(path);
+    const std::string bytes = std::to_string(CompressedSize(path));
+    EXPECT_NE(json.find("\"raster_bytes\": " + bytes + ", "), std::string::npos) << json;
+    EXPECT_NE(json.find("\"png_given_bytes\": " + std::to_string(ReadBytes(path).size()) + ", "), std::string::npos)
+        << json;
+  }
+  for (const char* key : {"width", "height", "channels", "subpixels", "png_given_bpsp", "png9_bytes", "png9_bpsp",
+                          "png_best_bytes", "raster_bpsp", "raster_ratio_to_png", "raster_encode_s",
+                          "raster_decode_s"}) {
+    EXPECT_GE(Count(json, std::string("\"") + key + "\": "), 2u) << key;
+  }
+  EXPECT_EQ(Count(json, "\"raster_model\": \"order0-adaptive\""), 2u) << json;
+  // multiscale is n/a: null in both images and the total
+  for (const char* key : {"multiscale_bytes", "multiscale_bpsp", "multiscale_ratio_to_png", "multiscale_encode_s",
+                          "multiscale_decode_s"}) {
+    EXPECT_EQ(Count(json, std::string("\"") + key + "\": null"), 3u) << key << " in " << json;
+  }
+  // the total's raster rate: sum of bits over sum of subpixels
+  const size_t total = json.find("\"total\": ");
+  const size_t at = json.find("\"raster_bpsp\": ", total);
+  ASSERT_NE(at, std::string::npos) << json;
+  EXPECT_NEAR(std::stod(json.substr(at + 15)),
+              Bpsp(CompressedSize(grey_) + CompressedSize(rgb_), kGreySubpixels + kRgbSubpixels), 1e-5);
+}
+
+TEST_F(CliCompareTest, RasterOnlyAndPnmInput) {
+  const std::string ppm = WriteImage("rgb.ppm", MakeImage(6, 5, 3, 2));
+  const RunResult r = RunPixelzip({"compare", "--order", "raster", "--model", "order0-adaptive", ppm});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string out = Out(r);
+  EXPECT_EQ(out.find("multiscale"), std::string::npos) << out;
+  const std::vector<std::string> row = RowOf(out, ppm), total = RowOf(out, "total");
+  ASSERT_EQ(row.size(), 8u) << out;
+  EXPECT_EQ(row[2], "n/a") << "a PNM is not a PNG as given";
+  EXPECT_NEAR(std::stod(row[4]), Bpsp(CompressedSize(ppm), 6 * 5 * 3), 5e-5);
+  ASSERT_EQ(total.size(), 7u) << out;
+  EXPECT_EQ(total[1], "n/a");
+}
+
+TEST_F(CliCompareTest, FailuresAreOneLine) {
+  const std::string good = WriteImage("good.png", MakeImage(6, 5, 3));
+  ExpectOneLineError(RunPixelzip({"compare", "--model", "order0-adaptive", good, dir_ / "nope.png"}), kExitIo,
+                     dir_ / "nope.png");
+  WriteBytes(dir_ / "bad.png", {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0});
+  const RunResult corrupt = RunPixelzip({"compare", "--model", "order0-adaptive", good, dir_ / "bad.png"});
+  EXPECT_NE(corrupt.exit_code, 0);
+  ExpectOneLineError(corrupt, corrupt.exit_code, dir_ / "bad.png");
+  std::filesystem::create_directory(dir_ / "empty");
+  ExpectOneLineError(RunPixelzip({"compare", dir_ / "empty"}), kExitUsage, dir_ / "empty");
+  ExpectOneLineError(RunPixelzip({"compare", "--model", "no-such-model", good}), kExitModel, "no-such-model");
+  // Only an order no model codes: an error, not a table of n/a.
+  const RunResult ms = RunPixelzip({"compare", "--order", "multiscale", "--model", "order0-adaptive", good});
+  EXPECT_EQ(ms.exit_code, kExitUnsupported) << Describe(ms);
+  EXPECT_EQ(ms.ErrLines().size(), 1u) << ms.err;
+  EXPECT_TRUE(ms.out.empty());
 }
 
 }  // namespace
