@@ -53,19 +53,12 @@ MixtureCdf::MixtureCdf(const MixtureTables& tables, int channels, int mixtures)
     throw Error(ErrorCode::kModelInvalid, "mixture head needs 1..16 components and 1 or 3 channels");
 }
 
-void MixtureCdf::Prepare(const int16_t* p, int channel, const int32_t* previous) {
+void MixtureCdf::SetChannel(const int16_t* p, int channel, const int32_t* previous) {
   const int K = mixtures_, C = channels_;
-  const int16_t* logits = p;
   const int16_t* means = p + K;
   const int16_t* log_scales = p + K + C * K;
   const int16_t* coeffs = p + K + 2 * C * K;
-  int32_t max_logit = logits[0];
-  for (int k = 1; k < K; ++k) max_logit = std::max<int32_t>(max_logit, logits[k]);
-  total_ = 0;
   for (int k = 0; k < K; ++k) {
-    const int32_t d = std::min<int32_t>(max_logit - logits[k], kLogitSpan);
-    weight_[k] = tables_.exp[d];
-    total_ += weight_[k] << kSigmoidBits;
     int64_t mean = means[channel * K + k];
     auto add_dependence = [&](int coeff_index, int32_t value) {
       const int32_t c = std::clamp<int32_t>(coeffs[coeff_index * K + k], -kCoeffSpan, kCoeffSpan);
@@ -83,25 +76,62 @@ void MixtureCdf::Prepare(const int16_t* p, int channel, const int32_t* previous)
   }
 }
 
-int64_t MixtureCdf::Mass(int edge) const {
-  // Edge between values edge-1 and edge, in q units: 2 * edge - 256; times 16.
+void MixtureCdf::Prepare(const int16_t* p, int channel, const int32_t* previous) {
+  const int K = mixtures_;
+  const int16_t* logits = p;
+  int32_t max_logit = logits[0];
+  for (int k = 1; k < K; ++k) max_logit = std::max<int32_t>(max_logit, logits[k]);
+  int64_t prior[16];
+  for (int k = 0; k < K; ++k) prior[k] = weight_[k] = tables_.exp[std::min<int32_t>(max_logit - logits[k], kLogitSpan)];
+  // The mixture is joint over the channels: the weights for channel c are the
+  // posterior weights given the coded channels < c, pi_k * prod p_k(v_c'),
+  // renormalised to at most 2^16 after each factor (integers only).
+  for (int prev = 0; prev < channel; ++prev) {
+    SetChannel(p, prev, previous);
+    const int v = (previous[prev] + 255) / 2;
+    int64_t largest = 0;
+    for (int k = 0; k < K; ++k) {
+      const int64_t bin = ComponentSigmoid(k, v + 1) - ComponentSigmoid(k, v);  // in 2^24 units
+      weight_[k] *= bin;  // <= 2^16 * 2^24
+      largest = std::max(largest, weight_[k]);
+    }
+    if (largest == 0) {  // every component gives the coded value probability 0 at this precision
+      for (int k = 0; k < K; ++k) weight_[k] = prior[k];
+      continue;
+    }
+    int shift = 0;
+    while ((largest >> shift) >= (int64_t{1} << 16)) ++shift;
+    for (int k = 0; k < K; ++k) weight_[k] >>= shift;
+  }
+  SetChannel(p, channel, previous);
+  total_ = 0;
+  for (int k = 0; k < K; ++k) total_ += weight_[k] << kSigmoidBits;
+  if (total_ == 0) {  // only possible when shifting dropped every weight: fall back to the prior
+    for (int k = 0; k < K; ++k) total_ += (weight_[k] = prior[k]) << kSigmoidBits;
+  }
+}
+
+int64_t MixtureCdf::ComponentSigmoid(int k, int edge) const {
+  if (edge <= 0) return 0;
+  if (edge >= kSymbols) return int64_t{1} << kSigmoidBits;
   const int64_t e16 = int64_t(2 * edge - 256) * (int64_t{1} << kMeanFracBits);
-  int64_t mass = 0;
-  constexpr int kFrac = 8;  // interpolation fraction bits
-  // t in 2^-(4 + 24) units; knots every 2^-6, so u = t >> (28 - 6 - 8) has 8 fraction bits.
+  constexpr int kFrac = 8;
   constexpr int kToKnots = kMeanFracBits + kInvScaleBits - 6 - kFrac;
   constexpr int64_t kLimit = int64_t(kSigmoidHalf) << kFrac;
-  for (int k = 0; k < mixtures_; ++k) {
-    if (weight_[k] == 0) continue;
-    const int64_t t = (e16 - mean16_[k]) * inv_scale_[k];
-    int64_t u = t >= 0 ? (t >> kToKnots) : -((-t) >> kToKnots);  // truncation toward zero keeps symmetry
-    u = std::clamp(u, -kLimit, kLimit);
-    const int64_t pos = u + kLimit;
-    const int64_t i = pos >> kFrac, frac = pos & ((1 << kFrac) - 1);
-    int64_t s = tables_.sigmoid[i];
-    if (frac) s += ((int64_t(tables_.sigmoid[i + 1]) - s) * frac) >> kFrac;
-    mass += weight_[k] * s;
-  }
+  const int64_t t = (e16 - mean16_[k]) * inv_scale_[k];
+  int64_t u = t >= 0 ? (t >> kToKnots) : -((-t) >> kToKnots);
+  u = std::clamp(u, -kLimit, kLimit);
+  const int64_t pos = u + kLimit;
+  const int64_t i = pos >> kFrac, frac = pos & ((1 << kFrac) - 1);
+  int64_t s = tables_.sigmoid[i];
+  if (frac) s += ((int64_t(tables_.sigmoid[i + 1]) - s) * frac) >> kFrac;
+  return s;
+}
+
+int64_t MixtureCdf::Mass(int edge) const {
+  int64_t mass = 0;
+  for (int k = 0; k < mixtures_; ++k)
+    if (weight_[k] != 0) mass += weight_[k] * ComponentSigmoid(k, edge);
   return mass;
 }
 

@@ -37,7 +37,9 @@ struct MixtureTables {
 int MixtureParamCountInt(int channels, int mixtures);
 
 // CDF of channel `channel` of one pixel given the int16 parameters of that
-// pixel and the already coded values q = 2v - 255 of channels < channel.
+// pixel and the already coded values q = 2v - 255 of channels < channel. The
+// mixture is joint over a pixel's channels: channel c uses the components'
+// posterior weights given the coded channels (design.md section 2, point 5).
 // Satisfies the SubpixelCdf guarantees for any parameter values.
 class MixtureCdf final : public SubpixelCdf {
  public:
@@ -52,11 +54,15 @@ class MixtureCdf final : public SubpixelCdf {
  private:
   const MixtureTables& tables_;
   int channels_, mixtures_;
-  int64_t weight_[16];      // pi_k (unnormalised)
+  int64_t weight_[16];      // pi_k, or the posterior weights given the coded channels (unnormalised, < 2^16)
   int64_t mean16_[16];      // mean in q / 16 units
   int64_t inv_scale_[16];   // 2^24 / (255 s)
-  int64_t total_ = 0;       // sum pi_k * 2^24
+  int64_t total_ = 0;       // sum of weights * 2^24
+  // Component k's CDF at `edge` (2^24 scale, 0 below edge 1, 2^24 from edge 256), for the current channel.
+  int64_t ComponentSigmoid(int k, int edge) const;
   int64_t Mass(int edge) const;
+  // Means and inverse scales of `channel` given the coded channels before it.
+  void SetChannel(const int16_t* params, int channel, const int32_t* previous);
 };
 
 }  // namespace pixelzip::models::nn
