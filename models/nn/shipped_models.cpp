@@ -34,8 +34,9 @@ struct ShippedInfo {
 // What each shipped weight file is for. A file without an entry here ships with rank 0.
 const std::map<std::string, ShippedInfo>& KnownModels() {
   static const std::map<std::string, ShippedInfo> known = {
-      {"local-pixelcnn-rgb", {10, "Local PixelCNN (7x7 causal context + MED, 4 residual blocks), RGB, trained on photos-train"}},
-      {"local-pixelcnn-grey", {10, "Local PixelCNN, grey, trained on photos-train converted to grey"}},
+      {"local-pixelcnn-rgb", {10, "Local PixelCNN (7x7 causal context + MED, 4 residual blocks), RGB; the default for colour images"}},
+      {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
+      {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
   };
   return known;
 }
