@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "models/nn/hyperparameters.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -41,19 +42,7 @@ std::string MultiscaleShape::ToHyper() const {
 MultiscaleShape MultiscaleShape::FromHyper(const std::string& hyper, int channels) {
   MultiscaleShape s;
   s.channels = channels;
-  std::stringstream ss(hyper);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
-    const std::string key = item.substr(0, eq);
-    int value = 0;
-    try {
-      value = std::stoi(item.substr(eq + 1));
-    } catch (const std::exception&) {
-      throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
-    }
+  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
     if (key == "base_side") s.base_side = value;
     else if (key == "hidden") s.hidden = value;
     else if (key == "inner") s.inner = value;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "models/nn/mixture_cdf.h"
+#include "models/nn/hyperparameters.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -18,21 +19,7 @@ std::string PixelCnnPPShape::ToHyper() const {
 PixelCnnPPShape PixelCnnPPShape::FromHyper(const std::string& hyper, int channels) {
   PixelCnnPPShape s;
   s.channels = channels;
-  std::stringstream ss(hyper);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
-    const std::string key = item.substr(0, eq);
-    int value = 0;
-    try {
-      size_t used = 0;
-      value = std::stoi(item.substr(eq + 1), &used);
-      if (used != item.size() - eq - 1) throw std::invalid_argument("trailing characters");
-    } catch (const std::exception&) {
-      throw Error(ErrorCode::kModelInvalid, "bad hyperparameter '" + item + "'");
-    }
+  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
     if (key == "filters") s.filters = value;
     else if (key == "nr_resnet") s.nr_resnet = value;
     else if (key == "stages") s.stages = value;
