@@ -119,7 +119,12 @@ TEST(Registry, ResolvesDefaultAndNames) {
     EXPECT_EQ(model->Identity().weights_sha256, OpenModel(name, Device::kCpu)->Identity().weights_sha256);
     EXPECT_TRUE(model->SupportsChannels(c));
   }
-  EXPECT_EQ(DefaultModelName(Order::kMultiscale, 3), "");
+  // A colour multiscale model ships with the neural models; none for grey.
+  const std::string multiscale = DefaultModelName(Order::kMultiscale, 3);
+  if (!multiscale.empty()) {
+    EXPECT_EQ(ResolveModel("default", Order::kMultiscale, 3, Device::kCpu)->Order(), CodingOrder::kMultiscale);
+  }
+  EXPECT_EQ(DefaultModelName(Order::kMultiscale, 1), "");
   EXPECT_EQ(OpenModel("order0-adaptive", Device::kAuto)->Identity().weights_sha256,
             Order0Model().Identity().weights_sha256);
   const std::vector<std::string> names = ShippedModelNames();
@@ -136,7 +141,7 @@ TEST(Registry, ErrorCodes) {
     }
     return ErrorCode::kInternal;
   };
-  EXPECT_EQ(code([] { ResolveModel("default", Order::kMultiscale, 3, Device::kCpu); }), ErrorCode::kUnsupported);
+  EXPECT_EQ(code([] { ResolveModel("default", Order::kMultiscale, 1, Device::kCpu); }), ErrorCode::kUnsupported);
   EXPECT_EQ(code([] { ResolveModel("default", Order::kRaster, 2, Device::kCpu); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code([] { ResolveModel("nonexistent", Order::kRaster, 3, Device::kCpu); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code([] { OpenModel("default", Device::kCpu); }), ErrorCode::kInvalidArgument);
