@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -109,13 +110,27 @@ Machine ThisMachine() {
 
 // ---- measuring ----
 
-struct OrderResult {
+// What one order measured on an image, or summed over images.
+struct Coded {
+  uint64_t bytes = 0;          // the whole .pxz file
+  uint64_t payload_bytes = 0;  // its range-coded payload (the file less its header)
+  double model_bits = 0;       // the integer model's ideal code length -log2 p(x), alpha coder included
+  double encode_s = 0, decode_s = 0;
+
+  void Add(const Coded& other) {
+    bytes += other.bytes;
+    payload_bytes += other.payload_bytes;
+    model_bits += other.model_bits;
+    encode_s += other.encode_s;
+    decode_s += other.decode_s;
+  }
+};
+
+struct OrderResult : Coded {
   bool available = false;
   std::string reason;  // why not, when not available
   std::string model;   // architecture named in the stream header
   std::string model_label;  // architecture and the start of the weights hash
-  uint64_t bytes = 0;
-  double encode_s = 0, decode_s = 0;
 };
 
 struct Row {
@@ -205,8 +220,10 @@ class Measurer {
       WithFile(name, [&] {
         const auto start = Clock::now();
         try {
-          stream = Encode(image, eo).stream;
+          EncodeResult encoded = Encode(image, eo);
           r.encode_s = SecondsSince(start);
+          stream = std::move(encoded.stream);
+          r.model_bits = encoded.model_bits;
           r.available = true;
         } catch (const Error& e) {
           if (e.code() != ErrorCode::kUnsupported) throw;
@@ -219,6 +236,7 @@ class Measurer {
     if (r.available) {
       const StreamInfo info = WithFile(name, [&] { return ReadStreamInfo(stream.data(), stream.size()); });
       r.bytes = stream.size();
+      r.payload_bytes = info.payload_bytes;
       r.model = info.architecture;
       r.model_label = ModelLabel(info);
     }
@@ -267,10 +285,8 @@ class Measurer {
 
 // ---- totals ----
 
-struct OrderTotal {
+struct OrderTotal : Coded {
   bool available = false;  // every image coded in this order
-  uint64_t bytes = 0;
-  double encode_s = 0, decode_s = 0;
 };
 
 struct Total {
@@ -285,7 +301,9 @@ Total Sum(const std::vector<Row>& rows, size_t order_count) {
   Total t;
   t.images = rows.size();
   t.png_given = 0;
-  t.orders.assign(order_count, OrderTotal{true, 0, 0, 0});
+  OrderTotal all_coded;
+  all_coded.available = true;
+  t.orders.assign(order_count, all_coded);
   for (const Row& row : rows) {
     t.subpixels += row.subpixels;
     if (t.png_given && row.png_given) {
@@ -299,9 +317,7 @@ Total Sum(const std::vector<Row>& rows, size_t order_count) {
       const OrderResult& r = row.orders[k];
       OrderTotal& s = t.orders[k];
       s.available = s.available && r.available;
-      s.bytes += r.bytes;
-      s.encode_s += r.encode_s;
-      s.decode_s += r.decode_s;
+      s.Add(r);
     }
   }
   return t;
@@ -319,11 +335,25 @@ double Ratio(uint64_t bytes, uint64_t png_bytes) {
   return png_bytes == 0 ? 0.0 : static_cast<double>(bytes) / static_cast<double>(png_bytes);
 }
 
-std::vector<std::string> OrderCells(bool available, uint64_t bytes, uint64_t subpixels, uint64_t png_bytes,
-                                    double encode_s, double decode_s) {
-  if (!available) return {"n/a", "n/a", "n/a", "n/a"};
-  return {Fixed(BitsPerSubpixel(bytes, subpixels), 4), Fixed(Ratio(bytes, png_bytes), 3), Fixed(encode_s, 3),
-          Fixed(decode_s, 3)};
+// How much longer the payload is than the model's ideal code length, in percent
+// of the latter; nullopt when the model assigned no bits at all.
+std::optional<double> OverheadPercent(const Coded& c) {
+  if (!(c.model_bits > 0)) return std::nullopt;
+  return 100.0 * (8.0 * static_cast<double>(c.payload_bytes) - c.model_bits) / c.model_bits;
+}
+
+const char* const kOrderHeaders[] = {"bpsp", "ratio", "payload bits", "model bits", "ovh %", "enc s", "dec s"};
+
+std::vector<std::string> OrderCells(bool available, const Coded& c, uint64_t subpixels, uint64_t png_bytes) {
+  if (!available) return std::vector<std::string>(std::size(kOrderHeaders), "n/a");
+  const std::optional<double> overhead = OverheadPercent(c);
+  return {Fixed(BitsPerSubpixel(c.bytes, subpixels), 4),
+          Fixed(Ratio(c.bytes, png_bytes), 3),
+          std::to_string(8 * c.payload_bytes),
+          Fixed(c.model_bits, 1),
+          overhead ? Fixed(*overhead, 4) : "n/a",
+          Fixed(c.encode_s, 3),
+          Fixed(c.decode_s, 3)};
 }
 
 // "name: model; n/a: reason" per order, each distinct model and reason once.
@@ -353,7 +383,7 @@ void PrintText(const std::vector<Row>& rows, const Total& total, const std::vect
   std::vector<Column> columns = {{"", "image", true}, {"", "size", true}, {"PNG bpsp", "given", false},
                                  {"PNG bpsp", "-9", false}};
   for (Order order : orders) {
-    for (const char* h : {"bpsp", "ratio", "enc s", "dec s"}) columns.push_back({OrderName(order), h, false});
+    for (const char* h : kOrderHeaders) columns.push_back({OrderName(order), h, false});
   }
 
   std::vector<std::vector<std::string>> cells;
@@ -363,8 +393,7 @@ void PrintText(const std::vector<Row>& rows, const Total& total, const std::vect
         row.png_given ? Fixed(BitsPerSubpixel(*row.png_given, row.subpixels), 4) : "n/a",
         Fixed(BitsPerSubpixel(row.png9, row.subpixels), 4)};
     for (const OrderResult& r : row.orders) {
-      for (std::string& c : OrderCells(r.available, r.bytes, row.subpixels, row.BestPng(), r.encode_s, r.decode_s))
-        line.push_back(std::move(c));
+      for (std::string& c : OrderCells(r.available, r, row.subpixels, row.BestPng())) line.push_back(std::move(c));
     }
     cells.push_back(std::move(line));
   }
@@ -374,9 +403,7 @@ void PrintText(const std::vector<Row>& rows, const Total& total, const std::vect
                                                      : "n/a",
                                      Fixed(BitsPerSubpixel(total.png9, total.subpixels), 4)};
     for (const OrderTotal& s : total.orders) {
-      for (std::string& c :
-           OrderCells(s.available, s.bytes, total.subpixels, total.best_png, s.encode_s, s.decode_s))
-        line.push_back(std::move(c));
+      for (std::string& c : OrderCells(s.available, s, total.subpixels, total.best_png)) line.push_back(std::move(c));
     }
     cells.push_back(std::move(line));
   }
@@ -430,11 +457,15 @@ void PrintText(const std::vector<Row>& rows, const Total& total, const std::vect
   for (const Column& c : columns) headers.push_back(c.header);
   std::printf("%s\n", format_line(headers).c_str());
   for (const auto& line : cells) std::printf("%s\n", format_line(line).c_str());
-  std::printf(
+  std::fputs(
       "\nbpsp: bits per subpixel (file bytes x 8 / subpixels, alpha included). PNG given: the file as given "
       "(PNG only); -9: re-encoded by libpng at level 9.\n"
-      "ratio: pixelzip's bytes / the smaller PNG's. enc s, dec s: seconds; every stream was decoded and "
-      "checked identical.\n");
+      "ratio: pixelzip's bytes / the smaller PNG's. payload bits: the range-coded payload (the .pxz less its "
+      "header).\n"
+      "model bits: the integer model's ideal code length -log2 p(x), from the CDFs the encoder coded with; "
+      "ovh %: (payload - model) / model.\n"
+      "enc s, dec s: seconds; every stream was decoded and checked identical.\n",
+      stdout);
 }
 
 // ---- JSON output ----
@@ -505,7 +536,7 @@ class JsonObject {
 };
 
 void AddOrderFields(JsonObject& json, const std::string& prefix, bool available, const std::string* model,
-                    uint64_t bytes, uint64_t subpixels, uint64_t png_bytes, double encode_s, double decode_s) {
+                    const Coded& c, uint64_t subpixels, uint64_t png_bytes) {
   if (model) {
     if (available) {
       json.Str(prefix + "_model", *model);
@@ -514,16 +545,21 @@ void AddOrderFields(JsonObject& json, const std::string& prefix, bool available,
     }
   }
   if (!available) {
-    for (const char* key : {"_bytes", "_bpsp", "_ratio_to_png", "_encode_s", "_decode_s"}) {
+    for (const char* key : {"_bytes", "_bpsp", "_ratio_to_png", "_payload_bits", "_model_bits",
+                            "_overhead_percent", "_encode_s", "_decode_s"}) {
       json.Raw(prefix + key, "null");
     }
     return;
   }
-  json.Int(prefix + "_bytes", bytes)
-      .Num(prefix + "_bpsp", BitsPerSubpixel(bytes, subpixels))
-      .Num(prefix + "_ratio_to_png", Ratio(bytes, png_bytes))
-      .Num(prefix + "_encode_s", encode_s)
-      .Num(prefix + "_decode_s", decode_s);
+  const std::optional<double> overhead = OverheadPercent(c);
+  json.Int(prefix + "_bytes", c.bytes)
+      .Num(prefix + "_bpsp", BitsPerSubpixel(c.bytes, subpixels))
+      .Num(prefix + "_ratio_to_png", Ratio(c.bytes, png_bytes))
+      .Int(prefix + "_payload_bits", 8 * c.payload_bytes)
+      .Num(prefix + "_model_bits", c.model_bits)
+      .Raw(prefix + "_overhead_percent", overhead ? JsonNumber(*overhead) : "null")
+      .Num(prefix + "_encode_s", c.encode_s)
+      .Num(prefix + "_decode_s", c.decode_s);
 }
 
 void AddPngFields(JsonObject& json, const std::optional<uint64_t>& given, uint64_t png9, uint64_t best,
@@ -550,8 +586,7 @@ void PrintJson(const std::vector<Row>& rows, const Total& total, const std::vect
     AddPngFields(json, row.png_given, row.png9, row.BestPng(), row.subpixels);
     for (size_t k = 0; k < orders.size(); ++k) {
       const OrderResult& r = row.orders[k];
-      AddOrderFields(json, OrderName(orders[k]), r.available, &r.model, r.bytes, row.subpixels, row.BestPng(),
-                     r.encode_s, r.decode_s);
+      AddOrderFields(json, OrderName(orders[k]), r.available, &r.model, r, row.subpixels, row.BestPng());
     }
     out += (i == 0 ? "\n  " : ",\n  ") + json.Close();
   }
@@ -561,8 +596,7 @@ void PrintJson(const std::vector<Row>& rows, const Total& total, const std::vect
   AddPngFields(json, total.png_given, total.png9, total.best_png, total.subpixels);
   for (size_t k = 0; k < orders.size(); ++k) {
     const OrderTotal& s = total.orders[k];
-    AddOrderFields(json, OrderName(orders[k]), s.available, nullptr, s.bytes, total.subpixels, total.best_png,
-                   s.encode_s, s.decode_s);
+    AddOrderFields(json, OrderName(orders[k]), s.available, nullptr, s, total.subpixels, total.best_png);
   }
   out += json.Close();
   out += ",\n \"machine\": " + JsonObject().Str("cpu", machine.cpu).Int("threads", machine.threads).Close();

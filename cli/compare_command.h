@@ -4,8 +4,11 @@
 // folders, sorted): bits per subpixel of the .pxz stream in each requested
 // order (encoded, decoded and checked identical, encode and decode timed),
 // of the file as given (when it is a PNG) and of libpng's level-9 re-encoding,
-// the ratio of pixelzip's size to the smaller PNG, and a total row (sums of
-// bits over sums of subpixels, sums of seconds). An order the model does not
+// the ratio of pixelzip's size to the smaller PNG, the payload's bits beside
+// the integer model's ideal code length -log2 p(x) (summed by the encoder's
+// sink from the same CDFs, EncodeResult::model_bits) and the payload's
+// overhead over it in percent, and a total row (sums of bits over sums of
+// subpixels, sums of seconds). An order the model does not
 // code (Encode throws kUnsupported) is n/a, not an error, unless no requested
 // order codes any image.
 #pragma once

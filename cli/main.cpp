@@ -96,7 +96,8 @@ int Main(int argc, char** argv) {
   CompareOptions cmp;
   CLI::App* compare = app.add_subcommand(
       "compare",
-      "Bits per subpixel of pixelzip (each order, checked round trip, timed) beside PNG's, per image and in total");
+      "Bits per subpixel of pixelzip (each order, checked round trip, timed) beside PNG's, and its payload beside "
+      "the model's ideal code length -log2 p(x), per image and in total");
   compare->add_option("FILES", cmp.inputs,
                       "images (PNG, PNM) and/or folders (their *.png *.ppm *.pgm *.pnm, sorted, not recursive)")
       ->required();

@@ -48,19 +48,20 @@ static void SetLutIndex(TorchIntLut& l, const Requant& r, int64_t index_lo) {
   l.index_lo = index_lo;
 }
 
-// LUT of elu from an input of scale s_in to int8 of scale s_out.
-IntLut MakeEluLut(double s_in, double s_out) {
-  const double span = kLutNegativeSpan + 127.0 * s_out;
-  const double s_idx = span / (kLutSize - 1);
+IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f) {
+  const double s_idx = (hi_real - lo_real) / (kLutSize - 1);
   IntLut lut;
-  lut.index_lo = int32_t(-std::llround(kLutNegativeSpan / s_idx));
+  lut.index_lo = int32_t(std::llround(lo_real / s_idx));
   lut.to_index = RequantFromFactor(s_in / s_idx);
   for (int j = 0; j < kLutSize; ++j) {
-    const double x = double(lut.index_lo + j) * s_idx;
-    const double y = x > 0 ? x : std::expm1(x);
-    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -127, 127)));
+    const double y = f(double(lut.index_lo + j) * s_idx);
+    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -kInt8Max, kInt8Max)));
   }
   return lut;
+}
+
+IntLut MakeEluLut(double s_in, double s_out) {
+  return MakeLut(s_in, s_out, -kLutNegativeSpan, 127.0 * s_out, [](double x) { return x > 0 ? x : std::expm1(x); });
 }
 
 TorchIntLut LutTensors(const IntLut& l) {
@@ -70,7 +71,7 @@ TorchIntLut LutTensors(const IntLut& l) {
   return t;
 }
 
-static torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
+torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
   return x + (x.round().clamp(lo, hi) - x).detach();
 }
 
@@ -93,11 +94,11 @@ TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, co
   return l;
 }
 
-static torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste) {
-  auto a = acc.detach().to(torch::kInt64);
+torch::Tensor Requantize(const torch::Tensor& exact, const torch::Tensor& grad_acc, const TorchIntLinear& l, bool ste) {
+  auto a = exact.detach().to(torch::kInt64);
   auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
   if (ste) {
-    auto g = acc * l.factor;
+    auto g = grad_acc * l.factor;
     y = y + (g - g.detach());
   }
   return y;
@@ -111,14 +112,14 @@ static torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& 
 torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste) {
   if (ste && !x.is_cuda()) {
     auto acc = F::conv2d(x, l.weight, F::Conv2dFuncOptions().bias(l.bias).padding(l.padding));
-    return Requantize(acc, l, ste);
+    return Requantize(acc, acc, l, ste);
   }
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   const int64_t kh = l.weight.size(2), kw = l.weight.size(3);
   auto cols = (kh == 1 && kw == 1) ? x.flatten(2)
                                    : F::unfold(x, F::UnfoldFuncOptions({kh, kw}).padding(l.padding));
-  auto acc = torch::matmul(l.weight.flatten(1), cols) + l.bias.view({1, -1, 1});
-  return Requantize(acc.view({B, l.weight.size(0), H, W}), l, ste);
+  auto acc = (torch::matmul(l.weight.flatten(1), cols) + l.bias.view({1, -1, 1})).view({B, l.weight.size(0), H, W});
+  return Requantize(acc, acc, l, ste);
 }
 
 torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste) {
@@ -126,7 +127,7 @@ torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste) {
   auto idx = torch::div(xi * l.multiplier + l.half, l.divisor, "floor").clamp(l.index_lo, l.index_lo + kLutSize - 1) - l.index_lo;
   auto y = l.table.index({idx});
   if (ste) {
-    auto g = torch::elu(x * l.ste_in) / l.ste_out;
+    auto g = (l.sigmoid ? torch::sigmoid(x * l.ste_in) : torch::elu(x * l.ste_in)) / l.ste_out;
     y = y + (g - g.detach());
   }
   return y;

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "models/nn/int_local_pixelcnn.h"
@@ -42,7 +43,8 @@ struct TorchIntLinear {
 struct TorchIntLut {
   int64_t multiplier = 0, half = 0, divisor = 1, index_lo = 0;
   torch::Tensor table;             // float [4096]
-  double ste_in = 0, ste_out = 0;  // for the STE gradient: elu(x * ste_in) / ste_out
+  bool sigmoid = false;            // the STE function f: elu, or sigmoid
+  double ste_in = 0, ste_out = 0;  // for the STE gradient: f(x * ste_in) / ste_out
 };
 struct LocalTensors {
   int channels = 3, blocks = 0;
@@ -66,14 +68,25 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& model, const LocalQuantScales
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
 torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q);
 
-// Building blocks of the exact path, shared by the architectures built on it (multiscale_exact.cpp).
+// Building blocks of the exact path, shared by the architectures built on it
+// (multiscale_torch.cpp, pixelcnnpp_exact.cpp).
 namespace exact_ops {
 // Real value of one unit of each mixture parameter channel (fixed point of mixture_cdf.h).
 std::vector<double> ParamScales(int channels, int mixtures);
+// Sets l's multiplier, half, divisor and factor tensors ([1, out, 1, 1]) from one Requant per output.
 void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq);
-// ELU lookup table from an input of scale s_in to int8 of scale s_out.
+// Lookup table of f from an input of scale s_in to int8 of scale s_out, its 4096 entries spanning
+// real inputs [lo_real, hi_real] (inputs beyond it clamp to the end entries).
+// REQUIRES: lo_real < hi_real; s_in, s_out > 0.
+IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f);
+// ELU lookup table from an input of scale s_in to int8 of scale s_out (MakeLut over [-8, 127 * s_out]).
 IntLut MakeEluLut(double s_in, double s_out);
 TorchIntLut LutTensors(const IntLut& l);
+// x rounded and clamped to [lo, hi] in the forward pass, the identity in the backward pass.
+torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi);
+// Integer requantisation of an integer-valued accumulator `exact` (float or int64) with l's constants,
+// clamped to [l.lo, l.hi]; with `ste`, the gradient of grad_acc * l.factor flows through.
+torch::Tensor Requantize(const torch::Tensor& exact, const torch::Tensor& grad_acc, const TorchIntLinear& l, bool ste);
 // Quantises float weights w [out, in, kh, kw] (already multiplied by the input scale) and bias b.
 TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, const std::vector<double>& out_scale,
                               bool ste, std::vector<Requant>* requant_out);

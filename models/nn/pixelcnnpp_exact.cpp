@@ -13,78 +13,41 @@ using torch::indexing::Slice;
 
 namespace {
 
-constexpr double kEluNegativeSpan = 8.0;  // ELU is -1 to within 3.4e-4 below -8
+using exact_ops::ApplyLut;
+using exact_ops::ParamScales;
+using exact_ops::QuantileOfSample;
+using exact_ops::Requantize;
+using exact_ops::StraightThroughRound;
+
 constexpr double kSigmoidSpan = 8.0;      // 127 * sigmoid saturates to 0 / 127 beyond |5.6|
 constexpr double kBiasLimit = double(1 << 22);
 constexpr double kMinScale = 1e-6;
 
-// Output scale of each mixture parameter channel (fixed point of mixture_cdf.h).
-std::vector<double> ParamScales(int channels, int mixtures) {
-  const int K = mixtures, C = channels;
-  std::vector<double> s(size_t(MixtureParamCountInt(C, K)), 1.0 / (1 << kCoeffFracBits));
-  for (int i = 0; i < K; ++i) s[size_t(i)] = 1.0 / (1 << kLogitFracBits);
-  for (int i = K; i < K + C * K; ++i) s[size_t(i)] = 1.0 / (255.0 * (1 << kMeanFracBits));
-  for (int i = K + C * K; i < K + 2 * C * K; ++i) s[size_t(i)] = 1.0 / (1 << kLogScaleFracBits);
-  return s;
-}
-
+// exact_ops::SetRequant, keeping a host copy of the constants for export.
 void SetRequant(PPLinear& l, const std::vector<Requant>& rq) {
-  std::vector<int64_t> m, half, div;
-  std::vector<float> f;
-  for (const auto& r : rq) {
-    m.push_back(r.multiplier);
-    half.push_back(int64_t{1} << (r.shift - 1));
-    div.push_back(int64_t{1} << r.shift);
-    f.push_back(float(std::ldexp(double(r.multiplier), -r.shift)));
-  }
-  const int64_t n = int64_t(rq.size());
+  exact_ops::SetRequant(l, rq);
   l.requant = rq;
-  l.multiplier = torch::tensor(m, torch::kInt64).view({1, n, 1, 1});
-  l.half = torch::tensor(half, torch::kInt64).view({1, n, 1, 1});
-  l.divisor = torch::tensor(div, torch::kInt64).view({1, n, 1, 1});
-  l.factor = torch::tensor(f, torch::kFloat32).view({1, n, 1, 1});
 }
 
+// exact_ops::LutTensors with the host copy and the STE function f(x * ste_in) / ste_out.
 PPLut LutTensors(const IntLut& lut, bool sigmoid, double ste_in, double ste_out) {
   PPLut t;
+  static_cast<TorchIntLut&>(t) = exact_ops::LutTensors(lut);
   t.lut = lut;
-  t.multiplier = lut.to_index.multiplier;
-  t.half = int64_t{1} << (lut.to_index.shift - 1);
-  t.divisor = int64_t{1} << lut.to_index.shift;
-  t.index_lo = lut.index_lo;
-  t.table = torch::tensor(std::vector<float>(lut.table.begin(), lut.table.end()), torch::kFloat32);
   t.sigmoid = sigmoid;
   t.ste_in = ste_in;
   t.ste_out = ste_out;
   return t;
 }
 
-// LUT of f from an input of scale s_in to int8 of scale s_out over real inputs [lo_real, hi_real].
-template <class Fn>
-IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, Fn f) {
-  const double s_idx = (hi_real - lo_real) / (kLutSize - 1);
-  IntLut lut;
-  lut.index_lo = int32_t(std::llround(lo_real / s_idx));
-  lut.to_index = RequantFromFactor(s_in / s_idx);
-  for (int j = 0; j < kLutSize; ++j) {
-    const double y = f(double(lut.index_lo + j) * s_idx);
-    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -kInt8Max, kInt8Max)));
-  }
-  return lut;
-}
-
 PPLut EluLut(double s_in, double s_out) {
-  auto lut = MakeLut(s_in, s_out, -kEluNegativeSpan, 127.0 * s_out, [](double x) { return x > 0 ? x : std::expm1(x); });
-  return LutTensors(lut, false, s_in, s_out);
+  return LutTensors(exact_ops::MakeEluLut(s_in, s_out), false, s_in, s_out);
 }
 
 PPLut SigmoidLut(double s_in) {
-  auto lut = MakeLut(s_in, 1.0 / kInt8Max, -kSigmoidSpan, kSigmoidSpan, [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+  auto lut = exact_ops::MakeLut(s_in, 1.0 / kInt8Max, -kSigmoidSpan, kSigmoidSpan,
+                                [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
   return LutTensors(lut, true, s_in, 1.0 / kInt8Max);
-}
-
-torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi) {
-  return x + (x.round().clamp(lo, hi) - x).detach();
 }
 
 // Quantises layers that share one accumulator (and requantisation): float weights `ws[i]`
@@ -175,29 +138,6 @@ PPLinear RequantOnly(const std::vector<Requant>& rq) {
 
 // ---- exact operations ----
 
-// Integer requantisation of an integer-valued accumulator (float or int64 `exact`); with `ste`, the
-// gradient of grad_acc * factor flows through.
-torch::Tensor Requantize(const torch::Tensor& exact, const torch::Tensor& grad_acc, const PPLinear& l, bool ste) {
-  auto a = exact.detach().to(torch::kInt64);
-  auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
-  if (ste) {
-    auto g = grad_acc * l.factor;
-    y = y + (g - g.detach());
-  }
-  return y;
-}
-
-torch::Tensor ApplyLut(const torch::Tensor& x, const PPLut& l, bool ste) {
-  auto xi = x.detach().to(torch::kInt64);
-  auto idx = torch::div(xi * l.multiplier + l.half, l.divisor, "floor").clamp(l.index_lo, l.index_lo + kLutSize - 1) - l.index_lo;
-  auto y = l.table.index({idx});
-  if (ste) {
-    auto g = (l.sigmoid ? torch::sigmoid(x * l.ste_in) : torch::elu(x * l.ste_in)) / l.ste_out;
-    y = y + (g - g.detach());
-  }
-  return y;
-}
-
 // [elu_pos(x) | elu_neg(-x)]
 torch::Tensor ConcatEluLut(const torch::Tensor& x, const PPLut& pos, const PPLut& neg, bool ste) {
   return torch::cat({ApplyLut(x, pos, ste), ApplyLut(-x, neg, ste)}, 1);
@@ -215,12 +155,6 @@ torch::Tensor Gemm(const torch::Tensor& weight, const torch::Tensor& cols, int64
   auto acc = torch::matmul(weight, cols);
   if (bias.defined()) acc = acc + bias.view({1, -1, 1});
   return acc.view({cols.size(0), weight.size(0), h, w});
-}
-
-double QuantileOfSample(const torch::Tensor& x, double q) {
-  auto flat = x.detach().flatten();
-  if (flat.numel() > 1000000) flat = flat.index({torch::randint(flat.numel(), {1000000}, torch::kLong)});
-  return torch::quantile(flat.to(torch::kFloat32), q).item<double>();
 }
 
 ConvGeometry OneByOne() { return ConvGeometry{}; }

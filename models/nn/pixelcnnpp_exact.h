@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "models/nn/exact_torch.h"
 #include "models/nn/int_pixelcnnpp.h"
 #include "models/nn/pixelcnnpp.h"
 
@@ -40,21 +41,14 @@ struct PixelCnnPPScales {
 // evaluated in eval mode (no dropout).
 PixelCnnPPScales CalibrateScales(PixelCnnPPImpl& model, const std::vector<torch::Tensor>& batches);
 
-// A linear layer as GEMM tensors: weight [out, K] with K in unfold order (channel, ky, kx; a
-// transposed convolution's kernel flipped) followed by per-position extra inputs.
-struct PPLinear {
-  torch::Tensor weight, bias;                   // float, integer values
-  torch::Tensor multiplier, half, divisor;      // int64 [1, out, 1, 1]
-  torch::Tensor factor;                         // float [1, out, 1, 1]: multiplier / 2^shift (STE only)
-  std::vector<Requant> requant;                 // the same constants, host side
-  int64_t lo = -kInt16Max, hi = kInt16Max;
+// A linear layer as GEMM tensors (requantised and looked up with exact_torch.h's exact_ops):
+// here `weight` is [out, K] with K in unfold order (channel, ky, kx; a transposed convolution's
+// kernel flipped) followed by per-position extra inputs; `padding` is unused (Columns pads).
+struct PPLinear : TorchIntLinear {
+  std::vector<Requant> requant;                 // the requantisation constants, host side (export)
 };
-struct PPLut {
+struct PPLut : TorchIntLut {
   IntLut lut;                                   // host copy (export)
-  int64_t multiplier = 0, half = 0, divisor = 1, index_lo = 0;
-  torch::Tensor table;                          // float [4096]
-  bool sigmoid = false;                         // STE function: elu or sigmoid
-  double ste_in = 0, ste_out = 1;               // STE gradient of f(x * ste_in) / ste_out
 };
 struct PPBlockTensors {
   PPLut in_pos, in_neg, mid_pos, mid_neg, gate;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "commands.h"
 #include "formats/image_io.h"
+#include "pixelzip/codec.h"
 #include "pixelzip/image.h"
 #include "test_util.h"
 
@@ -588,14 +590,20 @@ class CliCompareTest : public CliTest {
     grey_ = WriteImage(folder + "/" + grey_name, MakeImage(12, 9, 1, 3));
     rgb_ = WriteImage(folder + "/" + rgb_name, MakeImage(10, 7, 3, 4));
   }
-  // The size of the .pxz `pixelzip compress --model order0-adaptive` makes of `image`.
-  uint64_t CompressedSize(const std::string& image) {
+  // The .pxz `pixelzip compress --model order0-adaptive` makes of `image`.
+  std::vector<uint8_t> Compressed(const std::string& image) {
     const std::string out = dir_ / "size-check.pxz";
     const RunResult r = RunPixelzip({"compress", image, "--model", "order0-adaptive", "-o", out, "--force"});
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
-    const uint64_t size = ReadBytes(out).size();
+    std::vector<uint8_t> stream = ReadBytes(out);
     std::remove(out.c_str());
-    return size;
+    return stream;
+  }
+  uint64_t CompressedSize(const std::string& image) { return Compressed(image).size(); }
+  // Bits of the range-coded payload of that .pxz (the file less its header).
+  uint64_t PayloadBits(const std::string& image) {
+    const std::vector<uint8_t> stream = Compressed(image);
+    return 8 * ReadStreamInfo(stream.data(), stream.size()).payload_bytes;
   }
   static double Bpsp(uint64_t bytes, uint64_t subpixels) { return 8.0 * bytes / subpixels; }
 
@@ -622,10 +630,10 @@ TEST_F(CliCompareTest, TableRatesEqualTheCompressedSizes) {
   EXPECT_EQ(out.find("notes.txt"), std::string::npos) << out;
 
   const uint64_t grey_pxz = CompressedSize(grey_), rgb_pxz = CompressedSize(rgb_);
-  // image size given -9 | raster: bpsp ratio enc dec | multiscale: bpsp ratio enc dec
+  // image size given -9 | raster: bpsp ratio payload model ovh enc dec | multiscale: the same
   const std::vector<std::string> grey = RowOf(out, grey_), rgb = RowOf(out, rgb_);
-  ASSERT_EQ(grey.size(), 12u) << out;
-  ASSERT_EQ(rgb.size(), 12u) << out;
+  ASSERT_EQ(grey.size(), 18u) << out;
+  ASSERT_EQ(rgb.size(), 18u) << out;
   EXPECT_LT(out.find(grey_), out.find(rgb_)) << "sorted by name";
   EXPECT_EQ(grey[1], "12x9x1");
   EXPECT_EQ(rgb[1], "10x7x3");
@@ -642,17 +650,27 @@ TEST_F(CliCompareTest, TableRatesEqualTheCompressedSizes) {
     EXPECT_NEAR(std::stod(c.row[3]), Bpsp(png9, c.subpixels), 5e-5);
     EXPECT_NEAR(std::stod(c.row[4]), Bpsp(c.pxz, c.subpixels), 5e-5);
     EXPECT_NEAR(std::stod(c.row[5]), double(c.pxz) / std::min(given, png9), 5e-4);
-    EXPECT_GE(std::stod(c.row[6]), 0.0);
-    EXPECT_GE(std::stod(c.row[7]), 0.0);
-    for (size_t i = 8; i < 12; ++i) EXPECT_EQ(c.row[i], "n/a") << "multiscale column " << i;
+    // payload bits, model bits, overhead in percent of the model bits
+    EXPECT_EQ(std::stoull(c.row[6]), PayloadBits(c.path));
+    const double model_bits = std::stod(c.row[7]);
+    EXPECT_GT(model_bits, 0.0);
+    EXPECT_LE(model_bits, std::stod(c.row[6]) + 1.0) << "a payload shorter than the ideal code length";
+    EXPECT_NEAR(std::stod(c.row[8]), 100.0 * (std::stod(c.row[6]) - model_bits) / model_bits,
+                5e-5 + 100.0 * 0.05 / model_bits)
+        << "model bits are printed to 0.1";
+    EXPECT_GE(std::stod(c.row[9]), 0.0);
+    EXPECT_GE(std::stod(c.row[10]), 0.0);
+    for (size_t i = 11; i < 18; ++i) EXPECT_EQ(c.row[i], "n/a") << "multiscale column " << i;
   }
-  // total: no size; sums of bits over sums of subpixels
+  // total: no size; sums of bits over sums of subpixels, sums of payload and model bits
   const std::vector<std::string> total = RowOf(out, "total");
-  ASSERT_EQ(total.size(), 11u) << out;
+  ASSERT_EQ(total.size(), 17u) << out;
   EXPECT_NEAR(std::stod(total[3]), Bpsp(grey_pxz + rgb_pxz, kGreySubpixels + kRgbSubpixels), 5e-5);
-  EXPECT_NEAR(std::stod(total[5]) + std::stod(total[6]),
-              std::stod(grey[6]) + std::stod(rgb[6]) + std::stod(grey[7]) + std::stod(rgb[7]), 0.01);
-  for (size_t i = 7; i < 11; ++i) EXPECT_EQ(total[i], "n/a");
+  EXPECT_EQ(std::stoull(total[5]), std::stoull(grey[6]) + std::stoull(rgb[6]));
+  EXPECT_NEAR(std::stod(total[6]), std::stod(grey[7]) + std::stod(rgb[7]), 0.16);
+  EXPECT_NEAR(std::stod(total[8]) + std::stod(total[9]),
+              std::stod(grey[9]) + std::stod(rgb[9]) + std::stod(grey[10]) + std::stod(rgb[10]), 0.01);
+  for (size_t i = 10; i < 17; ++i) EXPECT_EQ(total[i], "n/a");
 }
 
 TEST_F(CliCompareTest, JsonHasTheExpectedShape) {
@@ -684,9 +702,18 @@ TEST_F(CliCompareTest, JsonHasTheExpectedShape) {
                           "raster_decode_s"}) {
     EXPECT_GE(Count(json, std::string("\"") + key + "\": "), 2u) << key;
   }
+  for (const char* key : {"raster_payload_bits", "raster_model_bits", "raster_overhead_percent"}) {
+    EXPECT_EQ(Count(json, std::string("\"") + key + "\": "), 3u) << key << ": both images and the total";
+    EXPECT_EQ(Count(json, std::string("\"") + key + "\": null"), 0u) << key;
+  }
+  for (const std::string& path : {grey_, rgb_}) {
+    EXPECT_NE(json.find("\"raster_payload_bits\": " + std::to_string(PayloadBits(path)) + ", "), std::string::npos)
+        << path << " in " << json;
+  }
   EXPECT_EQ(Count(json, "\"raster_model\": \"order0-adaptive\""), 2u) << json;
   // multiscale is n/a: null in both images and the total
-  for (const char* key : {"multiscale_bytes", "multiscale_bpsp", "multiscale_ratio_to_png", "multiscale_encode_s",
+  for (const char* key : {"multiscale_bytes", "multiscale_bpsp", "multiscale_ratio_to_png", "multiscale_payload_bits",
+                          "multiscale_model_bits", "multiscale_overhead_percent", "multiscale_encode_s",
                           "multiscale_decode_s"}) {
     EXPECT_EQ(Count(json, std::string("\"") + key + "\": null"), 3u) << key << " in " << json;
   }
@@ -698,6 +725,37 @@ TEST_F(CliCompareTest, JsonHasTheExpectedShape) {
               Bpsp(CompressedSize(grey_) + CompressedSize(rgb_), kGreySubpixels + kRgbSubpixels), 1e-5);
 }
 
+// The number after the first `"key": ` at or after `from`; NaN when absent or null.
+double JsonValue(const std::string& json, const std::string& key, size_t from = 0) {
+  const std::string quoted = "\"" + key + "\": ";
+  const size_t at = json.find(quoted, from);
+  if (at == std::string::npos || json.compare(at + quoted.size(), 4, "null") == 0) return std::nan("");
+  return std::stod(json.substr(at + quoted.size()));
+}
+
+// Issue 6: with the shipped default models, in both orders, the range coder's
+// payload is within 0.1% of the integer model's ideal code length -log2 p(x).
+TEST_F(CliCompareTest, PayloadIsWithinATenthOfAPercentOfTheModelBits) {
+  const std::string sample = PIXELZIP_SAMPLE_IMAGE;  // a 256x192 photograph
+  const RunResult r = RunPixelzip({"compare", "--json", sample});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const std::string json = Out(r);
+  const size_t total = json.find("\"total\": ");
+  ASSERT_NE(total, std::string::npos) << json;
+  for (const std::string order : {"raster", "multiscale"}) {
+    SCOPED_TRACE(order);
+    const double payload = JsonValue(json, order + "_payload_bits"), model = JsonValue(json, order + "_model_bits"),
+                 overhead = JsonValue(json, order + "_overhead_percent");
+    ASSERT_FALSE(std::isnan(payload) || std::isnan(model) || std::isnan(overhead)) << json;
+    EXPECT_GT(model, 256 * 192 * 3 * 0.5) << "a photograph costs more than half a bit per subpixel";
+    EXPECT_NEAR(overhead, 100.0 * (payload - model) / model, 1e-5);
+    EXPECT_LT(std::abs(overhead), 0.1) << "payload " << payload << " bits, model " << model << " bits";
+    // One image: the total says the same.
+    EXPECT_EQ(JsonValue(json, order + "_payload_bits", total), payload);
+    EXPECT_NEAR(JsonValue(json, order + "_overhead_percent", total), overhead, 1e-6);
+  }
+}
+
 TEST_F(CliCompareTest, RasterOnlyAndPnmInput) {
   const std::string ppm = WriteImage("rgb.ppm", MakeImage(6, 5, 3, 2));
   const RunResult r = RunPixelzip({"compare", "--order", "raster", "--model", "order0-adaptive", ppm});
@@ -705,10 +763,10 @@ TEST_F(CliCompareTest, RasterOnlyAndPnmInput) {
   const std::string out = Out(r);
   EXPECT_EQ(out.find("multiscale"), std::string::npos) << out;
   const std::vector<std::string> row = RowOf(out, ppm), total = RowOf(out, "total");
-  ASSERT_EQ(row.size(), 8u) << out;
+  ASSERT_EQ(row.size(), 11u) << out;
   EXPECT_EQ(row[2], "n/a") << "a PNM is not a PNG as given";
   EXPECT_NEAR(std::stod(row[4]), Bpsp(CompressedSize(ppm), 6 * 5 * 3), 5e-5);
-  ASSERT_EQ(total.size(), 7u) << out;
+  ASSERT_EQ(total.size(), 10u) << out;
   EXPECT_EQ(total[1], "n/a");
 }
 
