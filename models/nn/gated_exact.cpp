@@ -165,13 +165,16 @@ GatedTensors GatedTensorsFromFloat(GatedPixelCnnImpl& m, const GatedQuantScales&
   for (int l = 0; l < sh.layers; ++l) {
     const int cin = l == 0 ? C : Fe;
     const double in_scale = l == 0 ? 1.0 / 255.0 : kGateScale;
-    auto vw = m.v_w[l] * in_scale;
+    const int r = sh.Radius();
+    // The float module's centred, masked kernels, cut to the exact path's causal shapes.
+    auto vw = (m.v_w[l] * m.v_mask).narrow(2, 0, r + 1) * in_scale;  // [2F, cin, r+1, k]: rows y-r..y
     t.vconv.push_back(QuantizeLinear(vw, m.v_b[l], pre_scale, ste, nullptr));
     t.vcond.push_back(cond(m.v_emb[l], vw));
     // Horizontal input channels: cin of pixels (1/255) or activations (act scale), then F link gate outputs.
     std::vector<float> ch_scale(size_t(cin), float(l == 0 ? 1.0 / 255.0 : s.act[size_t(l)]));
     ch_scale.resize(size_t(cin + Fe), float(kGateScale));
-    auto hw = m.h_w[l] * m.h_mask[l] * torch::tensor(ch_scale).view({1, -1, 1, 1});
+    auto link = F::pad((m.link_w[l] * m.link_mask).narrow(2, 0, 1), F::PadFuncOptions({r, 0, 0, 0}));  // [2F, F, 1, r+1]: tap x
+    auto hw = torch::cat({(m.h_w[l] * m.h_mask[l]).narrow(3, 0, r + 1), link}, 1) * torch::tensor(ch_scale).view({1, -1, 1, 1});
     t.hconv.push_back(QuantizeLinear(hw, m.h_b[l], pre_scale, ste, nullptr));
     t.hcond.push_back(cond(m.h_emb[l], hw));
     t.res.push_back(QuantizeLinear(m.res_w[l] * kGateScale, m.res_b[l], res_scale, ste, nullptr));

@@ -23,8 +23,12 @@ class GatedPixelCnnImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& classes, std::vector<torch::Tensor>* trace = nullptr);
   const GatedPixelCnnShape& shape() const { return shape_; }
 
-  std::vector<torch::Tensor> v_w, v_b, h_w, h_b, res_w, res_b, v_emb, h_emb;
-  std::vector<torch::Tensor> h_mask;  // per layer [1, Cin + F, 1, r + 1]: causal taps of the horizontal kernel
+  // Kernels are centred (symmetric padding, no pad/slice copies in training) and masked:
+  // v_w [2F, cin, 2r+1, k] rows 0..r used (rows y-r..y); h_w [2F, cin, 1, 2r+1] taps 0..r used
+  // (x-r..x; 0..r-1 on layer 0); link_w [2F, F, 3, 1] row 0 used (the vertical features of row y-1).
+  std::vector<torch::Tensor> v_w, v_b, h_w, h_b, link_w, res_w, res_b, v_emb, h_emb;
+  std::vector<torch::Tensor> h_mask;  // per layer
+  torch::Tensor v_mask, link_mask;
   torch::Tensor head_w, head_b;
 
  private:
@@ -38,9 +42,6 @@ namespace gated_ops {
 torch::Tensor Pad(const torch::Tensor& x, int left, int right, int top);
 // x shifted down by one row (row 0 zero).
 torch::Tensor ShiftDown(const torch::Tensor& x);
-// Horizontal-kernel mask [1, cin + features, 1, r + 1]: the cin input channels at taps
-// x-r..x (x-r..x-1 when `first`), the link features at the last tap (x) only.
-torch::Tensor HorizontalMask(int cin, int features, int radius, bool first);
 }  // namespace gated_ops
 
 }  // namespace pixelzip::models::nn
