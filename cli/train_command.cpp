@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "formats/idx_io.h"
 #include "formats/image_io.h"
 #include "models/nn/trainer.h"
 #include "pixelzip/error.h"
@@ -59,16 +60,30 @@ std::vector<Image> LoadPlanes(const std::vector<std::string>& files, bool grey) 
 
 }  // namespace
 
-int RunTrain(const TrainCommandOptions& o) {
-  const auto files = ImageFiles(o.data_dir);
-  if (files.size() < 2) throw CommandError(o.data_dir, kExitUsage, "needs at least two images (training and held-out)");
-  const size_t held = size_t(std::clamp<int>(o.held_out, 1, int(files.size()) - 1));
-  std::vector<std::string> train_files(files.begin(), files.end() - long(held));
-  std::vector<std::string> held_files(files.end() - long(held), files.end());
-  std::fprintf(stderr, "pixelzip train: %zu training images, held out: ", train_files.size());
-  for (const auto& f : held_files) std::fprintf(stderr, "%s ", std::filesystem::path(f).filename().c_str());
-  std::fprintf(stderr, "\n");
+// Training from an IDX images file (grey), optionally labelled: the last N images are held out.
+models::nn::ExportReport TrainOnIdx(const TrainCommandOptions& o, models::nn::TrainOptions t) {
+  auto images = ReadIdxImages(o.data_dir);
+  std::vector<int> labels;
+  if (!o.labels.empty()) {
+    labels = ReadIdxLabels(o.labels);
+    if (labels.size() != images.size()) throw CommandError(o.labels, kExitUsage, "has a different count than the images file");
+  }
+  if (images.size() < 2) throw CommandError(o.data_dir, kExitUsage, "needs at least two images (training and held-out)");
+  const size_t held = size_t(std::clamp<int>(o.held_out, 1, int(images.size()) - 1));
+  std::vector<Image> train(images.begin(), images.end() - long(held)), held_out(images.end() - long(held), images.end());
+  if (!labels.empty()) {
+    t.train_labels.assign(labels.begin(), labels.end() - long(held));
+    t.held_out_labels.assign(labels.end() - long(held), labels.end());
+  }
+  std::fprintf(stderr, "pixelzip train: %zu training images, %zu held out (the last ones of %s)%s\n", train.size(), held_out.size(),
+               o.data_dir.c_str(), labels.empty() ? "" : ", labelled");
+  return models::nn::Train(train, held_out, t);
+}
 
+int RunTrain(const TrainCommandOptions& o) {
+  const bool idx = std::filesystem::is_regular_file(o.data_dir);
+  if (!o.labels.empty() && !idx) throw CommandError(o.labels, kExitUsage, "--labels needs --data to be an IDX images file");
+  const auto files = idx ? std::vector<std::string>{} : ImageFiles(o.data_dir);
   models::nn::TrainOptions t;
   t.architecture = o.arch;
   t.hyper = o.hyper;
@@ -83,8 +98,18 @@ int RunTrain(const TrainCommandOptions& o) {
   t.qat = o.qat;
   t.export_path = o.export_path;
   t.progress_bar = o.progress;
-  const auto report = models::nn::Train(LoadPlanes(train_files, o.grey), LoadPlanes(held_files, o.grey), t);
-  (void)report;
+  if (idx) {
+    TrainOnIdx(o, t);
+  } else {
+    if (files.size() < 2) throw CommandError(o.data_dir, kExitUsage, "needs at least two images (training and held-out)");
+    const size_t held = size_t(std::clamp<int>(o.held_out, 1, int(files.size()) - 1));
+    std::vector<std::string> train_files(files.begin(), files.end() - long(held));
+    std::vector<std::string> held_files(files.end() - long(held), files.end());
+    std::fprintf(stderr, "pixelzip train: %zu training images, held out: ", train_files.size());
+    for (const auto& f : held_files) std::fprintf(stderr, "%s ", std::filesystem::path(f).filename().c_str());
+    std::fprintf(stderr, "\n");
+    models::nn::Train(LoadPlanes(train_files, o.grey), LoadPlanes(held_files, o.grey), t);
+  }
   if (!o.report_dir.empty() && !o.export_path.empty()) {
     if (o.checkpoint.empty()) throw CommandError("", kExitUsage, "--report-dir needs --checkpoint");
     std::ifstream in(o.export_path, std::ios::binary);

@@ -8,9 +8,10 @@
 namespace pixelzip::cli {
 
 struct TrainCommandOptions {
-  std::string data_dir;                 // training images (PNG or PNM), sorted by name
+  std::string data_dir;                 // training images (PNG or PNM), sorted by name; or an IDX images file (grey)
+  std::string labels;                   // with an IDX --data: the IDX labels file (class-conditional models)
   int held_out = 3;                     // the last N images are held out for evaluation
-  std::string arch = "local-pixelcnn";  // local-pixelcnn | pixelcnn++
+  std::string arch = "local-pixelcnn";  // local-pixelcnn | pixelcnn++ | multiscale-pixelcnn | gated-pixelcnn
   std::string hyper;                    // "key=value,..." architecture hyperparameters
   bool grey = false;                    // train a grey model (images converted to luma)
   std::string checkpoint;               // resumed when it exists

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 
+#include "models/nn/gated_coding_model.h"
 #include "models/nn/local_coding_model.h"
 #include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
@@ -38,6 +39,8 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
+      {"gated-pixelcnn-rgb", {0, "Gated PixelCNN (vertical + horizontal stacks, 5 gated layers of 32), RGB; selectable"}},
+      {"gated-pixelcnn-fmnist", {0, "Conditional Gated PixelCNN, grey, 10 classes (Fashion-MNIST 28x28); selectable"}},
   };
   return known;
 }
@@ -63,6 +66,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   const std::string& arch = file.Text("architecture");
   if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kGatedPixelCnnArch) return std::make_shared<GatedPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");

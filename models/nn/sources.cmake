@@ -1,6 +1,7 @@
 # Neural models (LibTorch). Included from models/CMakeLists.txt into pixelzip_models.
 target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/exact_torch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gated_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/gated_exact.cpp ${CMAKE_CURRENT_LIST_DIR}/gated_pixelcnn.cpp ${CMAKE_CURRENT_LIST_DIR}/gated_trainable.cpp ${CMAKE_CURRENT_LIST_DIR}/int_gated_pixelcnn.cpp
   ${CMAKE_CURRENT_LIST_DIR}/hyperparameters.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_layers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_local_pixelcnn.cpp

@@ -26,6 +26,11 @@ class TrainableNetwork {
   virtual bool calibrated() const = 0;
   virtual torch::Tensor ScalesTensor() const = 0;      // for checkpoints
   virtual void LoadScales(const torch::Tensor& t) = 0;  // throws pixelzip::Error on a size mismatch
+  // Classes the network is conditioned on (1: unconditional).
+  virtual int classes() const { return 1; }
+  // The class of each image of the following Forward calls (int64 [B] in [0, classes())).
+  // REQUIRES: classes() > 1 (unconditional networks have nothing to set).
+  virtual void SetClasses(const torch::Tensor& classes) { (void)classes; }
   // The integer model file of the current weights. REQUIRES: calibrated().
   virtual std::vector<uint8_t> ExportModelFile() = 0;
 };

@@ -41,10 +41,13 @@ class CropSampler {
     for (const auto& t : images_)
       if (t.size(0) < crop || t.size(1) < crop) throw Error(ErrorCode::kInvalidArgument, "a training image is smaller than the crop");
   }
+  // Also records the image index of every crop (last_images()).
   torch::Tensor Next(int batch) {
     std::vector<torch::Tensor> crops;
+    last_images_.clear();
     for (int i = 0; i < batch; ++i) {
-      const auto& im = images_[rng_() % images_.size()];
+      last_images_.push_back(int64_t(rng_() % images_.size()));
+      const auto& im = images_[size_t(last_images_.back())];
       const int64_t y = rng_() % (im.size(0) - crop_ + 1), x = rng_() % (im.size(1) - crop_ + 1);
       auto c = im.narrow(0, y, crop_).narrow(1, x, crop_);
       const auto flips = rng_() % 4;
@@ -54,20 +57,26 @@ class CropSampler {
     }
     return ToNetworkInput(torch::stack(crops));
   }
+  const std::vector<int64_t>& last_images() const { return last_images_; }
 
  private:
   const std::vector<torch::Tensor>& images_;
+  std::vector<int64_t> last_images_;
   int crop_;
   std::mt19937_64 rng_;
 };
 
-// Fixed held-out crops: up to 8 per image, 64x64 (or the whole image if smaller), seeded.
-std::vector<torch::Tensor> HeldOutCrops(const std::vector<torch::Tensor>& images) {
+// Fixed held-out crops: up to 8 per image, 64x64 (or the whole image once if smaller), seeded.
+// `source` receives the image index of every crop.
+std::vector<torch::Tensor> HeldOutCrops(const std::vector<torch::Tensor>& images, std::vector<int64_t>* source) {
   std::vector<torch::Tensor> out;
   std::mt19937_64 rng(12345);
-  for (const auto& im : images) {
+  for (size_t n = 0; n < images.size(); ++n) {
+    const auto& im = images[n];
     const int64_t s = std::min<int64_t>({64, im.size(0), im.size(1)});
-    for (int i = 0; i < 8; ++i) {
+    const int count = s == im.size(0) && s == im.size(1) ? 1 : 8;
+    for (int i = 0; i < count; ++i) {
+      source->push_back(int64_t(n));
       const int64_t y = rng() % (im.size(0) - s + 1), x = rng() % (im.size(1) - s + 1);
       out.push_back(ToNetworkInput(im.narrow(0, y, s).narrow(1, x, s).unsqueeze(0)));
     }
@@ -149,6 +158,22 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     if (resume->try_read("scales", st)) scales_tensor = st;
   }
   auto net = MakeTrainableNetwork(arch, hyper, channels);
+  const bool conditional = !o.train_labels.empty();
+  if (conditional) {
+    if (net->classes() < 2) throw Error(ErrorCode::kInvalidArgument, "labels given but the model is not class-conditional (set classes=K)");
+    if (o.train_labels.size() != train.size() || o.held_out_labels.size() != held_out.size())
+      throw Error(ErrorCode::kInvalidArgument, "labels must give one class per training and held-out image");
+    for (const auto* v : {&o.train_labels, &o.held_out_labels})
+      for (int c : *v)
+        if (c < 0 || c >= net->classes()) throw Error(ErrorCode::kInvalidArgument, "a label is outside [0, classes)");
+  }
+  // The class of each image in `indices` (conditional models).
+  auto set_classes = [&](const std::vector<int>& labels, const std::vector<int64_t>& indices) {
+    if (!conditional) return;
+    std::vector<int64_t> c;
+    for (int64_t i : indices) c.push_back(labels[size_t(i)]);
+    net->SetClasses(torch::tensor(c, torch::kInt64));
+  };
   torch::nn::Module& model = net->module();
   const int mixtures = net->mixtures();
   auto params = model.parameters();
@@ -172,7 +197,8 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
 
   auto train_t = ToTensors(train);
   auto held_t = ToTensors(held_out);
-  auto held_crops = HeldOutCrops(held_t);
+  std::vector<int64_t> held_source;
+  auto held_crops = HeldOutCrops(held_t, &held_source);
   if (o.qat || !o.export_path.empty()) {
     if (scales_tensor.defined()) {
       net->LoadScales(scales_tensor);
@@ -199,7 +225,9 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     model.eval();
     ema.Swap(params);
     double nll = 0, dims = 0;
-    for (const auto& c : held_crops) {
+    for (size_t i = 0; i < held_crops.size(); ++i) {
+      const auto& c = held_crops[i];
+      set_classes(o.held_out_labels, {held_source[i]});
       nll += DiscretizedMixLogisticNll(c / 255.0, net->Forward(c, o.qat), mixtures).sum().item<double>();
       dims += double(c.numel());
     }
@@ -216,6 +244,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
                       std::min(1.0, double(step + 1) / std::max(1, o.warmup_steps));
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     auto q = sampler.Next(o.batch);
+    set_classes(o.train_labels, sampler.last_images());
     auto loss = DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
     opt.zero_grad();
     loss.backward();

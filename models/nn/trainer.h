@@ -30,6 +30,9 @@ struct TrainOptions {
   std::string hyper;                 // architecture hyperparameters, "key=value,key=value"
   bool qat = false;                  // fake-quantised forward equal to the integer model (calibrates scales once)
   std::string export_path;           // write the integer model file here at the end (from the EMA weights)
+  // Class of each training / held-out image, for class-conditional models (hyperparameter classes=K);
+  // empty: unconditional. When given, both have one entry per image, each in [0, K).
+  std::vector<int> train_labels, held_out_labels;
 };
 
 struct ExportReport {

@@ -788,5 +788,53 @@ TEST_F(CliCompareTest, FailuresAreOneLine) {
   EXPECT_TRUE(ms.out.empty());
 }
 
+// ---- gated-pixelcnn: train a class-conditional model from labelled IDX files, then code with --model FILE ----
+
+namespace {
+void PutBigEndian32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(v >> shift));
+}
+}  // namespace
+
+TEST_F(CliTest, GatedPixelCnnConditionalModelTrainedFromIdxRoundTripsWithModelFile) {
+  const uint32_t n = 12, h = 10, w = 9;
+  std::vector<uint8_t> images{0, 0, 8, 3}, labels{0, 0, 8, 1};
+  PutBigEndian32(images, n);
+  PutBigEndian32(images, h);
+  PutBigEndian32(images, w);
+  PutBigEndian32(labels, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const Image im = MakeImage(w, h, 1, i + 1);
+    images.insert(images.end(), im.pixels.begin(), im.pixels.end());
+    labels.push_back(uint8_t(i % 3));
+  }
+  WriteBytes(dir_ / "images.idx", images);
+  WriteBytes(dir_ / "labels.idx", labels);
+  const std::string model = dir_ / "cond.pxzm";
+  RunResult r = RunPixelzip({"train", "--arch", "gated-pixelcnn", "--hyper", "kernel=3,features=4,layers=2,mixtures=2,classes=3",
+                             "--data", dir_ / "images.idx", "--labels", dir_ / "labels.idx", "--held-out", "2", "--steps", "3",
+                             "--batch", "4", "--crop", "8", "--threads", "1", "--checkpoint", dir_ / "cond.ckpt", "--export", model});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_TRUE(Exists(model));
+  // A (valid) labels file with fewer labels than images is refused.
+  labels.pop_back();
+  labels[7] = uint8_t(n - 1);  // the count's low byte
+  WriteBytes(dir_ / "short.idx", labels);
+  r = RunPixelzip({"train", "--arch", "gated-pixelcnn", "--hyper", "classes=3", "--data", dir_ / "images.idx", "--labels",
+                   dir_ / "short.idx", "--steps", "1"});
+  EXPECT_NE(r.exit_code, 0);
+  for (uint32_t seed : {3u, 8u}) {
+    const Image image = MakeImage(13, 11, 1, seed);
+    const std::string in = WriteImage("g" + std::to_string(seed) + ".png", image);
+    r = RunPixelzip({"compress", in, "--model", model, "-o", in + ".pxz"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    r = RunPixelzip({"info", in + ".pxz"});
+    EXPECT_NE(Out(r).find("gated-pixelcnn"), std::string::npos) << Out(r);
+    r = RunPixelzip({"decompress", in + ".pxz", "--model", model, "-o", dir_ / "out.png", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+  }
+}
+
 }  // namespace
 }  // namespace pixelzip::cli

@@ -1,0 +1,278 @@
+// Gated / Conditional PixelCNN: the fake-quantised training forward, the LibTorch
+// integer path (the encoder) and the incremental CPU engine (the decoder) agree bit
+// for bit, grey and RGB, with and without class conditioning; model files round
+// trip and refuse corruption; training lowers the loss; range-coder round trip
+// with the encoder's class choice coded first.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "entropy/range_coder.h"
+#include "models/nn/gated_coding_model.h"
+#include "models/nn/gated_exact.h"
+#include "models/nn/gated_pixelcnn.h"
+#include "models/nn/logistic_mixture.h"
+#include "models/nn/model_file.h"
+#include "models/nn/model_loader.h"
+#include "models/nn/trainable.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+namespace {
+
+struct GatedFixture {
+  GatedPixelCnn model{nullptr};
+  GatedQuantScales scales;
+  IntGatedPixelCnn exported;
+  std::vector<uint8_t> file_bytes;
+};
+
+torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
+  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
+  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
+}
+
+GatedFixture MakeGatedFixture(int channels, int classes, uint64_t seed, int layers = 3, int kernel = 3) {
+  GatedFixture f;
+  torch::manual_seed(seed);
+  auto shape = GatedPixelCnnShape::FromHyper("kernel=" + std::to_string(kernel) + ",features=12,layers=" + std::to_string(layers) +
+                                                 ",mixtures=3,classes=" + std::to_string(classes),
+                                             channels);
+  f.model = GatedPixelCnn(shape);
+  {
+    // Non-zero biases and class embeddings so they are exercised.
+    torch::NoGradGuard ng;
+    for (auto& p : f.model->parameters())
+      if (p.dim() <= 2) p.uniform_(-0.5, 0.5);
+  }
+  f.scales = CalibrateGatedScales(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
+  f.exported = ExportGatedModel(*f.model, f.scales);
+  ModelFile file;
+  f.exported.Write(file);
+  f.file_bytes = file.Serialize();
+  return f;
+}
+
+std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
+  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
+  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
+}
+
+TEST(GatedPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
+  for (int channels : {1, 3})
+    for (int classes : {1, 4}) {
+      auto f = MakeGatedFixture(channels, classes, 7 + classes);
+      auto q = RandomPixels(3, channels, 9, 7, 3);
+      auto c = torch::tensor(std::vector<int64_t>{0, classes - 1, classes / 2}, torch::kInt64);
+      torch::NoGradGuard ng;
+      auto fake = GatedExactForward(GatedTensorsFromFloat(*f.model, f.scales, false), q, c);
+      auto fake_ste = GatedExactForward(GatedTensorsFromFloat(*f.model, f.scales, true), q, c);
+      auto integer = GatedExactForward(GatedTensorsFromInt(f.exported), q, c);
+      EXPECT_TRUE(torch::equal(fake, integer)) << channels << " channels, " << classes << " classes";
+      EXPECT_TRUE(torch::equal(fake_ste, integer)) << channels << " channels, " << classes << " classes";
+      // The fake-quantised forward tracks the float model's likelihood.
+      auto params_q = fake * GatedTensorsFromInt(f.exported).param_scale;
+      const double nll_q = DiscretizedMixLogisticNll(q / 255.0, params_q, 3).mean().item<double>();
+      const double nll_f = DiscretizedMixLogisticNll(q / 255.0, f.model->forward(q, c), 3).mean().item<double>();
+      EXPECT_NEAR(nll_q / q[0].numel(), nll_f / q[0].numel(), 0.1) << channels << " channels, " << classes << " classes";
+    }
+}
+
+TEST(GatedPixelCnnExact, TorchBatchedEqualsCpuIncrementalAtEverySubpixel) {
+  for (int channels : {1, 3})
+    for (int classes : {1, 3}) {
+      auto f = MakeGatedFixture(channels, classes, 11 * channels + classes, 3, channels == 1 ? 5 : 3);
+      GatedPixelCnnCodingModel coding(f.file_bytes, "test", EngineKind::kCpu);
+      const int P = f.exported.shape.ParamCount();
+      for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{70, 3}}) {
+        auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(h * 100 + w)));
+        PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
+        const QPlane plane = ToQPlane(view);
+        std::vector<int> all;
+        for (int k = 0; k < classes; ++k) all.push_back(k);
+        const auto batched = coding.BatchedParams(plane, 0, h, all);
+        for (int k = 0; k < classes; ++k) {
+          const int16_t* expected = &batched[size_t(k) * h * w * P];
+          // Bands of rows give the same numbers as the whole image (the band's context rows suffice).
+          if (h > 4) {
+            auto top = coding.BatchedParams(plane, 0, 4, {k});
+            const auto rest = coding.BatchedParams(plane, 4, h, {k});
+            top.insert(top.end(), rest.begin(), rest.end());
+            ASSERT_TRUE(std::equal(top.begin(), top.end(), expected)) << "bands, class " << k;
+          }
+          // Incremental, later pixels unknown (zero) when each is evaluated.
+          QPlane partial = plane;
+          std::fill(partial.q.begin(), partial.q.end(), 0);
+          GatedEngine engine(f.exported, w, k);
+          std::vector<int16_t> params(static_cast<size_t>(P), 0);
+          for (int y = 0; y < h; ++y) {
+            for (int x = 0; x < w; ++x) {
+              engine.PixelParams(partial, y, x, params.data());
+              ASSERT_TRUE(std::equal(params.begin(), params.end(), expected + (size_t(y) * w + x) * P))
+                  << channels << " channels, class " << k << ", " << h << "x" << w << " at " << y << "," << x;
+              for (int c = 0; c < channels; ++c) partial.q[(size_t(y) * w + x) * channels + c] = plane.at(y, x, c);
+            }
+            engine.FinishRow(partial, y);
+          }
+        }
+      }
+    }
+}
+
+TEST(GatedPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
+  auto f = MakeGatedFixture(3, 5, 5);
+  auto q = RandomPixels(8, 3, 9, 10, 21);
+  auto c = torch::randint(5, {8}, torch::kInt64);
+  torch::NoGradGuard ng;
+  auto t = GatedTensorsFromInt(f.exported);
+  auto all = GatedExactForward(t, q, c);
+  const int saved = at::get_num_threads();
+  for (int64_t batch : {1, 3, 8})
+    for (int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      std::vector<torch::Tensor> parts;
+      for (int64_t i = 0; i < 8; i += batch) {
+        const int64_t n = std::min<int64_t>(batch, 8 - i);
+        parts.push_back(GatedExactForward(t, q.narrow(0, i, n), c.narrow(0, i, n)));
+      }
+      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
+    }
+  at::set_num_threads(saved);
+}
+
+TEST(GatedPixelCnnExact, ConditioningChangesTheDistribution) {
+  auto f = MakeGatedFixture(1, 3, 13);
+  auto q = RandomPixels(1, 1, 6, 6, 2).expand({3, 1, 6, 6}).contiguous();
+  torch::NoGradGuard ng;
+  auto out = GatedExactForward(GatedTensorsFromInt(f.exported), q, torch::arange(3, torch::kInt64));
+  EXPECT_FALSE(torch::equal(out[0], out[1]));
+  EXPECT_FALSE(torch::equal(out[1], out[2]));
+}
+
+TEST(GatedPixelCnnModelFile, RoundTripsAndRefusesCorruption) {
+  auto f = MakeGatedFixture(3, 4, 23);
+  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
+  auto again = IntGatedPixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
+    auto bad = f.file_bytes;
+    bad[pos] ^= 0x40;
+    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
+    EXPECT_THROW(ModelFromBytes(bad, "bad", Device::kCpu), Error) << pos;
+  }
+  auto cut = f.file_bytes;
+  cut.resize(cut.size() - 40);
+  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
+  // Through the loader: the architecture dispatches to this model.
+  auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
+  EXPECT_EQ(model->Identity().architecture, kGatedPixelCnnArch);
+  EXPECT_TRUE(model->SupportsChannels(3));
+  EXPECT_FALSE(model->SupportsChannels(1));
+}
+
+TEST(GatedPixelCnnModelFile, RefusesAModelThatFailsTheAccumulationBound) {
+  auto f = MakeGatedFixture(1, 3, 29);
+  for (int which = 0; which < 2; ++which) {
+    auto broken = f.exported;
+    if (which == 0) broken.hconv[1].bias[0] = 1 << 24;
+    else broken.vcond[2][5] = 1 << 22, broken.vconv[2].bias[5] = (1 << 24) - (1 << 22);  // only with the class's conditioning
+    ModelFile file;
+    broken.Write(file);
+    try {
+      IntGatedPixelCnn::Read(file);
+      FAIL() << "model accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
+      EXPECT_NE(std::string(e.what()).find("exactness bound"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(GatedPixelCnnTraining, LossFallsWithAndWithoutConditioning) {
+  for (int classes : {1, 3}) {
+    torch::manual_seed(3);
+    auto net = MakeTrainableNetwork("gated-pixelcnn", "kernel=3,features=8,layers=2,mixtures=2,classes=" + std::to_string(classes), 1);
+    ASSERT_EQ(net->classes(), classes);
+    auto q = RandomPixels(4, 1, 8, 8, 5);
+    if (classes > 1) net->SetClasses(torch::tensor(std::vector<int64_t>{0, 1, 2, 1}, torch::kInt64));
+    auto params = net->module().parameters();
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(5e-3));
+    auto loss_of = [&] { return DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, false), 2).mean() / double(q[0].numel()); };
+    const double before = loss_of().item<double>();
+    for (int i = 0; i < 40; ++i) {
+      auto loss = loss_of();
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    }
+    EXPECT_LT(loss_of().item<double>(), before - 0.1) << classes << " classes";
+    // Quantisation-aware forward after calibration: finite loss with gradients.
+    net->Calibrate({q});
+    auto lq = DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, true), 2).mean();
+    lq.backward();
+    EXPECT_TRUE(std::isfinite(lq.item<double>()));
+    const auto file = net->ExportModelFile();
+    EXPECT_NO_THROW(ModelFromBytes(file, "exported", Device::kCpu));
+  }
+}
+
+TEST(GatedPixelCnnCoding, ClassIndexCdfIsValid) {
+  for (int k : {1, 2, 10, 255, 256}) {
+    ClassIndexCdf cdf(k);
+    ASSERT_EQ(cdf.At(0), 0u);
+    ASSERT_EQ(cdf.At(256), kCdfTotal);
+    for (int s = 0; s < 256; ++s) ASSERT_GE(cdf.At(s + 1), cdf.At(s) + 1);
+  }
+}
+
+class RangeSink final : public SymbolSink {
+ public:
+  entropy::RangeEncoder encoder;
+  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
+};
+class RangeSource final : public SymbolSource {
+ public:
+  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
+  entropy::RangeDecoder decoder;
+  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
+};
+
+TEST(GatedPixelCnnCoding, RoundTripWithTheEncodersClassChoice) {
+  for (int channels : {1, 3})
+    for (int classes : {1, 4}) {
+      auto f = MakeGatedFixture(channels, classes, 41 + channels + classes);
+      GatedPixelCnnCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
+      for (auto [h, w] : {std::pair{1, 1}, std::pair{11, 9}}) {
+        auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
+        PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
+        const auto per_class = model.ClassCodeLengths(view);
+        ASSERT_EQ(int(per_class.size()), classes);
+        const int chosen = model.ChooseClass(view);
+        EXPECT_EQ(per_class[size_t(chosen)], *std::min_element(per_class.begin(), per_class.end()));
+        // The rate counts the class index: uniform over K.
+        const double index_bits = classes > 1 ? -std::log2(double(ClassIndexCdf(classes).At(1)) / kCdfTotal) : 0.0;
+        EXPECT_NEAR(ModelCodeLengthBits(model, view), per_class[size_t(chosen)] + index_bits, 1e-6);
+        for (int k = 0; k < classes; ++k) {
+          RangeSink sink;
+          if (k == chosen) model.Encode(view, sink, {});
+          else model.EncodeWithClass(view, k, sink, {});
+          const auto stream = sink.encoder.Finish();
+          std::vector<uint8_t> decoded(bytes.size(), 0);
+          PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
+          RangeSource source(stream);
+          model.Decode(out, source, {});
+          EXPECT_EQ(decoded, bytes) << channels << " channels, class " << k << ", " << h << "x" << w;
+          EXPECT_TRUE(source.decoder.AtCleanEnd());
+        }
+      }
+    }
+}
+
+}  // namespace
+}  // namespace pixelzip::models::nn
