@@ -12,6 +12,7 @@
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
+#include "models/nn/pixelcnn_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -62,6 +63,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   const std::string& arch = file.Text("architecture");
   if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kPixelCnnArch) return std::make_shared<PixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
