@@ -79,9 +79,11 @@ torch::Tensor PixelCnnImpl::forward(const torch::Tensor& q, std::vector<torch::T
 
 torch::Tensor SoftmaxNll(const torch::Tensor& q, const torch::Tensor& logits) {
   const int64_t B = q.size(0), C = q.size(1), H = q.size(2), W = q.size(3);
-  auto lp = torch::log_softmax(logits.view({B, C, 256, H, W}), 2);
-  auto target = ((q.detach() + 255.0) * 0.5).round().to(torch::kLong).unsqueeze(2);
-  return -lp.gather(2, target).view({B, -1}).sum(1);
+  // The 256 logits made the innermost dimension first: LibTorch 1.13's CPU softmax kernels over a
+  // middle dimension are many times slower than the copy.
+  auto l = logits.view({B, C, 256, H, W}).permute({0, 1, 3, 4, 2}).contiguous();
+  auto target = ((q.detach() + 255.0) * 0.5).round().to(torch::kLong).unsqueeze(4);
+  return -torch::log_softmax(l, 4).gather(4, target).view({B, -1}).sum(1);
 }
 
 torch::Tensor PixelCnnScales::ToTensor() const {

@@ -39,6 +39,7 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
+      {"pixelcnn-rgb", {0, "PixelCNN (van den Oord et al. 2016; 256-way softmax, 5 residual blocks), RGB; selectable, a baseline"}},
   };
   return known;
 }
