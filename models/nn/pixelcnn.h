@@ -4,7 +4,8 @@
 //    from an IntPixelCnn; bit-equal to the CPU engine) and quantisation-aware training (tensors
 //    built from the float weights with straight-through gradients; the same integers).
 // Convolutions on integer-valued fp32 tensors are exact under the load-time bound
-// (sum|w|*max|a|+|b| < 2^24): LibTorch's direct convolution on the CPU, im2col + fp32 GEMM on CUDA.
+// (sum|w|*max|a|+|b| < 2^24) in any summation order: LibTorch's F::conv2d on the CPU, im2col + fp32
+// GEMM on CUDA.
 #pragma once
 
 #include <torch/torch.h>
