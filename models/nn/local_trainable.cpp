@@ -56,14 +56,16 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
 std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
   if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
   if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
   if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
+  if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn)");
 }
 
 }  // namespace pixelzip::models::nn

@@ -13,6 +13,7 @@
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
+#include "models/nn/pixelcnn_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -41,6 +42,7 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
       {"gated-pixelcnn-rgb", {0, "Gated PixelCNN (vertical + horizontal stacks, 5 gated layers of 32), RGB; selectable"}},
       {"gated-pixelcnn-fmnist", {0, "Conditional Gated PixelCNN, grey, 10 classes (Fashion-MNIST 28x28); selectable"}},
+      {"pixelcnn-rgb", {0, "PixelCNN (van den Oord et al. 2016; 256-way softmax, 5 residual blocks), RGB; selectable, a baseline"}},
   };
   return known;
 }
@@ -65,6 +67,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   const std::string& arch = file.Text("architecture");
   if (arch == kLocalPixelCnnArch) return std::make_shared<LocalPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kPixelCnnArch) return std::make_shared<PixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kGatedPixelCnnArch) return std::make_shared<GatedPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)

@@ -175,7 +175,6 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     net->SetClasses(torch::tensor(c, torch::kInt64));
   };
   torch::nn::Module& model = net->module();
-  const int mixtures = net->mixtures();
   auto params = model.parameters();
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.learning_rate).betas({0.95, 0.9995}));
   Ema ema;
@@ -228,7 +227,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     for (size_t i = 0; i < held_crops.size(); ++i) {
       const auto& c = held_crops[i];
       set_classes(o.held_out_labels, {held_source[i]});
-      nll += DiscretizedMixLogisticNll(c / 255.0, net->Forward(c, o.qat), mixtures).sum().item<double>();
+      nll += net->Nll(c, net->Forward(c, o.qat)).sum().item<double>();
       dims += double(c.numel());
     }
     ema.Swap(params);
@@ -245,7 +244,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     auto q = sampler.Next(o.batch);
     set_classes(o.train_labels, sampler.last_images());
-    auto loss = DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
+    auto loss = net->Nll(q, net->Forward(q, o.qat)).mean() / double(q[0].numel()) / std::log(2.0);
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
@@ -343,7 +342,7 @@ CropReport EvaluateOnCrops(const std::string& checkpoint_path, const std::vector
     auto qn = ToNetworkInput(q);
     {
       torch::NoGradGuard ng;
-      nll += DiscretizedMixLogisticNll(qn / 255.0, net->Forward(qn, false), net->mixtures()).sum().item<double>();
+      nll += net->Nll(qn, net->Forward(qn, false)).sum().item<double>();
     }
     PlaneView view{w, h, uint32_t(channels), px.data()};
     bits += ModelCodeLengthBits(*coded, view);
