@@ -55,13 +55,15 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
 
 std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // row_lstm_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
   if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
   if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
+  if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, row-lstm)");
 }
 
 }  // namespace pixelzip::models::nn

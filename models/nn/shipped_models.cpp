@@ -12,6 +12,7 @@
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
+#include "models/nn/row_lstm_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -38,6 +39,7 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
+      {"row-lstm-rgb", {0, "Row LSTM (PixelRNN: 7x7 mask-A conv, 2 LSTM layers of 32, integer recurrence), RGB; selectable"}},
   };
   return known;
 }
@@ -65,6 +67,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kRowLstmArch) return std::make_shared<RowLstmCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 

@@ -20,6 +20,7 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_exact.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_graph.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_trainable.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)
