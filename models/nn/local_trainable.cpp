@@ -57,6 +57,7 @@ std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // row_lstm_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
@@ -64,8 +65,9 @@ std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& archit
   if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
   if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
   if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
+  if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm)");
 }
 
 }  // namespace pixelzip::models::nn

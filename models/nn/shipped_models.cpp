@@ -14,6 +14,7 @@
 #include "models/nn/multiscale_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/nn/pixelcnn_coding_model.h"
+#include "models/nn/row_lstm_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -43,6 +44,7 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"gated-pixelcnn-rgb", {0, "Gated PixelCNN (vertical + horizontal stacks, 5 gated layers of 32), RGB; selectable"}},
       {"gated-pixelcnn-fmnist", {0, "Conditional Gated PixelCNN, grey, 10 classes (Fashion-MNIST 28x28); selectable"}},
       {"pixelcnn-rgb", {0, "PixelCNN (van den Oord et al. 2016; 256-way softmax, 5 residual blocks), RGB; selectable, a baseline"}},
+      {"row-lstm-rgb", {0, "Row LSTM (PixelRNN: 7x7 mask-A conv, 2 LSTM layers of 32, integer recurrence), RGB; selectable"}},
   };
   return known;
 }
@@ -72,6 +74,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   if (arch == kGatedPixelCnnArch) return std::make_shared<GatedPixelCnnCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kRowLstmArch) return std::make_shared<RowLstmCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 

@@ -22,6 +22,7 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_graph.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_pixelcnn.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn_trainable.cpp ${CMAKE_CURRENT_LIST_DIR}/softmax_cdf.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)

@@ -150,6 +150,27 @@ TEST_F(CliTest, MultiscaleOrderRoundTrips) {
   EXPECT_EQ(ReadImage(dir_ / "m.png"), image);
 }
 
+// A model file made by `pixelzip train` (a tiny Row LSTM, a few steps) codes with `--model FILE`
+// and decoding with the same file restores the image.
+TEST_F(CliTest, TrainedRowLstmModelFileRoundTrips) {
+  std::filesystem::create_directories(dir_ / "data");
+  for (int i = 0; i < 3; ++i) WriteImage("data/t" + std::to_string(i) + ".png", MakeImage(12, 12, 3, 30 + i));
+  RunResult r = RunPixelzip({"train", "--data", dir_ / "data", "--arch", "row-lstm", "--hyper",
+                             "kernel=3,hidden=6,state=5,layers=2,row_kernel=3,head=8,mixtures=2", "--steps", "3",
+                             "--batch", "2", "--crop", "8", "--threads", "1", "--checkpoint", dir_ / "rl.ckpt",
+                             "--export", dir_ / "rl.pxzm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const Image image = MakeImage(9, 6, 3, 77);
+  const std::string in = WriteImage("in.png", image);
+  r = RunPixelzip({"compress", in, "--model", dir_ / "rl.pxzm", "-o", dir_ / "in.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"info", dir_ / "in.pxz"});
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("row-lstm"), std::string::npos);
+  r = RunPixelzip({"decompress", dir_ / "in.pxz", "--model", dir_ / "rl.pxzm", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+}
+
 TEST_F(CliTest, DeviceCpuRoundTrips) {
   const Image image = MakeImage(16, 16, 3, 9);
   const std::string in = WriteImage("in.png", image);
