@@ -114,7 +114,7 @@ int Main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train a model on a folder of images and export its integer model file");
   train->add_option("--data", tr.data_dir, "folder of PNG/PNM training images")->required();
   train->add_option("--held-out", tr.held_out, "the last N images (by name) are held out for evaluation")->capture_default_str();
-  train->add_option("--arch", tr.arch, "local-pixelcnn | pixelcnn++ | multiscale-pixelcnn")->capture_default_str();
+  train->add_option("--arch", tr.arch, "local-pixelcnn | pixelcnn++ | multiscale-pixelcnn | aux-grey | aux-pyramid")->capture_default_str();
   train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10");
   train->add_flag("--grey", tr.grey, "train a grey model (images converted to luma)");
   train->add_option("--checkpoint", tr.checkpoint, "checkpoint file: resumed when it exists, overwritten as training goes");

@@ -40,6 +40,7 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   LocalPixelCnnShape s;
   try {
     s = LocalPixelCnnShape::FromHyper(hyper, channels);
+    if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
   } catch (const Error& e) {
     throw Error(ErrorCode::kInvalidArgument, e.what());
   }
@@ -55,13 +56,15 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
 
 std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
   if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
   if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
+  if (architecture == "aux-grey" || architecture == "aux-pyramid") return MakeAuxTrainable(architecture, hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, aux-grey, aux-pyramid)");
 }
 
 }  // namespace pixelzip::models::nn

@@ -11,6 +11,7 @@
 #include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
+#include "models/nn/aux_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
@@ -65,6 +66,8 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   if (arch == kPixelCnnPPArch) return std::make_shared<PixelCnnPPCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kAuxGreyArch) return std::make_shared<AuxGreyCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kAuxPyramidArch) return std::make_shared<AuxPyramidCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 

@@ -150,7 +150,6 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
   }
   auto net = MakeTrainableNetwork(arch, hyper, channels);
   torch::nn::Module& model = net->module();
-  const int mixtures = net->mixtures();
   auto params = model.parameters();
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.learning_rate).betas({0.95, 0.9995}));
   Ema ema;
@@ -200,7 +199,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     ema.Swap(params);
     double nll = 0, dims = 0;
     for (const auto& c : held_crops) {
-      nll += DiscretizedMixLogisticNll(c / 255.0, net->Forward(c, o.qat), mixtures).sum().item<double>();
+      nll += net->Nll(c, o.qat).sum().item<double>();
       dims += double(c.numel());
     }
     ema.Swap(params);
@@ -216,7 +215,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
                       std::min(1.0, double(step + 1) / std::max(1, o.warmup_steps));
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     auto q = sampler.Next(o.batch);
-    auto loss = DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, o.qat), mixtures).mean() / double(q[0].numel()) / std::log(2.0);
+    auto loss = net->Nll(q, o.qat).mean() / double(q[0].numel()) / std::log(2.0);
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
@@ -314,7 +313,7 @@ CropReport EvaluateOnCrops(const std::string& checkpoint_path, const std::vector
     auto qn = ToNetworkInput(q);
     {
       torch::NoGradGuard ng;
-      nll += DiscretizedMixLogisticNll(qn / 255.0, net->Forward(qn, false), net->mixtures()).sum().item<double>();
+      nll += net->Nll(qn, false).sum().item<double>();
     }
     PlaneView view{w, h, uint32_t(channels), px.data()};
     bits += ModelCodeLengthBits(*coded, view);
