@@ -38,6 +38,8 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"local-pixelcnn-rgb", {10, "Local PixelCNN (7x7 causal context + MED, 4 residual blocks), RGB; the default for colour images"}},
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
+      {"aux-grey-rgb", {0, "PixelCNN with an auxiliary grey image (grey local PixelCNN, then colour given grey), RGB; selectable"}},
+      {"aux-pyramid-rgb", {0, "PixelCNN with auxiliary subsampled levels (base local PixelCNN, then each 2x level given the smaller), RGB; selectable"}},
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
   };
   return known;
