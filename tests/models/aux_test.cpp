@@ -374,7 +374,9 @@ TEST(AuxPyramidGeometry, LevelsAndUpsampling) {
   for (int y = 0; y < l1.height; ++y)
     for (int x = 0; x < l1.width; ++x) {
       EXPECT_EQ(up.at(y, x, 0), l2.at(y / 2, x / 2, 0));
-      if (!PyramidCodes(y, x)) EXPECT_EQ(l1.at(y, x, 1), l2.at(y / 2, x / 2, 1));
+      if (!PyramidCodes(y, x)) {
+        EXPECT_EQ(l1.at(y, x, 1), l2.at(y / 2, x / 2, 1));
+      }
     }
 }
 
