@@ -240,6 +240,7 @@ TEST(AuxConditionalNet, BatchSizeAndThreadCountDoNotChangeABit) {
       }
       EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
     }
+  at::set_num_threads(1);  // the other tests: one thread (spinning workers crawl on a loaded machine)
 }
 
 TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
@@ -425,6 +426,7 @@ TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
 }
 
 TEST(AuxTraining, TinyModelsLossFallsAndExport) {
+  at::set_num_threads(1);
   for (const char* arch : {kAuxGreyArch, kAuxPyramidArch}) {
     torch::manual_seed(3);
     auto net = MakeTrainableNetwork(arch, arch == std::string(kAuxGreyArch) ? kTinyGrey : kTinyPyramid, 3);
