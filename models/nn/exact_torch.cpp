@@ -167,14 +167,16 @@ LocalQuantScales LocalQuantScales::FromTensor(const torch::Tensor& t, int blocks
   return s;
 }
 
-LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches) {
+LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches,
+                                 const std::vector<torch::Tensor>& aux_batches) {
   torch::NoGradGuard ng;
   const int B = model.config().blocks;
   double h_max = 0, head_act = 0;
   std::vector<double> t_max(B, 0.0), pre(B, 0.0), mid(B, 0.0);
-  for (const auto& q : batches) {
+  for (size_t bi = 0; bi < batches.size(); ++bi) {
+    const auto& q = batches[bi];
     std::vector<torch::Tensor> trace;
-    model.forward(q, &trace);
+    model.ForwardWithAux(q, aux_batches.empty() ? torch::Tensor() : aux_batches[bi], &trace);
     // trace: h0, then (t_i, h_{i+1}) per block
     for (int i = 0; i <= B; ++i) h_max = std::max(h_max, trace[size_t(i == 0 ? 0 : 2 * i)].abs().max().item<double>());
     for (int i = 0; i < B; ++i) {
@@ -271,7 +273,8 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s)
   out.shape.inner = c.inner;
   out.shape.blocks = c.blocks;
   out.shape.mixtures = c.mixtures;
-  // conv0: gather the causal taps and the MED centre tap from the k x k kernel.
+  out.shape.aux = c.aux;
+  // conv0: gather the causal taps, the MED centre tap and the conditioning window from the k x k kernel.
   IntLinear full = ToIntLinear(t.conv0);
   auto w = t.conv0.weight.detach().to(torch::kInt64);  // [hidden, 2C, k, k]
   const int r = c.kernel / 2, C = c.channels;
@@ -283,6 +286,9 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s)
     for (const auto& [dy, dx] : taps)
       for (int ch = 0; ch < C; ++ch) out.conv0.weight.push_back(int16_t(w[o][ch][r + dy][r + dx].item<int64_t>()));
     for (int ch = 0; ch < C; ++ch) out.conv0.weight.push_back(int16_t(w[o][C + ch][r][r].item<int64_t>()));
+    for (int dy = -1; c.aux > 0 && dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        for (int a = 0; a < c.aux; ++a) out.conv0.weight.push_back(int16_t(w[o][2 * C + a][r + dy][r + dx].item<int64_t>()));
   }
   for (int i = 0; i < c.blocks; ++i) {
     out.lut_pre.push_back(ToIntLut(t.pre[i]));
@@ -313,13 +319,16 @@ LocalTensors TensorsFromInt(const IntLocalPixelCnn& m) {
   };
   // conv0: scatter the gathered features back into a masked k x k kernel.
   const int k = s.kernel, r = k / 2, C = s.channels;
-  auto w = torch::zeros({s.hidden, 2 * C, k, k});
+  auto w = torch::zeros({s.hidden, 2 * C + s.aux, k, k});
   const auto taps = s.Taps();
   for (int o = 0; o < s.hidden; ++o) {
     size_t j = size_t(o) * m.conv0.in;
     for (const auto& [dy, dx] : taps)
       for (int ch = 0; ch < C; ++ch) w[o][ch][r + dy][r + dx] = float(m.conv0.weight[j++]);
     for (int ch = 0; ch < C; ++ch) w[o][C + ch][r][r] = float(m.conv0.weight[j++]);
+    for (int dy = -1; s.aux > 0 && dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        for (int a = 0; a < s.aux; ++a) w[o][2 * C + a][r + dy][r + dx] = float(m.conv0.weight[j++]);
   }
   t.conv0 = linear(m.conv0, 1, 1);
   t.conv0.weight = w;
@@ -358,9 +367,9 @@ LocalTensors LocalTensors::To(const torch::Device& d) const {
   return t;
 }
 
-torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q) {
+torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q, const torch::Tensor& aux) {
   const bool ste = t.ste;
-  auto x = torch::cat({q, MedianEdgePredictor(q)}, 1);
+  auto x = aux.defined() ? torch::cat({q, MedianEdgePredictor(q), aux}, 1) : torch::cat({q, MedianEdgePredictor(q)}, 1);
   auto h = ApplyLinear(x, t.conv0, ste);
   for (int i = 0; i < t.blocks; ++i) {
     auto a = ApplyLut(h, t.pre[i], ste);

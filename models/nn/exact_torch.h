@@ -29,8 +29,10 @@ struct LocalQuantScales {
   static LocalQuantScales FromTensor(const torch::Tensor& t, int blocks);
 };
 
-// Chooses scales from the float model's activations on `batches` (q = 2v - 255 inputs).
-LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches);
+// Chooses scales from the float model's activations on `batches` (q = 2v - 255 inputs) and, for a model
+// with conditioning planes, `aux_batches` (one per batch; empty when config().aux == 0).
+LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches,
+                                 const std::vector<torch::Tensor>& aux_batches = {});
 
 struct TorchIntLinear {
   torch::Tensor weight;            // float, integer values, [out, in, kh, kw]
@@ -65,8 +67,9 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& model, const LocalQuantScales& 
 IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& model, const LocalQuantScales& scales);
 
 // Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, mixture_cdf.h).
-// REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
-torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q);
+// REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device; aux (conditioning
+// planes [B, A, H, W], same range) defined iff the model has A = shape.aux > 0 planes.
+torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q, const torch::Tensor& aux = torch::Tensor());
 
 // Building blocks of the exact path, shared by the architectures built on it
 // (multiscale_torch.cpp, pixelcnnpp_exact.cpp).

@@ -21,6 +21,7 @@ std::vector<std::pair<int, int>> LocalPixelCnnShape::Taps() const {
 std::string LocalPixelCnnShape::ToHyper() const {
   std::ostringstream s;
   s << "kernel=" << kernel << ",hidden=" << hidden << ",inner=" << inner << ",blocks=" << blocks << ",mixtures=" << mixtures;
+  if (aux > 0) s << ",aux=" << aux;
   return s.str();
 }
 
@@ -33,10 +34,11 @@ LocalPixelCnnShape LocalPixelCnnShape::FromHyper(const std::string& hyper, int c
     else if (key == "inner") s.inner = value;
     else if (key == "blocks") s.blocks = value;
     else if (key == "mixtures") s.mixtures = value;
+    else if (key == "aux") s.aux = value;
     else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
   }
   if (s.kernel < 3 || s.kernel > 15 || s.kernel % 2 == 0 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 ||
-      s.inner > 1024 || s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 ||
+      s.inner > 1024 || s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 || s.aux < 0 || s.aux > 8 ||
       (channels != 1 && channels != 3))
     throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
   return s;
@@ -112,7 +114,7 @@ PixelEvaluator::PixelEvaluator(const IntLocalPixelCnn& model)
     : m_(model), taps_(model.shape.Taps()), features_(model.conv0.in), h_(model.shape.hidden), a_(model.shape.hidden),
       t_(model.shape.inner), inc_(model.shape.hidden) {}
 
-void PixelEvaluator::Evaluate(const QPlane& p, int y, int x, int16_t* params) {
+void PixelEvaluator::Evaluate(const QPlane& p, int y, int x, int16_t* params, const QPlane* aux) {
   const int C = m_.shape.channels;
   size_t j = 0;
   for (const auto& [dy, dx] : taps_)
@@ -123,6 +125,9 @@ void PixelEvaluator::Evaluate(const QPlane& p, int y, int x, int16_t* params) {
     const int mn = std::min(a, b), mx = std::max(a, b);
     features_[j++] = int16_t(d >= mx ? mn : d <= mn ? mx : a + b - d);
   }
+  for (int dy = -1; m_.shape.aux > 0 && dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx)
+      for (int c = 0; c < m_.shape.aux; ++c) features_[j++] = aux->at(y + dy, x + dx, c);
   m_.conv0.Apply(features_.data(), h_.data());
   const int H = m_.shape.hidden, I = m_.shape.inner;
   for (int b = 0; b < m_.shape.blocks; ++b) {

@@ -16,9 +16,11 @@ namespace pixelzip::models::nn {
 
 struct LocalPixelCnnShape {
   int channels = 3, kernel = 7, hidden = 64, inner = 128, blocks = 4, mixtures = 10;
+  int aux = 0;  // conditioning planes (hyperparameter "aux", written only when > 0), seen through kAuxTaps
   // Causal taps (dy, dx) of the masked kernel, dy <= 0, in raster order.
   std::vector<std::pair<int, int>> Taps() const;
-  int Conv0Inputs() const { return int(Taps().size()) * channels + channels; }
+  static constexpr int kAuxTaps = 9;  // the 3x3 window (dy, dx in -1..1, raster order) of each conditioning plane
+  int Conv0Inputs() const { return int(Taps().size()) * channels + channels + kAuxTaps * aux; }
   int ParamCount() const { return MixtureParamCountInt(channels, mixtures); }
   std::string ToHyper() const;
   static LocalPixelCnnShape FromHyper(const std::string& hyper, int channels);  // throws kModelInvalid
@@ -28,7 +30,8 @@ inline constexpr const char* kLocalPixelCnnArch = "local-pixelcnn";
 
 struct IntLocalPixelCnn {
   LocalPixelCnnShape shape;
-  IntLinear conv0;                       // features: taps x channels (q = 2v - 255), then MED per channel
+  IntLinear conv0;                       // features: taps x channels (q = 2v - 255), then MED per channel,
+                                         // then the 3x3 window x aux planes (q range, zero outside)
   std::vector<IntLut> lut_pre, lut_mid;  // per block: h -> a, t -> a2
   std::vector<IntLinear> conv1, conv2;   // per block: a -> t (int16), a2 -> residual increment
   IntLut lut_head;
@@ -56,8 +59,9 @@ class PixelEvaluator {
  public:
   explicit PixelEvaluator(const IntLocalPixelCnn& model);
   // Mixture parameters of pixel (y, x). REQUIRES: every pixel before (y, x) in raster
-  // order is set in `plane` (later pixels are never read).
-  void Evaluate(const QPlane& plane, int y, int x, int16_t* params);
+  // order is set in `plane` (later pixels are never read); when shape.aux > 0, `aux` has
+  // shape.aux channels and plane's size (its 3x3 window around (y, x) is read), else it is null.
+  void Evaluate(const QPlane& plane, int y, int x, int16_t* params, const QPlane* aux = nullptr);
 
  private:
   const IntLocalPixelCnn& m_;

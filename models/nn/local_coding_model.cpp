@@ -35,6 +35,8 @@ LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& b
     : encoder_(encoder) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   model_ = IntLocalPixelCnn::Read(file);
+  if (model_.shape.aux != 0)
+    throw Error(ErrorCode::kModelInvalid, source + ": a local-pixelcnn model with conditioning planes cannot code alone");
   identity_.architecture = kLocalPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {

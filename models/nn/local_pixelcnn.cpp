@@ -12,6 +12,7 @@ std::string LocalPixelCnnConfig::ToString() const {
   std::ostringstream s;
   s << "channels=" << channels << " kernel=" << kernel << " hidden=" << hidden << " inner=" << inner
     << " blocks=" << blocks << " mixtures=" << mixtures;
+  if (aux > 0) s << " aux=" << aux;
   return s.str();
 }
 
@@ -36,17 +37,20 @@ torch::Tensor KaimingUniform(int64_t out, int64_t in, int64_t kh, int64_t kw, do
 }  // namespace
 
 LocalPixelCnnImpl::LocalPixelCnnImpl(const LocalPixelCnnConfig& config) : config_(config) {
-  const int C = config.channels, k = config.kernel, r = k / 2;
-  // Inputs: C pixel channels (masked k x k, strictly causal) and C MED predictions (centre tap only).
-  auto mask = torch::zeros({1, 2 * C, k, k});
+  const int C = config.channels, k = config.kernel, r = k / 2, A = config.aux;
+  // Inputs: C pixel channels (masked k x k, strictly causal), C MED predictions (centre tap only) and
+  // A conditioning planes (the 3x3 window around the centre, non-causal).
+  auto mask = torch::zeros({1, 2 * C + A, k, k});
   for (int dy = 0; dy < k; ++dy)
     for (int dx = 0; dx < k; ++dx)
       if (dy < r || (dy == r && dx < r)) mask.index_put_({0, torch::indexing::Slice(0, C), dy, dx}, 1.0);
   mask.index_put_({0, torch::indexing::Slice(C, 2 * C), r, r}, 1.0);
+  if (A > 0)
+    mask.index_put_({0, torch::indexing::Slice(2 * C, 2 * C + A), torch::indexing::Slice(r - 1, r + 2), torch::indexing::Slice(r - 1, r + 2)}, 1.0);
   const int causal_taps = r * k + r;
   conv0_mask = register_buffer("conv0_mask", mask);
-  conv0_weight = register_parameter("conv0_weight",
-                                    KaimingUniform(config.hidden, 2 * C, k, k, 1.0) * std::sqrt(double(2 * C * k * k) / (C * causal_taps + C)));
+  conv0_weight = register_parameter("conv0_weight", KaimingUniform(config.hidden, 2 * C + A, k, k, 1.0) *
+                                                        std::sqrt(double((2 * C + A) * k * k) / (C * causal_taps + C + 9 * A)));
   conv0_bias = register_parameter("conv0_bias", torch::zeros({config.hidden}));
   for (int i = 0; i < config.blocks; ++i) {
     block_w1.push_back(register_parameter("block" + std::to_string(i) + "_w1", KaimingUniform(config.inner, config.hidden, 1, 1, 1.0)));
@@ -60,8 +64,12 @@ LocalPixelCnnImpl::LocalPixelCnnImpl(const LocalPixelCnnConfig& config) : config
 }
 
 torch::Tensor LocalPixelCnnImpl::forward(const torch::Tensor& q, std::vector<torch::Tensor>* trace) {
+  return ForwardWithAux(q, torch::Tensor(), trace);
+}
+
+torch::Tensor LocalPixelCnnImpl::ForwardWithAux(const torch::Tensor& q, const torch::Tensor& aux, std::vector<torch::Tensor>* trace) {
   const int r = config_.kernel / 2;
-  auto in = torch::cat({q, MedianEdgePredictor(q)}, 1) * (1.0 / 255.0);
+  auto in = (aux.defined() ? torch::cat({q, MedianEdgePredictor(q), aux}, 1) : torch::cat({q, MedianEdgePredictor(q)}, 1)) * (1.0 / 255.0);
   auto h = F::conv2d(in, conv0_weight * conv0_mask, F::Conv2dFuncOptions().bias(conv0_bias).padding(r));
   if (trace) trace->push_back(h);
   for (int i = 0; i < config_.blocks; ++i) {

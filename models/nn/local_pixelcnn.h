@@ -17,6 +17,7 @@ struct LocalPixelCnnConfig {
   int inner = 128;       // width inside each residual block
   int blocks = 4;        // residual blocks
   int mixtures = 10;     // logistic mixture components
+  int aux = 0;           // extra non-causal input planes (conditioning), seen through a 3x3 window around the pixel
   std::string ToString() const;
 };
 
@@ -33,6 +34,9 @@ class LocalPixelCnnImpl : public torch::nn::Module {
   // When `trace` is given it receives, in order: h after conv0, then per block t (pre-activation
   // inside the block) and h after the block (calibration of quantisation scales).
   torch::Tensor forward(const torch::Tensor& q, std::vector<torch::Tensor>* trace = nullptr);
+  // The same with conditioning planes aux [B, aux, H, W] (q-range integers as float; any pixel, causal or not,
+  // within the 3x3 window around (y, x) is seen). REQUIRES: aux defined iff config().aux > 0.
+  torch::Tensor ForwardWithAux(const torch::Tensor& q, const torch::Tensor& aux, std::vector<torch::Tensor>* trace = nullptr);
   const LocalPixelCnnConfig& config() const { return config_; }
 
   torch::Tensor conv0_weight, conv0_bias, conv0_mask;

@@ -40,6 +40,7 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   LocalPixelCnnShape s;
   try {
     s = LocalPixelCnnShape::FromHyper(hyper, channels);
+    if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
   } catch (const Error& e) {
     throw Error(ErrorCode::kInvalidArgument, e.what());
   }
@@ -58,6 +59,7 @@ std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyp
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // row_lstm_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
   if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
@@ -66,8 +68,9 @@ std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& archit
   if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
   if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
   if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
+  if (architecture == "aux-grey" || architecture == "aux-pyramid") return MakeAuxTrainable(architecture, hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm, aux-grey, aux-pyramid)");
 }
 
 }  // namespace pixelzip::models::nn

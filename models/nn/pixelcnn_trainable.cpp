@@ -22,7 +22,7 @@ class PixelCnnTrainable final : public TrainableNetwork {
     return PixelCnnExactForward(PixelCnnTensorsFromFloat(*model_, scales_, /*ste=*/true), q) *
            (1.0 / (1 << kSoftmaxLogitFracBits));
   }
-  torch::Tensor Nll(const torch::Tensor& q, const torch::Tensor& output) override { return SoftmaxNll(q, output); }
+  torch::Tensor Nll(const torch::Tensor& q, bool quantized) override { return SoftmaxNll(q, Forward(q, quantized)); }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibratePixelCnn(*model_, batches); }
   bool calibrated() const override { return scales_.residual > 0; }
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }

@@ -12,6 +12,7 @@
 #include "models/nn/model_loader.h"
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
+#include "models/nn/aux_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/nn/pixelcnn_coding_model.h"
 #include "models/nn/row_lstm_coding_model.h"
@@ -40,6 +41,8 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"local-pixelcnn-rgb", {10, "Local PixelCNN (7x7 causal context + MED, 4 residual blocks), RGB; the default for colour images"}},
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
+      {"aux-grey-rgb", {0, "PixelCNN with an auxiliary grey image (grey local PixelCNN, then colour given grey), RGB; selectable"}},
+      {"aux-pyramid-rgb", {0, "PixelCNN with auxiliary subsampled levels (base local PixelCNN, then each 2x level given the smaller), RGB; selectable"}},
       {"pixelcnn++-rgb", {0, "PixelCNN++ (32 filters, 2 blocks per stage, 3 stages), RGB; selectable, 7x the decoding work"}},
       {"gated-pixelcnn-rgb", {0, "Gated PixelCNN (vertical + horizontal stacks, 5 gated layers of 32), RGB; selectable"}},
       {"gated-pixelcnn-fmnist", {0, "Conditional Gated PixelCNN, grey, 10 classes (Fashion-MNIST 28x28); selectable"}},
@@ -75,6 +78,8 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kRowLstmArch) return std::make_shared<RowLstmCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kAuxGreyArch) return std::make_shared<AuxGreyCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kAuxPyramidArch) return std::make_shared<AuxPyramidCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
 }
 

@@ -25,6 +25,7 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/int_row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
+target_sources(pixelzip_models PRIVATE ${CMAKE_CURRENT_LIST_DIR}/int_aux.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_torch.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_trainable.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)
 target_compile_definitions(pixelzip_models PRIVATE PIXELZIP_HAVE_NN_MODELS=1)
 

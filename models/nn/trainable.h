@@ -23,10 +23,10 @@ class TrainableNetwork {
   // Real-valued mixture parameters [B, P, H, W] for pixel values q = 2v - 255 ([B, C, H, W], float).
   // quantized: the fake-quantised forward (straight-through gradients). REQUIRES: calibrated() when quantized.
   virtual torch::Tensor Forward(const torch::Tensor& q, bool quantized) = 0;
-  // Negative log-likelihood in nats per image ([B]) of q under Forward's `output`.
-  // Default: the discretized logistic mixture (architectures with another output override it).
-  virtual torch::Tensor Nll(const torch::Tensor& q, const torch::Tensor& output) {
-    return DiscretizedMixLogisticNll(q / 255.0, output, mixtures());
+  // Negative log-likelihood in nats per image [B] of q (the training loss). Architectures whose code length
+  // is not one mixture per subpixel (e.g. an auxiliary grey image coded first) override it.
+  virtual torch::Tensor Nll(const torch::Tensor& q, bool quantized) {
+    return DiscretizedMixLogisticNll(q / 255.0, Forward(q, quantized), mixtures());
   }
   // Chooses quantisation scales from the current weights' activations on `batches`.
   virtual void Calibrate(const std::vector<torch::Tensor>& batches) = 0;

@@ -227,7 +227,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     for (size_t i = 0; i < held_crops.size(); ++i) {
       const auto& c = held_crops[i];
       set_classes(o.held_out_labels, {held_source[i]});
-      nll += net->Nll(c, net->Forward(c, o.qat)).sum().item<double>();
+      nll += net->Nll(c, o.qat).sum().item<double>();
       dims += double(c.numel());
     }
     ema.Swap(params);
@@ -244,7 +244,7 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
     auto q = sampler.Next(o.batch);
     set_classes(o.train_labels, sampler.last_images());
-    auto loss = net->Nll(q, net->Forward(q, o.qat)).mean() / double(q[0].numel()) / std::log(2.0);
+    auto loss = net->Nll(q, o.qat).mean() / double(q[0].numel()) / std::log(2.0);
     opt.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(params, 1.0);
@@ -342,7 +342,7 @@ CropReport EvaluateOnCrops(const std::string& checkpoint_path, const std::vector
     auto qn = ToNetworkInput(q);
     {
       torch::NoGradGuard ng;
-      nll += net->Nll(qn, net->Forward(qn, false)).sum().item<double>();
+      nll += net->Nll(qn, false).sum().item<double>();
     }
     PlaneView view{w, h, uint32_t(channels), px.data()};
     bits += ModelCodeLengthBits(*coded, view);

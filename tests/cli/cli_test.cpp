@@ -859,3 +859,31 @@ TEST_F(CliTest, GatedPixelCnnConditionalModelTrainedFromIdxRoundTripsWithModelFi
 
 }  // namespace
 }  // namespace pixelzip::cli
+
+namespace pixelzip::cli {
+namespace {
+
+// `pixelzip train --arch aux-grey|aux-pyramid --export F` then compress/decompress with `--model F`.
+TEST(CliAuxModels, TrainExportAndRoundTripWithModelFile) {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir / "train");
+  for (uint32_t i = 0; i < 3; ++i) WriteBytes(dir / ("train/im" + std::to_string(i) + ".png"), EncodePng(MakeImage(20, 18, 3, 30 + i)));
+  const Image image = MakeImage(13, 9, 3, 7);
+  WriteBytes(dir / "in.png", EncodePng(image));
+  for (const std::string arch : {"aux-grey", "aux-pyramid"}) {
+    const std::string model = dir / (arch + ".pxzm");
+    const std::string hyper = arch == "aux-grey" ? "hidden=8,inner=8,blocks=1,grey_hidden=8,grey_inner=8,grey_blocks=1"
+                                                 : "base_side=3,hidden=8,inner=8,blocks=1,base_hidden=8,base_inner=8,base_blocks=1";
+    RunResult r = RunPixelzip({"train", "--arch", arch, "--hyper", hyper, "--data", dir / "train", "--held-out", "1",
+                               "--steps", "2", "--batch", "2", "--crop", "16", "--threads", "1", "--export", model});
+    ASSERT_EQ(r.exit_code, 0) << arch << ": " << Describe(r);
+    r = RunPixelzip({"compress", dir / "in.png", "--model", model, "-o", dir / "a.pxz", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << arch << ": " << Describe(r);
+    r = RunPixelzip({"decompress", dir / "a.pxz", "--model", model, "-o", dir / "out.png", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << arch << ": " << Describe(r);
+    EXPECT_EQ(ReadImage(dir / "out.png"), image) << arch;
+  }
+}
+
+}  // namespace
+}  // namespace pixelzip::cli
