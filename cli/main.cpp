@@ -117,7 +117,8 @@ int Main(int argc, char** argv) {
   train->add_option("--labels", tr.labels, "with an IDX --data: its IDX labels file, for a class-conditional model (gated-pixelcnn classes=K)");
   train->add_option("--held-out", tr.held_out, "the last N images (by name) are held out for evaluation")->capture_default_str();
   train->add_option("--arch", tr.arch, "local-pixelcnn | pixelcnn++ | multiscale-pixelcnn | gated-pixelcnn | pixelcnn | row-lstm | aux-grey | aux-pyramid")->capture_default_str();
-  train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10");
+  train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10 (local-pixelcnn also act_bits=8..10); "
+                 "with an existing --checkpoint, replaces its hyperparameters when the parameter shapes match");
   train->add_flag("--grey", tr.grey, "train a grey model (images converted to luma)");
   train->add_option("--checkpoint", tr.checkpoint, "checkpoint file: resumed when it exists, overwritten as training goes");
   train->add_option("--log", tr.log, "append step, seconds, learning rate and bits/dim to this TSV file");
@@ -126,6 +127,9 @@ int Main(int argc, char** argv) {
   train->add_option("--crop", tr.crop, "crop size in pixels")->capture_default_str();
   train->add_option("--lr", tr.learning_rate, "base learning rate")->capture_default_str();
   train->add_option("--lr-decay", tr.lr_decay, "learning rate factor per step")->capture_default_str();
+  train->add_option("--ema-decay", tr.ema_decay, "Polyak averaging factor per step of the weights evaluated and exported")
+      ->check(CLI::Range(0.0, 0.99999))
+      ->capture_default_str();
   train->add_option("--threads", tr.threads, "CPU threads (0: all cores)")->capture_default_str();
   train->add_flag("--qat", tr.qat, "quantisation-aware training through the exact integer forward");
   train->add_option("--export", tr.export_path, "write the integer model file here at the end");

@@ -95,6 +95,7 @@ int RunTrain(const TrainCommandOptions& o) {
   t.threads = o.threads;
   t.learning_rate = o.learning_rate;
   t.lr_decay_per_step = o.lr_decay;
+  t.ema_decay = o.ema_decay;
   t.qat = o.qat;
   t.export_path = o.export_path;
   t.progress_bar = o.progress;

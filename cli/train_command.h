@@ -19,6 +19,7 @@ struct TrainCommandOptions {
   long long steps = 1000;
   int batch = 32, crop = 32, threads = 0;
   double learning_rate = 2e-3, lr_decay = 0.99998;
+  double ema_decay = 0.999;             // Polyak averaging of the weights evaluated and exported
   bool qat = false;
   std::string export_path;              // model file written at the end
   std::string report_dir;               // with --export: report float/integer bits/dim on centre crops of these images

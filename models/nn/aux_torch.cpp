@@ -95,6 +95,7 @@ LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& s) {
   c.blocks = s.blocks;
   c.mixtures = s.mixtures;
   c.aux = s.aux;
+  c.act_bits = s.act_bits;
   return c;
 }
 

@@ -48,20 +48,22 @@ static void SetLutIndex(TorchIntLut& l, const Requant& r, int64_t index_lo) {
   l.index_lo = index_lo;
 }
 
-IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f) {
+IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f,
+               int32_t out_max) {
   const double s_idx = (hi_real - lo_real) / (kLutSize - 1);
   IntLut lut;
   lut.index_lo = int32_t(std::llround(lo_real / s_idx));
   lut.to_index = RequantFromFactor(s_in / s_idx);
   for (int j = 0; j < kLutSize; ++j) {
     const double y = f(double(lut.index_lo + j) * s_idx);
-    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -kInt8Max, kInt8Max)));
+    lut.table.push_back(int16_t(std::clamp<long long>(std::llround(y / s_out), -out_max, out_max)));
   }
   return lut;
 }
 
-IntLut MakeEluLut(double s_in, double s_out) {
-  return MakeLut(s_in, s_out, -kLutNegativeSpan, 127.0 * s_out, [](double x) { return x > 0 ? x : std::expm1(x); });
+IntLut MakeEluLut(double s_in, double s_out, int32_t out_max) {
+  return MakeLut(s_in, s_out, -kLutNegativeSpan, double(out_max) * s_out, [](double x) { return x > 0 ? x : std::expm1(x); },
+                 out_max);
 }
 
 TorchIntLut LutTensors(const IntLut& l) {
@@ -188,13 +190,14 @@ LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<tor
     }
     head_act = std::max(head_act, QuantileOfSample(torch::elu(trace.back()), 0.9999));
   }
+  const double act_max = double((int32_t{1} << (model.config().act_bits - 1)) - 1);
   LocalQuantScales s;
   s.residual = 1.5 * h_max / kInt16Max;
-  s.act_head = std::max(1.0, head_act) / kInt8Max;
+  s.act_head = std::max(1.0, head_act) / act_max;
   for (int i = 0; i < B; ++i) {
     s.inner.push_back(1.5 * t_max[i] / kInt16Max);
-    s.act_pre.push_back(std::max(1.0, pre[i]) / kInt8Max);
-    s.act_mid.push_back(std::max(1.0, mid[i]) / kInt8Max);
+    s.act_pre.push_back(std::max(1.0, pre[i]) / act_max);
+    s.act_mid.push_back(std::max(1.0, mid[i]) / act_max);
   }
   return s;
 }
@@ -208,9 +211,10 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, b
   t.conv0 = QuantizeLinear(m.conv0_weight * m.conv0_mask / 255.0, m.conv0_bias,
                            std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr);
   t.conv0.padding = c.kernel / 2;
+  const int32_t act_max = (int32_t{1} << (c.act_bits - 1)) - 1;
   for (int i = 0; i < c.blocks; ++i) {
-    auto pre = MakeEluLut(s.residual, s.act_pre[i]);
-    auto mid = MakeEluLut(s.inner[i], s.act_mid[i]);
+    auto pre = MakeEluLut(s.residual, s.act_pre[i], act_max);
+    auto mid = MakeEluLut(s.inner[i], s.act_mid[i], act_max);
     t.pre.push_back(LutTensors(pre));
     t.pre.back().ste_in = s.residual;
     t.pre.back().ste_out = s.act_pre[i];
@@ -220,7 +224,7 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, b
     t.conv1.push_back(QuantizeLinear(m.block_w1[i] * s.act_pre[i], m.block_b1[i], std::vector<double>(size_t(c.inner), s.inner[i]), ste, nullptr));
     t.conv2.push_back(QuantizeLinear(m.block_w2[i] * s.act_mid[i], m.block_b2[i], std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr));
   }
-  t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head));
+  t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head, act_max));
   t.head_lut.ste_in = s.residual;
   t.head_lut.ste_out = s.act_head;
   const auto scales = ParamScales(c.channels, c.mixtures);
@@ -274,6 +278,7 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s)
   out.shape.blocks = c.blocks;
   out.shape.mixtures = c.mixtures;
   out.shape.aux = c.aux;
+  out.shape.act_bits = c.act_bits;
   // conv0: gather the causal taps, the MED centre tap and the conditioning window from the k x k kernel.
   IntLinear full = ToIntLinear(t.conv0);
   auto w = t.conv0.weight.detach().to(torch::kInt64);  // [hidden, 2C, k, k]

@@ -23,7 +23,7 @@ namespace pixelzip::models::nn {
 struct LocalQuantScales {
   double residual = 0;                          // int16 residual stream h
   std::vector<double> inner;                    // int16 pre-activation t, per block
-  std::vector<double> act_pre, act_mid;         // int8 LUT outputs, per block
+  std::vector<double> act_pre, act_mid;         // LUT outputs (int8, or act_bits wide), per block
   double act_head = 0;
   torch::Tensor ToTensor() const;
   static LocalQuantScales FromTensor(const torch::Tensor& t, int blocks);
@@ -78,12 +78,14 @@ namespace exact_ops {
 std::vector<double> ParamScales(int channels, int mixtures);
 // Sets l's multiplier, half, divisor and factor tensors ([1, out, 1, 1]) from one Requant per output.
 void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq);
-// Lookup table of f from an input of scale s_in to int8 of scale s_out, its 4096 entries spanning
-// real inputs [lo_real, hi_real] (inputs beyond it clamp to the end entries).
-// REQUIRES: lo_real < hi_real; s_in, s_out > 0.
-IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f);
-// ELU lookup table from an input of scale s_in to int8 of scale s_out (MakeLut over [-8, 127 * s_out]).
-IntLut MakeEluLut(double s_in, double s_out);
+// Lookup table of f from an input of scale s_in to integers of scale s_out in [-out_max, out_max]
+// (int8 by default), its 4096 entries spanning real inputs [lo_real, hi_real] (inputs beyond it clamp
+// to the end entries). REQUIRES: lo_real < hi_real; s_in, s_out > 0; 1 <= out_max <= 32767.
+IntLut MakeLut(double s_in, double s_out, double lo_real, double hi_real, const std::function<double(double)>& f,
+               int32_t out_max = 127);
+// ELU lookup table from an input of scale s_in to [-out_max, out_max] of scale s_out (MakeLut over
+// [-8, out_max * s_out]).
+IntLut MakeEluLut(double s_in, double s_out, int32_t out_max = 127);
 TorchIntLut LutTensors(const IntLut& l);
 // x rounded and clamped to [lo, hi] in the forward pass, the identity in the backward pass.
 torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi);

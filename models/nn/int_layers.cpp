@@ -1,5 +1,6 @@
 #include "models/nn/int_layers.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "pixelzip/error.h"
@@ -66,10 +67,14 @@ IntLinear IntLinear::Read(const ModelFile& f, const std::string& name, int out, 
 
 void IntLut::Write(ModelFile& f, const std::string& name) const {
   f.PutInt32(name + ".index", {to_index.multiplier, to_index.shift, index_lo});
-  f.PutInt8(name + ".table", std::vector<int8_t>(table.begin(), table.end()));
+  const bool fits_int8 = std::all_of(table.begin(), table.end(), [](int16_t v) { return v >= -127 && v <= 127; });
+  if (fits_int8)
+    f.PutInt8(name + ".table", std::vector<int8_t>(table.begin(), table.end()));
+  else
+    f.PutInt16(name + ".table16", table);
 }
 
-IntLut IntLut::Read(const ModelFile& f, const std::string& name) {
+IntLut IntLut::Read(const ModelFile& f, const std::string& name, int32_t max_value) {
   IntLut l;
   const auto& p = f.Int32(name + ".index", 3);
   l.to_index = Requant{p[0], p[1]};
@@ -77,11 +82,16 @@ IntLut IntLut::Read(const ModelFile& f, const std::string& name) {
   l.index_lo = p[2];
   if (l.index_lo < -(1 << 20) || l.index_lo > (1 << 20))
     throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has an invalid index range");
-  const auto& t = f.Int8(name + ".table", kLutSize);
-  for (auto v : t) {
-    if (v < -127) throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has a value of -128");
-    l.table.push_back(v);
+  if (max_value > 127 && f.Has(name + ".table16")) {
+    l.table = f.Int16(name + ".table16", kLutSize);
+  } else {
+    const auto& t = f.Int8(name + ".table", kLutSize);
+    l.table.assign(t.begin(), t.end());
   }
+  for (auto v : l.table)
+    if (v < -max_value || v > max_value)
+      throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has a value outside [-" + std::to_string(max_value) +
+                                                ", " + std::to_string(max_value) + "]");
   return l;
 }
 

@@ -34,7 +34,7 @@ struct IntLinear {
 struct IntLut {
   Requant to_index;
   int32_t index_lo = 0;
-  std::vector<int16_t> table;  // int8 values, 4096 entries
+  std::vector<int16_t> table;  // 4096 entries; int8 values unless the model widens its activations
 
   int16_t operator()(int32_t x) const {
     const int64_t i = RoundShift(int64_t(x) * to_index.multiplier, to_index.shift);
@@ -42,7 +42,9 @@ struct IntLut {
     return table[size_t((i < index_lo ? index_lo : i > hi ? hi : i) - index_lo)];
   }
   void Write(ModelFile& f, const std::string& name) const;
-  static IntLut Read(const ModelFile& f, const std::string& name);
+  // Written as int8 entry NAME.table when every value fits in [-127, 127], else as int16 NAME.table16.
+  // Read refuses values outside [-max_value, max_value]; NAME.table16 only when max_value > 127.
+  static IntLut Read(const ModelFile& f, const std::string& name, int32_t max_value = 127);
 };
 
 inline constexpr int kLutSize = 4096;

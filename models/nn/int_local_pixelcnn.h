@@ -17,6 +17,11 @@ namespace pixelzip::models::nn {
 struct LocalPixelCnnShape {
   int channels = 3, kernel = 7, hidden = 64, inner = 128, blocks = 4, mixtures = 10;
   int aux = 0;  // conditioning planes (hyperparameter "aux", written only when > 0), seen through kAuxTaps
+  // Bits of the activations after each nonlinearity (hyperparameter "act_bits", 8 to 10, written only
+  // when not 8): values in [-ActMax(), ActMax()]. The 2^24 bound still holds for any layer of at most
+  // 258 inputs at 10 bits (258 * 127 * 511 < 2^24); the loader proves it per layer.
+  int act_bits = 8;
+  int32_t ActMax() const { return (int32_t{1} << (act_bits - 1)) - 1; }
   // Causal taps (dy, dx) of the masked kernel, dy <= 0, in raster order.
   std::vector<std::pair<int, int>> Taps() const;
   static constexpr int kAuxTaps = 9;  // the 3x3 window (dy, dx in -1..1, raster order) of each conditioning plane

@@ -13,6 +13,7 @@ std::string LocalPixelCnnConfig::ToString() const {
   s << "channels=" << channels << " kernel=" << kernel << " hidden=" << hidden << " inner=" << inner
     << " blocks=" << blocks << " mixtures=" << mixtures;
   if (aux > 0) s << " aux=" << aux;
+  if (act_bits != 8) s << " act_bits=" << act_bits;
   return s.str();
 }
 

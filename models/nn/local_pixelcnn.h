@@ -18,6 +18,7 @@ struct LocalPixelCnnConfig {
   int blocks = 4;        // residual blocks
   int mixtures = 10;     // logistic mixture components
   int aux = 0;           // extra non-causal input planes (conditioning), seen through a 3x3 window around the pixel
+  int act_bits = 8;      // bits of the integer model's activations after each ELU (8 to 10; see int_local_pixelcnn.h)
   std::string ToString() const;
 };
 

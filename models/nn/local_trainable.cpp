@@ -51,6 +51,7 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   c.inner = s.inner;
   c.blocks = s.blocks;
   c.mixtures = s.mixtures;
+  c.act_bits = s.act_bits;
   return std::make_unique<LocalTrainable>(c);
 }
 

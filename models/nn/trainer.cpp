@@ -148,14 +148,20 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     resume->read("architecture", v);
     arch = v.toStringRef();
     resume->read("hyper", v);
-    hyper = v.toStringRef();
+    const std::string saved_hyper = v.toStringRef();
+    const bool hyper_changed = !o.hyper.empty() && o.hyper != saved_hyper;
+    if (hyper_changed)
+      std::fprintf(stderr, "hyperparameters of %s replaced: '%s' -> '%s' (scales recalibrated)\n", o.checkpoint_path.c_str(),
+                   saved_hyper.c_str(), o.hyper.c_str());
+    else
+      hyper = saved_hyper;
     resume->read("channels", v);
     if (v.toInt() != channels)
       throw Error(ErrorCode::kInvalidArgument, o.checkpoint_path + ": checkpoint is for " + std::to_string(v.toInt()) + "-channel images");
     resume->read("step", v);
     step = v.toInt();
     torch::Tensor st;
-    if (resume->try_read("scales", st)) scales_tensor = st;
+    if (!hyper_changed && resume->try_read("scales", st)) scales_tensor = st;
   }
   auto net = MakeTrainableNetwork(arch, hyper, channels);
   const bool conditional = !o.train_labels.empty();

@@ -27,7 +27,9 @@ struct TrainOptions {
   int threads = 0;                   // 0: all cores
   uint64_t seed = 1;
   bool progress_bar = true;
-  std::string hyper;                 // architecture hyperparameters, "key=value,key=value"
+  std::string hyper;                 // architecture hyperparameters, "key=value,key=value"; with a checkpoint that
+                                     // exists, a non-empty hyper that differs replaces the checkpoint's (the parameter
+                                     // shapes must match, e.g. act_bits) and the quantisation scales are recalibrated
   bool qat = false;                  // fake-quantised forward equal to the integer model (calibrates scales once)
   std::string export_path;           // write the integer model file here at the end (from the EMA weights)
   // Class of each training / held-out image, for class-conditional models (hyperparameter classes=K);

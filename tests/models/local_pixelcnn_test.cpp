@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "models/nn/exact_torch.h"
@@ -32,7 +34,11 @@ torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t 
   return ((base + steps).remainder(256.0) * 2.0 - 255.0);
 }
 
-Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4") {
+constexpr const char* kSmallHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4";
+// The same with 10-bit activations after each ELU (int16 LUT entries in the model file).
+constexpr const char* kWideHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4,act_bits=10";
+
+Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSmallHyper) {
   Fixture f;
   torch::manual_seed(seed);
   auto shape = LocalPixelCnnShape::FromHyper(hyper, channels);
@@ -43,6 +49,7 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = "ker
   c.inner = shape.inner;
   c.blocks = shape.blocks;
   c.mixtures = shape.mixtures;
+  c.act_bits = shape.act_bits;
   f.model = LocalPixelCnn(c);
   // Non-zero biases so they are exercised.
   {
@@ -64,8 +71,10 @@ std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC b
 }
 
 TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
+  for (const char* hyper : {kSmallHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 7);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 7, hyper);
     auto q = RandomPixels(2, channels, 13, 11, 3);
     torch::NoGradGuard ng;
     auto fake = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/false), q);
@@ -77,8 +86,10 @@ TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
 }
 
 TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
+  for (const char* hyper : {kSmallHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 11);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 11, hyper);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 3}, std::pair{13, 17}, std::pair{2, 31}}) {
       auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
       auto bytes = ToBytes(q);
@@ -114,7 +125,9 @@ TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
 }
 
 TEST(LocalPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
-  auto f = MakeFixture(3, 5);
+  for (const char* hyper : {kSmallHyper, kWideHyper}) {
+  SCOPED_TRACE(hyper);
+  auto f = MakeFixture(3, 5, hyper);
   auto q = RandomPixels(8, 3, 9, 10, 21);
   torch::NoGradGuard ng;
   auto t = TensorsFromInt(f.exported);
@@ -126,6 +139,7 @@ TEST(LocalPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
       for (int64_t i = 0; i < 8; i += batch) parts.push_back(ExactForward(t, q.narrow(0, i, std::min<int64_t>(batch, 8 - i))));
       EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
     }
+  }
   }
 }
 
@@ -184,8 +198,10 @@ class LocalRangeSource final : public SymbolSource {
 };
 
 TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
+  for (const char* hyper : {kSmallHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 41);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 41, hyper);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{40, 33}, std::pair{7, 64}}) {
       auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
       PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
@@ -228,6 +244,51 @@ TEST(LocalPixelCnnModelFile, RoundTripsAndRefusesCorruption) {
   auto cut = f.file_bytes;
   cut.resize(cut.size() - 40);
   EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
+}
+
+TEST(LocalPixelCnnModelFile, WideActivationsRoundTripAndAreCloserToTheFloatModel) {
+  auto narrow = MakeFixture(3, 31);
+  auto wide = MakeFixture(3, 31, kWideHyper);  // the same weights (same seed), 10-bit activations
+  EXPECT_EQ(wide.exported.shape.act_bits, 10);
+  EXPECT_EQ(wide.exported.shape.ToHyper(), kWideHyper);
+  EXPECT_EQ(narrow.exported.shape.ToHyper(), kSmallHyper);  // 8 bits: the hyperparameter is not written
+  int16_t widest = 0;
+  for (const auto& l : wide.exported.lut_mid)
+    for (int16_t v : l.table) widest = std::max<int16_t>(widest, int16_t(std::abs(v)));
+  EXPECT_GT(widest, 127);
+  EXPECT_LE(widest, 511);
+  auto parsed = ModelFile::Parse(wide.file_bytes.data(), wide.file_bytes.size(), "wide");
+  EXPECT_TRUE(parsed.Has("block0.lut_mid.table16"));
+  auto again = IntLocalPixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), wide.file_bytes);
+  // The point of the wider activations: the integer model's mixture parameters are nearer the float
+  // model's (mean absolute error in real units over a random image).
+  auto q = RandomPixels(1, 3, 24, 24, 77);
+  torch::NoGradGuard ng;
+  auto reference = narrow.model->forward(q);
+  auto error = [&](Fixture& f) {
+    auto t = TensorsFromInt(f.exported);
+    return (ExactForward(t, q) * t.param_scale - reference).abs().mean().item<double>();
+  };
+  EXPECT_LT(error(wide), 0.75 * error(narrow));
+}
+
+TEST(LocalPixelCnnModelFile, RefusesLutValuesBeyondTheActivationRange) {
+  for (const char* hyper : {kSmallHyper, kWideHyper}) {
+    auto f = MakeFixture(3, 37, hyper);
+    auto broken = f.exported;
+    broken.lut_mid[1].table[4000] = int16_t(broken.shape.ActMax() + 1);
+    ModelFile file;
+    broken.Write(file);  // an int16 table16 entry for the narrow model too
+    try {
+      IntLocalPixelCnn::Read(file);
+      FAIL() << "model accepted: " << hyper;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModelInvalid) << e.what();
+    }
+  }
 }
 
 TEST(LocalPixelCnnModelFile, RefusesAModelThatFailsTheAccumulationBound) {
