@@ -59,6 +59,7 @@ MultiscalePixelCnnImpl::MultiscalePixelCnnImpl(const MultiscaleShape& s) : shape
   c.inner = s.base_inner;
   c.blocks = s.base_blocks;
   c.mixtures = s.mixtures;
+  c.act_bits = s.act_bits;
   base = register_module("base", LocalPixelCnn(c));
   for (int g = 0; g < kMultiscaleGroups; ++g)
     groups.push_back(register_module("group" + std::to_string(g),
@@ -112,7 +113,7 @@ torch::Tensor GroupExactForward(const LocalTensors& t, const torch::Tensor& inpu
 namespace {
 
 // Scales from traces (h0, then (t_i, h_{i+1}) per block), as CalibrateScales does for the local model.
-LocalQuantScales ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>& traces, int blocks) {
+LocalQuantScales ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>& traces, int blocks, int32_t act_max) {
   double h_max = 0, head_act = 0;
   std::vector<double> t_max(size_t(blocks), 0.0), pre(size_t(blocks), 0.0), mid(size_t(blocks), 0.0);
   for (const auto& trace : traces) {
@@ -128,11 +129,11 @@ LocalQuantScales ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>&
   }
   LocalQuantScales s;
   s.residual = 1.5 * std::max(h_max, 1e-3) / kInt16Max;
-  s.act_head = std::max(1.0, head_act) / kInt8Max;
+  s.act_head = std::max(1.0, head_act) / act_max;
   for (int i = 0; i < blocks; ++i) {
     s.inner.push_back(1.5 * std::max(t_max[size_t(i)], 1e-3) / kInt16Max);
-    s.act_pre.push_back(std::max(1.0, pre[size_t(i)]) / kInt8Max);
-    s.act_mid.push_back(std::max(1.0, mid[size_t(i)]) / kInt8Max);
+    s.act_pre.push_back(std::max(1.0, pre[size_t(i)]) / act_max);
+    s.act_mid.push_back(std::max(1.0, mid[size_t(i)]) / act_max);
   }
   return s;
 }
@@ -167,7 +168,8 @@ torch::Tensor Assemble(const torch::Tensor& q, int base_side, int64_t P,
   return out;
 }
 
-LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, int channels, int mixtures, bool ste) {
+LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, int channels, int mixtures,
+                                   int32_t act_max, bool ste) {
   LocalTensors t;
   t.channels = channels;
   t.blocks = m.blocks();
@@ -176,10 +178,10 @@ LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, i
   t.conv0 = QuantizeLinear(m.conv0_weight / 255.0, m.conv0_bias, std::vector<double>(size_t(hidden), s.residual), ste, nullptr);
   t.conv0.padding = 1;
   for (int i = 0; i < m.blocks(); ++i) {
-    t.pre.push_back(LutTensors(MakeEluLut(s.residual, s.act_pre[size_t(i)])));
+    t.pre.push_back(LutTensors(MakeEluLut(s.residual, s.act_pre[size_t(i)], act_max)));
     t.pre.back().ste_in = s.residual;
     t.pre.back().ste_out = s.act_pre[size_t(i)];
-    t.mid.push_back(LutTensors(MakeEluLut(s.inner[size_t(i)], s.act_mid[size_t(i)])));
+    t.mid.push_back(LutTensors(MakeEluLut(s.inner[size_t(i)], s.act_mid[size_t(i)], act_max)));
     t.mid.back().ste_in = s.inner[size_t(i)];
     t.mid.back().ste_out = s.act_mid[size_t(i)];
     t.conv1.push_back(QuantizeLinear(m.block_w1[size_t(i)] * s.act_pre[size_t(i)], m.block_b1[size_t(i)],
@@ -187,7 +189,7 @@ LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, i
     t.conv2.push_back(QuantizeLinear(m.block_w2[size_t(i)] * s.act_mid[size_t(i)], m.block_b2[size_t(i)],
                                      std::vector<double>(size_t(hidden), s.residual), ste, nullptr));
   }
-  t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head));
+  t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head, act_max));
   t.head_lut.ste_in = s.residual;
   t.head_lut.ste_out = s.act_head;
   const auto scales = ParamScales(channels, mixtures);
@@ -227,7 +229,7 @@ MultiscaleScales CalibrateMultiscaleScales(MultiscalePixelCnnImpl& m, const std:
   for (int g = 0; g < kMultiscaleGroups; ++g) {
     if (traces[g].empty())
       throw Error(ErrorCode::kInvalidArgument, "calibration crops are too small to reach the multiscale group networks");
-    r.groups[g] = ScalesFromTraces(traces[g], s.blocks);
+    r.groups[g] = ScalesFromTraces(traces[g], s.blocks, s.ActMax());
   }
   return r;
 }
@@ -237,7 +239,8 @@ MultiscaleTensors MultiscaleTensorsFromFloat(MultiscalePixelCnnImpl& m, const Mu
   t.base_side = m.shape().base_side;
   t.base = TensorsFromFloat(*m.base, scales.base, ste);
   for (int g = 0; g < kMultiscaleGroups; ++g)
-    t.groups[g] = GroupTensorsFromFloat(*m.groups[size_t(g)], scales.groups[g], m.shape().channels, m.shape().mixtures, ste);
+    t.groups[g] = GroupTensorsFromFloat(*m.groups[size_t(g)], scales.groups[g], m.shape().channels, m.shape().mixtures,
+                                        m.shape().ActMax(), ste);
   return t;
 }
 

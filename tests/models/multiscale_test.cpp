@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -25,6 +27,9 @@ namespace {
 
 constexpr const char* kTinyHyper =
     "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1";
+// The same with 10-bit activations after each ELU, in the base and the group networks.
+constexpr const char* kWideHyper =
+    "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1,act_bits=10";
 
 struct Fixture {
   MultiscalePixelCnn model{nullptr};
@@ -117,8 +122,10 @@ TEST(MultiscaleGeometry, LevelsFromSize) {
 
 TEST(MultiscaleExact, CpuEngineEqualsTorchPathOnOddSizes) {
   torch::NoGradGuard ng;
+  for (const char* hyper : {kTinyHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 5);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 5, hyper);
     const auto tensors = MultiscaleTensorsFromInt(f.exported);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{1, 7}, std::pair{7, 1}, std::pair{5, 3}, std::pair{13, 17},
                         std::pair{33, 20}}) {
@@ -158,8 +165,10 @@ TEST(MultiscaleExact, BatchSizeChangesNothing) {
 }
 
 TEST(MultiscaleExact, FakeQuantForwardEqualsIntegerModel) {
+  for (const char* hyper : {kTinyHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 13);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 13, hyper);
     auto q = RandomPixels(2, channels, 19, 14, 8);
     torch::NoGradGuard ng;
     auto integer = MultiscaleForwardExact(MultiscaleTensorsFromInt(f.exported), q);
@@ -202,8 +211,10 @@ class RangeSource final : public SymbolSource {
 };
 
 TEST(MultiscaleCoding, RoundTripGreyAndRgb) {
+  for (const char* hyper : {kTinyHyper, kWideHyper})
   for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 21);
+    SCOPED_TRACE(hyper);
+    auto f = MakeFixture(channels, 21, hyper);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{1, 9}, std::pair{9, 1}, std::pair{5, 3}, std::pair{23, 17},
                         std::pair{40, 33}}) {
       auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(31 * h + w)));
@@ -368,6 +379,26 @@ TEST(MultiscaleTraining, TinyModelLossFallsAndExports) {
   auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
   EXPECT_EQ(model->Order(), CodingOrder::kMultiscale);
   EXPECT_EQ(model->Identity().architecture, kMultiscalePixelCnnArch);
+}
+
+TEST(MultiscaleModelFile, WideActivationsRoundTripAndAreChecked) {
+  auto f = MakeFixture(3, 61, kWideHyper);
+  EXPECT_EQ(f.exported.shape.act_bits, 10);
+  EXPECT_EQ(f.exported.base.shape.act_bits, 10);
+  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "wide");
+  auto again = IntMultiscalePixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  int16_t widest = 0;
+  for (const auto& l : f.exported.groups[2].lut_mid)
+    for (int16_t v : l.table) widest = std::max<int16_t>(widest, int16_t(std::abs(v)));
+  EXPECT_GT(widest, 127);
+  auto broken = f.exported;
+  broken.groups[1].lut_head.table[4095] = 512;
+  ModelFile bad;
+  broken.Write(bad);
+  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad), Error);
 }
 
 }  // namespace
