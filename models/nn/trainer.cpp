@@ -188,7 +188,13 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
   if (resume) {
     torch::serialize::InputArchive model_ar, ema_ar, opt_ar;
     resume->read("model", model_ar);
-    model.load(model_ar);
+    std::vector<std::vector<int64_t>> shapes;
+    for (const auto& p : params) shapes.push_back(p.sizes().vec());
+    model.load(model_ar);  // replaces the tensors whatever their shapes: check them
+    for (size_t i = 0; i < params.size(); ++i)
+      if (model.parameters()[i].sizes().vec() != shapes[i])
+        throw Error(ErrorCode::kInvalidArgument, o.checkpoint_path + ": the checkpoint's parameters do not have the shapes of '" +
+                                                     hyper + "' (a hyperparameter that changes the network cannot resume it)");
     resume->read("ema", ema_ar);
     for (size_t i = 0; i < ema.shadow.size(); ++i) ema_ar.read("p" + std::to_string(i), ema.shadow[i]);
     resume->read("optimizer", opt_ar);

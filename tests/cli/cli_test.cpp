@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -133,6 +135,43 @@ TEST_F(CliTest, OddSizesRoundTrip) {
     ASSERT_EQ(r.exit_code, 0) << w << "x" << h << ": " << Describe(r);
     EXPECT_EQ(ReadImage(dir_ / "odd-out.png"), image) << w << "x" << h;
   }
+}
+
+// Resuming a checkpoint with --hyper that changes only act_bits recalibrates and trains the wider
+// integer model (quantisation-aware); its model file holds int16 tables and round-trips an image.
+TEST_F(CliTest, TrainResumedWithWiderActivationsRoundTrips) {
+  std::filesystem::create_directories(dir_ / "data");
+  for (int i = 0; i < 3; ++i) WriteImage("data/t" + std::to_string(i) + ".png", MakeImage(12, 12, 3, 40 + i));
+  const std::string hyper = "kernel=3,hidden=6,inner=8,blocks=1,mixtures=2";
+  std::vector<std::string> common{"train", "--data", dir_ / "data", "--batch", "2", "--crop", "8", "--threads", "1",
+                                  "--checkpoint", dir_ / "lp.ckpt"};
+  auto args = common;
+  args.insert(args.end(), {"--hyper", hyper, "--steps", "2"});
+  RunResult r = RunPixelzip(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  args = common;
+  args.insert(args.end(), {"--hyper", hyper + ",act_bits=10", "--steps", "4", "--qat", "--ema-decay", "0.9",
+                           "--export", dir_ / "lp.pxzm"});
+  r = RunPixelzip(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.err.find("replaced"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("resumed"), std::string::npos) << r.err;
+  std::ifstream model_in(dir_ / "lp.pxzm", std::ios::binary);
+  const std::string model_bytes((std::istreambuf_iterator<char>(model_in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(model_bytes.find("act_bits=10"), std::string::npos);
+  EXPECT_NE(model_bytes.find(".table16"), std::string::npos);
+  const Image image = MakeImage(9, 6, 3, 78);
+  const std::string in = WriteImage("in.png", image);
+  r = RunPixelzip({"compress", in, "--model", dir_ / "lp.pxzm", "-o", dir_ / "in.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"decompress", dir_ / "in.pxz", "--model", dir_ / "lp.pxzm", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+  // A hyperparameter change that alters the parameter shapes cannot resume the checkpoint.
+  args = common;
+  args.insert(args.end(), {"--hyper", "kernel=3,hidden=7,inner=8,blocks=1,mixtures=2", "--steps", "5"});
+  r = RunPixelzip(args);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
 }
 
 TEST_F(CliTest, MultiscaleOrderRoundTrips) {
