@@ -58,7 +58,7 @@ std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // row_lstm_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {

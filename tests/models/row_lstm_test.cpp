@@ -19,22 +19,16 @@
 #include "models/nn/trainable.h"
 #include "models/nn/trainer.h"
 #include "pixelzip/error.h"
+#include "tests/models/pixelrnn_test_util.h"
 
 #include <unistd.h>
 
 namespace pixelzip::models::nn {
 namespace {
 
+using namespace pixelrnn_test;
+
 constexpr const char* kTinyHyper = "kernel=5,hidden=12,state=10,layers=2,row_kernel=3,head=16,mixtures=3";
-
-class ScopedTorchThreads {
- public:
-  explicit ScopedTorchThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ScopedTorchThreads() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Fixture {
   RowLstm model{nullptr};
@@ -42,13 +36,6 @@ struct Fixture {
   IntRowLstm exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
@@ -71,27 +58,11 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTin
   return f;
 }
 
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
-}
-
 TEST(RowLstmFloat, OutputDependsOnlyOnEarlierPixels) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(3, 41);
   torch::NoGradGuard ng;
-  auto q = RandomPixels(1, 3, 7, 9, 5);
-  auto out = f.model->forward(q);
-  for (int s : {0, 4, 13, 30, 62}) {
-    auto changed = q.clone().view({1, 3, -1});
-    changed.narrow(2, s, 63 - s).neg_();
-    auto out2 = f.model->forward(changed.view({1, 3, 7, 9})).view({1, out.size(1), -1});
-    auto upto = out.view({1, out.size(1), -1}).narrow(2, 0, s + 1);
-    EXPECT_TRUE(torch::equal(upto, out2.narrow(2, 0, s + 1))) << "position " << s;
-    if (s + 1 < 63) {
-      EXPECT_FALSE(torch::equal(out.view({1, out.size(1), -1}).narrow(2, s + 1, 1), out2.narrow(2, s + 1, 1)));
-    }
-  }
+  ExpectCausal([&](const torch::Tensor& q) { return f.model->forward(q); }, 3, 7, 9, {0, 4, 13, 30, 62});
 }
 
 TEST(RowLstmExact, CellKeepsItsStatedRangesAndFollowsTheFloatRecurrence) {
@@ -139,30 +110,7 @@ TEST(RowLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    RowLstmCodingModel cpu(f.file_bytes, "test", EngineKind::kCpu);
-    RowLstmCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
-    for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 13}, std::pair{11, 1}}) {
-      auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
-      auto bytes = ToBytes(q);
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      const auto batched = tch.AllParams(view, EngineKind::kTorchCpu);
-      // Incremental: pixel by pixel; pixels at and after (y, x) are unknown (zero) when it is evaluated.
-      const int P = f.exported.shape.ParamCount();
-      std::vector<int16_t> partial(bytes.size(), 0);
-      std::vector<int16_t> params(static_cast<size_t>(P));
-      RowLstmDecoder dec(f.exported, w);
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-          dec.Evaluate(partial.data(), h, y, x, params.data());
-          ASSERT_TRUE(std::equal(params.begin(), params.end(), batched.begin() + (size_t(y) * w + x) * P))
-              << channels << " channels " << h << "x" << w << " at " << y << "," << x;
-          for (int c = 0; c < channels; ++c) {
-            const size_t i = (size_t(y) * w + x) * channels + c;
-            partial[i] = int16_t(2 * bytes[i] - 255);
-          }
-        }
-      EXPECT_EQ(cpu.AllParams(view, EngineKind::kCpu), batched);
-    }
+    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmDecoder>(f.file_bytes, f.exported, channels);
   }
 }
 
@@ -175,63 +123,17 @@ TEST(RowLstmExact, DecoderRefusesOutOfOrderPixels) {
 
 TEST(RowLstmExact, BatchSizeAndThreadCountDoNotChangeABit) {
   auto f = MakeFixture(3, 5);
-  auto q = RandomPixels(8, 3, 6, 7, 21);
-  torch::NoGradGuard ng;
   auto t = RowLstmTensorsFromInt(f.exported);
-  ScopedTorchThreads restore(1);
-  auto all = RowLstmExactForward(t, q);
-  for (int64_t batch : {1, 3, 8}) {
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < 8; i += batch) parts.push_back(RowLstmExactForward(t, q.narrow(0, i, std::min<int64_t>(batch, 8 - i))));
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-      // The training path (LibTorch convolution, straight-through gradients) gives the same integers.
-      auto fake = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, true), q.narrow(0, 0, batch));
-      EXPECT_TRUE(torch::equal(fake, all.narrow(0, 0, batch))) << "ste batch " << batch << " threads " << threads;
-    }
-  }
+  ExpectBatchAndThreadInvariance([&](const torch::Tensor& q) { return RowLstmExactForward(t, q); },
+                                 [&](const torch::Tensor& q) { return RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, true), q); },
+                                 RandomPixels(8, 3, 6, 7, 21));
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
 
 TEST(RowLstmCoding, RoundTripWithEitherEncoderAndPayloadEqualsModelBits) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 43);
-    for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}}) {
-      auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      std::vector<uint8_t> streams[2];
-      int k = 0;
-      for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-        RowLstmCodingModel m(f.file_bytes, "test", encoder);
-        RangeSink sink;
-        m.Encode(view, sink, {});
-        streams[k++] = sink.encoder.Finish();
-      }
-      EXPECT_EQ(streams[0], streams[1]) << "the encoders' CDFs differ";
-      RowLstmCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
-      const double bits = ModelCodeLengthBits(model, view);
-      EXPECT_LE(double(streams[0].size()) * 8.0, bits * 1.001 + 64.0);
-      EXPECT_GE(double(streams[0].size()) * 8.0, bits - 8.0);
-      std::vector<uint8_t> decoded(bytes.size(), 0);
-      PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-      RangeSource source(streams[0]);
-      model.Decode(out, source, {});
-      EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
-      EXPECT_TRUE(source.decoder.AtCleanEnd());
-    }
+    ExpectEncodersAgreeAndRoundTrip<RowLstmCodingModel>(f.file_bytes, channels);
   }
 }
 
@@ -292,18 +194,6 @@ TEST(RowLstmModelFile, RefusesBrokenBoundsRangesAndTables) {
   EXPECT_THROW(RowLstmShape::FromHyper("row_kernel=4", 3), Error);
   EXPECT_THROW(RowLstmShape::FromHyper("depth=3", 3), Error);
   EXPECT_THROW(MakeTrainableNetwork("row-lstm", "state=0", 3), Error);
-}
-
-std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_t seed) {
-  std::vector<Image> out;
-  for (int i = 0; i < n; ++i) {
-    Image im;
-    im.width = im.height = uint32_t(size);
-    im.channels = uint32_t(channels);
-    im.pixels = ToBytes(RandomPixels(1, channels, size, size, seed + uint64_t(i)));
-    out.push_back(std::move(im));
-  }
-  return out;
 }
 
 TEST(RowLstmTraining, LossFallsFloatAndQuantised) {
