@@ -1,4 +1,5 @@
-// TrainableNetwork for the PixelRNN models.
+// TrainableNetwork for the PixelRNN models: the Row LSTM and the Diagonal BiLSTM.
+#include "models/nn/diagonal_bilstm.h"
 #include "models/nn/model_file.h"
 #include "models/nn/row_lstm.h"
 #include "models/nn/trainable.h"
@@ -15,6 +16,16 @@ struct RowLstmKind {
   static torch::Tensor Exact(const RowLstmTensors& t, const torch::Tensor& q) { return RowLstmExactForward(t, q); }
   static RowLstmScales Calibrate(RowLstmImpl& m, const std::vector<torch::Tensor>& b) { return CalibrateRowLstm(m, b); }
   static IntRowLstm Export(RowLstmImpl& m, const RowLstmScales& s) { return ExportIntRowLstm(m, s); }
+};
+
+struct DiagonalBiLstmKind {
+  using Module = DiagonalBiLstm;
+  using Shape = DiagonalBiLstmShape;
+  static constexpr const char* kArch = kDiagonalBiLstmArch;
+  static auto Tensors(DiagonalBiLstmImpl& m, const RowLstmScales& s) { return DiagonalBiLstmTensorsFromFloat(m, s, /*ste=*/true); }
+  static torch::Tensor Exact(const DiagonalBiLstmTensors& t, const torch::Tensor& q) { return DiagonalBiLstmExactForward(t, q); }
+  static RowLstmScales Calibrate(DiagonalBiLstmImpl& m, const std::vector<torch::Tensor>& b) { return CalibrateDiagonalBiLstm(m, b); }
+  static IntDiagonalBiLstm Export(DiagonalBiLstmImpl& m, const RowLstmScales& s) { return ExportIntDiagonalBiLstm(m, s); }
 };
 
 template <class Kind>
@@ -56,5 +67,8 @@ std::unique_ptr<TrainableNetwork> Make(const std::string& hyper, int channels) {
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels) { return Make<RowLstmKind>(hyper, channels); }
+std::unique_ptr<TrainableNetwork> MakeDiagonalBiLstmTrainable(const std::string& hyper, int channels) {
+  return Make<DiagonalBiLstmKind>(hyper, channels);
+}
 
 }  // namespace pixelzip::models::nn

@@ -176,6 +176,11 @@ TEST_F(CliTest, TrainedRowLstmModelFileRoundTrips) {
                              [&](const std::string& n, const Image& im) { return WriteImage(n, im); });
 }
 
+TEST_F(CliTest, TrainedDiagonalBiLstmModelFileRoundTrips) {
+  TrainedModelFileRoundTrips(dir_, "diagonal-bilstm", "kernel=3,hidden=6,state=5,layers=2,head=8,mixtures=2",
+                             [&](const std::string& n, const Image& im) { return WriteImage(n, im); });
+}
+
 TEST_F(CliTest, DeviceCpuRoundTrips) {
   const Image image = MakeImage(16, 16, 3, 9);
   const std::string in = WriteImage("in.png", image);
