@@ -4,16 +4,25 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
 #include "models/nn/local_coding_model.h"  // EngineKind
+#include "models/nn/logistic_mixture.h"
+#include "models/nn/model_file.h"
 #include "models/nn/model_loader.h"
+#include "models/nn/trainable.h"
 #include "models/nn/trainer.h"
+#include "pixelzip/error.h"
+
+#include <unistd.h>
 
 namespace pixelzip::models::nn::pixelrnn_test {
 
@@ -76,8 +85,9 @@ inline void ExpectCausal(const std::function<torch::Tensor(const torch::Tensor&)
     auto out2 = forward(changed.view({1, channels, h, w})).view({1, P, -1});
     auto upto = out.view({1, P, -1}).narrow(2, 0, s + 1);
     EXPECT_TRUE(torch::equal(upto, out2.narrow(2, 0, s + 1))) << "position " << s;
-    if (expect_change && s + 1 < n)
+    if (expect_change && s + 1 < n) {
       EXPECT_FALSE(torch::equal(out.view({1, P, -1}).narrow(2, s + 1, 1), out2.narrow(2, s + 1, 1))) << "position " << s + 1;
+    }
   }
 }
 
@@ -164,6 +174,111 @@ void ExpectEncodersAgreeAndRoundTrip(const std::vector<uint8_t>& file_bytes, int
       model.Decode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), out.data()}, source, {});
     });
   }
+}
+
+// The fake-quantised forwards (ste off and on) equal the integer one, and the integer model's likelihood is
+// within `tolerance` bits per subpixel of the float model's (params_float) on q.
+inline void ExpectFakeQuantEqualsInteger(const torch::Tensor& q, const torch::Tensor& fake, const torch::Tensor& fake_ste,
+                                         const torch::Tensor& integer, const torch::Tensor& param_scale,
+                                         const torch::Tensor& params_float, int mixtures, double tolerance) {
+  EXPECT_TRUE(torch::equal(fake, integer));
+  EXPECT_TRUE(torch::equal(fake_ste, integer));
+  const double nll_int = DiscretizedMixLogisticNll(q / 255.0, integer * param_scale, mixtures).sum().item<double>();
+  const double nll_float = DiscretizedMixLogisticNll(q / 255.0, params_float, mixtures).sum().item<double>();
+  EXPECT_NEAR(nll_int / q.numel(), nll_float / q.numel(), tolerance);
+}
+
+// The file re-serialises to the same bytes, loads as `arch`, and corrupt or cut copies are refused.
+template <class IntModel>
+void ExpectModelFileRoundTripsAndRefusesCorruption(const std::vector<uint8_t>& file_bytes, const std::string& arch) {
+  auto parsed = ModelFile::Parse(file_bytes.data(), file_bytes.size(), "test");
+  auto again = IntModel::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), file_bytes);
+  auto loaded = ModelFromBytes(file_bytes, "test", Device::kCpu);
+  EXPECT_EQ(loaded->Identity().architecture, arch);
+  for (size_t pos : {size_t(0), size_t(20), file_bytes.size() / 2, file_bytes.size() - 1}) {
+    auto bad = file_bytes;
+    bad[pos] ^= 0x40;
+    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
+  }
+  auto cut = file_bytes;
+  cut.resize(cut.size() - 40);
+  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
+}
+
+// Writing `broken` and reading it back is refused with kModelInvalid, the message containing `what`.
+template <class IntModel>
+void ExpectRefused(const IntModel& broken, const std::string& what) {
+  ModelFile file;
+  broken.Write(file);
+  try {
+    IntModel::Read(file);
+    FAIL() << "model accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// 30 float and (after calibration) 15 quantised Adam steps on one batch lower the loss; the scales
+// round-trip through a checkpoint tensor.
+inline void ExpectLossFallsFloatAndQuantised(const std::string& arch, const std::string& hyper) {
+  ScopedTorchThreads one_thread(1);
+  torch::manual_seed(3);
+  auto net = MakeTrainableNetwork(arch, hyper, 3);
+  auto batch = RandomPixels(8, 3, 10, 10, 99);
+  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
+  auto train = [&](bool quantized, int steps) {
+    double first = 0, last = 0;
+    for (int i = 0; i < steps; ++i) {
+      auto loss = DiscretizedMixLogisticNll(batch / 255.0, net->Forward(batch, quantized), net->mixtures()).mean() / 300.0 / std::log(2.0);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      (i == 0 ? first : last) = loss.item<double>();
+    }
+    return std::pair{first, last};
+  };
+  const auto [f0, f1] = train(false, 30);
+  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
+  net->Calibrate({batch});
+  ASSERT_TRUE(net->calibrated());
+  const auto [q0, q1] = train(true, 15);
+  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
+  auto again = MakeTrainableNetwork(arch, hyper, 3);
+  again->LoadScales(net->ScalesTensor());
+  EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
+  EXPECT_THROW(again->LoadScales(torch::zeros({3}, torch::kFloat64)), Error);
+}
+
+// `steps` quantisation-aware trainer steps export a model of `arch` whose code length is within 0.05 bpd of
+// the fake-quantised likelihood.
+inline void ExpectTrainerExportsAnIntegerModel(const std::string& arch, const std::string& hyper, int steps) {
+  ScopedTorchThreads one_thread(1);
+  const auto dir = std::filesystem::temp_directory_path() / (arch + "_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  TrainOptions o;
+  o.architecture = arch;
+  o.hyper = hyper;
+  o.steps = steps;
+  o.batch = 4;
+  o.crop = 10;
+  o.warmup_steps = 2;
+  o.eval_every = steps;
+  o.checkpoint_every = steps;
+  o.threads = 1;
+  o.progress_bar = false;
+  o.qat = true;
+  o.checkpoint_path = (dir / "ckpt.pt").string();
+  o.export_path = (dir / "model.pxzm").string();
+  const auto report = Train(SyntheticImages(3, 16, 3, 5), SyntheticImages(1, 12, 3, 50), o);
+  EXPECT_GT(report.float_bpd, 0.0);
+  EXPECT_NEAR(report.integer_bpd, report.float_bpd, 0.05);
+  auto loaded = ModelFromBytes(ModelFile::Load(o.export_path).Serialize(), o.export_path, Device::kCpu);
+  EXPECT_EQ(loaded->Identity().architecture, arch);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace pixelzip::models::nn::pixelrnn_test

@@ -92,17 +92,12 @@ TEST(RowLstmExact, FakeQuantForwardEqualsIntegerTorchPath) {
     auto f = MakeFixture(channels, 7);
     auto q = RandomPixels(2, channels, 7, 5, 3);
     torch::NoGradGuard ng;
+    // The likelihood is close to the float model's (the quantisation is not vacuous, nor far off).
+    auto integer = RowLstmExactForward(RowLstmTensorsFromInt(f.exported), q);
     auto fake = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, /*ste=*/false), q);
     auto fake_ste = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, /*ste=*/true), q);
-    auto integer = RowLstmExactForward(RowLstmTensorsFromInt(f.exported), q);
-    EXPECT_TRUE(torch::equal(fake, integer)) << "channels " << channels;
-    EXPECT_TRUE(torch::equal(fake_ste, integer)) << "channels " << channels;
-    // Close to the float model (the quantisation is not vacuous, nor far off).
-    auto params_int = integer * RowLstmTensorsFromInt(f.exported).param_scale;
-    auto params_float = f.model->forward(q);
-    const double nll_int = DiscretizedMixLogisticNll(q / 255.0, params_int, 3).sum().item<double>();
-    const double nll_float = DiscretizedMixLogisticNll(q / 255.0, params_float, 3).sum().item<double>();
-    EXPECT_NEAR(nll_int / q.numel(), nll_float / q.numel(), 0.25) << "channels " << channels;
+    ExpectFakeQuantEqualsInteger(q, fake, fake_ste, integer,
+                                 RowLstmTensorsFromInt(f.exported).param_scale, f.model->forward(q), 3, 0.25);
   }
 }
 
@@ -139,33 +134,7 @@ TEST(RowLstmCoding, RoundTripWithEitherEncoderAndPayloadEqualsModelBits) {
 
 TEST(RowLstmModelFile, RoundTripsAndRefusesCorruption) {
   auto f = MakeFixture(3, 23);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  auto again = IntRowLstm::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
-  auto loaded = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "row-lstm");
-  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x40;
-    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
-  }
-  auto cut = f.file_bytes;
-  cut.resize(cut.size() - 40);
-  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
-}
-
-void ExpectRefused(const IntRowLstm& broken, const std::string& what) {
-  ModelFile file;
-  broken.Write(file);
-  try {
-    IntRowLstm::Read(file);
-    FAIL() << "model accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntRowLstm>(f.file_bytes, "row-lstm");
 }
 
 TEST(RowLstmModelFile, RefusesBrokenBoundsRangesAndTables) {
@@ -196,59 +165,10 @@ TEST(RowLstmModelFile, RefusesBrokenBoundsRangesAndTables) {
   EXPECT_THROW(MakeTrainableNetwork("row-lstm", "state=0", 3), Error);
 }
 
-TEST(RowLstmTraining, LossFallsFloatAndQuantised) {
-  ScopedTorchThreads one_thread(1);
-  torch::manual_seed(3);
-  auto net = MakeTrainableNetwork("row-lstm", kTinyHyper, 3);
-  auto batch = RandomPixels(8, 3, 10, 10, 99);
-  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
-  auto train = [&](bool quantized, int steps) {
-    double first = 0, last = 0;
-    for (int i = 0; i < steps; ++i) {
-      auto loss = DiscretizedMixLogisticNll(batch / 255.0, net->Forward(batch, quantized), net->mixtures()).mean() / 300.0 / std::log(2.0);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      (i == 0 ? first : last) = loss.item<double>();
-    }
-    return std::pair{first, last};
-  };
-  const auto [f0, f1] = train(false, 30);
-  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
-  net->Calibrate({batch});
-  ASSERT_TRUE(net->calibrated());
-  const auto [q0, q1] = train(true, 15);
-  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
-  auto again = MakeTrainableNetwork("row-lstm", kTinyHyper, 3);
-  again->LoadScales(net->ScalesTensor());
-  EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
-  EXPECT_THROW(again->LoadScales(torch::zeros({3}, torch::kFloat64)), Error);
-}
+TEST(RowLstmTraining, LossFallsFloatAndQuantised) { ExpectLossFallsFloatAndQuantised("row-lstm", kTinyHyper); }
 
 TEST(RowLstmTraining, TrainerExportsAnIntegerModelThatCodesLikeTheFakeQuantisedOne) {
-  ScopedTorchThreads one_thread(1);
-  const auto dir = std::filesystem::temp_directory_path() / ("row_lstm_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  TrainOptions o;
-  o.architecture = "row-lstm";
-  o.hyper = kTinyHyper;
-  o.steps = 10;
-  o.batch = 4;
-  o.crop = 10;
-  o.warmup_steps = 2;
-  o.eval_every = 10;
-  o.checkpoint_every = 10;
-  o.threads = 1;
-  o.progress_bar = false;
-  o.qat = true;
-  o.checkpoint_path = (dir / "ckpt.pt").string();
-  o.export_path = (dir / "model.pxzm").string();
-  const auto report = Train(SyntheticImages(3, 16, 3, 5), SyntheticImages(1, 12, 3, 50), o);
-  EXPECT_GT(report.float_bpd, 0.0);
-  EXPECT_NEAR(report.integer_bpd, report.float_bpd, 0.05);
-  auto loaded = ModelFromBytes(ModelFile::Load(o.export_path).Serialize(), o.export_path, Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "row-lstm");
-  std::filesystem::remove_all(dir);
+  ExpectTrainerExportsAnIntegerModel("row-lstm", kTinyHyper, 10);
 }
 
 }  // namespace
