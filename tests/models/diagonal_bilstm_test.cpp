@@ -91,6 +91,27 @@ TEST(DiagonalBiLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   }
 }
 
+// The encoder's CUDA pass (skipped where no CUDA device is present) equals the CPU engine, and so does the
+// training forward on CUDA (straight-through gradients).
+TEST(DiagonalBiLstmExact, CudaEqualsCpuEngine) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (int channels : {1, 3}) {
+    auto f = MakeFixture(channels, 17);
+    DiagonalBiLstmCodingModel cpu(f.file_bytes, "test", EngineKind::kCpu);
+    DiagonalBiLstmCodingModel cuda(f.file_bytes, "test", EngineKind::kTorchCuda);
+    for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{13, 17}}) {
+      auto q = RandomPixels(1, channels, h, w, uint64_t(7 * h + w));
+      auto bytes = ToBytes(q);
+      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
+      EXPECT_EQ(cuda.AllParams(view, EngineKind::kTorchCuda), cpu.AllParams(view, EngineKind::kCpu)) << channels << " channels " << h << "x" << w;
+      auto fake = DiagonalBiLstmExactForward(DiagonalBiLstmTensorsFromFloat(*f.model, f.scales, true).To(torch::Device(torch::kCUDA)),
+                                             q.to(torch::kCUDA));
+      auto integer = DiagonalBiLstmExactForward(DiagonalBiLstmTensorsFromInt(f.exported), q);
+      EXPECT_TRUE(torch::equal(fake.to(torch::kCPU), integer)) << "ste on CUDA, " << channels << " channels " << h << "x" << w;
+    }
+  }
+}
+
 TEST(DiagonalBiLstmExact, DecoderRefusesOutOfOrderPixels) {
   auto f = MakeFixture(1, 13);
   DiagonalBiLstmDecoder dec(f.exported, 4);
