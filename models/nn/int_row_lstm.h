@@ -37,21 +37,29 @@ inline constexpr int kGateValueBits = 15;      // sigmoid / tanh table values: r
 inline constexpr int kCellFracBits = 12;       // cell state: real c / 4096, |c| <= 32767 (|real| < 8)
 inline constexpr int kHiddenMax = 127;         // hidden state: real h / 127
 
-struct RowLstmShape {
+// The hyperparameters every PixelRNN model here (row-lstm, diagonal-bilstm) shares.
+struct PixelRnnShape {
   int channels = 3;    // colour channels coded (1 or 3)
   int kernel = 7;      // mask-A input convolution, odd
   int hidden = 48;     // residual stream width R
   int state = 48;      // LSTM state width S (gates 4S: i, f, o, g)
-  int layers = 3;      // Row LSTM layers
-  int row_kernel = 3;  // input-to-state 1 x k mask-B convolution along the row, odd: taps dx = -(k/2)..0
+  int layers = 3;      // LSTM layers
   int head = 64;       // hidden width of the 1x1 output layers
   int mixtures = 10;   // logistic mixture components
   // Causal taps (dy, dx) of conv0 (mask A), dy <= 0, raster order.
   std::vector<std::pair<int, int>> Taps() const;
-  int RowTaps() const { return row_kernel / 2 + 1; }
   int Conv0Inputs() const { return int(Taps().size()) * channels; }
-  int GateInputs() const { return hidden * RowTaps() + state * 3; }
   int ParamCount() const { return MixtureParamCountInt(channels, mixtures); }
+  // Sets a shared hyperparameter; false for a key that is not one of them.
+  bool SetCommon(const std::string& key, int value);
+  // Whether the shared hyperparameters (and `channels`) are in range.
+  bool CommonInRange() const;
+};
+
+struct RowLstmShape : PixelRnnShape {
+  int row_kernel = 3;  // input-to-state 1 x k mask-B convolution along the row, odd: taps dx = -(k/2)..0
+  int RowTaps() const { return row_kernel / 2 + 1; }
+  int GateInputs() const { return hidden * RowTaps() + state * 3; }
   int64_t MacsPerPixel() const;
   std::string ToHyper() const;
   // Throws Error(kModelInvalid) on unknown keys or values out of range.
@@ -66,18 +74,39 @@ struct GateTables {
   void Validate() const;        // sizes, ranges, monotonicity; throws kModelInvalid
 };
 
-struct IntRowLstm {
-  RowLstmShape shape;
+// The layers every PixelRNN model has: conv0, per-layer input LUT and output projection, the head and
+// the tables. `out[l]` has `out_inputs` inputs (S for the Row LSTM, 2S for the Diagonal BiLSTM).
+struct IntPixelRnn {
   IntLinear conv0;                 // [R][taps x channels], output clamp +-32767
   std::vector<IntLut> lut_in;      // per layer: residual -> int8 a
-  std::vector<IntLinear> gates;    // per layer: [4S][R x row taps (channel-major) ; S x 3 (channel-major)], clamp +-2048
-  std::vector<IntLinear> out;      // per layer: [R][S], residual increment
+  std::vector<IntLinear> out;      // per layer: [R][out_inputs], residual increment
   IntLut lut_head1;
   IntLinear head1;                 // [head][R], int16
   IntLut lut_head2;
   IntLinear head2;                 // [P][head] -> mixture parameters
   GateTables gate_tables;
   MixtureTables tables;
+
+  // Shapes, bounds and tables of these parts; throws kModelInvalid "<arch> model: ...".
+  void ValidateCommon(const PixelRnnShape& s, int out_inputs, const std::string& arch) const;
+  // `arch`, `hyper`, channels and these parts (layer l's as "layer<l>.lut_in", "layer<l>.out").
+  void WriteCommon(ModelFile& f, const PixelRnnShape& s, const std::string& arch, const std::string& hyper) const;
+  // Checks the architecture name; reads these parts (the caller parses "hyper" first).
+  void ReadCommon(const ModelFile& f, const PixelRnnShape& s, int out_inputs);
+
+  // The CPU engine's shared steps. conv0 at (y, x) of q ([y][x][c], width `width`) into x0 (R values);
+  // `features` has room for Conv0Inputs() values.
+  void Conv0At(const PixelRnnShape& s, const std::vector<std::pair<int, int>>& taps, const int16_t* q, int width, int y,
+               int x, int16_t* features, int16_t* x0) const;
+  // x = clamp(x + inc, +-32767) over R values.
+  static void AddResidual(int R, const int16_t* inc, int16_t* x);
+  // The head on the final residual x (R values) into params; `act` (R) and `t` (head) are scratch.
+  void HeadAt(const PixelRnnShape& s, const int16_t* x, int16_t* act, int16_t* t, int16_t* params) const;
+};
+
+struct IntRowLstm : IntPixelRnn {
+  RowLstmShape shape;
+  std::vector<IntLinear> gates;    // per layer: [4S][R x row taps (channel-major) ; S x 3 (channel-major)], clamp +-2048
 
   // Validates every size, range and the exactness bound of every layer; throws kModelInvalid.
   void Validate() const;
@@ -96,6 +125,11 @@ inline void RowLstmCell(const GateTables& t, int32_t zi, int32_t zf, int32_t zo,
   const int64_t tc = t.tanh[size_t(ci + kGateIndexMax)];
   *c_out = int16_t(c);
   *h_out = int16_t(std::clamp<int64_t>(RoundShift(127 * o * tc, 30), -kHiddenMax, kHiddenMax));
+}
+
+// The step for S cells: z = [i; f; o; g] (4S), c_prev, c_out, h_out S values each.
+inline void LstmCells(const GateTables& t, int S, const int16_t* z, const int16_t* c_prev, int16_t* c_out, int16_t* h_out) {
+  for (int u = 0; u < S; ++u) RowLstmCell(t, z[u], z[S + u], z[2 * S + u], z[3 * S + u], c_prev[u], &c_out[u], &h_out[u]);
 }
 
 // Incremental CPU engine: evaluates pixels strictly in raster order, caching each layer's

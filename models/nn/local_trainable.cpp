@@ -59,7 +59,8 @@ std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyp
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // row_lstm_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeDiagonalBiLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
 std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
@@ -69,9 +70,10 @@ std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& archit
   if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
   if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
   if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
+  if (architecture == "diagonal-bilstm") return MakeDiagonalBiLstmTrainable(hyper, channels);
   if (architecture == "aux-grey" || architecture == "aux-pyramid") return MakeAuxTrainable(architecture, hyper, channels);
   throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm, aux-grey, aux-pyramid)");
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm, diagonal-bilstm, aux-grey, aux-pyramid)");
 }
 
 }  // namespace pixelzip::models::nn

@@ -9,13 +9,13 @@
 
 #include <vector>
 
-#include "models/nn/exact_torch.h"
 #include "models/nn/int_row_lstm.h"
+#include "models/nn/pixelrnn_torch.h"
 
 namespace pixelzip::models::nn {
 
 // Float Row LSTM. Shapes as RowLstmShape (int_row_lstm.h).
-class RowLstmImpl : public torch::nn::Module {
+class RowLstmImpl : public PixelRnnModuleImpl {
  public:
   explicit RowLstmImpl(const RowLstmShape& shape);
   // q: pixel values 2v - 255 as float [B, C, H, W]. Returns mixture parameters [B, P, H, W]; the output at
@@ -24,37 +24,21 @@ class RowLstmImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& q, std::vector<torch::Tensor>* trace = nullptr);
   const RowLstmShape& shape() const { return shape_; }
 
-  torch::Tensor conv0_weight, conv0_bias, conv0_mask;              // [R, C, k, k] mask A
+  // conv0, out ([R, S, 1, 1]) and the head: PixelRnnModuleImpl.
   std::vector<torch::Tensor> is_weight, ss_weight, gate_bias;      // [4S, R, 1, T], [4S, S, 1, 3], [4S]
-  std::vector<torch::Tensor> out_weight, out_bias;                 // [R, S, 1, 1], [R]
-  torch::Tensor head1_weight, head1_bias, head2_weight, head2_bias;
 
  private:
   RowLstmShape shape_;
 };
 TORCH_MODULE(RowLstm);
 
-// Quantisation scales (real value = integer * scale), chosen by calibration.
-struct RowLstmScales {
-  double residual = 0;           // int16 residual stream
-  std::vector<double> act_in;    // int8 layer inputs, per layer
-  double act_head1 = 0, head_pre = 0, act_head2 = 0;
-  torch::Tensor ToTensor() const;
-  static RowLstmScales FromTensor(const torch::Tensor& t, int layers);  // throws kInvalidArgument on a size mismatch
-};
+// Quantisation scales: RowLstmScales (pixelrnn_torch.h).
 RowLstmScales CalibrateRowLstm(RowLstmImpl& model, const std::vector<torch::Tensor>& batches);
 
-struct RowLstmTensors {
+struct RowLstmTensors : PixelRnnTensors {
   RowLstmShape shape;
-  bool ste = false;
-  TorchIntLinear conv0, head1, head2;
-  TorchIntLut head1_lut, head2_lut;
-  std::vector<TorchIntLut> lut_in;
   std::vector<TorchIntLinear> gates;                // requantisation, bias and clamp of the gates; weight [4S, in, 1, 1]
   std::vector<torch::Tensor> is_weight, ss_weight;  // gates' integer weights as convolution kernels
-  std::vector<TorchIntLinear> out;
-  torch::Tensor sigmoid_table, tanh_table;          // float [4097]
-  torch::Tensor param_scale;                        // float [1, P, 1, 1]
   RowLstmTensors To(const torch::Device& device) const;
 };
 

@@ -8,33 +8,27 @@
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
 #include "models/nn/int_row_lstm.h"
-#include "models/nn/local_coding_model.h"  // EngineKind
+#include "models/nn/pixelrnn_coding_model.h"
 
 namespace pixelzip::models::nn {
 
-class RowLstmCodingModel final : public CodingModel {
+class RowLstmCodingModel final : public PixelRnnCodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
   // valid row-lstm model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
   RowLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
   ~RowLstmCodingModel() override;
 
-  const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
-
   const IntRowLstm& model() const { return model_; }
-  // Mixture parameters of every pixel of `image`, [H][W][P], computed by `engine`.
-  std::vector<int16_t> AllParams(const PlaneView& image, EngineKind engine) const;
 
  private:
+  const PixelRnnShape& shape() const override { return model_.shape; }
+  const MixtureTables& tables() const override { return model_.tables; }
+  std::unique_ptr<PixelEngine> NewEngine(int width) const override;
+  std::vector<int16_t> TorchParams(const std::vector<int16_t>& q, int height, int width) const override;
+
   IntRowLstm model_;
-  ModelIdentity identity_;
-  EngineKind encoder_;
   struct TorchState;
   std::unique_ptr<TorchState> torch_;
 };

@@ -13,6 +13,7 @@
 #include "models/nn/model_file.h"
 #include "models/nn/multiscale_coding_model.h"
 #include "models/nn/aux_coding_model.h"
+#include "models/nn/diagonal_bilstm_coding_model.h"
 #include "models/nn/pixelcnnpp_coding_model.h"
 #include "models/nn/pixelcnn_coding_model.h"
 #include "models/nn/row_lstm_coding_model.h"
@@ -48,6 +49,7 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"gated-pixelcnn-fmnist", {0, "Conditional Gated PixelCNN, grey, 10 classes (Fashion-MNIST 28x28); selectable"}},
       {"pixelcnn-rgb", {0, "PixelCNN (van den Oord et al. 2016; 256-way softmax, 5 residual blocks), RGB; selectable, a baseline"}},
       {"row-lstm-rgb", {0, "Row LSTM (PixelRNN: 7x7 mask-A conv, 2 LSTM layers of 32, integer recurrence), RGB; selectable"}},
+      {"diagonal-bilstm-rgb", {0, "Diagonal BiLSTM (PixelRNN: 7x7 mask-A conv, 2 bidirectional diagonal LSTM layers of 32, integer recurrence), RGB; selectable"}},
   };
   return known;
 }
@@ -78,6 +80,7 @@ std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& by
   if (arch == kMultiscalePixelCnnArch)
     return std::make_shared<MultiscaleCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kRowLstmArch) return std::make_shared<RowLstmCodingModel>(bytes, source, EncoderEngine(device));
+  if (arch == kDiagonalBiLstmArch) return std::make_shared<DiagonalBiLstmCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kAuxGreyArch) return std::make_shared<AuxGreyCodingModel>(bytes, source, EncoderEngine(device));
   if (arch == kAuxPyramidArch) return std::make_shared<AuxPyramidCodingModel>(bytes, source, EncoderEngine(device));
   throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");

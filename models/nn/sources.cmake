@@ -22,7 +22,9 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_graph.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixelcnnpp_trainable.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_pixelcnn.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelcnn_trainable.cpp ${CMAKE_CURRENT_LIST_DIR}/softmax_cdf.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/int_row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_trainable.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm.cpp ${CMAKE_CURRENT_LIST_DIR}/row_lstm_coding_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pixelrnn_torch.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelrnn_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/pixelrnn_trainable.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_diagonal_bilstm.cpp ${CMAKE_CURRENT_LIST_DIR}/diagonal_bilstm.cpp ${CMAKE_CURRENT_LIST_DIR}/diagonal_bilstm_coding_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shipped_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_sources(pixelzip_models PRIVATE ${CMAKE_CURRENT_LIST_DIR}/int_aux.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_torch.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_trainable.cpp)

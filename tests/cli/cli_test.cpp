@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <string>
@@ -189,25 +190,34 @@ TEST_F(CliTest, MultiscaleOrderRoundTrips) {
   EXPECT_EQ(ReadImage(dir_ / "m.png"), image);
 }
 
-// A model file made by `pixelzip train` (a tiny Row LSTM, a few steps) codes with `--model FILE`
+// A model file made by `pixelzip train` (a tiny PixelRNN, a few steps) codes with `--model FILE`
 // and decoding with the same file restores the image.
-TEST_F(CliTest, TrainedRowLstmModelFileRoundTrips) {
-  std::filesystem::create_directories(dir_ / "data");
-  for (int i = 0; i < 3; ++i) WriteImage("data/t" + std::to_string(i) + ".png", MakeImage(12, 12, 3, 30 + i));
-  RunResult r = RunPixelzip({"train", "--data", dir_ / "data", "--arch", "row-lstm", "--hyper",
-                             "kernel=3,hidden=6,state=5,layers=2,row_kernel=3,head=8,mixtures=2", "--steps", "3",
-                             "--batch", "2", "--crop", "8", "--threads", "1", "--checkpoint", dir_ / "rl.ckpt",
-                             "--export", dir_ / "rl.pxzm"});
+void TrainedModelFileRoundTrips(const ScratchDir& dir, const std::string& arch, const std::string& hyper,
+                                const std::function<std::string(const std::string&, const Image&)>& write_image) {
+  std::filesystem::create_directories(dir / "data");
+  for (int i = 0; i < 3; ++i) write_image("data/t" + std::to_string(i) + ".png", MakeImage(12, 12, 3, 30 + i));
+  RunResult r = RunPixelzip({"train", "--data", dir / "data", "--arch", arch, "--hyper", hyper, "--steps", "3", "--batch", "2",
+                             "--crop", "8", "--threads", "1", "--checkpoint", dir / "rl.ckpt", "--export", dir / "rl.pxzm"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   const Image image = MakeImage(9, 6, 3, 77);
-  const std::string in = WriteImage("in.png", image);
-  r = RunPixelzip({"compress", in, "--model", dir_ / "rl.pxzm", "-o", dir_ / "in.pxz"});
+  const std::string in = write_image("in.png", image);
+  r = RunPixelzip({"compress", in, "--model", dir / "rl.pxzm", "-o", dir / "in.pxz"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  r = RunPixelzip({"info", dir_ / "in.pxz"});
-  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("row-lstm"), std::string::npos);
-  r = RunPixelzip({"decompress", dir_ / "in.pxz", "--model", dir_ / "rl.pxzm", "-o", dir_ / "out.png"});
+  r = RunPixelzip({"info", dir / "in.pxz"});
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find(arch), std::string::npos);
+  r = RunPixelzip({"decompress", dir / "in.pxz", "--model", dir / "rl.pxzm", "-o", dir / "out.png"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+  EXPECT_EQ(ReadImage(dir / "out.png"), image);
+}
+
+TEST_F(CliTest, TrainedRowLstmModelFileRoundTrips) {
+  TrainedModelFileRoundTrips(dir_, "row-lstm", "kernel=3,hidden=6,state=5,layers=2,row_kernel=3,head=8,mixtures=2",
+                             [&](const std::string& n, const Image& im) { return WriteImage(n, im); });
+}
+
+TEST_F(CliTest, TrainedDiagonalBiLstmModelFileRoundTrips) {
+  TrainedModelFileRoundTrips(dir_, "diagonal-bilstm", "kernel=3,hidden=6,state=5,layers=2,head=8,mixtures=2",
+                             [&](const std::string& n, const Image& im) { return WriteImage(n, im); });
 }
 
 TEST_F(CliTest, DeviceCpuRoundTrips) {

@@ -19,22 +19,16 @@
 #include "models/nn/trainable.h"
 #include "models/nn/trainer.h"
 #include "pixelzip/error.h"
+#include "tests/models/pixelrnn_test_util.h"
 
 #include <unistd.h>
 
 namespace pixelzip::models::nn {
 namespace {
 
+using namespace pixelrnn_test;
+
 constexpr const char* kTinyHyper = "kernel=5,hidden=12,state=10,layers=2,row_kernel=3,head=16,mixtures=3";
-
-class ScopedTorchThreads {
- public:
-  explicit ScopedTorchThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ScopedTorchThreads() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Fixture {
   RowLstm model{nullptr};
@@ -42,13 +36,6 @@ struct Fixture {
   IntRowLstm exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
@@ -71,27 +58,11 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTin
   return f;
 }
 
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
-}
-
 TEST(RowLstmFloat, OutputDependsOnlyOnEarlierPixels) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(3, 41);
   torch::NoGradGuard ng;
-  auto q = RandomPixels(1, 3, 7, 9, 5);
-  auto out = f.model->forward(q);
-  for (int s : {0, 4, 13, 30, 62}) {
-    auto changed = q.clone().view({1, 3, -1});
-    changed.narrow(2, s, 63 - s).neg_();
-    auto out2 = f.model->forward(changed.view({1, 3, 7, 9})).view({1, out.size(1), -1});
-    auto upto = out.view({1, out.size(1), -1}).narrow(2, 0, s + 1);
-    EXPECT_TRUE(torch::equal(upto, out2.narrow(2, 0, s + 1))) << "position " << s;
-    if (s + 1 < 63) {
-      EXPECT_FALSE(torch::equal(out.view({1, out.size(1), -1}).narrow(2, s + 1, 1), out2.narrow(2, s + 1, 1)));
-    }
-  }
+  ExpectCausal([&](const torch::Tensor& q) { return f.model->forward(q); }, 3, 7, 9, {0, 4, 13, 30, 62});
 }
 
 TEST(RowLstmExact, CellKeepsItsStatedRangesAndFollowsTheFloatRecurrence) {
@@ -121,17 +92,12 @@ TEST(RowLstmExact, FakeQuantForwardEqualsIntegerTorchPath) {
     auto f = MakeFixture(channels, 7);
     auto q = RandomPixels(2, channels, 7, 5, 3);
     torch::NoGradGuard ng;
+    // The likelihood is close to the float model's (the quantisation is not vacuous, nor far off).
+    auto integer = RowLstmExactForward(RowLstmTensorsFromInt(f.exported), q);
     auto fake = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, /*ste=*/false), q);
     auto fake_ste = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, /*ste=*/true), q);
-    auto integer = RowLstmExactForward(RowLstmTensorsFromInt(f.exported), q);
-    EXPECT_TRUE(torch::equal(fake, integer)) << "channels " << channels;
-    EXPECT_TRUE(torch::equal(fake_ste, integer)) << "channels " << channels;
-    // Close to the float model (the quantisation is not vacuous, nor far off).
-    auto params_int = integer * RowLstmTensorsFromInt(f.exported).param_scale;
-    auto params_float = f.model->forward(q);
-    const double nll_int = DiscretizedMixLogisticNll(q / 255.0, params_int, 3).sum().item<double>();
-    const double nll_float = DiscretizedMixLogisticNll(q / 255.0, params_float, 3).sum().item<double>();
-    EXPECT_NEAR(nll_int / q.numel(), nll_float / q.numel(), 0.25) << "channels " << channels;
+    ExpectFakeQuantEqualsInteger(q, fake, fake_ste, integer,
+                                 RowLstmTensorsFromInt(f.exported).param_scale, f.model->forward(q), 3, 0.25);
   }
 }
 
@@ -139,30 +105,7 @@ TEST(RowLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    RowLstmCodingModel cpu(f.file_bytes, "test", EngineKind::kCpu);
-    RowLstmCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
-    for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 13}, std::pair{11, 1}}) {
-      auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
-      auto bytes = ToBytes(q);
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      const auto batched = tch.AllParams(view, EngineKind::kTorchCpu);
-      // Incremental: pixel by pixel; pixels at and after (y, x) are unknown (zero) when it is evaluated.
-      const int P = f.exported.shape.ParamCount();
-      std::vector<int16_t> partial(bytes.size(), 0);
-      std::vector<int16_t> params(static_cast<size_t>(P));
-      RowLstmDecoder dec(f.exported, w);
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-          dec.Evaluate(partial.data(), h, y, x, params.data());
-          ASSERT_TRUE(std::equal(params.begin(), params.end(), batched.begin() + (size_t(y) * w + x) * P))
-              << channels << " channels " << h << "x" << w << " at " << y << "," << x;
-          for (int c = 0; c < channels; ++c) {
-            const size_t i = (size_t(y) * w + x) * channels + c;
-            partial[i] = int16_t(2 * bytes[i] - 255);
-          }
-        }
-      EXPECT_EQ(cpu.AllParams(view, EngineKind::kCpu), batched);
-    }
+    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmDecoder>(f.file_bytes, f.exported, channels);
   }
 }
 
@@ -175,95 +118,23 @@ TEST(RowLstmExact, DecoderRefusesOutOfOrderPixels) {
 
 TEST(RowLstmExact, BatchSizeAndThreadCountDoNotChangeABit) {
   auto f = MakeFixture(3, 5);
-  auto q = RandomPixels(8, 3, 6, 7, 21);
-  torch::NoGradGuard ng;
   auto t = RowLstmTensorsFromInt(f.exported);
-  ScopedTorchThreads restore(1);
-  auto all = RowLstmExactForward(t, q);
-  for (int64_t batch : {1, 3, 8}) {
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < 8; i += batch) parts.push_back(RowLstmExactForward(t, q.narrow(0, i, std::min<int64_t>(batch, 8 - i))));
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-      // The training path (LibTorch convolution, straight-through gradients) gives the same integers.
-      auto fake = RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, true), q.narrow(0, 0, batch));
-      EXPECT_TRUE(torch::equal(fake, all.narrow(0, 0, batch))) << "ste batch " << batch << " threads " << threads;
-    }
-  }
+  ExpectBatchAndThreadInvariance([&](const torch::Tensor& q) { return RowLstmExactForward(t, q); },
+                                 [&](const torch::Tensor& q) { return RowLstmExactForward(RowLstmTensorsFromFloat(*f.model, f.scales, true), q); },
+                                 RandomPixels(8, 3, 6, 7, 21));
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
 
 TEST(RowLstmCoding, RoundTripWithEitherEncoderAndPayloadEqualsModelBits) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 43);
-    for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}}) {
-      auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      std::vector<uint8_t> streams[2];
-      int k = 0;
-      for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-        RowLstmCodingModel m(f.file_bytes, "test", encoder);
-        RangeSink sink;
-        m.Encode(view, sink, {});
-        streams[k++] = sink.encoder.Finish();
-      }
-      EXPECT_EQ(streams[0], streams[1]) << "the encoders' CDFs differ";
-      RowLstmCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
-      const double bits = ModelCodeLengthBits(model, view);
-      EXPECT_LE(double(streams[0].size()) * 8.0, bits * 1.001 + 64.0);
-      EXPECT_GE(double(streams[0].size()) * 8.0, bits - 8.0);
-      std::vector<uint8_t> decoded(bytes.size(), 0);
-      PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-      RangeSource source(streams[0]);
-      model.Decode(out, source, {});
-      EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
-      EXPECT_TRUE(source.decoder.AtCleanEnd());
-    }
+    ExpectEncodersAgreeAndRoundTrip<RowLstmCodingModel>(f.file_bytes, channels);
   }
 }
 
 TEST(RowLstmModelFile, RoundTripsAndRefusesCorruption) {
   auto f = MakeFixture(3, 23);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  auto again = IntRowLstm::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
-  auto loaded = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "row-lstm");
-  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x40;
-    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
-  }
-  auto cut = f.file_bytes;
-  cut.resize(cut.size() - 40);
-  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
-}
-
-void ExpectRefused(const IntRowLstm& broken, const std::string& what) {
-  ModelFile file;
-  broken.Write(file);
-  try {
-    IntRowLstm::Read(file);
-    FAIL() << "model accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntRowLstm>(f.file_bytes, "row-lstm");
 }
 
 TEST(RowLstmModelFile, RefusesBrokenBoundsRangesAndTables) {
@@ -294,71 +165,10 @@ TEST(RowLstmModelFile, RefusesBrokenBoundsRangesAndTables) {
   EXPECT_THROW(MakeTrainableNetwork("row-lstm", "state=0", 3), Error);
 }
 
-std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_t seed) {
-  std::vector<Image> out;
-  for (int i = 0; i < n; ++i) {
-    Image im;
-    im.width = im.height = uint32_t(size);
-    im.channels = uint32_t(channels);
-    im.pixels = ToBytes(RandomPixels(1, channels, size, size, seed + uint64_t(i)));
-    out.push_back(std::move(im));
-  }
-  return out;
-}
-
-TEST(RowLstmTraining, LossFallsFloatAndQuantised) {
-  ScopedTorchThreads one_thread(1);
-  torch::manual_seed(3);
-  auto net = MakeTrainableNetwork("row-lstm", kTinyHyper, 3);
-  auto batch = RandomPixels(8, 3, 10, 10, 99);
-  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
-  auto train = [&](bool quantized, int steps) {
-    double first = 0, last = 0;
-    for (int i = 0; i < steps; ++i) {
-      auto loss = DiscretizedMixLogisticNll(batch / 255.0, net->Forward(batch, quantized), net->mixtures()).mean() / 300.0 / std::log(2.0);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      (i == 0 ? first : last) = loss.item<double>();
-    }
-    return std::pair{first, last};
-  };
-  const auto [f0, f1] = train(false, 30);
-  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
-  net->Calibrate({batch});
-  ASSERT_TRUE(net->calibrated());
-  const auto [q0, q1] = train(true, 15);
-  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
-  auto again = MakeTrainableNetwork("row-lstm", kTinyHyper, 3);
-  again->LoadScales(net->ScalesTensor());
-  EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
-  EXPECT_THROW(again->LoadScales(torch::zeros({3}, torch::kFloat64)), Error);
-}
+TEST(RowLstmTraining, LossFallsFloatAndQuantised) { ExpectLossFallsFloatAndQuantised("row-lstm", kTinyHyper); }
 
 TEST(RowLstmTraining, TrainerExportsAnIntegerModelThatCodesLikeTheFakeQuantisedOne) {
-  ScopedTorchThreads one_thread(1);
-  const auto dir = std::filesystem::temp_directory_path() / ("row_lstm_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  TrainOptions o;
-  o.architecture = "row-lstm";
-  o.hyper = kTinyHyper;
-  o.steps = 10;
-  o.batch = 4;
-  o.crop = 10;
-  o.warmup_steps = 2;
-  o.eval_every = 10;
-  o.checkpoint_every = 10;
-  o.threads = 1;
-  o.progress_bar = false;
-  o.qat = true;
-  o.checkpoint_path = (dir / "ckpt.pt").string();
-  o.export_path = (dir / "model.pxzm").string();
-  const auto report = Train(SyntheticImages(3, 16, 3, 5), SyntheticImages(1, 12, 3, 50), o);
-  EXPECT_GT(report.float_bpd, 0.0);
-  EXPECT_NEAR(report.integer_bpd, report.float_bpd, 0.05);
-  auto loaded = ModelFromBytes(ModelFile::Load(o.export_path).Serialize(), o.export_path, Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "row-lstm");
-  std::filesystem::remove_all(dir);
+  ExpectTrainerExportsAnIntegerModel("row-lstm", kTinyHyper, 10);
 }
 
 }  // namespace
