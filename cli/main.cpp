@@ -117,7 +117,7 @@ int Main(int argc, char** argv) {
   train->add_option("--labels", tr.labels, "with an IDX --data: its IDX labels file, for a class-conditional model (gated-pixelcnn classes=K)");
   train->add_option("--held-out", tr.held_out, "the last N images (by name) are held out for evaluation")->capture_default_str();
   train->add_option("--arch", tr.arch, "local-pixelcnn | pixelcnn++ | multiscale-pixelcnn | gated-pixelcnn | pixelcnn | row-lstm | diagonal-bilstm | aux-grey | aux-pyramid")->capture_default_str();
-  train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10 (local-pixelcnn and multiscale-pixelcnn also act_bits=8..10); "
+  train->add_option("--hyper", tr.hyper, "hyperparameters, e.g. kernel=7,hidden=64,inner=128,blocks=4,mixtures=10 (local-pixelcnn also act_bits=8..12 and weight_bits=8..16, multiscale-pixelcnn act_bits=8..10); "
                  "with an existing --checkpoint, replaces its hyperparameters when the parameter shapes match");
   train->add_flag("--grey", tr.grey, "train a grey model (images converted to luma)");
   train->add_option("--checkpoint", tr.checkpoint, "checkpoint file: resumed when it exists, overwritten as training goes");

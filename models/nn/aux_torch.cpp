@@ -96,6 +96,7 @@ LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& s) {
   c.mixtures = s.mixtures;
   c.aux = s.aux;
   c.act_bits = s.act_bits;
+  c.weight_bits = s.weight_bits;
   return c;
 }
 

@@ -80,14 +80,25 @@ torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi)
 // Quantises float weights `w` [out, in, kh, kw] (already multiplied by the input scale) and bias `b`
 // so that acc * multiplier / 2^shift approximates the output in units of out_scale[o].
 TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, const std::vector<double>& out_scale,
-                              bool ste, std::vector<Requant>* requant_out) {
+                              bool ste, std::vector<Requant>* requant_out, int32_t weight_max, int32_t input_max) {
   TorchIntLinear l;
   const int64_t out = w.size(0);
-  auto w_scale = (w.detach().abs().amax({1, 2, 3}) / 127.0).clamp_min(1e-12);  // [out]
+  const double wmax = double(weight_max);
+  auto w_scale = (w.detach().abs().amax({1, 2, 3}) / wmax).clamp_min(1e-12);  // [out]
+  double bias_limit = kBiasLimit;
+  if (input_max > 0) {
+    // After rounding, sum|w_int| * input_max + |b_int| <= (sum|w| * input_max + |b|) / scale + fan_in * input_max / 2 + 1/2;
+    // keep that below 2^24 with a margin of 1/64.
+    const double fan_in = double(w.size(1) * w.size(2) * w.size(3));
+    const double budget = double(kExactFp32Bound) * (63.0 / 64.0) - fan_in * input_max / 2.0 - 1.0;
+    auto need = (w.detach().abs().sum({1, 2, 3}) * double(input_max) + b.detach().abs()) / budget;
+    w_scale = torch::maximum(w_scale, need.to(w_scale.dtype()));
+    bias_limit = std::floor(budget);
+  }
   auto ws = w / w_scale.view({out, 1, 1, 1});
   auto bs = b / w_scale;
-  l.weight = ste ? StraightThroughRound(ws, -127, 127) : ws.detach().round().clamp(-127, 127);
-  l.bias = ste ? StraightThroughRound(bs, -kBiasLimit, kBiasLimit) : bs.detach().round().clamp(-kBiasLimit, kBiasLimit);
+  l.weight = ste ? StraightThroughRound(ws, -wmax, wmax) : ws.detach().round().clamp(-wmax, wmax);
+  l.bias = ste ? StraightThroughRound(bs, -bias_limit, bias_limit) : bs.detach().round().clamp(-bias_limit, bias_limit);
   auto ws_cpu = w_scale.to(torch::kCPU, torch::kFloat64);
   std::vector<Requant> rq;
   for (int64_t o = 0; o < out; ++o) rq.push_back(RequantFromFactor(ws_cpu[o].item<double>() / out_scale[size_t(o)]));
@@ -190,7 +201,7 @@ LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<tor
     }
     head_act = std::max(head_act, QuantileOfSample(torch::elu(trace.back()), 0.9999));
   }
-  const double act_max = double((int32_t{1} << (model.config().act_bits - 1)) - 1);
+  const double act_max = double(model.config().ActMax());
   LocalQuantScales s;
   s.residual = 1.5 * h_max / kInt16Max;
   s.act_head = std::max(1.0, head_act) / act_max;
@@ -208,10 +219,15 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, b
   t.channels = c.channels;
   t.blocks = c.blocks;
   t.ste = ste;
+  // With 8-bit weights and at most 10-bit activations the scales are max|w| / 127 alone (the bound holds
+  // for these shapes, and older models stay byte-identical); otherwise they also take the bound into
+  // account (QuantizeLinear).
+  const int32_t act_max = c.ActMax(), wmax = c.WeightMax();
+  const bool bounded = c.weight_bits > 8 || c.act_bits > 10;
+  const int32_t pixel_bound = bounded ? 255 : 0, act_bound = bounded ? act_max : 0;
   t.conv0 = QuantizeLinear(m.conv0_weight * m.conv0_mask / 255.0, m.conv0_bias,
-                           std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr);
+                           std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr, wmax, pixel_bound);
   t.conv0.padding = c.kernel / 2;
-  const int32_t act_max = (int32_t{1} << (c.act_bits - 1)) - 1;
   for (int i = 0; i < c.blocks; ++i) {
     auto pre = MakeEluLut(s.residual, s.act_pre[i], act_max);
     auto mid = MakeEluLut(s.inner[i], s.act_mid[i], act_max);
@@ -221,14 +237,16 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, b
     t.mid.push_back(LutTensors(mid));
     t.mid.back().ste_in = s.inner[i];
     t.mid.back().ste_out = s.act_mid[i];
-    t.conv1.push_back(QuantizeLinear(m.block_w1[i] * s.act_pre[i], m.block_b1[i], std::vector<double>(size_t(c.inner), s.inner[i]), ste, nullptr));
-    t.conv2.push_back(QuantizeLinear(m.block_w2[i] * s.act_mid[i], m.block_b2[i], std::vector<double>(size_t(c.hidden), s.residual), ste, nullptr));
+    t.conv1.push_back(QuantizeLinear(m.block_w1[i] * s.act_pre[i], m.block_b1[i], std::vector<double>(size_t(c.inner), s.inner[i]), ste,
+                                     nullptr, wmax, act_bound));
+    t.conv2.push_back(QuantizeLinear(m.block_w2[i] * s.act_mid[i], m.block_b2[i], std::vector<double>(size_t(c.hidden), s.residual), ste,
+                                     nullptr, wmax, act_bound));
   }
   t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head, act_max));
   t.head_lut.ste_in = s.residual;
   t.head_lut.ste_out = s.act_head;
   const auto scales = ParamScales(c.channels, c.mixtures);
-  t.head = QuantizeLinear(m.head_weight * s.act_head, m.head_bias, scales, ste, nullptr);
+  t.head = QuantizeLinear(m.head_weight * s.act_head, m.head_bias, scales, ste, nullptr, wmax, act_bound);
   t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
   return t;
 }
@@ -279,6 +297,7 @@ IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& m, const LocalQuantScales& s)
   out.shape.mixtures = c.mixtures;
   out.shape.aux = c.aux;
   out.shape.act_bits = c.act_bits;
+  out.shape.weight_bits = c.weight_bits;
   // conv0: gather the causal taps, the MED centre tap and the conditioning window from the k x k kernel.
   IntLinear full = ToIntLinear(t.conv0);
   auto w = t.conv0.weight.detach().to(torch::kInt64);  // [hidden, 2C, k, k]

@@ -92,9 +92,13 @@ torch::Tensor StraightThroughRound(const torch::Tensor& x, double lo, double hi)
 // Integer requantisation of an integer-valued accumulator `exact` (float or int64) with l's constants,
 // clamped to [l.lo, l.hi]; with `ste`, the gradient of grad_acc * l.factor flows through.
 torch::Tensor Requantize(const torch::Tensor& exact, const torch::Tensor& grad_acc, const TorchIntLinear& l, bool ste);
-// Quantises float weights w [out, in, kh, kw] (already multiplied by the input scale) and bias b.
+// Quantises float weights w [out, in, kh, kw] (already multiplied by the input scale) and bias b to
+// integer weights in [-weight_max, weight_max], one scale per output channel. With input_max > 0 (integer
+// inputs bounded by it), a channel's scale is also made coarse enough that sum|w| * input_max + |b| < 2^24
+// (needed when weight_max > 127); with input_max = 0 the scale is max|w| / weight_max alone.
 TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, const std::vector<double>& out_scale,
-                              bool ste, std::vector<Requant>* requant_out);
+                              bool ste, std::vector<Requant>* requant_out, int32_t weight_max = 127,
+                              int32_t input_max = 0);
 // Exact integer convolution + requantisation (fp32 GEMM on integer values; LibTorch conv2d for ste on the CPU).
 torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste);
 torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste);

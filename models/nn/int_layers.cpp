@@ -32,25 +32,37 @@ void IntLinear::ProveBound(int32_t max_input, const std::string& name) const {
   }
 }
 
+void IntLinear::CheckWeights(int32_t max_weight, const std::string& name) const {
+  for (int16_t v : weight)
+    if (v < -max_weight || v > max_weight)
+      throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' has a weight outside [-" + std::to_string(max_weight) +
+                                                ", " + std::to_string(max_weight) + "]");
+}
+
 void IntLinear::Write(ModelFile& f, const std::string& name) const {
-  std::vector<int8_t> w(weight.begin(), weight.end());
   std::vector<int32_t> rq;
   for (const auto& r : requant) { rq.push_back(r.multiplier); rq.push_back(r.shift); }
-  f.PutInt8(name + ".weight", w);
+  const bool fits_int8 = std::all_of(weight.begin(), weight.end(), [](int16_t v) { return v >= -127 && v <= 127; });
+  if (fits_int8)
+    f.PutInt8(name + ".weight", std::vector<int8_t>(weight.begin(), weight.end()));
+  else
+    f.PutInt16(name + ".weight16", weight);
   f.PutInt32(name + ".bias", bias);
   f.PutInt32(name + ".requant", rq);
   f.PutInt32(name + ".clamp", {lo, hi});
 }
 
-IntLinear IntLinear::Read(const ModelFile& f, const std::string& name, int out, int in) {
+IntLinear IntLinear::Read(const ModelFile& f, const std::string& name, int out, int in, int32_t max_weight) {
   IntLinear l;
   l.out = out;
   l.in = in;
-  const auto& w = f.Int8(name + ".weight", size_t(out) * in);
-  for (auto v : w) {
-    if (v < -127) throw Error(ErrorCode::kModelInvalid, "model layer '" + name + "' has a weight of -128");
-    l.weight.push_back(v);
+  if (max_weight > 127 && f.Has(name + ".weight16")) {
+    l.weight = f.Int16(name + ".weight16", size_t(out) * in);
+  } else {
+    const auto& w = f.Int8(name + ".weight", size_t(out) * in);
+    l.weight.assign(w.begin(), w.end());
   }
+  l.CheckWeights(std::min<int32_t>(max_weight, kInt16Max), name);
   l.bias = f.Int32(name + ".bias", size_t(out));
   const auto& rq = f.Int32(name + ".requant", size_t(out) * 2);
   for (int o = 0; o < out; ++o) {
@@ -88,11 +100,15 @@ IntLut IntLut::Read(const ModelFile& f, const std::string& name, int32_t max_val
     const auto& t = f.Int8(name + ".table", kLutSize);
     l.table.assign(t.begin(), t.end());
   }
-  for (auto v : l.table)
+  l.CheckRange(max_value, name);
+  return l;
+}
+
+void IntLut::CheckRange(int32_t max_value, const std::string& name) const {
+  for (auto v : table)
     if (v < -max_value || v > max_value)
       throw Error(ErrorCode::kModelInvalid, "model LUT '" + name + "' has a value outside [-" + std::to_string(max_value) +
                                                 ", " + std::to_string(max_value) + "]");
-  return l;
 }
 
 }  // namespace pixelzip::models::nn

@@ -1,5 +1,5 @@
-// Integer layers of the exact CPU engine. Weights int8 (held widened to int16
-// for vectorised multiply-add), biases int32, activations int16, int32
+// Integer layers of the exact CPU engine. Weights int8, or up to int16 where a
+// model asks for wider weights (held as int16 either way), biases int32, activations int16, int32
 // accumulation, integer requantisation (int_ops.h). Bit-exact by construction;
 // the LibTorch path (exact_torch.h) must reproduce these values.
 #pragma once
@@ -16,7 +16,7 @@ namespace pixelzip::models::nn {
 // out[o] = clamp(RoundShift((bias[o] + sum_i weight[o][i] * in[i]) * multiplier[o], shift[o]), lo, hi)
 struct IntLinear {
   int out = 0, in = 0;
-  std::vector<int16_t> weight;  // [out][in], values in [-127, 127]
+  std::vector<int16_t> weight;  // [out][in], values in [-127, 127] unless the model widens its weights
   std::vector<int32_t> bias;
   std::vector<Requant> requant;
   int32_t lo = -kInt16Max, hi = kInt16Max;
@@ -26,8 +26,12 @@ struct IntLinear {
   // Proves sum|w| * max_input + |b| < 2^24 for every output (exact in fp32 on any device, and
   // in int32); throws Error(kModelInvalid) naming `name` when not.
   void ProveBound(int32_t max_input, const std::string& name) const;
+  // Written as int8 entry NAME.weight when every weight fits in [-127, 127], else as int16 NAME.weight16.
   void Write(ModelFile& f, const std::string& name) const;
-  static IntLinear Read(const ModelFile& f, const std::string& name, int out, int in);
+  // Refuses weights outside [-max_weight, max_weight]; reads NAME.weight16 only when max_weight > 127.
+  static IntLinear Read(const ModelFile& f, const std::string& name, int out, int in, int32_t max_weight = 127);
+  // Throws Error(kModelInvalid) naming `name` when a weight lies outside [-max_weight, max_weight].
+  void CheckWeights(int32_t max_weight, const std::string& name) const;
 };
 
 // Elementwise nonlinearity: idx = clamp(RoundShift(x * m, s), lo, lo + size - 1); y = table[idx - lo].
@@ -45,6 +49,8 @@ struct IntLut {
   // Written as int8 entry NAME.table when every value fits in [-127, 127], else as int16 NAME.table16.
   // Read refuses values outside [-max_value, max_value]; NAME.table16 only when max_value > 127.
   static IntLut Read(const ModelFile& f, const std::string& name, int32_t max_value = 127);
+  // Throws Error(kModelInvalid) naming `name` when a table value lies outside [-max_value, max_value].
+  void CheckRange(int32_t max_value, const std::string& name) const;
 };
 
 inline constexpr int kLutSize = 4096;

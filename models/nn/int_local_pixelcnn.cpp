@@ -23,6 +23,7 @@ std::string LocalPixelCnnShape::ToHyper() const {
   s << "kernel=" << kernel << ",hidden=" << hidden << ",inner=" << inner << ",blocks=" << blocks << ",mixtures=" << mixtures;
   if (aux > 0) s << ",aux=" << aux;
   if (act_bits != 8) s << ",act_bits=" << act_bits;
+  if (weight_bits != 8) s << ",weight_bits=" << weight_bits;
   return s.str();
 }
 
@@ -37,10 +38,12 @@ LocalPixelCnnShape LocalPixelCnnShape::FromHyper(const std::string& hyper, int c
     else if (key == "mixtures") s.mixtures = value;
     else if (key == "aux") s.aux = value;
     else if (key == "act_bits") s.act_bits = value;
+    else if (key == "weight_bits") s.weight_bits = value;
     else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
   }
   if (s.kernel < 3 || s.kernel > 15 || s.kernel % 2 == 0 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 ||
-      s.inner > 1024 || s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 || s.aux < 0 || s.aux > 8 || s.act_bits < 8 || s.act_bits > 10 ||
+      s.inner > 1024 || s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 || s.aux < 0 || s.aux > 8 || s.act_bits < 8 || s.act_bits > 12 ||
+      s.weight_bits < 8 || s.weight_bits > 16 ||
       (channels != 1 && channels != 3))
     throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
   return s;
@@ -59,18 +62,20 @@ void IntLocalPixelCnn::Validate() const {
     check(conv2[i].out == s.hidden && conv2[i].in == s.inner, "block conv2 has the wrong shape");
   }
   check(head.out == s.ParamCount() && head.in == s.hidden, "head has the wrong shape");
+  const int32_t act = s.ActMax(), wmax = s.WeightMax();
+  conv0.CheckWeights(wmax, "conv0");
   conv0.ProveBound(255, "conv0");
-  const int32_t act = s.ActMax();
-  auto check_lut = [&](const IntLut& l, const std::string& name) {
-    for (int16_t v : l.table) check(v >= -act && v <= act, name + " has a value outside the activation range");
-  };
   for (int i = 0; i < s.blocks; ++i) {
-    check_lut(lut_pre[i], "block" + std::to_string(i) + ".lut_pre");
-    check_lut(lut_mid[i], "block" + std::to_string(i) + ".lut_mid");
-    conv1[i].ProveBound(act, "block" + std::to_string(i) + ".conv1");
-    conv2[i].ProveBound(act, "block" + std::to_string(i) + ".conv2");
+    const std::string b = "block" + std::to_string(i);
+    lut_pre[i].CheckRange(act, b + ".lut_pre");
+    lut_mid[i].CheckRange(act, b + ".lut_mid");
+    conv1[i].CheckWeights(wmax, b + ".conv1");
+    conv2[i].CheckWeights(wmax, b + ".conv2");
+    conv1[i].ProveBound(act, b + ".conv1");
+    conv2[i].ProveBound(act, b + ".conv2");
   }
-  check_lut(lut_head, "head.lut");
+  lut_head.CheckRange(act, "head.lut");
+  head.CheckWeights(wmax, "head");
   head.ProveBound(act, "head");
   tables.Validate();
 }
@@ -101,16 +106,17 @@ IntLocalPixelCnn IntLocalPixelCnn::Read(const ModelFile& f, const std::string& p
   IntLocalPixelCnn m;
   m.shape = LocalPixelCnnShape::FromHyper(f.Text(prefix + "hyper"), f.Int32(prefix + "channels", 1)[0]);
   const auto& s = m.shape;
-  m.conv0 = IntLinear::Read(f, prefix + "conv0", s.hidden, s.Conv0Inputs());
+  const int32_t wmax = s.WeightMax();
+  m.conv0 = IntLinear::Read(f, prefix + "conv0", s.hidden, s.Conv0Inputs(), wmax);
   for (int i = 0; i < s.blocks; ++i) {
     const std::string b = prefix + "block" + std::to_string(i);
     m.lut_pre.push_back(IntLut::Read(f, b + ".lut_pre", s.ActMax()));
-    m.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden));
+    m.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden, wmax));
     m.lut_mid.push_back(IntLut::Read(f, b + ".lut_mid", s.ActMax()));
-    m.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner));
+    m.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner, wmax));
   }
   m.lut_head = IntLut::Read(f, prefix + "head.lut", s.ActMax());
-  m.head = IntLinear::Read(f, prefix + "head", s.ParamCount(), s.hidden);
+  m.head = IntLinear::Read(f, prefix + "head", s.ParamCount(), s.hidden, wmax);
   m.tables.sigmoid = f.Int32(prefix + "mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
   m.tables.exp = f.Int32(prefix + "mixture.exp", kLogitSpan + 1);
   m.tables.inv_scale = f.Int32(prefix + "mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);

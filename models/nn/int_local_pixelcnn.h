@@ -17,11 +17,17 @@ namespace pixelzip::models::nn {
 struct LocalPixelCnnShape {
   int channels = 3, kernel = 7, hidden = 64, inner = 128, blocks = 4, mixtures = 10;
   int aux = 0;  // conditioning planes (hyperparameter "aux", written only when > 0), seen through kAuxTaps
-  // Bits of the activations after each nonlinearity (hyperparameter "act_bits", 8 to 10, written only
-  // when not 8): values in [-ActMax(), ActMax()]. The 2^24 bound still holds for any layer of at most
-  // 258 inputs at 10 bits (258 * 127 * 511 < 2^24); the loader proves it per layer.
+  // Bits of the activations after each nonlinearity (hyperparameter "act_bits", 8 to 12, written only
+  // when not 8): values in [-ActMax(), ActMax()]. With int8 weights the 2^24 bound holds for any layer of
+  // at most 258 inputs at 10 bits (258 * 127 * 511 < 2^24); above 10 bits (or with wider weights) the
+  // exporter narrows weight scales where the bound needs it. The loader proves it per layer.
   int act_bits = 8;
   int32_t ActMax() const { return (int32_t{1} << (act_bits - 1)) - 1; }
+  // Bits of the layer weights (hyperparameter "weight_bits", 8 to 16, written only when not 8): values in
+  // [-WeightMax(), WeightMax()]. Wider weights are scaled per output channel so that the 2^24 bound holds
+  // (the exporter narrows a channel's scale where the bound needs it); the loader proves it per layer.
+  int weight_bits = 8;
+  int32_t WeightMax() const { return (int32_t{1} << (weight_bits - 1)) - 1; }
   // Causal taps (dy, dx) of the masked kernel, dy <= 0, in raster order.
   std::vector<std::pair<int, int>> Taps() const;
   static constexpr int kAuxTaps = 9;  // the 3x3 window (dy, dx in -1..1, raster order) of each conditioning plane

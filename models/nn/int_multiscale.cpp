@@ -29,6 +29,7 @@ LocalPixelCnnShape MultiscaleShape::BaseShape() const {
   b.blocks = base_blocks;
   b.mixtures = mixtures;
   b.act_bits = act_bits;
+  b.weight_bits = weight_bits;
   return b;
 }
 
@@ -38,6 +39,7 @@ std::string MultiscaleShape::ToHyper() const {
     << ",mixtures=" << mixtures << ",base_kernel=" << base_kernel << ",base_hidden=" << base_hidden
     << ",base_inner=" << base_inner << ",base_blocks=" << base_blocks;
   if (act_bits != 8) s << ",act_bits=" << act_bits;
+  if (weight_bits != 8) s << ",weight_bits=" << weight_bits;
   return s.str();
 }
 
@@ -55,12 +57,14 @@ MultiscaleShape MultiscaleShape::FromHyper(const std::string& hyper, int channel
     else if (key == "base_inner") s.base_inner = value;
     else if (key == "base_blocks") s.base_blocks = value;
     else if (key == "act_bits") s.act_bits = value;
+    else if (key == "weight_bits") s.weight_bits = value;
     else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
   }
   if (s.base_side < 1 || s.base_side > 4096 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 || s.inner > 1024 ||
       s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 || s.base_kernel < 3 || s.base_kernel > 15 ||
       s.base_kernel % 2 == 0 || s.base_hidden < 1 || s.base_hidden > 1024 || s.base_inner < 1 ||
-      s.base_inner > 1024 || s.base_blocks < 0 || s.base_blocks > 64 || s.act_bits < 8 || s.act_bits > 10 || (channels != 1 && channels != 3))
+      s.base_inner > 1024 || s.base_blocks < 0 || s.base_blocks > 64 || s.act_bits < 8 || s.act_bits > 12 ||
+      s.weight_bits < 8 || s.weight_bits > 16 || (channels != 1 && channels != 3))
     throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
   return s;
 }
@@ -73,7 +77,7 @@ void IntMultiscalePixelCnn::Validate() const {
   const auto bs = s.BaseShape();
   check(base.shape.channels == bs.channels && base.shape.kernel == bs.kernel && base.shape.hidden == bs.hidden &&
             base.shape.inner == bs.inner && base.shape.blocks == bs.blocks && base.shape.mixtures == bs.mixtures &&
-            base.shape.act_bits == bs.act_bits,
+            base.shape.act_bits == bs.act_bits && base.shape.weight_bits == bs.weight_bits,
         "base network does not match the hyperparameters");
   base.Validate();
   for (int g = 0; g < kMultiscaleGroups; ++g) {
@@ -88,18 +92,20 @@ void IntMultiscalePixelCnn::Validate() const {
     }
     check(n.head.out == s.ParamCount() && n.head.in == s.hidden, p + "head has the wrong shape");
     // Inputs: pixels q = 2v - 255 (|q| <= 255); LUT outputs |a| <= ActMax() (127 for int8).
-    const int32_t act = s.ActMax();
-    auto check_lut = [&](const IntLut& l, const std::string& name) {
-      for (int16_t v : l.table) check(v >= -act && v <= act, name + " has a value outside the activation range");
-    };
+    const int32_t act = s.ActMax(), wmax = s.WeightMax();
+    n.conv0.CheckWeights(wmax, p + "conv0");
+    n.head.CheckWeights(wmax, p + "head");
     n.conv0.ProveBound(255, p + "conv0");
     for (int i = 0; i < s.blocks; ++i) {
-      check_lut(n.lut_pre[i], p + "block" + std::to_string(i) + ".lut_pre");
-      check_lut(n.lut_mid[i], p + "block" + std::to_string(i) + ".lut_mid");
-      n.conv1[i].ProveBound(act, p + "block" + std::to_string(i) + ".conv1");
-      n.conv2[i].ProveBound(act, p + "block" + std::to_string(i) + ".conv2");
+      const std::string b = p + "block" + std::to_string(i);
+      n.lut_pre[i].CheckRange(act, b + ".lut_pre");
+      n.lut_mid[i].CheckRange(act, b + ".lut_mid");
+      n.conv1[i].CheckWeights(wmax, b + ".conv1");
+      n.conv2[i].CheckWeights(wmax, b + ".conv2");
+      n.conv1[i].ProveBound(act, b + ".conv1");
+      n.conv2[i].ProveBound(act, b + ".conv2");
     }
-    check_lut(n.lut_head, p + "head.lut");
+    n.lut_head.CheckRange(act, p + "head.lut");
     n.head.ProveBound(act, p + "head");
   }
 }
@@ -135,16 +141,16 @@ IntMultiscalePixelCnn IntMultiscalePixelCnn::Read(const ModelFile& f) {
   for (int g = 0; g < kMultiscaleGroups; ++g) {
     IntGroupNet& n = m.groups[g];
     const std::string p = "group" + std::to_string(g) + ".";
-    n.conv0 = IntLinear::Read(f, p + "conv0", s.hidden, s.Conv0Inputs(g));
+    n.conv0 = IntLinear::Read(f, p + "conv0", s.hidden, s.Conv0Inputs(g), s.WeightMax());
     for (int i = 0; i < s.blocks; ++i) {
       const std::string b = p + "block" + std::to_string(i);
       n.lut_pre.push_back(IntLut::Read(f, b + ".lut_pre", s.ActMax()));
-      n.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden));
+      n.conv1.push_back(IntLinear::Read(f, b + ".conv1", s.inner, s.hidden, s.WeightMax()));
       n.lut_mid.push_back(IntLut::Read(f, b + ".lut_mid", s.ActMax()));
-      n.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner));
+      n.conv2.push_back(IntLinear::Read(f, b + ".conv2", s.hidden, s.inner, s.WeightMax()));
     }
     n.lut_head = IntLut::Read(f, p + "head.lut", s.ActMax());
-    n.head = IntLinear::Read(f, p + "head", s.ParamCount(), s.hidden);
+    n.head = IntLinear::Read(f, p + "head", s.ParamCount(), s.hidden, s.WeightMax());
   }
   m.Validate();
   return m;

@@ -48,6 +48,8 @@ struct MultiscaleShape {
   int base_kernel = 5, base_hidden = 32, base_inner = 64, base_blocks = 2;
   int act_bits = 8;                            // activations after each ELU, base and groups (see LocalPixelCnnShape)
   int32_t ActMax() const { return (int32_t{1} << (act_bits - 1)) - 1; }
+  int weight_bits = 8;                         // layer weights, base and groups (see LocalPixelCnnShape)
+  int32_t WeightMax() const { return (int32_t{1} << (weight_bits - 1)) - 1; }
   int ParamCount() const { return MixtureParamCountInt(channels, mixtures); }
   int Conv0Inputs(int g) const { return GroupInputPhases(g) * channels * 9; }
   LocalPixelCnnShape BaseShape() const;

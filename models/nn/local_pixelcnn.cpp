@@ -14,6 +14,7 @@ std::string LocalPixelCnnConfig::ToString() const {
     << " blocks=" << blocks << " mixtures=" << mixtures;
   if (aux > 0) s << " aux=" << aux;
   if (act_bits != 8) s << " act_bits=" << act_bits;
+  if (weight_bits != 8) s << " weight_bits=" << weight_bits;
   return s.str();
 }
 

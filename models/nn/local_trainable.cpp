@@ -52,6 +52,7 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   c.blocks = s.blocks;
   c.mixtures = s.mixtures;
   c.act_bits = s.act_bits;
+  c.weight_bits = s.weight_bits;
   return std::make_unique<LocalTrainable>(c);
 }
 

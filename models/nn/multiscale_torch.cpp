@@ -60,6 +60,7 @@ MultiscalePixelCnnImpl::MultiscalePixelCnnImpl(const MultiscaleShape& s) : shape
   c.blocks = s.base_blocks;
   c.mixtures = s.mixtures;
   c.act_bits = s.act_bits;
+  c.weight_bits = s.weight_bits;
   base = register_module("base", LocalPixelCnn(c));
   for (int g = 0; g < kMultiscaleGroups; ++g)
     groups.push_back(register_module("group" + std::to_string(g),
@@ -168,14 +169,20 @@ torch::Tensor Assemble(const torch::Tensor& q, int base_side, int64_t P,
   return out;
 }
 
-LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, int channels, int mixtures,
-                                   int32_t act_max, bool ste) {
+LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, const MultiscaleShape& shape, bool ste) {
+  const int channels = shape.channels, mixtures = shape.mixtures;
+  const int32_t act_max = shape.ActMax(), wmax = shape.WeightMax();
+  // As for the base (TensorsFromFloat): the bound enters the weight scales only beyond int8 weights and
+  // 10-bit activations, so older models stay byte-identical.
+  const bool bounded = shape.weight_bits > 8 || shape.act_bits > 10;
+  const int32_t pixel_bound = bounded ? 255 : 0, act_bound = bounded ? act_max : 0;
   LocalTensors t;
   t.channels = channels;
   t.blocks = m.blocks();
   t.ste = ste;
   const int64_t hidden = m.conv0_weight.size(0), inner = m.blocks() > 0 ? m.block_w1[0].size(0) : 0;
-  t.conv0 = QuantizeLinear(m.conv0_weight / 255.0, m.conv0_bias, std::vector<double>(size_t(hidden), s.residual), ste, nullptr);
+  t.conv0 = QuantizeLinear(m.conv0_weight / 255.0, m.conv0_bias, std::vector<double>(size_t(hidden), s.residual), ste, nullptr,
+                           wmax, pixel_bound);
   t.conv0.padding = 1;
   for (int i = 0; i < m.blocks(); ++i) {
     t.pre.push_back(LutTensors(MakeEluLut(s.residual, s.act_pre[size_t(i)], act_max)));
@@ -185,15 +192,15 @@ LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, i
     t.mid.back().ste_in = s.inner[size_t(i)];
     t.mid.back().ste_out = s.act_mid[size_t(i)];
     t.conv1.push_back(QuantizeLinear(m.block_w1[size_t(i)] * s.act_pre[size_t(i)], m.block_b1[size_t(i)],
-                                     std::vector<double>(size_t(inner), s.inner[size_t(i)]), ste, nullptr));
+                                     std::vector<double>(size_t(inner), s.inner[size_t(i)]), ste, nullptr, wmax, act_bound));
     t.conv2.push_back(QuantizeLinear(m.block_w2[size_t(i)] * s.act_mid[size_t(i)], m.block_b2[size_t(i)],
-                                     std::vector<double>(size_t(hidden), s.residual), ste, nullptr));
+                                     std::vector<double>(size_t(hidden), s.residual), ste, nullptr, wmax, act_bound));
   }
   t.head_lut = LutTensors(MakeEluLut(s.residual, s.act_head, act_max));
   t.head_lut.ste_in = s.residual;
   t.head_lut.ste_out = s.act_head;
   const auto scales = ParamScales(channels, mixtures);
-  t.head = QuantizeLinear(m.head_weight * s.act_head, m.head_bias, scales, ste, nullptr);
+  t.head = QuantizeLinear(m.head_weight * s.act_head, m.head_bias, scales, ste, nullptr, wmax, act_bound);
   t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
   return t;
 }
@@ -239,8 +246,7 @@ MultiscaleTensors MultiscaleTensorsFromFloat(MultiscalePixelCnnImpl& m, const Mu
   t.base_side = m.shape().base_side;
   t.base = TensorsFromFloat(*m.base, scales.base, ste);
   for (int g = 0; g < kMultiscaleGroups; ++g)
-    t.groups[g] = GroupTensorsFromFloat(*m.groups[size_t(g)], scales.groups[g], m.shape().channels, m.shape().mixtures,
-                                        m.shape().ActMax(), ste);
+    t.groups[g] = GroupTensorsFromFloat(*m.groups[size_t(g)], scales.groups[g], m.shape(), ste);
   return t;
 }
 

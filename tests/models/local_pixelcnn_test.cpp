@@ -37,6 +37,10 @@ torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t 
 constexpr const char* kSmallHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4";
 // The same with 10-bit activations after each ELU (int16 LUT entries in the model file).
 constexpr const char* kWideHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4,act_bits=10";
+// The same with 16-bit weights (int16 weight entries; scales narrowed by the 2^24 bound).
+constexpr const char* kWideWeightsHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4,act_bits=10,weight_bits=16";
+// 12-bit activations and 16-bit weights (what the shipped default uses).
+constexpr const char* kWidestHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4,act_bits=12,weight_bits=16";
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSmallHyper) {
   Fixture f;
@@ -50,6 +54,7 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSma
   c.blocks = shape.blocks;
   c.mixtures = shape.mixtures;
   c.act_bits = shape.act_bits;
+  c.weight_bits = shape.weight_bits;
   f.model = LocalPixelCnn(c);
   // Non-zero biases so they are exercised.
   {
@@ -71,7 +76,7 @@ std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC b
 }
 
 TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
-  for (const char* hyper : {kSmallHyper, kWideHyper})
+  for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 7, hyper);
@@ -86,7 +91,7 @@ TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
 }
 
 TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
-  for (const char* hyper : {kSmallHyper, kWideHyper})
+  for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 11, hyper);
@@ -125,7 +130,7 @@ TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
 }
 
 TEST(LocalPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
-  for (const char* hyper : {kSmallHyper, kWideHyper}) {
+  for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper}) {
   SCOPED_TRACE(hyper);
   auto f = MakeFixture(3, 5, hyper);
   auto q = RandomPixels(8, 3, 9, 10, 21);
@@ -198,7 +203,7 @@ class LocalRangeSource final : public SymbolSource {
 };
 
 TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
-  for (const char* hyper : {kSmallHyper, kWideHyper})
+  for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 41, hyper);
@@ -276,12 +281,70 @@ TEST(LocalPixelCnnModelFile, WideActivationsRoundTripAndAreCloserToTheFloatModel
 }
 
 TEST(LocalPixelCnnModelFile, RefusesLutValuesBeyondTheActivationRange) {
-  for (const char* hyper : {kSmallHyper, kWideHyper}) {
+  for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper}) {
     auto f = MakeFixture(3, 37, hyper);
     auto broken = f.exported;
     broken.lut_mid[1].table[4000] = int16_t(broken.shape.ActMax() + 1);
     ModelFile file;
     broken.Write(file);  // an int16 table16 entry for the narrow model too
+    try {
+      IntLocalPixelCnn::Read(file);
+      FAIL() << "model accepted: " << hyper;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kModelInvalid) << e.what();
+    }
+  }
+}
+
+TEST(LocalPixelCnnModelFile, WideWeightsKeepTheBoundRoundTripAndAreCloserToTheFloatModel) {
+  auto narrow = MakeFixture(3, 41, kWideHyper);
+  auto wide = MakeFixture(3, 41, kWideWeightsHyper);  // the same weights (same seed), 16-bit weights
+  EXPECT_EQ(wide.exported.shape.weight_bits, 16);
+  EXPECT_EQ(wide.exported.shape.ToHyper(), kWideWeightsHyper);
+  // conv0 has 39 inputs of |q| <= 255: 16-bit weights at full scale would break the bound, so the
+  // exporter narrowed each channel's scale to it, and used most of it.
+  const auto& c0 = wide.exported.conv0;
+  int64_t fullest = 0;
+  int widest = 0;
+  for (int o = 0; o < c0.out; ++o) {
+    int64_t sum = std::llabs(int64_t(c0.bias[size_t(o)]));
+    for (int i = 0; i < c0.in; ++i) {
+      const int w = std::abs(int(c0.weight[size_t(o) * c0.in + i]));
+      sum += int64_t(w) * 255;
+      widest = std::max(widest, w);
+    }
+    EXPECT_LT(sum, int64_t{1} << 24) << "channel " << o;
+    fullest = std::max(fullest, sum);
+  }
+  EXPECT_GT(fullest, int64_t{1} << 23);
+  EXPECT_GT(widest, 127);
+  EXPECT_LT(widest, 32767);
+  auto parsed = ModelFile::Parse(wide.file_bytes.data(), wide.file_bytes.size(), "wide");
+  EXPECT_TRUE(parsed.Has("conv0.weight16"));
+  EXPECT_TRUE(parsed.Has("head.weight16"));
+  EXPECT_FALSE(parsed.Has("conv0.weight"));
+  auto again = IntLocalPixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), wide.file_bytes);
+  auto q = RandomPixels(1, 3, 24, 24, 79);
+  torch::NoGradGuard ng;
+  auto reference = narrow.model->forward(q);
+  auto error = [&](Fixture& f) {
+    auto t = TensorsFromInt(f.exported);
+    return (ExactForward(t, q) * t.param_scale - reference).abs().mean().item<double>();
+  };
+  EXPECT_LT(error(wide), 0.75 * error(narrow));
+}
+
+TEST(LocalPixelCnnModelFile, RefusesWeightsBeyondTheWeightRange) {
+  for (const char* hyper : {kSmallHyper, kWideWeightsHyper, kWidestHyper}) {
+    auto f = MakeFixture(3, 43, hyper);
+    auto broken = f.exported;
+    broken.head.weight[5] = int16_t(std::min(broken.shape.WeightMax() + 1, 32767));
+    if (broken.shape.WeightMax() == 32767) broken.head.weight[5] = -32768;
+    ModelFile file;
+    broken.Write(file);  // an int16 weight16 entry for the narrow model too
     try {
       IntLocalPixelCnn::Read(file);
       FAIL() << "model accepted: " << hyper;

@@ -30,6 +30,10 @@ constexpr const char* kTinyHyper =
 // The same with 10-bit activations after each ELU, in the base and the group networks.
 constexpr const char* kWideHyper =
     "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1,act_bits=10";
+// 12-bit activations and 16-bit weights (int16 weight entries; scales narrowed by the 2^24 bound).
+constexpr const char* kWidestHyper =
+    "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1,act_bits=12,"
+    "weight_bits=16";
 
 struct Fixture {
   MultiscalePixelCnn model{nullptr};
@@ -122,7 +126,7 @@ TEST(MultiscaleGeometry, LevelsFromSize) {
 
 TEST(MultiscaleExact, CpuEngineEqualsTorchPathOnOddSizes) {
   torch::NoGradGuard ng;
-  for (const char* hyper : {kTinyHyper, kWideHyper})
+  for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 5, hyper);
@@ -165,7 +169,7 @@ TEST(MultiscaleExact, BatchSizeChangesNothing) {
 }
 
 TEST(MultiscaleExact, FakeQuantForwardEqualsIntegerModel) {
-  for (const char* hyper : {kTinyHyper, kWideHyper})
+  for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 13, hyper);
@@ -211,7 +215,7 @@ class RangeSource final : public SymbolSource {
 };
 
 TEST(MultiscaleCoding, RoundTripGreyAndRgb) {
-  for (const char* hyper : {kTinyHyper, kWideHyper})
+  for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 21, hyper);
@@ -399,6 +403,37 @@ TEST(MultiscaleModelFile, WideActivationsRoundTripAndAreChecked) {
   ModelFile bad;
   broken.Write(bad);
   EXPECT_THROW(IntMultiscalePixelCnn::Read(bad), Error);
+}
+
+TEST(MultiscaleModelFile, WideWeightsRoundTripKeepTheBoundAndAreChecked) {
+  auto f = MakeFixture(3, 67, kWidestHyper);
+  EXPECT_EQ(f.exported.shape.weight_bits, 16);
+  EXPECT_EQ(f.exported.base.shape.weight_bits, 16);
+  EXPECT_EQ(f.exported.shape.ToHyper(), kWidestHyper);
+  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "wide");
+  EXPECT_TRUE(parsed.Has("group0.conv0.weight16"));
+  EXPECT_TRUE(parsed.Has("group2.head.weight16"));
+  EXPECT_TRUE(parsed.Has("base.head.weight16"));
+  auto again = IntMultiscalePixelCnn::Read(parsed);
+  ModelFile out;
+  again.Write(out);
+  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  // Every group layer satisfies the bound (as the loader proved), with weights wider than int8.
+  int widest = 0;
+  for (const auto& n : f.exported.groups)
+    for (int16_t w : n.conv0.weight) widest = std::max(widest, std::abs(int(w)));
+  EXPECT_GT(widest, 127);
+  auto broken = f.exported;
+  broken.groups[2].conv1[0].weight[0] = -32768;
+  ModelFile bad;
+  broken.Write(bad);
+  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad), Error);
+  auto narrow = MakeFixture(3, 67, kWideHyper);
+  auto too_wide = narrow.exported;
+  too_wide.groups[0].head.weight[0] = 200;  // beyond int8 in an int8-weight model
+  ModelFile bad2;
+  too_wide.Write(bad2);
+  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad2), Error);
 }
 
 }  // namespace
