@@ -75,6 +75,12 @@ std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC b
   return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
+// Mean absolute error, in real units, of the integer model's mixture parameters against `reference`.
+double MeanParamError(const IntLocalPixelCnn& m, const torch::Tensor& q, const torch::Tensor& reference) {
+  auto t = TensorsFromInt(m);
+  return (ExactForward(t, q) * t.param_scale - reference).abs().mean().item<double>();
+}
+
 TEST(LocalPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
   for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper})
   for (int channels : {1, 3}) {
@@ -273,10 +279,7 @@ TEST(LocalPixelCnnModelFile, WideActivationsRoundTripAndAreCloserToTheFloatModel
   auto q = RandomPixels(1, 3, 24, 24, 77);
   torch::NoGradGuard ng;
   auto reference = narrow.model->forward(q);
-  auto error = [&](Fixture& f) {
-    auto t = TensorsFromInt(f.exported);
-    return (ExactForward(t, q) * t.param_scale - reference).abs().mean().item<double>();
-  };
+  auto error = [&](Fixture& f) { return MeanParamError(f.exported, q, reference); };
   EXPECT_LT(error(wide), 0.75 * error(narrow));
 }
 
@@ -330,10 +333,7 @@ TEST(LocalPixelCnnModelFile, WideWeightsKeepTheBoundRoundTripAndAreCloserToTheFl
   auto q = RandomPixels(1, 3, 24, 24, 79);
   torch::NoGradGuard ng;
   auto reference = narrow.model->forward(q);
-  auto error = [&](Fixture& f) {
-    auto t = TensorsFromInt(f.exported);
-    return (ExactForward(t, q) * t.param_scale - reference).abs().mean().item<double>();
-  };
+  auto error = [&](Fixture& f) { return MeanParamError(f.exported, q, reference); };
   EXPECT_LT(error(wide), 0.75 * error(narrow));
 }
 
