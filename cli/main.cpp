@@ -121,6 +121,10 @@ int Main(int argc, char** argv) {
                  "with an existing --checkpoint, replaces its hyperparameters when the parameter shapes match");
   train->add_flag("--grey", tr.grey, "train a grey model (images converted to luma)");
   train->add_option("--checkpoint", tr.checkpoint, "checkpoint file: resumed when it exists, overwritten as training goes");
+  train->add_option("--grow-from", tr.grow_from, "when --checkpoint does not exist yet: start from this smaller checkpoint of the same "
+                 "architecture, its weights embedded in the larger --hyper so that it computes the same function (local-pixelcnn: "
+                 "kernel, hidden, inner and blocks may grow), at its step count")
+      ->check(CLI::ExistingFile);
   train->add_option("--log", tr.log, "append step, seconds, learning rate and bits/dim to this TSV file");
   train->add_option("--steps", tr.steps, "train until this many steps in total")->capture_default_str();
   train->add_option("--batch", tr.batch, "crops per step")->capture_default_str();

@@ -88,6 +88,7 @@ int RunTrain(const TrainCommandOptions& o) {
   t.architecture = o.arch;
   t.hyper = o.hyper;
   t.checkpoint_path = o.checkpoint;
+  t.grow_from = o.grow_from;
   t.log_path = o.log;
   t.steps = o.steps;
   t.batch = o.batch;

@@ -15,6 +15,7 @@ struct TrainCommandOptions {
   std::string hyper;                    // "key=value,..." architecture hyperparameters
   bool grey = false;                    // train a grey model (images converted to luma)
   std::string checkpoint;               // resumed when it exists
+  std::string grow_from;                // when checkpoint does not exist: a smaller checkpoint grown into hyper
   std::string log;                      // TSV of held-out bits/dim
   long long steps = 1000;
   int batch = 32, crop = 32, threads = 0;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "models/nn/logistic_mixture.h"
+#include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
 
@@ -83,6 +84,41 @@ torch::Tensor LocalPixelCnnImpl::ForwardWithAux(const torch::Tensor& q, const to
     }
   }
   return F::conv2d(torch::elu(h), head_weight, F::Conv2dFuncOptions().bias(head_bias));
+}
+
+void GrowLocalPixelCnn(const LocalPixelCnnImpl& small, LocalPixelCnnImpl& big) {
+  const auto& a = small.config();
+  const auto& b = big.config();
+  if (a.channels != b.channels || a.mixtures != b.mixtures || a.aux != b.aux || b.kernel < a.kernel ||
+      b.hidden < a.hidden || b.inner < a.inner || b.blocks < a.blocks)
+    throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: cannot grow '" + a.ToString() + "' into '" + b.ToString() +
+                                                 "' (channels, mixtures and aux must match; kernel, hidden, inner and blocks must not shrink)");
+  using torch::indexing::Slice;
+  torch::NoGradGuard ng;
+  const int64_t h0 = a.hidden, i0 = a.inner, off = (b.kernel - a.kernel) / 2;
+  // conv0: small's rows in the first h0 output channels, its taps centred; the new taps of those rows start at 0.
+  big.conv0_weight.index_put_({Slice(0, h0)}, 0.0);
+  big.conv0_weight.index_put_({Slice(0, h0), Slice(), Slice(off, off + a.kernel), Slice(off, off + a.kernel)},
+                              small.conv0_weight * small.conv0_mask);
+  big.conv0_bias.index_put_({Slice(0, h0)}, small.conv0_bias);
+  for (int i = 0; i < b.blocks; ++i) {
+    auto& w1 = big.block_w1[size_t(i)];
+    auto& w2 = big.block_w2[size_t(i)];
+    w1.index_put_({Slice(), Slice(h0)}, 0.0);  // reads of the new hidden channels
+    w2.index_put_({Slice(), Slice(i0)}, 0.0);  // reads of the new inner units
+    if (i < a.blocks) {
+      w1.index_put_({Slice(0, i0), Slice(0, h0)}, small.block_w1[size_t(i)]);
+      big.block_b1[size_t(i)].index_put_({Slice(0, i0)}, small.block_b1[size_t(i)]);
+      w2.index_put_({Slice(0, h0), Slice(0, i0)}, small.block_w2[size_t(i)]);
+      big.block_b2[size_t(i)].index_put_({Slice(0, h0)}, small.block_b2[size_t(i)]);
+    } else {
+      w2.zero_();  // a new block adds nothing until trained
+      big.block_b2[size_t(i)].zero_();
+    }
+  }
+  big.head_weight.index_put_({Slice(), Slice(h0)}, 0.0);
+  big.head_weight.index_put_({Slice(), Slice(0, h0)}, small.head_weight);
+  big.head_bias.copy_(small.head_bias);
 }
 
 }  // namespace pixelzip::models::nn

@@ -52,4 +52,12 @@ class LocalPixelCnnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LocalPixelCnn);
 
+// Copies `small`'s weights into `big` so that big computes small's function (up to float rounding): small's
+// kernel taps centred in big's, its hidden and inner units first, its blocks first. What big adds keeps big's
+// initialisation where nothing reads it yet (new units' input weights) and is zero where it would change the
+// output (weights reading new units or taps, new blocks' output weights), so gradients reach all of it.
+// REQUIRES: same channels, mixtures and aux; big's kernel, hidden, inner and blocks >= small's (throws
+// pixelzip::Error(kInvalidArgument) otherwise).
+void GrowLocalPixelCnn(const LocalPixelCnnImpl& small, LocalPixelCnnImpl& big);
+
 }  // namespace pixelzip::models::nn

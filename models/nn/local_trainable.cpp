@@ -6,6 +6,12 @@
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
+
+void TrainableNetwork::GrowFrom(TrainableNetwork& smaller) {
+  (void)smaller;
+  throw Error(ErrorCode::kInvalidArgument, Describe() + " cannot grow from a smaller checkpoint");
+}
+
 namespace {
 
 class LocalTrainable final : public TrainableNetwork {
@@ -27,6 +33,12 @@ class LocalTrainable final : public TrainableNetwork {
     ModelFile file;
     ExportIntModel(*model_, scales_).Write(file);
     return file.Serialize();
+  }
+  void GrowFrom(TrainableNetwork& smaller) override {
+    auto* from = dynamic_cast<LocalTrainable*>(&smaller);
+    if (from == nullptr) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn can only grow from a local-pixelcnn");
+    GrowLocalPixelCnn(*from->model_, *model_);
+    scales_ = LocalQuantScales();
   }
 
  private:

@@ -40,6 +40,11 @@ class TrainableNetwork {
   virtual void SetClasses(const torch::Tensor& classes) { (void)classes; }
   // The integer model file of the current weights. REQUIRES: calibrated().
   virtual std::vector<uint8_t> ExportModelFile() = 0;
+  // Replaces this network's weights by those of `smaller` (same architecture, every dimension <= this one's),
+  // embedded so that this network computes the same function (up to float rounding); the added units, taps and
+  // blocks start where training can move them. Throws pixelzip::Error(kInvalidArgument) where this architecture
+  // cannot grow or `smaller` does not fit inside it.
+  virtual void GrowFrom(TrainableNetwork& smaller);
 };
 
 // Throws pixelzip::Error(kInvalidArgument) for an unknown architecture or bad hyperparameters.

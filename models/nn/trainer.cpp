@@ -200,6 +200,38 @@ ExportReport Train(const std::vector<Image>& train, const std::vector<Image>& he
     resume->read("optimizer", opt_ar);
     opt.load(opt_ar);
     std::fprintf(stderr, "resumed %s at step %lld\n", o.checkpoint_path.c_str(), (long long)step);
+  } else if (!o.grow_from.empty()) {
+    torch::serialize::InputArchive small_ar;
+    small_ar.load_from(o.grow_from);
+    c10::IValue v;
+    small_ar.read("architecture", v);
+    if (v.toStringRef() != arch)
+      throw Error(ErrorCode::kInvalidArgument, o.grow_from + ": checkpoint is a " + v.toStringRef() + ", not a " + arch);
+    small_ar.read("hyper", v);
+    const std::string small_hyper = v.toStringRef();
+    small_ar.read("channels", v);
+    if (v.toInt() != channels)
+      throw Error(ErrorCode::kInvalidArgument, o.grow_from + ": checkpoint is for " + std::to_string(v.toInt()) + "-channel images");
+    small_ar.read("step", v);
+    step = v.toInt();
+    auto small = MakeTrainableNetwork(arch, small_hyper, channels);
+    {
+      torch::NoGradGuard ng;
+      torch::serialize::InputArchive ema_ar;
+      small_ar.read("ema", ema_ar);
+      auto small_params = small->module().parameters();
+      for (size_t i = 0; i < small_params.size(); ++i) {
+        torch::Tensor t;
+        ema_ar.read("p" + std::to_string(i), t);
+        if (t.sizes() != small_params[i].sizes())
+          throw Error(ErrorCode::kInvalidArgument, o.grow_from + ": EMA weights do not match '" + small_hyper + "'");
+        small_params[i].copy_(t);
+      }
+    }
+    net->GrowFrom(*small);
+    ema.Init(params);
+    std::fprintf(stderr, "grew %s ('%s', step %lld) into '%s'\n", o.grow_from.c_str(), small_hyper.c_str(), (long long)step,
+                 hyper.c_str());
   }
   int64_t n_params = 0;
   for (auto& p : params) n_params += p.numel();

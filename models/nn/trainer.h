@@ -30,6 +30,9 @@ struct TrainOptions {
   std::string hyper;                 // architecture hyperparameters, "key=value,key=value"; with a checkpoint that
                                      // exists, a non-empty hyper that differs replaces the checkpoint's (the parameter
                                      // shapes must match, e.g. act_bits) and the quantisation scales are recalibrated
+  std::string grow_from;             // when checkpoint_path does not exist yet: start from this smaller checkpoint's EMA
+                                     // weights grown into `hyper` (TrainableNetwork::GrowFrom), at its step count,
+                                     // with fresh optimiser moments
   bool qat = false;                  // fake-quantised forward equal to the integer model (calibrates scales once)
   std::string export_path;           // write the integer model file here at the end (from the EMA weights)
   // Class of each training / held-out image, for class-conditional models (hyperparameter classes=K);
