@@ -152,6 +152,10 @@ double QuantileOfSample(const torch::Tensor& x, double q) {
   return torch::quantile(flat.to(torch::kFloat32), q).item<double>();
 }
 
+double ActivationRange(const torch::Tensor& x, int act_bits) {
+  return act_bits > 10 ? x.detach().max().item<double>() : QuantileOfSample(x, 0.9999);
+}
+
 }  // namespace exact_ops
 using namespace exact_ops;
 
@@ -180,37 +184,42 @@ LocalQuantScales LocalQuantScales::FromTensor(const torch::Tensor& t, int blocks
   return s;
 }
 
+LocalQuantScales exact_ops::ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>& traces, int blocks,
+                                             int act_bits) {
+  double h_max = 0, head_act = 0;
+  std::vector<double> t_max(size_t(blocks), 0.0), pre(size_t(blocks), 0.0), mid(size_t(blocks), 0.0);
+  for (const auto& trace : traces) {
+    for (int i = 0; i <= blocks; ++i) h_max = std::max(h_max, trace[size_t(i == 0 ? 0 : 2 * i)].abs().max().item<double>());
+    for (int i = 0; i < blocks; ++i) {
+      const auto& h_in = trace[size_t(i == 0 ? 0 : 2 * i)];
+      const auto& t = trace[size_t(1 + 2 * i)];
+      t_max[size_t(i)] = std::max(t_max[size_t(i)], t.abs().max().item<double>());
+      pre[size_t(i)] = std::max(pre[size_t(i)], ActivationRange(torch::elu(h_in), act_bits));
+      mid[size_t(i)] = std::max(mid[size_t(i)], ActivationRange(torch::elu(t), act_bits));
+    }
+    head_act = std::max(head_act, ActivationRange(torch::elu(trace.back()), act_bits));
+  }
+  const double act_max = double((int32_t{1} << (act_bits - 1)) - 1);
+  LocalQuantScales s;
+  s.residual = 1.5 * std::max(h_max, 1e-3) / kInt16Max;
+  s.act_head = std::max(1.0, head_act) / act_max;
+  for (int i = 0; i < blocks; ++i) {
+    s.inner.push_back(1.5 * std::max(t_max[size_t(i)], 1e-3) / kInt16Max);
+    s.act_pre.push_back(std::max(1.0, pre[size_t(i)]) / act_max);
+    s.act_mid.push_back(std::max(1.0, mid[size_t(i)]) / act_max);
+  }
+  return s;
+}
+
 LocalQuantScales CalibrateScales(LocalPixelCnnImpl& model, const std::vector<torch::Tensor>& batches,
                                  const std::vector<torch::Tensor>& aux_batches) {
   torch::NoGradGuard ng;
-  const int B = model.config().blocks;
-  double h_max = 0, head_act = 0;
-  std::vector<double> t_max(B, 0.0), pre(B, 0.0), mid(B, 0.0);
+  std::vector<std::vector<torch::Tensor>> traces;
   for (size_t bi = 0; bi < batches.size(); ++bi) {
-    const auto& q = batches[bi];
-    std::vector<torch::Tensor> trace;
-    model.ForwardWithAux(q, aux_batches.empty() ? torch::Tensor() : aux_batches[bi], &trace);
-    // trace: h0, then (t_i, h_{i+1}) per block
-    for (int i = 0; i <= B; ++i) h_max = std::max(h_max, trace[size_t(i == 0 ? 0 : 2 * i)].abs().max().item<double>());
-    for (int i = 0; i < B; ++i) {
-      const auto& h_in = trace[size_t(i == 0 ? 0 : 2 * i)];
-      const auto& t = trace[size_t(1 + 2 * i)];
-      t_max[i] = std::max(t_max[i], t.abs().max().item<double>());
-      pre[i] = std::max(pre[i], QuantileOfSample(torch::elu(h_in), 0.9999));
-      mid[i] = std::max(mid[i], QuantileOfSample(torch::elu(t), 0.9999));
-    }
-    head_act = std::max(head_act, QuantileOfSample(torch::elu(trace.back()), 0.9999));
+    traces.emplace_back();
+    model.ForwardWithAux(batches[bi], aux_batches.empty() ? torch::Tensor() : aux_batches[bi], &traces.back());
   }
-  const double act_max = double(model.config().ActMax());
-  LocalQuantScales s;
-  s.residual = 1.5 * h_max / kInt16Max;
-  s.act_head = std::max(1.0, head_act) / act_max;
-  for (int i = 0; i < B; ++i) {
-    s.inner.push_back(1.5 * t_max[i] / kInt16Max);
-    s.act_pre.push_back(std::max(1.0, pre[i]) / act_max);
-    s.act_mid.push_back(std::max(1.0, mid[i]) / act_max);
-  }
-  return s;
+  return ScalesFromTraces(traces, model.config().blocks, model.config().act_bits);
 }
 
 LocalTensors TensorsFromFloat(LocalPixelCnnImpl& m, const LocalQuantScales& s, bool ste) {

@@ -103,6 +103,14 @@ TorchIntLinear QuantizeLinear(const torch::Tensor& w, const torch::Tensor& b, co
 torch::Tensor ApplyLinear(const torch::Tensor& x, const TorchIntLinear& l, bool ste);
 torch::Tensor ApplyLut(const torch::Tensor& x, const TorchIntLut& l, bool ste);
 double QuantileOfSample(const torch::Tensor& x, double q);
+// The real value an activation table's largest output stands for, from a sample x of the activation:
+// its 99.99th percentile for act_bits <= 10 (clipping the top 0.01% costs less than coarser steps), its
+// maximum above (at 12 bits clipping cost 0.012 bits/dim more than the coarser step; docs/models.md).
+double ActivationRange(const torch::Tensor& x, int act_bits);
+// Quantisation scales from float traces of a local-pixelcnn-shaped network (per batch: h after conv0, then
+// per block the pre-activation t and h after the block): int16 tensors at 1.5x the largest magnitude seen,
+// activation tables at ActivationRange. REQUIRES: every trace has 1 + 2 * blocks tensors.
+LocalQuantScales ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>& traces, int blocks, int act_bits);
 IntLinear ToIntLinear(const TorchIntLinear& l);
 IntLut ToIntLut(const TorchIntLut& l);
 }  // namespace exact_ops

@@ -113,31 +113,6 @@ torch::Tensor GroupExactForward(const LocalTensors& t, const torch::Tensor& inpu
 
 namespace {
 
-// Scales from traces (h0, then (t_i, h_{i+1}) per block), as CalibrateScales does for the local model.
-LocalQuantScales ScalesFromTraces(const std::vector<std::vector<torch::Tensor>>& traces, int blocks, int32_t act_max) {
-  double h_max = 0, head_act = 0;
-  std::vector<double> t_max(size_t(blocks), 0.0), pre(size_t(blocks), 0.0), mid(size_t(blocks), 0.0);
-  for (const auto& trace : traces) {
-    for (int i = 0; i <= blocks; ++i) h_max = std::max(h_max, trace[size_t(i == 0 ? 0 : 2 * i)].abs().max().item<double>());
-    for (int i = 0; i < blocks; ++i) {
-      const auto& h_in = trace[size_t(i == 0 ? 0 : 2 * i)];
-      const auto& t = trace[size_t(1 + 2 * i)];
-      t_max[size_t(i)] = std::max(t_max[size_t(i)], t.abs().max().item<double>());
-      pre[size_t(i)] = std::max(pre[size_t(i)], QuantileOfSample(torch::elu(h_in), 0.9999));
-      mid[size_t(i)] = std::max(mid[size_t(i)], QuantileOfSample(torch::elu(t), 0.9999));
-    }
-    head_act = std::max(head_act, QuantileOfSample(torch::elu(trace.back()), 0.9999));
-  }
-  LocalQuantScales s;
-  s.residual = 1.5 * std::max(h_max, 1e-3) / kInt16Max;
-  s.act_head = std::max(1.0, head_act) / act_max;
-  for (int i = 0; i < blocks; ++i) {
-    s.inner.push_back(1.5 * std::max(t_max[size_t(i)], 1e-3) / kInt16Max);
-    s.act_pre.push_back(std::max(1.0, pre[size_t(i)]) / act_max);
-    s.act_mid.push_back(std::max(1.0, mid[size_t(i)]) / act_max);
-  }
-  return s;
-}
 
 // Calls fn(s, g, input) for every level and group of q [B, C, H, W] and returns L.
 int ForEachGroup(const torch::Tensor& q, int base_side, const std::function<void(int, int, const torch::Tensor&)>& fn) {
@@ -236,7 +211,7 @@ MultiscaleScales CalibrateMultiscaleScales(MultiscalePixelCnnImpl& m, const std:
   for (int g = 0; g < kMultiscaleGroups; ++g) {
     if (traces[g].empty())
       throw Error(ErrorCode::kInvalidArgument, "calibration crops are too small to reach the multiscale group networks");
-    r.groups[g] = ScalesFromTraces(traces[g], s.blocks, s.ActMax());
+    r.groups[g] = ScalesFromTraces(traces[g], s.blocks, s.act_bits);
   }
   return r;
 }

@@ -283,6 +283,29 @@ TEST(LocalPixelCnnModelFile, WideActivationsRoundTripAndAreCloserToTheFloatModel
   EXPECT_LT(error(wide), 0.75 * error(narrow));
 }
 
+TEST(LocalPixelCnnExact, ActivationTablesClipTheTopTenThousandthOnlyUpToTenBits) {
+  auto x = torch::arange(0, 100000, torch::kFloat32) / 1000.0;  // 0 .. 99.999
+  EXPECT_FLOAT_EQ(exact_ops::ActivationRange(x, 12), 99.999f);
+  EXPECT_FLOAT_EQ(exact_ops::ActivationRange(x, 11), 99.999f);
+  EXPECT_NEAR(exact_ops::ActivationRange(x, 10), 99.989, 0.002);
+  EXPECT_NEAR(exact_ops::ActivationRange(x, 8), 99.989, 0.002);
+  // Calibrated at 12 bits, no activation of the calibration batch reaches past its table's largest output.
+  auto f = MakeFixture(3, 41, kWidestHyper);
+  auto q = RandomPixels(2, 3, 16, 16, 42);
+  std::vector<torch::Tensor> trace;
+  {
+    torch::NoGradGuard ng;
+    f.model->forward(q, &trace);
+  }
+  const auto s = CalibrateScales(*f.model, {q});
+  const double act_max = double(f.model->config().ActMax());
+  EXPECT_GE(s.act_head * act_max * (1 + 1e-9), torch::elu(trace.back()).max().item<double>());
+  for (int i = 0; i < f.model->config().blocks; ++i) {
+    EXPECT_GE(s.act_pre[size_t(i)] * act_max * (1 + 1e-9), torch::elu(trace[size_t(i == 0 ? 0 : 2 * i)]).max().item<double>());
+    EXPECT_GE(s.act_mid[size_t(i)] * act_max * (1 + 1e-9), torch::elu(trace[size_t(1 + 2 * i)]).max().item<double>());
+  }
+}
+
 TEST(LocalPixelCnnModelFile, RefusesLutValuesBeyondTheActivationRange) {
   for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper}) {
     auto f = MakeFixture(3, 37, hyper);
