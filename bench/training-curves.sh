@@ -31,7 +31,7 @@ set terminal pngcairo size 1300,520 font ',11' noenhanced
 set output '$out'
 set multiplot layout 1,2 title 'Held-out bits per subpixel (photos-train 037-039, EMA weights)'
 set ylabel 'bits per subpixel'
-set yrange [3.2:5.5]
+set yrange [3.15:5.5]
 set grid
 set key top right
 set xlabel 'training steps'
