@@ -39,7 +39,7 @@ struct ShippedInfo {
 // What each shipped weight file is for. A file without an entry here ships with rank 0.
 const std::map<std::string, ShippedInfo>& KnownModels() {
   static const std::map<std::string, ShippedInfo> known = {
-      {"local-pixelcnn-rgb", {10, "Local PixelCNN (9x9 causal context + MED, 6 residual blocks of 96/192), RGB; the default for colour images"}},
+      {"local-pixelcnn-rgb", {10, "Local PixelCNN (11x11 causal context + MED, 8 residual blocks of 96/192), RGB; the default for colour images"}},
       {"local-pixelcnn-grey", {10, "Local PixelCNN, grey; the default for grey images"}},
       {"multiscale-pixelcnn-rgb", {10, "Multiscale PixelCNN (8-px local-pixelcnn base, 3 group nets), RGB; the default in multiscale order"}},
       {"aux-grey-rgb", {0, "PixelCNN with an auxiliary grey image (grey local PixelCNN, then colour given grey), RGB; selectable"}},
