@@ -1,5 +1,5 @@
 // Writing an output file so that it appears complete or not at all
-// (design.md section 6): the bytes go to a temporary file in the destination's
+// (docs/design.md section 6): the bytes go to a temporary file in the destination's
 // directory, are fsync'ed, and the file is renamed into place only on Commit().
 // Reading whole inputs, "-" meaning stdin/stdout, lives here too.
 #pragma once

@@ -1,5 +1,5 @@
 // Range coder driven by integer CDFs that the caller supplies.
-// Standard library only; knows nothing of images or networks (design.md section 1).
+// Standard library only; knows nothing of images or networks (docs/design.md section 1).
 //
 // Every distribution has total kTotal = 2^16: symbol s occupies
 // [cdf(s), cdf(s + 1)) with cdf(0) = 0, cdf(n) = kTotal and cdf(s + 1) - cdf(s) >= 1,

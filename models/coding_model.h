@@ -4,7 +4,7 @@
 // codes alpha itself) in the model's own coding order and, for each one, hands
 // an integer CDF to the codec's entropy coder. Encoding and decoding visit the
 // same subpixels in the same order with bit-identical CDFs: that is the
-// exact-arithmetic contract (design.md section 2).
+// exact-arithmetic contract (docs/design.md section 2).
 #pragma once
 
 #include <array>

@@ -1,6 +1,6 @@
 // The exact integer Multiscale PixelCNN (Reed et al. 2017, "Parallel Multiscale
 // Autoregressive Density Estimation"), coding in multiscale group order
-// (design.md section 3; the order is specified in docs/models.md).
+// (docs/design.md section 3.2; the order is specified in docs/models.md).
 //
 // Order: the base image (pixels at multiples of 2^L) in raster order, coded by an
 // embedded local-pixelcnn; then for spacing s = 2^(l-1), l = L..1, three groups of

@@ -1,4 +1,4 @@
-// Integer primitives of the exact-arithmetic contract (design.md section 2).
+// Integer primitives of the exact-arithmetic contract (docs/design.md section 2).
 // Every device computes these identically; the LibTorch path reproduces them
 // with int64 tensor ops (floor division), the CPU engine with these functions.
 #pragma once

@@ -2,7 +2,7 @@
 // "pixelcnn++"), proven exact at load, evaluated pixel by pixel on the CPU with
 // caches (this file) or for whole images with LibTorch (pixelcnnpp_exact.h).
 //
-// Integer design (design.md section 2). Streams u, ul and conv outputs are int16
+// Integer design (docs/design.md section 2). Streams u, ul and conv outputs are int16
 // (|v| <= 32767); LUT outputs are int8 (|v| <= 127) held in int16.
 //  * first layers: input features q = 2v - 255 per colour channel and a constant
 //    255 channel (the reference's channel of ones), zero outside the image;

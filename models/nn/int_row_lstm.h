@@ -1,7 +1,7 @@
 // The exact integer Row LSTM (PixelRNN, van den Oord et al. 2016): the model a
 // file is coded with. Loaded from a model file, proven exact at load, evaluated
 // pixel by pixel on the CPU (this file) or for whole images, row by row, with
-// LibTorch (row_lstm.h). Both compute the same integers (design.md section 2).
+// LibTorch (row_lstm.h). Both compute the same integers (docs/design.md section 2).
 //
 // Per pixel (y, x), raster order, R = residual width, S = LSTM state width:
 //   x0        = conv0(q): mask-A k x k taps of q = 2v - 255 (strictly before (y, x)) -> int16 residual

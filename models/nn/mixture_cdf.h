@@ -1,4 +1,4 @@
-// Integer discretized-logistic-mixture CDF (design.md section 2, point 5).
+// Integer discretized-logistic-mixture CDF (docs/design.md section 2.5).
 // Built from a network's int16 output parameters with integer arithmetic and
 // lookup tables only; the encoder evaluates it at a symbol's two edges, the
 // decoder searches it. One function serves both sides.
@@ -39,7 +39,7 @@ int MixtureParamCountInt(int channels, int mixtures);
 // CDF of channel `channel` of one pixel given the int16 parameters of that
 // pixel and the already coded values q = 2v - 255 of channels < channel. The
 // mixture is joint over a pixel's channels: channel c uses the components'
-// posterior weights given the coded channels (design.md section 2, point 5).
+// posterior weights given the coded channels (docs/design.md section 2.5).
 // Satisfies the SubpixelCdf guarantees for any parameter values.
 class MixtureCdf final : public SubpixelCdf {
  public:

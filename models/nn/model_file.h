@@ -1,4 +1,4 @@
-// Model files (design.md section 5): a flat list of named integer arrays and
+// Model files (docs/design.md section 5.4): a flat list of named integer arrays and
 // strings, followed by the SHA-256 of everything before it. The SHA-256 is the
 // model's identity in the container. Little-endian throughout.
 //

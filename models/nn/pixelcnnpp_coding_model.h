@@ -2,7 +2,7 @@
 // Decoder: the incremental CPU engine (int_pixelcnnpp.h), one step per pixel.
 // Encoder: the same engine over the known image (kCpu), or one batched exact
 // LibTorch pass over the whole image (kTorchCpu / kTorchCuda); all give the same
-// integers (design.md section 2).
+// integers (docs/design.md section 2).
 #pragma once
 
 #include <memory>

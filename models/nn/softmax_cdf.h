@@ -1,4 +1,4 @@
-// Integer softmax CDF over the 256 values of a subpixel (design.md section 2,
+// Integer softmax CDF over the 256 values of a subpixel (docs/design.md section 2,
 // point 5) for networks with a 256-way softmax output (the plain PixelCNN).
 // Integer logits (fixed point, kSoftmaxLogitFracBits) become frequencies with
 // a 2^16 total through a lookup table of exp(-(max logit - logit)) stored in

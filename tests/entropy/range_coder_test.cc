@@ -276,7 +276,7 @@ TEST(RangeCoder, LongCarryChains) {
   }
 }
 
-// Pins the format: these bytes must never change (design.md: golden streams).
+// Pins the format: these bytes must never change (docs/design.md section 4: golden streams).
 TEST(RangeCoder, GoldenStream) {
   RangeEncoder encoder;
   std::vector<uint32_t> uniform(257);
