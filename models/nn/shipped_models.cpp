@@ -7,16 +7,16 @@
 #include <iterator>
 #include <map>
 
-#include "models/nn/gated_coding_model.h"
-#include "models/nn/local_coding_model.h"
+#include "models/nn/arch/gated_pixelcnn/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/model_file.h"
-#include "models/nn/multiscale_coding_model.h"
-#include "models/nn/aux_coding_model.h"
-#include "models/nn/diagonal_bilstm_coding_model.h"
-#include "models/nn/pixelcnnpp_coding_model.h"
-#include "models/nn/pixelcnn_coding_model.h"
-#include "models/nn/row_lstm_coding_model.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/arch/multiscale/coding_model.h"
+#include "models/nn/arch/aux_pixelcnn/coding_model.h"
+#include "models/nn/arch/diagonal_bilstm/coding_model.h"
+#include "models/nn/arch/pixelcnnpp/coding_model.h"
+#include "models/nn/arch/pixelcnn/coding_model.h"
+#include "models/nn/arch/row_lstm/coding_model.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 

@@ -10,11 +10,11 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/aux_coding_model.h"
-#include "models/nn/aux_torch.h"
-#include "models/nn/logistic_mixture.h"
+#include "models/nn/arch/aux_pixelcnn/coding_model.h"
+#include "models/nn/arch/aux_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {

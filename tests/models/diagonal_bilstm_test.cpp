@@ -8,13 +8,13 @@
 #include <cmath>
 #include <filesystem>
 
-#include "models/nn/diagonal_bilstm.h"
-#include "models/nn/diagonal_bilstm_coding_model.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/arch/diagonal_bilstm/module.h"
+#include "models/nn/arch/diagonal_bilstm/coding_model.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 #include "tests/models/pixelrnn_test_util.h"
 

@@ -10,13 +10,13 @@
 #include <cmath>
 
 #include "entropy/range_coder.h"
-#include "models/nn/gated_coding_model.h"
-#include "models/nn/gated_exact.h"
-#include "models/nn/gated_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/arch/gated_pixelcnn/coding_model.h"
+#include "models/nn/arch/gated_pixelcnn/exact.h"
+#include "models/nn/arch/gated_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <string>
 
-#include "models/nn/local_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/arch/local_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelrnn_test_util.h"
 #include "pixelzip/error.h"
 

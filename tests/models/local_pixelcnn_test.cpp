@@ -7,11 +7,11 @@
 #include <cstdlib>
 #include <random>
 
-#include "models/nn/exact_torch.h"
-#include "models/nn/local_coding_model.h"
-#include "models/nn/local_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
 #include "entropy/range_coder.h"
 #include "pixelzip/error.h"

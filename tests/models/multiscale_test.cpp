@@ -13,13 +13,13 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/int_multiscale.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/arch/multiscale/engine.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/multiscale_coding_model.h"
-#include "models/nn/multiscale_torch.h"
-#include "models/nn/trainable.h"
+#include "models/nn/arch/multiscale/coding_model.h"
+#include "models/nn/arch/multiscale/module.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {

@@ -8,12 +8,12 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/model_file.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/pixelcnn.h"
-#include "models/nn/pixelcnn_coding_model.h"
-#include "models/nn/softmax_cdf.h"
-#include "models/nn/trainable.h"
+#include "models/nn/arch/pixelcnn/module.h"
+#include "models/nn/arch/pixelcnn/coding_model.h"
+#include "models/nn/runtime/softmax_cdf.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {

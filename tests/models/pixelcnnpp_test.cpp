@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "entropy/range_coder.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/pixelcnnpp.h"
-#include "models/nn/pixelcnnpp_coding_model.h"
-#include "models/nn/pixelcnnpp_exact.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/arch/pixelcnnpp/module.h"
+#include "models/nn/arch/pixelcnnpp/coding_model.h"
+#include "models/nn/arch/pixelcnnpp/exact.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {

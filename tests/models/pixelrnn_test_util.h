@@ -14,12 +14,12 @@
 
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
-#include "models/nn/local_coding_model.h"  // EngineKind
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"  // EngineKind
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 
 #include <unistd.h>

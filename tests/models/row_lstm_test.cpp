@@ -11,13 +11,13 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"
-#include "models/nn/row_lstm.h"
-#include "models/nn/row_lstm_coding_model.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/arch/row_lstm/module.h"
+#include "models/nn/arch/row_lstm/coding_model.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 #include "tests/models/pixelrnn_test_util.h"
 

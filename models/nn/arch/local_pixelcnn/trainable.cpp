@@ -1,0 +1,92 @@
+// TrainableNetwork for the Local PixelCNN.
+#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/module.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/train/trainable.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+void TrainableNetwork::GrowFrom(TrainableNetwork& smaller) {
+  (void)smaller;
+  throw Error(ErrorCode::kInvalidArgument, Describe() + " cannot grow from a smaller checkpoint");
+}
+
+namespace {
+
+class LocalTrainable final : public TrainableNetwork {
+ public:
+  explicit LocalTrainable(const LocalPixelCnnConfig& c) : model_(c) {}
+  torch::nn::Module& module() override { return *model_; }
+  std::string Describe() const override { return std::string(kLocalPixelCnnArch) + " (" + model_->config().ToString() + ")"; }
+  int mixtures() const override { return model_->config().mixtures; }
+  torch::Tensor Forward(const torch::Tensor& q, bool quantized) override {
+    if (!quantized) return model_->forward(q);
+    auto t = TensorsFromFloat(*model_, scales_, /*ste=*/true);
+    return ExactForward(t, q) * t.param_scale;
+  }
+  void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibrateScales(*model_, batches); }
+  bool calibrated() const override { return scales_.residual > 0; }
+  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
+  void LoadScales(const torch::Tensor& t) override { scales_ = LocalQuantScales::FromTensor(t, model_->config().blocks); }
+  std::vector<uint8_t> ExportModelFile() override {
+    ModelFile file;
+    ExportIntModel(*model_, scales_).Write(file);
+    return file.Serialize();
+  }
+  void GrowFrom(TrainableNetwork& smaller) override {
+    auto* from = dynamic_cast<LocalTrainable*>(&smaller);
+    if (from == nullptr) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn can only grow from a local-pixelcnn");
+    GrowLocalPixelCnn(*from->model_, *model_);
+    scales_ = LocalQuantScales();
+  }
+
+ private:
+  LocalPixelCnn model_;
+  LocalQuantScales scales_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, int channels) {
+  LocalPixelCnnShape s;
+  try {
+    s = LocalPixelCnnShape::FromHyper(hyper, channels);
+    if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.what());
+  }
+  LocalPixelCnnConfig c;
+  c.channels = channels;
+  c.kernel = s.kernel;
+  c.hidden = s.hidden;
+  c.inner = s.inner;
+  c.blocks = s.blocks;
+  c.mixtures = s.mixtures;
+  c.act_bits = s.act_bits;
+  c.weight_bits = s.weight_bits;
+  return std::make_unique<LocalTrainable>(c);
+}
+
+std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeDiagonalBiLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
+std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
+
+std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
+  if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
+  if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
+  if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
+  if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
+  if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
+  if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
+  if (architecture == "diagonal-bilstm") return MakeDiagonalBiLstmTrainable(hyper, channels);
+  if (architecture == "aux-grey" || architecture == "aux-pyramid") return MakeAuxTrainable(architecture, hyper, channels);
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm, diagonal-bilstm, aux-grey, aux-pyramid)");
+}
+
+}  // namespace pixelzip::models::nn

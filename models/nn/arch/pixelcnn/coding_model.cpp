@@ -1,0 +1,103 @@
+#include "models/nn/arch/pixelcnn/coding_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "models/nn/arch/pixelcnn/module.h"
+#include "models/nn/runtime/softmax_cdf.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+struct PixelCnnCodingModel::TorchState {
+  PixelCnnTensors tensors;
+  torch::Device device{torch::kCPU};
+};
+
+namespace {
+constexpr int kBandPixels = 8192;  // rows per encoder pass: max(1, kBandPixels / width)
+}
+
+PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  model_ = IntPixelCnn::Read(file);
+  identity_.architecture = kPixelCnnArch;
+  identity_.weights_sha256 = file.Sha256();
+  try {
+    if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
+      throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
+    UseExactConvolutions();
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    torch_->tensors = PixelCnnTensorsFromInt(model_).To(torch_->device);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
+  }
+}
+
+PixelCnnCodingModel::~PixelCnnCodingModel() = default;
+
+std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int y0, int y1) const {
+  const int W = plane.width, C = plane.channels, L = model_.shape.Logits();
+  std::vector<int16_t> out(size_t(y1 - y0) * W * L);
+  try {
+    torch::NoGradGuard ng;
+    const int top = std::max(0, y0 - model_.shape.ContextRows());
+    std::vector<float> q(size_t(y1 - top) * W * C);
+    for (int y = top; y < y1; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) q[(size_t(y - top) * W + x) * C + c] = plane.at(y, x, c);
+    auto qt = torch::from_blob(q.data(), {1, y1 - top, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
+    auto logits = PixelCnnExactForward(torch_->tensors, qt);  // [1, L, rows, W]
+    logits = logits.index({0, torch::indexing::Slice(), torch::indexing::Slice(y0 - top, torch::indexing::None)})
+                 .permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
+    std::copy(logits.data_ptr<int16_t>(), logits.data_ptr<int16_t>() + out.size(), out.begin());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
+  }
+  return out;
+}
+
+void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+  const QPlane plane = ToQPlane(image);
+  const int W = plane.width, H = plane.height, C = plane.channels, L = model_.shape.Logits();
+  const int band = std::max(1, kBandPixels / std::max(1, W));
+  SoftmaxCdf cdf(model_.exp_table);
+  for (int y0 = 0; y0 < H; y0 += band) {
+    const int y1 = std::min(H, y0 + band);
+    const auto logits = BatchedLogits(plane, y0, y1);
+    for (int y = y0; y < y1; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) {
+          cdf.Prepare(&logits[(size_t(y - y0) * W + x) * L + size_t(c) * 256]);
+          sink.Put(cdf, image.at(uint32_t(y), uint32_t(x), uint32_t(c)));
+        }
+    if (progress) progress(double(y1) / H);
+  }
+}
+
+void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+  QPlane plane;
+  plane.width = int(image.width);
+  plane.height = int(image.height);
+  plane.channels = int(image.channels);
+  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
+  const int W = plane.width, H = plane.height, C = plane.channels;
+  PixelCnnStepper stepper(model_, W);
+  SoftmaxCdf cdf(model_.exp_table);
+  int16_t logits[256];
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) {
+        stepper.Step(plane, y, x, c, logits);
+        cdf.Prepare(logits);
+        const int v = source.Get(cdf);
+        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
+        plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
+      }
+    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+  }
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,112 @@
+#include "models/nn/arch/pixelcnnpp/coding_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/pixelcnnpp/exact.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+struct PixelCnnPPCodingModel::TorchState {
+  PixelCnnPPTensors tensors;
+  torch::Device device{torch::kCPU};
+};
+
+PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
+    : encoder_(encoder) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  try {
+    model_ = IntPixelCnnPP::Read(file);
+  } catch (const Error& e) {
+    throw Error(e.code(), source + ": " + e.what());
+  }
+  identity_.architecture = kPixelCnnPPArch;
+  identity_.weights_sha256 = file.Sha256();
+  if (encoder != EngineKind::kCpu) {
+    try {
+      if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
+        throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
+      UseExactConvolutions();
+      torch_ = std::make_unique<TorchState>();
+      torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+      torch_->tensors = TensorsFromInt(model_).To(torch_->device);
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
+    }
+  }
+}
+
+PixelCnnPPCodingModel::~PixelCnnPPCodingModel() = default;
+
+std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, EngineKind engine) const {
+  const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
+  if (engine == EngineKind::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
+  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
+  std::vector<int16_t> out(size_t(H) * W * P);
+  try {
+    torch::NoGradGuard ng;
+    std::vector<float> q(plane.q.begin(), plane.q.end());
+    auto qt = torch::from_blob(q.data(), {1, H, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
+    auto params = ExactForward(torch_->tensors, qt)[0].permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
+    std::copy(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + out.size(), out.begin());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
+  }
+  return out;
+}
+
+void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
+  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  int32_t previous[3];
+  auto code_pixel = [&](const int16_t* p, int y, int x) {
+    for (int c = 0; c < C; ++c) {
+      cdf.Prepare(p, c, previous);
+      const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
+      sink.Put(cdf, v);
+      previous[c] = 2 * v - 255;
+    }
+  };
+  if (encoder_ == EngineKind::kCpu) {
+    // The decoder's own computation, with the pixels known.
+    PixelCnnPPEngine engine(model_, H, W);
+    for (int y = 0; y < H; ++y) {
+      for (int x = 0; x < W; ++x) {
+        code_pixel(engine.NextParams(), y, x);
+        engine.SetPixel(previous);
+      }
+      if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    }
+    return;
+  }
+  const auto params = BatchedParams(ToQPlane(image), encoder_);
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) code_pixel(&params[(size_t(y) * W + x) * P], y, x);
+    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+  }
+}
+
+void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels);
+  PixelCnnPPEngine engine(model_, H, W);
+  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  int32_t previous[3];
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      const int16_t* p = engine.NextParams();
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(p, c, previous);
+        const int v = source.Get(cdf);
+        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
+        previous[c] = 2 * v - 255;
+      }
+      engine.SetPixel(previous);
+    }
+    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+  }
+}
+
+}  // namespace pixelzip::models::nn
