@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "models/coding_model.h"
-#include "pixelzip/codec.h"  // Order, Device
+#include "models/identity.h"
+#include "pixelzip/types.h"  // Order, Device
 
 namespace pixelzip::models {
 
@@ -29,7 +30,7 @@ using ModelFileLoader = std::function<std::shared_ptr<const CodingModel>(const s
 struct ShippedModelEntry {
   std::string name;         // what --model takes; unique among shipped models
   ModelIdentity identity;   // must equal factory(device)->Identity() for every device
-  CodingOrder order = CodingOrder::kRaster;
+  Order order = Order::kRaster;
   std::vector<uint32_t> colour_channels;  // channel counts it codes: {1}, {3} or {1, 3}
   // > 0: candidate for "default" for its order and channel counts; the highest rank wins
   // (order0-adaptive has rank 1, so any neural model with rank >= 2 replaces it).
@@ -74,14 +75,5 @@ std::shared_ptr<const CodingModel> FindModelByHash(const std::array<uint8_t, 32>
 std::vector<std::string> ShippedModelNames();
 // The name "default" stands for, or "" when no shipped model codes that combination.
 std::string DefaultModelName(Order order, uint32_t colour_channels);
-
-// SHA-256 (OpenSSL EVP) of `size` bytes. Throws pixelzip::Error kInternal if OpenSSL fails.
-std::array<uint8_t, 32> Sha256(const void* data, size_t size);
-// Lower-case hex of a digest, for messages.
-std::string HexDigest(const std::array<uint8_t, 32>& digest);
-// "architecture (sha256 0123abcd...)" for messages; the full hash.
-std::string DescribeIdentity(const ModelIdentity& identity);
-// True when `architecture` is 1-64 characters, each printable ASCII other than space.
-bool IsValidArchitectureName(const std::string& architecture);
 
 }  // namespace pixelzip::models

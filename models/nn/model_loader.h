@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "models/coding_model.h"
-#include "pixelzip/codec.h"
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 

@@ -111,7 +111,7 @@ void AddShippedModels(ModelTable& table) {
     e.name = name;
     e.identity.architecture = file.Text("architecture");
     e.identity.weights_sha256 = file.Sha256();
-    e.order = e.identity.architecture == kMultiscalePixelCnnArch ? CodingOrder::kMultiscale : CodingOrder::kRaster;
+    e.order = e.identity.architecture == kMultiscalePixelCnnArch ? Order::kMultiscale : Order::kRaster;
     e.colour_channels = {uint32_t(file.Int32("channels", 1)[0])};
     const auto known = KnownModels().find(name);
     e.default_rank = known == KnownModels().end() ? 0 : known->second.default_rank;

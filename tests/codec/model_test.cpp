@@ -122,7 +122,7 @@ TEST(Registry, ResolvesDefaultAndNames) {
   // A colour multiscale model ships with the neural models; none for grey.
   const std::string multiscale = DefaultModelName(Order::kMultiscale, 3);
   if (!multiscale.empty()) {
-    EXPECT_EQ(ResolveModel("default", Order::kMultiscale, 3, Device::kCpu)->Order(), CodingOrder::kMultiscale);
+    EXPECT_EQ(ResolveModel("default", Order::kMultiscale, 3, Device::kCpu)->Order(), pixelzip::Order::kMultiscale);
   }
   EXPECT_EQ(DefaultModelName(Order::kMultiscale, 1), "");
   EXPECT_EQ(OpenModel("order0-adaptive", Device::kAuto)->Identity().weights_sha256,

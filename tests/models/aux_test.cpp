@@ -395,7 +395,7 @@ TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
     EXPECT_EQ(again.Serialize(), file) << arch;
     auto model = ModelFromBytes(file, "test", Device::kCpu);
     EXPECT_EQ(model->Identity().architecture, arch);
-    EXPECT_EQ(model->Order(), CodingOrder::kRaster);
+    EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
     EXPECT_TRUE(model->SupportsChannels(3));
     for (size_t pos : {size_t(20), file.size() / 2, file.size() - 1}) {
       auto bad = file;

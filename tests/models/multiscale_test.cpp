@@ -312,7 +312,7 @@ TEST(MultiscaleModelFile, RoundTripAndCorruptionRefused) {
   again.Write(rewritten);
   EXPECT_EQ(rewritten.Serialize(), f.file_bytes);
   auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kMultiscale);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
   EXPECT_TRUE(model->SupportsChannels(3));
   EXPECT_FALSE(model->SupportsChannels(1));
   for (size_t pos : {size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
@@ -381,7 +381,7 @@ TEST(MultiscaleTraining, TinyModelLossFallsAndExports) {
   net->LoadScales(net->ScalesTensor());
   const auto bytes = net->ExportModelFile();
   auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kMultiscale);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
   EXPECT_EQ(model->Identity().architecture, kMultiscalePixelCnnArch);
 }
 

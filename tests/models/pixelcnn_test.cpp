@@ -333,7 +333,7 @@ TEST(PixelCnnTraining, LossFallsFloatAndQuantisedAndExports) {
   net->LoadScales(net->ScalesTensor());
   const auto bytes = net->ExportModelFile();
   auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kRaster);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
   EXPECT_EQ(model->Identity().architecture, kPixelCnnArch);
   // The exported model's integer CDFs code like the fake-quantised forward's float softmax
   // (the same integer logits): the integer CDF costs little.

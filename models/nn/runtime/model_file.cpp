@@ -1,13 +1,12 @@
 #include "models/nn/runtime/model_file.h"
 
-#include <openssl/evp.h>
-
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "models/identity.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -53,14 +52,6 @@ class Reader {
 };
 }  // namespace
 
-std::array<uint8_t, 32> Sha256Of(const uint8_t* data, size_t size) {
-  std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  if (EVP_Digest(data, size, out.data(), &len, EVP_sha256(), nullptr) != 1 || len != 32)
-    throw Error(ErrorCode::kInternal, "SHA-256 failed");
-  return out;
-}
-
 void ModelFile::PutText(const std::string& name, const std::string& value) { entries_[name] = Entry{kText, value, {}, {}, {}}; }
 void ModelFile::PutInt8(const std::string& name, const std::vector<int8_t>& v) { entries_[name] = Entry{kI8, {}, v, {}, {}}; }
 void ModelFile::PutInt16(const std::string& name, const std::vector<int16_t>& v) { entries_[name] = Entry{kI16, {}, {}, v, {}}; }
@@ -100,7 +91,7 @@ std::vector<uint8_t> ModelFile::Serialize() const {
       case kI32: PutLe(out, e.i32.size(), 8); for (auto v : e.i32) PutLe(out, uint32_t(v), 4); break;
     }
   }
-  const auto digest = Sha256Of(out.data(), out.size());
+  const auto digest = models::Sha256(out.data(), out.size());
   out.insert(out.end(), digest.begin(), digest.end());
   return out;
 }
@@ -115,7 +106,7 @@ std::array<uint8_t, 32> ModelFile::Sha256() const {
 ModelFile ModelFile::Parse(const uint8_t* data, size_t size, const std::string& source) {
   Reader r(data, size, source);
   if (size < 8 + 4 + 4 + 32 || std::memcmp(data, kMagic, 8) != 0) r.Fail("has no PXZMODEL magic");
-  const auto digest = Sha256Of(data, size - 32);
+  const auto digest = models::Sha256(data, size - 32);
   if (std::memcmp(digest.data(), data + size - 32, 32) != 0) r.Fail("is corrupt (SHA-256 mismatch)");
   Reader body(data, size - 32, source);
   body.Bytes(8);

@@ -50,6 +50,4 @@ class ModelFile {
   const Entry& Get(const std::string& name, uint8_t type) const;
 };
 
-std::array<uint8_t, 32> Sha256Of(const uint8_t* data, size_t size);
-
 }  // namespace pixelzip::models::nn

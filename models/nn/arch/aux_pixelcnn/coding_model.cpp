@@ -127,7 +127,7 @@ namespace {
 // Codes (or counts) the grey plane, then the colour given it, from batched parameters.
 void EncodeGreyThenColour(const IntAuxGrey& m, const BatchedLocalNet& grey_net, const BatchedLocalNet& colour_net,
                           const PlaneView& image, bool restrict_to_grey, SymbolSink& grey_sink, SymbolSink& colour_sink,
-                          const ProgressFn& progress) {
+                          const Progress& progress) {
   const QPlane rgb = ToQPlane(image), grey = GreyPlane(image);
   const int W = rgb.width, H = rgb.height;
   int32_t previous[3] = {0, 0, 0};
@@ -167,7 +167,7 @@ void EncodeGreyThenColour(const IntAuxGrey& m, const BatchedLocalNet& grey_net, 
 }
 }  // namespace
 
-void AuxGreyCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void AuxGreyCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   EncodeGreyThenColour(model_, *grey_net_, *colour_net_, image, true, sink, sink, progress);
 }
 
@@ -179,7 +179,7 @@ void AuxGreyCodingModel::CodeLengthBits(const PlaneView& image, bool restrict_to
   *colour_bits = c.bits;
 }
 
-void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height);
   QPlane grey = EmptyPlane(W, H, 1), rgb = EmptyPlane(W, H, 3);
   int32_t previous[3] = {0, 0, 0};
@@ -232,7 +232,7 @@ AuxPyramidCodingModel::AuxPyramidCodingModel(const std::vector<uint8_t>& bytes, 
   cond_net_ = std::make_unique<BatchedLocalNet>(model_.cond, encoder);
 }
 
-void AuxPyramidCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void AuxPyramidCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const QPlane full = ToQPlane(image);
   const int C = full.channels, L = PyramidLevels(full.width, full.height, model_.base_side);
   std::vector<QPlane> levels;
@@ -264,7 +264,7 @@ void AuxPyramidCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   if (progress) progress(1.0);
 }
 
-void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int C = int(image.channels), W = int(image.width), H = int(image.height);
   const int L = PyramidLevels(W, H, model_.base_side);
   int32_t previous[3] = {0, 0, 0};

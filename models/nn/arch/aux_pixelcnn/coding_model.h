@@ -39,10 +39,10 @@ class AuxGreyCodingModel final : public CodingModel {
   // Throws Error(kModelInvalid) when `file_bytes` is not a valid aux-grey model file.
   AuxGreyCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return channels == 3; }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntAuxGrey& model() const { return model_; }
   // Ideal code length (bits) of the grey image and of the colour given the grey image; with
@@ -60,10 +60,10 @@ class AuxPyramidCodingModel final : public CodingModel {
   // Throws Error(kModelInvalid) when `file_bytes` is not a valid aux-pyramid model file.
   AuxPyramidCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.channels(); }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntAuxPyramid& model() const { return model_; }
 

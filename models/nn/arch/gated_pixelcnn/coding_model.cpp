@@ -116,12 +116,12 @@ int GatedPixelCnnCodingModel::ChooseClass(const PlaneView& image) const {
   return int(std::min_element(bits.begin(), bits.end()) - bits.begin());
 }
 
-void GatedPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void GatedPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   EncodeWithClass(image, ChooseClass(image), sink, progress);
 }
 
 void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class_index, SymbolSink& sink,
-                                               const ProgressFn& progress) const {
+                                               const Progress& progress) const {
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   if (class_index < 0 || class_index >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
@@ -145,7 +145,7 @@ void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class
   }
 }
 
-void GatedPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void GatedPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   int class_index = 0;
   if (model_.shape.classes > 1) {
     class_index = source.Get(ClassIndexCdf(model_.shape.classes));

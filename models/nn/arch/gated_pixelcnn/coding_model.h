@@ -37,11 +37,11 @@ class GatedPixelCnnCodingModel final : public CodingModel {
   ~GatedPixelCnnCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   // Codes the class index (when classes > 1) chosen by ChooseClass, then every subpixel.
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntGatedPixelCnn& model() const { return model_; }
   // Ideal code length in bits of the image's subpixels given each class (the class index not counted).
@@ -49,7 +49,7 @@ class GatedPixelCnnCodingModel final : public CodingModel {
   // The class with the smallest ClassCodeLengths (the lowest index on ties); 0 when classes == 1.
   int ChooseClass(const PlaneView& image) const;
   // Encode with a given class. REQUIRES: 0 <= class_index < classes.
-  void EncodeWithClass(const PlaneView& image, int class_index, SymbolSink& sink, const ProgressFn& progress) const;
+  void EncodeWithClass(const PlaneView& image, int class_index, SymbolSink& sink, const Progress& progress) const;
   // Mixture parameters of rows [y0, y1) for each class in `classes`: [class][rows][width][P] (LibTorch path).
   std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, const std::vector<int>& classes) const;
 

@@ -92,7 +92,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
   return out;
 }
 
-void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
@@ -114,7 +114,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   }
 }
 
-void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   QPlane plane;
   plane.width = int(image.width);
   plane.height = int(image.height);

@@ -63,7 +63,7 @@ std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int
 // Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
 // value in `plane` before returning.
 template <class Visit>
-void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& code, const ProgressFn& progress) const {
+void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& code, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
   if (W == 0 || H == 0) return;
   const int L = MultiscaleLevels(W, H, model_.shape.base_side);
@@ -106,7 +106,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
   }
 }
 
-void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   QPlane plane = ToQPlane(image);
   const int C = plane.channels;
   MixtureCdf cdf(model_.tables(), C, model_.shape.mixtures);
@@ -121,7 +121,7 @@ void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   }, progress);
 }
 
-void MultiscaleCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void MultiscaleCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   QPlane plane;
   plane.width = int(image.width);
   plane.height = int(image.height);

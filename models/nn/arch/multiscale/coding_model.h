@@ -32,10 +32,10 @@ class MultiscaleCodingModel final : public CodingModel {
   ~MultiscaleCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kMultiscale; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kMultiscale; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntMultiscalePixelCnn& model() const { return model_; }
   // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`.
@@ -48,7 +48,7 @@ class MultiscaleCodingModel final : public CodingModel {
 
  private:
   template <class Visit>
-  void Walk(const PlaneView& image, QPlane& plane, Visit&& visit, const ProgressFn& progress) const;
+  void Walk(const PlaneView& image, QPlane& plane, Visit&& visit, const Progress& progress) const;
 
   IntMultiscalePixelCnn model_;
   ModelIdentity identity_;

@@ -59,7 +59,7 @@ std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int
   return out;
 }
 
-void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, L = model_.shape.Logits();
   const int band = std::max(1, kBandPixels / std::max(1, W));
@@ -77,7 +77,7 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
   }
 }
 
-void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   QPlane plane;
   plane.width = int(image.width);
   plane.height = int(image.height);

@@ -58,7 +58,7 @@ std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, E
   return out;
 }
 
-void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   int32_t previous[3];
@@ -89,7 +89,7 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   }
 }
 
-void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels);
   PixelCnnPPEngine engine(model_, H, W);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);

@@ -24,10 +24,10 @@ class PixelCnnPPCodingModel final : public CodingModel {
   ~PixelCnnPPCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntPixelCnnPP& model() const { return model_; }
   // Mixture parameters of every pixel of `plane`, [H][W][P], computed by `engine`

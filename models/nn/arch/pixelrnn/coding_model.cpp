@@ -16,7 +16,7 @@ std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, Engi
   return out;
 }
 
-void PixelRnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void PixelRnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = shape().ParamCount();
   const auto params = AllParams(image, encoder_);
   MixtureCdf cdf(tables(), C, shape().mixtures);
@@ -35,7 +35,7 @@ void PixelRnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
   }
 }
 
-void PixelRnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void PixelRnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels);
   std::vector<int16_t> q(size_t(W) * H * C, 0);
   auto dec = NewEngine(W);

@@ -18,10 +18,10 @@ namespace pixelzip::models::nn {
 class PixelRnnCodingModel : public CodingModel {
  public:
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == shape().channels; }
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
   // Mixture parameters of every pixel of `image`, [H][W][P], computed by `engine`.
   std::vector<int16_t> AllParams(const PlaneView& image, EngineKind engine) const;
 
