@@ -10,6 +10,7 @@
 #include "models/nn/arch/gated_pixelcnn/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/coding_model.h"
 #include "models/nn/model_loader.h"
+#include "models/nn/torch/device.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/arch/multiscale/coding_model.h"
 #include "models/nn/arch/aux_pixelcnn/coding_model.h"
@@ -52,20 +53,6 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
       {"diagonal-bilstm-rgb", {0, "Diagonal BiLSTM (PixelRNN: 7x7 mask-A conv, 2 bidirectional diagonal LSTM layers of 32, integer recurrence), RGB; selectable"}},
   };
   return known;
-}
-
-EngineKind EncoderEngine(Device device) {
-  switch (device) {
-    case Device::kCpu: return EngineKind::kCpu;
-    case Device::kCuda: return EngineKind::kTorchCuda;
-    case Device::kAuto: break;
-  }
-  bool cuda = false;
-  try {
-    cuda = torch::cuda::is_available();
-  } catch (const c10::Error&) {
-  }
-  return cuda ? EngineKind::kTorchCuda : EngineKind::kCpu;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"  // EngineKind
+#include "models/nn/torch/device.h"  // EngineKind
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/model_loader.h"

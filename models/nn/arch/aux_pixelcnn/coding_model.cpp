@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "models/nn/runtime/mixture_cdf.h"
+#include "models/nn/torch/batched.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -12,17 +13,8 @@ namespace pixelzip::models::nn {
 namespace {
 constexpr int kBandRows = 32;
 
-QPlane EmptyPlane(int width, int height, int channels) {
-  QPlane p;
-  p.width = width;
-  p.height = height;
-  p.channels = channels;
-  p.q.assign(size_t(width) * height * channels, 0);
-  return p;
-}
-
 QPlane GreyPlane(const PlaneView& image) {
-  QPlane p = EmptyPlane(int(image.width), int(image.height), 1);
+  QPlane p = EmptyQPlane(int(image.width), int(image.height), 1);
   for (uint32_t y = 0; y < image.height; ++y)
     for (uint32_t x = 0; x < image.width; ++x)
       p.q[size_t(y) * image.width + x] =
@@ -41,16 +33,6 @@ class BitCounter final : public SymbolSink {
   double bits = 0;
 };
 
-// Turns LibTorch exceptions into the codec's errors.
-template <typename Fn>
-auto Guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
-}
-
 // The range of channel c of a decoded pixel consistent with its grey value; a stream that decodes to an
 // inconsistent pixel is corrupt.
 void RangeOrCorrupt(int grey, int c, const int* coded, int* lo, int* hi) {
@@ -61,14 +43,8 @@ void RangeOrCorrupt(int grey, int c, const int* coded, int* lo, int* hi) {
 
 BatchedLocalNet::BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine) : net_(net), engine_(engine) {
   if (engine == EngineKind::kCpu) return;
-  Guarded([&] {
-    if (engine == EngineKind::kTorchCuda && !torch::cuda::is_available())
-      throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-    UseExactConvolutions();
-    device_ = engine == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    tensors_ = TensorsFromInt(net_).To(device_);
-    return 0;
-  });
+  device_ = ExactDevice(engine);
+  tensors_ = TorchGuarded([&] { return TensorsFromInt(net_).To(device_); });
 }
 
 std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* aux) const {
@@ -87,7 +63,7 @@ std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* 
     for (auto& th : pool) th.join();
     return out;
   }
-  Guarded([&] {
+  TorchGuarded([&] {
     torch::NoGradGuard ng;
     const int r = net_.shape.kernel / 2, A = net_.shape.aux;
     auto rows = [&](const QPlane& p, int top, int bottom) {
@@ -181,7 +157,7 @@ void AuxGreyCodingModel::CodeLengthBits(const PlaneView& image, bool restrict_to
 
 void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height);
-  QPlane grey = EmptyPlane(W, H, 1), rgb = EmptyPlane(W, H, 3);
+  QPlane grey = EmptyQPlane(W, H, 1), rgb = EmptyQPlane(W, H, 3);
   int32_t previous[3] = {0, 0, 0};
   int coded[3] = {0, 0, 0};
   {
@@ -285,11 +261,11 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
       }
   };
   const int s = 1 << L;
-  QPlane cur = EmptyPlane((W + s - 1) / s, (H + s - 1) / s, C);
+  QPlane cur = EmptyQPlane((W + s - 1) / s, (H + s - 1) / s, C);
   decode_level(model_.base, cur, nullptr, true);
   for (int l = L - 1; l >= 0; --l) {
     const int sl = 1 << l;
-    QPlane next = EmptyPlane((W + sl - 1) / sl, (H + sl - 1) / sl, C);
+    QPlane next = EmptyQPlane((W + sl - 1) / sl, (H + sl - 1) / sl, C);
     for (int y = 0; y < next.height; y += 2)
       for (int x = 0; x < next.width; x += 2)
         for (int c = 0; c < C; ++c) next.q[(size_t(y) * next.width + x) * C + c] = cur.at(y / 2, x / 2, c);

@@ -14,7 +14,7 @@
 #include "models/coding_model.h"
 #include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/aux_pixelcnn/engine.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
 

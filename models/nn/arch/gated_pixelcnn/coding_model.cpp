@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/nn/arch/gated_pixelcnn/exact.h"
+#include "models/nn/torch/batched.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -36,46 +37,28 @@ GatedPixelCnnCodingModel::GatedPixelCnnCodingModel(const std::vector<uint8_t>& b
   model_ = IntGatedPixelCnn::Read(file);
   identity_.architecture = kGatedPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
-  try {
-    if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
-      throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-    UseExactConvolutions();
-    torch_ = std::make_unique<TorchState>();
-    torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    torch_->tensors = GatedTensorsFromInt(model_).To(torch_->device);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
+  torch_ = std::make_unique<TorchState>();
+  torch_->device = ExactDevice(encoder);
+  torch_->tensors = TorchGuarded([&] { return GatedTensorsFromInt(model_).To(torch_->device); });
 }
 
 GatedPixelCnnCodingModel::~GatedPixelCnnCodingModel() = default;
 
 std::vector<int16_t> GatedPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1,
                                                              const std::vector<int>& classes) const {
-  const int W = plane.width, C = plane.channels, P = model_.shape.ParamCount();
+  const int W = plane.width, C = plane.channels;
   const int64_t n = int64_t(classes.size());
-  std::vector<int16_t> out(size_t(n) * (y1 - y0) * W * P);
   for (int k : classes)
     if (k < 0 || k >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
     // Rows [y0 - context, y1): output row y reads pixels of rows >= y - layers * r - 1 only.
     const int context = model_.shape.layers * model_.shape.Radius() + 1;
     const int top = std::max(0, y0 - context);
-    std::vector<float> q(size_t(y1 - top) * W * C);
-    for (int y = top; y < y1; ++y)
-      for (int x = 0; x < W; ++x)
-        for (int c = 0; c < C; ++c) q[(size_t(y - top) * W + x) * C + c] = plane.at(y, x, c);
-    auto qt = torch::from_blob(q.data(), {1, y1 - top, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).expand({n, C, y1 - top, W});
+    auto qt = PlaneRows(plane, top, y1, torch_->device).expand({n, C, y1 - top, W}).contiguous();
     auto ct = torch::tensor(std::vector<int64_t>(classes.begin(), classes.end()), torch::kInt64);
-    auto params = GatedExactForward(torch_->tensors, qt.contiguous().to(torch_->device), ct.to(torch_->device));  // [n, P, rows, W]
-    params = params.index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(y0 - top, torch::indexing::None)})
-                 .permute({0, 2, 3, 1}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    std::copy(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + out.size(), out.begin());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
-  return out;
+    return RowParams(GatedExactForward(torch_->tensors, qt, ct.to(torch_->device)), y0 - top);  // [n, P, rows, W]
+  });
 }
 
 std::vector<double> GatedPixelCnnCodingModel::ClassCodeLengths(const PlaneView& image) const {

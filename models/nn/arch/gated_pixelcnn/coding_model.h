@@ -12,7 +12,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/gated_pixelcnn/engine.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "models/nn/torch/batched.h"
 #include "models/nn/torch/exact_ops.h"
 #include "pixelzip/error.h"
 
@@ -20,16 +21,6 @@ namespace {
 constexpr int kBandRows = 32;
 }
 
-QPlane ToQPlane(const PlaneView& image) {
-  QPlane p;
-  p.width = int(image.width);
-  p.height = int(image.height);
-  p.channels = int(image.channels);
-  p.q.resize(size_t(image.width) * image.height * image.channels);
-  for (size_t i = 0; i < p.q.size(); ++i) p.q[i] = int16_t(2 * int(image.data[i]) - 255);
-  return p;
-}
-
 LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                                    EngineKind encoder)
     : encoder_(encoder) {
@@ -40,23 +31,16 @@ LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& b
   identity_.architecture = kLocalPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {
-    try {
-      if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
-        throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-      UseExactConvolutions();
-      torch_ = std::make_unique<TorchState>();
-      torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-      torch_->tensors = TensorsFromInt(model_).To(torch_->device);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-    }
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = ExactDevice(encoder);
+    torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
   }
 }
 
 LocalPixelCnnCodingModel::~LocalPixelCnnCodingModel() = default;
 
 std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const {
-  const int W = plane.width, C = plane.channels, P = model_.shape.ParamCount();
+  const int W = plane.width, P = model_.shape.ParamCount();
   std::vector<int16_t> out(size_t(y1 - y0) * W * P);
   if (engine == EngineKind::kCpu) {
     const int threads = std::max(1, std::min<int>(int(std::thread::hardware_concurrency()), y1 - y0));
@@ -72,24 +56,12 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
     return out;
   }
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
     // Rows [y0 - r, y1): the r rows above are context (zero-padded at the top of the image).
-    const int r = model_.shape.kernel / 2;
-    const int top = std::max(0, y0 - r);
-    std::vector<float> q(size_t(y1 - top) * W * C);
-    for (int y = top; y < y1; ++y)
-      for (int x = 0; x < W; ++x)
-        for (int c = 0; c < C; ++c) q[(size_t(y - top) * W + x) * C + c] = plane.at(y, x, c);
-    auto qt = torch::from_blob(q.data(), {1, y1 - top, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
-    auto params = ExactForward(torch_->tensors, qt);  // [1, P, rows, W]
-    params = params.index({0, torch::indexing::Slice(), torch::indexing::Slice(y0 - top, torch::indexing::None)})
-                 .permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    std::copy(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + out.size(), out.begin());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
-  return out;
+    const int top = std::max(0, y0 - model_.shape.kernel / 2);
+    return RowParams(ExactForward(torch_->tensors, PlaneRows(plane, top, y1, torch_->device)), y0 - top);
+  });
 }
 
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
@@ -115,11 +87,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 }
 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = int(image.height);
-  plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, H = plane.height, C = plane.channels;
   PixelEvaluator ev(model_);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);

@@ -9,10 +9,9 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
-
-enum class EngineKind { kCpu, kTorchCpu, kTorchCuda };
 
 class LocalPixelCnnCodingModel final : public CodingModel {
  public:
@@ -38,7 +37,5 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   struct TorchState;
   std::unique_ptr<TorchState> torch_;
 };
-
-QPlane ToQPlane(const PlaneView& image);
 
 }  // namespace pixelzip::models::nn

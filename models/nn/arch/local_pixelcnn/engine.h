@@ -11,6 +11,7 @@
 #include "models/nn/runtime/int_layers.h"
 #include "models/nn/runtime/mixture_cdf.h"
 #include "models/nn/runtime/model_file.h"
+#include "models/nn/runtime/qplane.h"
 
 namespace pixelzip::models::nn {
 
@@ -54,15 +55,6 @@ struct IntLocalPixelCnn {
   // Entries are named prefix + name ("" for a local-pixelcnn model file; e.g. "base." when embedded in another model).
   void Write(ModelFile& f, const std::string& prefix = "") const;
   static IntLocalPixelCnn Read(const ModelFile& f, const std::string& prefix = "");
-};
-
-// Pixel values of an image being coded, as q = 2v - 255, zero outside the image.
-struct QPlane {
-  int width = 0, height = 0, channels = 0;
-  std::vector<int16_t> q;  // [y][x][c]
-  int16_t at(int y, int x, int c) const {
-    return (y < 0 || x < 0 || x >= width || y >= height) ? int16_t(0) : q[(size_t(y) * width + x) * channels + c];
-  }
 };
 
 // CPU engine. Thread-compatible: use one PixelEvaluator per thread.

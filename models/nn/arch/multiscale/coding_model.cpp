@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "models/nn/arch/multiscale/module.h"
+#include "models/nn/torch/batched.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -23,16 +24,9 @@ MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, 
   identity_.architecture = kMultiscalePixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
   if (engine != EngineKind::kCpu) {
-    try {
-      if (engine == EngineKind::kTorchCuda && !torch::cuda::is_available())
-        throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-      UseExactConvolutions();
-      torch_ = std::make_unique<TorchState>();
-      torch_->device = engine == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-      torch_->tensors = MultiscaleTensorsFromInt(model_).To(torch_->device);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-    }
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = ExactDevice(engine);
+    torch_->tensors = TorchGuarded([&] { return MultiscaleTensorsFromInt(model_).To(torch_->device); });
   }
 }
 
@@ -42,7 +36,7 @@ std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int
   ++group_evaluations_;
   if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, threads_);
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
     const int H = plane.height, W = plane.width, C = plane.channels;
     // The spacing-s grid only (the group reads nothing else).
@@ -52,12 +46,8 @@ std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int
       for (int j = 0; j < ws; ++j)
         for (int c = 0; c < C; ++c) q[(size_t(i) * ws + j) * C + c] = plane.at(i * s, j * s, c);
     auto grid = torch::from_blob(q.data(), {1, hs, ws, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
-    auto params = GroupExactForward(torch_->tensors.groups[g], GroupInput(grid, g));  // [1, P, hc, wc]
-    params = params[0].permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    return std::vector<int16_t>(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + params.numel());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
+    return RowParams(GroupExactForward(torch_->tensors.groups[g], GroupInput(grid, g)), 0);  // [1, P, hc, wc]
+  });
 }
 
 // Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "models/nn/arch/pixelcnn/module.h"
+#include "models/nn/torch/batched.h"
 #include "models/nn/runtime/softmax_cdf.h"
 #include "pixelzip/error.h"
 
@@ -24,39 +25,20 @@ PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, cons
   model_ = IntPixelCnn::Read(file);
   identity_.architecture = kPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
-  try {
-    if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
-      throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-    UseExactConvolutions();
-    torch_ = std::make_unique<TorchState>();
-    torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    torch_->tensors = PixelCnnTensorsFromInt(model_).To(torch_->device);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
+  torch_ = std::make_unique<TorchState>();
+  torch_->device = ExactDevice(encoder);
+  torch_->tensors = TorchGuarded([&] { return PixelCnnTensorsFromInt(model_).To(torch_->device); });
 }
 
 PixelCnnCodingModel::~PixelCnnCodingModel() = default;
 
 std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int y0, int y1) const {
-  const int W = plane.width, C = plane.channels, L = model_.shape.Logits();
-  std::vector<int16_t> out(size_t(y1 - y0) * W * L);
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
     const int top = std::max(0, y0 - model_.shape.ContextRows());
-    std::vector<float> q(size_t(y1 - top) * W * C);
-    for (int y = top; y < y1; ++y)
-      for (int x = 0; x < W; ++x)
-        for (int c = 0; c < C; ++c) q[(size_t(y - top) * W + x) * C + c] = plane.at(y, x, c);
-    auto qt = torch::from_blob(q.data(), {1, y1 - top, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
-    auto logits = PixelCnnExactForward(torch_->tensors, qt);  // [1, L, rows, W]
-    logits = logits.index({0, torch::indexing::Slice(), torch::indexing::Slice(y0 - top, torch::indexing::None)})
-                 .permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    std::copy(logits.data_ptr<int16_t>(), logits.data_ptr<int16_t>() + out.size(), out.begin());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
-  return out;
+    // [1, L, rows, W]
+    return RowParams(PixelCnnExactForward(torch_->tensors, PlaneRows(plane, top, y1, torch_->device)), y0 - top);
+  });
 }
 
 void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

@@ -9,7 +9,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/pixelcnn/engine.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
 

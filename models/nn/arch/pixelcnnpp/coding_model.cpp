@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "models/nn/torch/batched.h"
 #include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/pixelcnnpp/exact.h"
 #include "pixelzip/error.h"
@@ -26,36 +27,22 @@ PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, 
   identity_.architecture = kPixelCnnPPArch;
   identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {
-    try {
-      if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
-        throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-      UseExactConvolutions();
-      torch_ = std::make_unique<TorchState>();
-      torch_->device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-      torch_->tensors = TensorsFromInt(model_).To(torch_->device);
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-    }
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = ExactDevice(encoder);
+    torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
   }
 }
 
 PixelCnnPPCodingModel::~PixelCnnPPCodingModel() = default;
 
 std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, EngineKind engine) const {
-  const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
+  const int W = plane.width, H = plane.height;
   if (engine == EngineKind::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  std::vector<int16_t> out(size_t(H) * W * P);
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
-    std::vector<float> q(plane.q.begin(), plane.q.end());
-    auto qt = torch::from_blob(q.data(), {1, H, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
-    auto params = ExactForward(torch_->tensors, qt)[0].permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    std::copy(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + out.size(), out.begin());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
-  return out;
+    return RowParams(ExactForward(torch_->tensors, PlaneRows(plane, 0, H, torch_->device)), 0);
+  });
 }
 
 void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

@@ -11,7 +11,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/row_lstm/engine.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"  // EngineKind
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
 

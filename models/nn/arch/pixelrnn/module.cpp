@@ -123,29 +123,19 @@ torch::Tensor ExactLstmStep(const torch::Tensor& z, const torch::Tensor& sigmoid
 }  // namespace pixelrnn_ops
 
 torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(const torch::Device&)>& make) {
-  try {
-    if (encoder == EngineKind::kTorchCuda && !torch::cuda::is_available())
-      throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
-    UseExactConvolutions();
-    const torch::Device device = encoder == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    make(device);
-    return device;
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
+  const torch::Device device = ExactDevice(encoder);
+  TorchGuarded([&] { make(device); });
+  return device;
 }
 
 std::vector<int16_t> PixelRnnTorchParams(const std::vector<int16_t>& q, int H, int W, int C, const torch::Device& device,
                                          const std::function<torch::Tensor(const torch::Tensor&)>& forward) {
-  try {
+  return TorchGuarded([&] {
     torch::NoGradGuard ng;
     std::vector<float> qf(q.begin(), q.end());
     auto qt = torch::from_blob(qf.data(), {1, H, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(device);
-    auto params = forward(qt)[0].permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-    return std::vector<int16_t>(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + params.numel());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kInternal, std::string("LibTorch: ") + e.what_without_backtrace());
-  }
+    return RowParams(forward(qt), 0);
+  });
 }
 
 void PixelRnnModuleImpl::RegisterConv0(const PixelRnnShape& s) {

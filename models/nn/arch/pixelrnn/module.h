@@ -12,7 +12,7 @@
 
 #include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/row_lstm/engine.h"
-#include "models/nn/arch/local_pixelcnn/coding_model.h"  // EngineKind
+#include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
 
