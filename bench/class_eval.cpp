@@ -16,7 +16,7 @@
 
 #include "formats/idx_io.h"
 #include "models/nn/arch/gated_pixelcnn/coding_model.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "pixelzip/error.h"
 
 using namespace pixelzip;

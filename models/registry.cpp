@@ -6,11 +6,17 @@
 #include <optional>
 #include <utility>
 
+#include "models/nn/catalog.h"
 #include "models/order0_model.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models {
 namespace {
+
+struct ModelTable {
+  std::vector<ShippedModelEntry> entries;
+  ModelFileLoader file_loader;  // empty: this build cannot load model files
+};
 
 const char* OrderName(Order order) { return order == Order::kRaster ? "raster" : "multiscale"; }
 
@@ -59,9 +65,8 @@ Registry& TheRegistry() {
   static Registry* registry = [] {
     ModelTable table;
     AddBuiltinModels(table);
-#ifdef PIXELZIP_HAVE_NN_MODELS
-    nn::AddShippedModels(table);
-#endif
+    for (ShippedModelEntry& e : nn::ShippedModels()) table.entries.push_back(std::move(e));
+    table.file_loader = nn::FileLoader();
     auto r = std::make_unique<Registry>();
     for (ShippedModelEntry& e : table.entries) {
       const std::string problem = EntryProblem(e, r->table);

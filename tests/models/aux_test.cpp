@@ -13,7 +13,7 @@
 #include "models/nn/arch/aux_pixelcnn/coding_model.h"
 #include "models/nn/arch/aux_pixelcnn/module.h"
 #include "models/nn/torch/logistic_mixture.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 

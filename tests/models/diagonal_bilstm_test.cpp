@@ -12,7 +12,7 @@
 #include "models/nn/arch/diagonal_bilstm/coding_model.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"

@@ -15,7 +15,7 @@
 #include "models/nn/arch/gated_pixelcnn/module.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
 

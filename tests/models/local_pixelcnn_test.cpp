@@ -12,7 +12,7 @@
 #include "models/nn/arch/local_pixelcnn/module.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "entropy/range_coder.h"
 #include "pixelzip/error.h"
 

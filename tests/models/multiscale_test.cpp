@@ -16,7 +16,7 @@
 #include "models/nn/arch/multiscale/engine.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/arch/multiscale/coding_model.h"
 #include "models/nn/arch/multiscale/module.h"
 #include "models/nn/train/trainable.h"

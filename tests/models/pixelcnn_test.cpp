@@ -9,7 +9,7 @@
 
 #include "entropy/range_coder.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/arch/pixelcnn/module.h"
 #include "models/nn/arch/pixelcnn/coding_model.h"
 #include "models/nn/runtime/softmax_cdf.h"

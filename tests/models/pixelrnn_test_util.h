@@ -17,7 +17,7 @@
 #include "models/nn/torch/device.h"  // EngineKind
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"

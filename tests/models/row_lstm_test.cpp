@@ -13,7 +13,7 @@
 #include "entropy/range_coder.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/arch/row_lstm/module.h"
 #include "models/nn/arch/row_lstm/coding_model.h"
 #include "models/nn/train/trainable.h"

@@ -47,8 +47,26 @@ class TrainableNetwork {
   virtual void GrowFrom(TrainableNetwork& smaller);
 };
 
+// The trainer's catalog: one row per architecture (the names of models/nn/catalog.h), each with the factory its
+// arch/<name>/trainable.cpp defines. A factory throws pixelzip::Error(kInvalidArgument) for bad hyperparameters.
+struct TrainableArchitecture {
+  const char* name;
+  std::unique_ptr<TrainableNetwork> (*make)(const std::string& architecture, const std::string& hyper, int channels);
+};
+const std::vector<TrainableArchitecture>& TrainableCatalog();
+
 // Throws pixelzip::Error(kInvalidArgument) for an unknown architecture or bad hyperparameters.
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper,
                                                        int channels);
+
+// The factories, one per arch/<name>/trainable.cpp.
+std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakeDiagonalBiLstmTrainable(const std::string& hyper, int channels);
+std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& architecture, const std::string& hyper, int channels);
 
 }  // namespace pixelzip::models::nn

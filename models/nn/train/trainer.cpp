@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "models/nn/model_loader.h"
+#include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "pixelzip/error.h"

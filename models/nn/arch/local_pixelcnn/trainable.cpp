@@ -7,11 +7,6 @@
 
 namespace pixelzip::models::nn {
 
-void TrainableNetwork::GrowFrom(TrainableNetwork& smaller) {
-  (void)smaller;
-  throw Error(ErrorCode::kInvalidArgument, Describe() + " cannot grow from a smaller checkpoint");
-}
-
 namespace {
 
 class LocalTrainable final : public TrainableNetwork {
@@ -66,27 +61,6 @@ std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, i
   c.act_bits = s.act_bits;
   c.weight_bits = s.weight_bits;
   return std::make_unique<LocalTrainable>(c);
-}
-
-std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyper, int channels);  // pixelcnnpp_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels);  // multiscale_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels);  // gated_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels);  // pixelcnn_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeRowLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeDiagonalBiLstmTrainable(const std::string& hyper, int channels);  // pixelrnn_trainable.cpp
-std::unique_ptr<TrainableNetwork> MakeAuxTrainable(const std::string& arch, const std::string& hyper, int channels);  // aux_trainable.cpp
-
-std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper, int channels) {
-  if (architecture == kLocalPixelCnnArch) return MakeLocalTrainable(hyper, channels);
-  if (architecture == "pixelcnn++") return MakePixelCnnPPTrainable(hyper, channels);
-  if (architecture == "multiscale-pixelcnn") return MakeMultiscaleTrainable(hyper, channels);
-  if (architecture == "gated-pixelcnn") return MakeGatedTrainable(hyper, channels);
-  if (architecture == "pixelcnn") return MakePixelCnnTrainable(hyper, channels);
-  if (architecture == "row-lstm") return MakeRowLstmTrainable(hyper, channels);
-  if (architecture == "diagonal-bilstm") return MakeDiagonalBiLstmTrainable(hyper, channels);
-  if (architecture == "aux-grey" || architecture == "aux-pyramid") return MakeAuxTrainable(architecture, hyper, channels);
-  throw Error(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + architecture + "' (known: local-pixelcnn, pixelcnn++, multiscale-pixelcnn, gated-pixelcnn, pixelcnn, row-lstm, diagonal-bilstm, aux-grey, aux-pyramid)");
 }
 
 }  // namespace pixelzip::models::nn
