@@ -88,7 +88,7 @@ void BM_DefaultModelPixelStep(benchmark::State& state) {
   plane.channels = 3;
   std::mt19937 rng(5);
   for (int i = 0; i < 64 * 64 * 3; ++i) plane.q.push_back(int16_t(int(rng() % 511) - 255));
-  PixelEvaluator ev(local->model());
+  LocalPixelCnnCpuEngine ev(local->model());
   std::vector<int16_t> params(size_t(local->model().shape.ParamCount()));
   int i = 0;
   for (auto _ : state) {

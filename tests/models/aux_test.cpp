@@ -209,7 +209,7 @@ TEST(AuxConditionalNet, BatchedEnginesEqualIncrementalOnOddSizes) {
     ASSERT_EQ(a, b) << h << "x" << w;
     QPlane partial = plane;
     std::fill(partial.q.begin(), partial.q.end(), int16_t(0));
-    PixelEvaluator ev(m.cond);
+    LocalPixelCnnCpuEngine ev(m.cond);
     const int P = m.cond.shape.ParamCount();
     std::vector<int16_t> params(size_t(P), 0);
     for (int y = 0; y < h; ++y)

@@ -87,7 +87,7 @@ TEST(DiagonalBiLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    ExpectBatchedEqualsIncremental<DiagonalBiLstmCodingModel, DiagonalBiLstmDecoder>(f.file_bytes, f.exported, channels);
+    ExpectBatchedEqualsIncremental<DiagonalBiLstmCodingModel, DiagonalBiLstmCpuEngine>(f.file_bytes, f.exported, channels);
   }
 }
 
@@ -114,7 +114,7 @@ TEST(DiagonalBiLstmExact, CudaEqualsCpuEngine) {
 
 TEST(DiagonalBiLstmExact, DecoderRefusesOutOfOrderPixels) {
   auto f = MakeFixture(1, 13);
-  DiagonalBiLstmDecoder dec(f.exported, 4);
+  DiagonalBiLstmCpuEngine dec(f.exported, 4);
   std::vector<int16_t> q(16, 0), params(size_t(f.exported.shape.ParamCount()));
   EXPECT_THROW(dec.Evaluate(q.data(), 4, 0, 1, params.data()), Error);
 }

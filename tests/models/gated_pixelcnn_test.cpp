@@ -107,7 +107,7 @@ TEST(GatedPixelCnnExact, TorchBatchedEqualsCpuIncrementalAtEverySubpixel) {
           // Incremental, later pixels unknown (zero) when each is evaluated.
           QPlane partial = plane;
           std::fill(partial.q.begin(), partial.q.end(), 0);
-          GatedEngine engine(f.exported, w, k);
+          GatedPixelCnnCpuEngine engine(f.exported, w, k);
           std::vector<int16_t> params(static_cast<size_t>(P), 0);
           for (int y = 0; y < h; ++y) {
             for (int x = 0; x < w; ++x) {

@@ -122,7 +122,7 @@ TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
       // Incremental: pixel by pixel, later pixels unknown (zeroed) when each is evaluated.
       QPlane partial = plane;
       std::fill(partial.q.begin(), partial.q.end(), 0);
-      PixelEvaluator ev(f.exported);
+      LocalPixelCnnCpuEngine ev(f.exported);
       const int P = f.exported.shape.ParamCount();
       std::vector<int16_t> params(P);
       for (int y = 0; y < h; ++y)

@@ -93,7 +93,7 @@ std::vector<int16_t> CpuParamMap(const IntMultiscalePixelCnn& m, const QPlane& p
   for (int y = 0; y < base.height; ++y)
     for (int x = 0; x < base.width; ++x)
       for (int c = 0; c < C; ++c) base.q.push_back(plane.at(y * step, x * step, c));
-  PixelEvaluator ev(m.base);
+  LocalPixelCnnCpuEngine ev(m.base);
   for (int y = 0; y < base.height; ++y)
     for (int x = 0; x < base.width; ++x) ev.Evaluate(base, y, x, &out[(size_t(y * step) * W + x * step) * P]);
   for (int l = L; l >= 1; --l) {

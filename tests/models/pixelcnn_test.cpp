@@ -157,7 +157,7 @@ TEST(PixelCnnExact, BatchedEqualsIncrementalAtEverySubpixelOnOddSizes) {
       // Incremental: subpixel by subpixel; later subpixels unknown (zero) when each is evaluated.
       QPlane partial = plane;
       std::fill(partial.q.begin(), partial.q.end(), 0);
-      PixelCnnStepper stepper(f.exported, w);
+      PixelCnnCpuEngine stepper(f.exported, w);
       int16_t logits[256];
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
@@ -179,7 +179,7 @@ TEST(PixelCnnExact, DefaultShapeBatchedEqualsIncremental) {
   PlaneView view{9, 11, 3, bytes.data()};
   const QPlane plane = ToQPlane(view);
   const auto batched = coding.BatchedLogits(plane, 0, 11);
-  PixelCnnStepper stepper(f.exported, 9);
+  PixelCnnCpuEngine stepper(f.exported, 9);
   int16_t logits[256];
   for (int y = 0; y < 11; ++y)
     for (int x = 0; x < 9; ++x)

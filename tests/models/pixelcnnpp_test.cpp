@@ -192,7 +192,7 @@ TEST(PixelCnnPPExact, TorchBatchedEqualsIncrementalEngineOnOddSizes) {
       const QPlane plane = PlaneOf(q);
       const auto batched = tch.BatchedParams(plane, EngineKind::kTorchCpu);
       // Incremental: the engine sees each pixel only after its parameters were produced.
-      PixelCnnPPEngine engine(f.exported, h, w);
+      PixelCnnPPCpuEngine engine(f.exported, h, w);
       int32_t pixel[3];
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
@@ -228,7 +228,7 @@ TEST(PixelCnnPPExact, OtherShapesAgreeToo) {
 TEST(PixelCnnPPExact, EngineNeedsEveryPixelBeforeTheNext) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(1, 3);
-  PixelCnnPPEngine engine(f.exported, 4, 4);
+  PixelCnnPPCpuEngine engine(f.exported, 4, 4);
   engine.NextParams();
   EXPECT_THROW(engine.NextParams(), Error);  // the pixel was not given
   int32_t v = 7;
@@ -495,7 +495,7 @@ TEST(PixelCnnPPBench, DISABLED_Measure) {
   const auto model = IntPixelCnnPP::Read(ModelFile::Parse(bytes.data(), bytes.size(), "bench"));
   auto q = RandomPixels(1, 3, 64, 64, 2);
   const auto plane = PlaneOf(q);
-  PixelCnnPPEngine engine(model, 64, 64);
+  PixelCnnPPCpuEngine engine(model, 64, 64);
   int32_t pixel[3];
   size_t max_state = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -515,7 +515,7 @@ TEST(PixelCnnPPBench, DISABLED_Measure) {
               1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count() / 4096);
   EXPECT_EQ(EngineParamsForImage(model, plane.q.data(), 64, 64), HwcParams(batched));
   // Decoder state on a 768x512 image (first 40 rows: the rings reach their size within a few rows).
-  PixelCnnPPEngine big(model, 512, 768);
+  PixelCnnPPCpuEngine big(model, 512, 768);
   size_t big_state = 0;
   for (int i = 0; i < 768 * 40; ++i) {
     big.NextParams();

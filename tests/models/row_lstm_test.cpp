@@ -105,13 +105,13 @@ TEST(RowLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmDecoder>(f.file_bytes, f.exported, channels);
+    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmCpuEngine>(f.file_bytes, f.exported, channels);
   }
 }
 
 TEST(RowLstmExact, DecoderRefusesOutOfOrderPixels) {
   auto f = MakeFixture(1, 13);
-  RowLstmDecoder dec(f.exported, 4);
+  RowLstmCpuEngine dec(f.exported, 4);
   std::vector<int16_t> q(16, 0), params(size_t(f.exported.shape.ParamCount()));
   EXPECT_THROW(dec.Evaluate(q.data(), 4, 0, 1, params.data()), Error);
 }

@@ -55,7 +55,7 @@ std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* 
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        PixelEvaluator ev(net_);
+        LocalPixelCnnCpuEngine ev(net_);
         for (int y = t; y < H; y += threads)
           for (int x = 0; x < W; ++x) ev.Evaluate(plane, y, x, &out[(size_t(y) * W + x) * P], aux);
       });
@@ -161,7 +161,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
   int32_t previous[3] = {0, 0, 0};
   int coded[3] = {0, 0, 0};
   {
-    PixelEvaluator ev(model_.grey);
+    LocalPixelCnnCpuEngine ev(model_.grey);
     MixtureCdf cdf(model_.grey.tables, 1, model_.grey.shape.mixtures);
     std::vector<int16_t> params(size_t(model_.grey.shape.ParamCount()));
     for (int y = 0; y < H; ++y)
@@ -172,7 +172,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
       }
   }
   if (progress) progress(0.3);
-  PixelEvaluator ev(model_.colour);
+  LocalPixelCnnCpuEngine ev(model_.colour);
   MixtureCdf cdf(model_.colour.tables, 3, model_.colour.shape.mixtures);
   IntervalCdf restricted;
   std::vector<int16_t> params(size_t(model_.colour.shape.ParamCount()));
@@ -245,7 +245,7 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
   const int L = PyramidLevels(W, H, model_.base_side);
   int32_t previous[3] = {0, 0, 0};
   auto decode_level = [&](const IntLocalPixelCnn& net, QPlane& plane, const QPlane* aux, bool all) {
-    PixelEvaluator ev(net);
+    LocalPixelCnnCpuEngine ev(net);
     MixtureCdf cdf(net.tables, C, net.shape.mixtures);
     std::vector<int16_t> params(size_t(net.shape.ParamCount()));
     for (int y = 0; y < plane.height; ++y)

@@ -24,7 +24,7 @@ class BatchedLocalNet {
   // Throws Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
   BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine);
   // Mixture parameters [H][W][P] of every pixel of `plane` as if coded in raster order with all of `plane`
-  // known. REQUIRES: aux as for PixelEvaluator::Evaluate. Bit-equal for every engine.
+  // known. REQUIRES: aux as for LocalPixelCnnCpuEngine::Evaluate. Bit-equal for every engine.
   std::vector<int16_t> Params(const QPlane& plane, const QPlane* aux) const;
 
  private:

@@ -27,7 +27,7 @@ DiagonalBiLstmCodingModel::DiagonalBiLstmCodingModel(const std::vector<uint8_t>&
 DiagonalBiLstmCodingModel::~DiagonalBiLstmCodingModel() = default;
 
 std::unique_ptr<PixelRnnCodingModel::PixelEngine> DiagonalBiLstmCodingModel::NewEngine(int width) const {
-  return std::make_unique<EngineOf<DiagonalBiLstmDecoder, IntDiagonalBiLstm>>(model_, width);
+  return std::make_unique<EngineOf<DiagonalBiLstmCpuEngine, IntDiagonalBiLstm>>(model_, width);
 }
 
 std::vector<int16_t> DiagonalBiLstmCodingModel::TorchParams(const std::vector<int16_t>& q, int height, int width) const {

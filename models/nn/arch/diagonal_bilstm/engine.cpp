@@ -72,7 +72,7 @@ IntDiagonalBiLstm IntDiagonalBiLstm::Read(const ModelFile& f) {
   return m;
 }
 
-DiagonalBiLstmDecoder::DiagonalBiLstmDecoder(const IntDiagonalBiLstm& model, int width)
+DiagonalBiLstmCpuEngine::DiagonalBiLstmCpuEngine(const IntDiagonalBiLstm& model, int width)
     : m_(model), width_(width), taps_(model.shape.Taps()) {
   const auto& s = model.shape;
   for (int l = 0; l < s.layers; ++l) {
@@ -102,7 +102,7 @@ void GateFeatures(int R, int S, const int16_t* a, const int16_t* above, const in
 
 }  // namespace
 
-void DiagonalBiLstmDecoder::BackwardRow(int l) {
+void DiagonalBiLstmCpuEngine::BackwardRow(int l) {
   const auto& s = m_.shape;
   const int R = s.hidden, S = s.state;
   int16_t* hb = hb_[size_t(l)].data();
@@ -116,7 +116,7 @@ void DiagonalBiLstmDecoder::BackwardRow(int l) {
   }
 }
 
-void DiagonalBiLstmDecoder::Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) {
+void DiagonalBiLstmCpuEngine::Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) {
   if (y != next_y_ || x != next_x_ || x >= width_ || y >= height)
     throw Error(ErrorCode::kInternal, "diagonal-bilstm decoder: pixels must be evaluated in raster order");
   const auto& s = m_.shape;

@@ -56,9 +56,9 @@ struct IntDiagonalBiLstm : IntPixelRnn {
 // of the current row, one row of forward hidden states (h(y-1, x..W-1) then h(y, 0..x-1)), the forward
 // cell of the previous column, and one row of backward hidden states (hb(y-1, .), computed right to
 // left over row y-1 when pixel (y, 0) is asked for). Thread-compatible.
-class DiagonalBiLstmDecoder {
+class DiagonalBiLstmCpuEngine {
  public:
-  DiagonalBiLstmDecoder(const IntDiagonalBiLstm& model, int width);
+  DiagonalBiLstmCpuEngine(const IntDiagonalBiLstm& model, int width);
   // Mixture parameters of pixel (y, x). REQUIRES: calls visit (0,0), (0,1), ... in raster order
   // with no gaps; pixels before (y, x) are set in `q` ([y][x][c], q = 2v - 255), later ones never read.
   void Evaluate(const int16_t* q, int height, int y, int x, int16_t* params);

@@ -140,7 +140,7 @@ void GatedPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& sour
   plane.channels = int(image.channels);
   plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
   const int W = plane.width, H = plane.height, C = plane.channels;
-  GatedEngine engine(model_, W, class_index);
+  GatedPixelCnnCpuEngine engine(model_, W, class_index);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   int32_t previous[3];

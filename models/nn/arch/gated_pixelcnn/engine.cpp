@@ -130,7 +130,7 @@ IntGatedPixelCnn IntGatedPixelCnn::Read(const ModelFile& f) {
   return m;
 }
 
-GatedEngine::GatedEngine(const IntGatedPixelCnn& model, int width, int class_index)
+GatedPixelCnnCpuEngine::GatedPixelCnnCpuEngine(const IntGatedPixelCnn& model, int width, int class_index)
     : m_(model), width_(width), rows_(model.shape.Radius() + 1) {
   const auto& s = m_.shape;
   if (class_index < 0 || class_index >= s.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
@@ -151,12 +151,12 @@ GatedEngine::GatedEngine(const IntGatedPixelCnn& model, int width, int class_ind
   a_.resize(size_t(F));
 }
 
-const int16_t* GatedEngine::VRow(int layer, int y) const {
+const int16_t* GatedPixelCnnCpuEngine::VRow(int layer, int y) const {
   if (y < 0) return nullptr;
   return &vrows_[size_t(layer)][size_t(y % rows_) * width_ * m_.shape.features];
 }
 
-void GatedEngine::FinishRow(const QPlane& p, int y) {
+void GatedPixelCnnCpuEngine::FinishRow(const QPlane& p, int y) {
   const auto& s = m_.shape;
   const int F = s.features, C = s.channels, r = s.Radius(), W = width_;
   for (int l = 0; l < s.layers; ++l) {
@@ -183,7 +183,7 @@ void GatedEngine::FinishRow(const QPlane& p, int y) {
   }
 }
 
-void GatedEngine::PixelParams(const QPlane& p, int y, int x, int16_t* params) {
+void GatedPixelCnnCpuEngine::PixelParams(const QPlane& p, int y, int x, int16_t* params) {
   const auto& s = m_.shape;
   const int F = s.features, C = s.channels, r = s.Radius();
   for (int l = 0; l < s.layers; ++l) {

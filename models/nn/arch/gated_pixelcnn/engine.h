@@ -67,10 +67,10 @@ inline int16_t GateProduct(int16_t t, int16_t s) { return int16_t(RoundShift(int
 // Incremental CPU engine for one image and one class. Row caches: the vertical
 // stack's last r+1 rows per layer and the horizontal stack's current row.
 // Thread-compatible: one engine per thread.
-class GatedEngine {
+class GatedPixelCnnCpuEngine {
  public:
   // REQUIRES: 0 <= class_index < model.shape.classes; width >= 1.
-  GatedEngine(const IntGatedPixelCnn& model, int width, int class_index);
+  GatedPixelCnnCpuEngine(const IntGatedPixelCnn& model, int width, int class_index);
   // Mixture parameters of pixel (y, x). REQUIRES: FinishRow was called for rows 0..y-1 in order,
   // PixelParams was called for (y, 0..x-1) in order, and every pixel before (y, x) is set in `plane`.
   void PixelParams(const QPlane& plane, int y, int x, int16_t* params);

@@ -47,7 +47,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        PixelEvaluator ev(model_);
+        LocalPixelCnnCpuEngine ev(model_);
         for (int y = y0 + t; y < y1; y += threads)
           for (int x = 0; x < W; ++x) ev.Evaluate(plane, y, x, &out[(size_t(y - y0) * W + x) * P]);
       });
@@ -89,7 +89,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, H = plane.height, C = plane.channels;
-  PixelEvaluator ev(model_);
+  LocalPixelCnnCpuEngine ev(model_);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   int32_t previous[3];

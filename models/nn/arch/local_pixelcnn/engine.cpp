@@ -125,11 +125,11 @@ IntLocalPixelCnn IntLocalPixelCnn::Read(const ModelFile& f, const std::string& p
   return m;
 }
 
-PixelEvaluator::PixelEvaluator(const IntLocalPixelCnn& model)
+LocalPixelCnnCpuEngine::LocalPixelCnnCpuEngine(const IntLocalPixelCnn& model)
     : m_(model), taps_(model.shape.Taps()), features_(model.conv0.in), h_(model.shape.hidden), a_(model.shape.hidden),
       t_(model.shape.inner), inc_(model.shape.hidden) {}
 
-void PixelEvaluator::Evaluate(const QPlane& p, int y, int x, int16_t* params, const QPlane* aux) {
+void LocalPixelCnnCpuEngine::Evaluate(const QPlane& p, int y, int x, int16_t* params, const QPlane* aux) {
   const int C = m_.shape.channels;
   size_t j = 0;
   for (const auto& [dy, dx] : taps_)

@@ -57,10 +57,10 @@ struct IntLocalPixelCnn {
   static IntLocalPixelCnn Read(const ModelFile& f, const std::string& prefix = "");
 };
 
-// CPU engine. Thread-compatible: use one PixelEvaluator per thread.
-class PixelEvaluator {
+// CPU engine. Thread-compatible: use one LocalPixelCnnCpuEngine per thread.
+class LocalPixelCnnCpuEngine {
  public:
-  explicit PixelEvaluator(const IntLocalPixelCnn& model);
+  explicit LocalPixelCnnCpuEngine(const IntLocalPixelCnn& model);
   // Mixture parameters of pixel (y, x). REQUIRES: every pixel before (y, x) in raster
   // order is set in `plane` (later pixels are never read); when shape.aux > 0, `aux` has
   // shape.aux channels and plane's size (its 3x3 window around (y, x) is read), else it is null.

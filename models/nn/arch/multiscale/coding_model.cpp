@@ -64,7 +64,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
   base.height = (H + step - 1) / step;
   base.channels = C;
   base.q.assign(size_t(base.width) * base.height * C, 0);
-  PixelEvaluator ev(model_.base);
+  LocalPixelCnnCpuEngine ev(model_.base);
   std::vector<int16_t> params(static_cast<size_t>(P));
   for (int by = 0; by < base.height; ++by)
     for (int bx = 0; bx < base.width; ++bx) {

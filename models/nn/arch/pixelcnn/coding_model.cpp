@@ -66,7 +66,7 @@ void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, c
   plane.channels = int(image.channels);
   plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
   const int W = plane.width, H = plane.height, C = plane.channels;
-  PixelCnnStepper stepper(model_, W);
+  PixelCnnCpuEngine stepper(model_, W);
   SoftmaxCdf cdf(model_.exp_table);
   int16_t logits[256];
   for (int y = 0; y < H; ++y) {

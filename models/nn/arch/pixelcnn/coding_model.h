@@ -1,6 +1,6 @@
 // The plain PixelCNN (int_pixelcnn.h) as a codec model, raster order (R, G, B within a pixel).
 // Encoder: one batched exact LibTorch pass per band of rows (CPU or CUDA). Decoder: the CPU
-// integer engine, subpixel by subpixel (PixelCnnStepper). Both hand SoftmaxCdf to the coder.
+// integer engine, subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
 #pragma once
 
 #include <memory>

@@ -157,7 +157,7 @@ IntPixelCnn IntPixelCnn::Read(const ModelFile& f) {
   return m;
 }
 
-PixelCnnStepper::PixelCnnStepper(const IntPixelCnn& model, int width)
+PixelCnnCpuEngine::PixelCnnCpuEngine(const IntPixelCnn& model, int width)
     : m_(model), width_(width), features_(size_t(std::max(model.conv_in.in, model.shape.inner * 9))),
       h_(size_t(model.shape.blocks + 1), std::vector<int16_t>(size_t(model.shape.hidden))),
       a_(size_t(model.shape.blocks), std::vector<int16_t>(size_t(model.shape.hidden))),
@@ -165,7 +165,7 @@ PixelCnnStepper::PixelCnnStepper(const IntPixelCnn& model, int width)
       t1_rows_(size_t(model.shape.blocks), std::vector<int16_t>(size_t(2) * width * model.shape.inner)),
       ah_(size_t(model.shape.hidden)), o1_(size_t(model.shape.head)) {}
 
-void PixelCnnStepper::Step(const QPlane& p, int y, int x, int c, int16_t* logits) {
+void PixelCnnCpuEngine::Step(const QPlane& p, int y, int x, int c, int16_t* logits) {
   const auto& s = m_.shape;
   const int C = s.channels, k = s.kernel, r = k / 2, H = s.hidden, I = s.inner;
   // Channel group c of a layer with n channels: [c * n / C, (c + 1) * n / C); inputs up to group c.

@@ -67,9 +67,9 @@ inline int16_t ReluRequant(int32_t h, const Requant& r) { return int16_t(ApplyRe
 // Incremental CPU engine of the decoder: one subpixel at a time in raster order (R, G, B within a
 // pixel), computing only the current channel group of every layer at the current position; the 3x3
 // convolutions read a two-row cache of their input. Thread-compatible: one per thread.
-class PixelCnnStepper {
+class PixelCnnCpuEngine {
  public:
-  PixelCnnStepper(const IntPixelCnn& model, int width);
+  PixelCnnCpuEngine(const IntPixelCnn& model, int width);
   // The 256 logits of subpixel (y, x, c). REQUIRES: calls in coding order from (0, 0, 0) on, and
   // every subpixel before (y, x, c) set in `plane` (later ones are never read).
   void Step(const QPlane& plane, int y, int x, int c, int16_t* logits);

@@ -59,7 +59,7 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   };
   if (encoder_ == EngineKind::kCpu) {
     // The decoder's own computation, with the pixels known.
-    PixelCnnPPEngine engine(model_, H, W);
+    PixelCnnPPCpuEngine engine(model_, H, W);
     for (int y = 0; y < H; ++y) {
       for (int x = 0; x < W; ++x) {
         code_pixel(engine.NextParams(), y, x);
@@ -78,7 +78,7 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
 
 void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels);
-  PixelCnnPPEngine engine(model_, H, W);
+  PixelCnnPPCpuEngine engine(model_, H, W);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   int32_t previous[3];
   for (int y = 0; y < H; ++y) {

@@ -193,7 +193,7 @@ IntPixelCnnPP IntPixelCnnPP::Read(const ModelFile& f) {
 // ---------------------------------------------------------------------------------------------
 // Incremental engine.
 
-struct PixelCnnPPEngine::Impl {
+struct PixelCnnPPCpuEngine::Impl {
   struct Reader {
     int task;
     ConvGeometry g;
@@ -589,17 +589,17 @@ struct PixelCnnPPEngine::Impl {
   }
 };
 
-PixelCnnPPEngine::PixelCnnPPEngine(const IntPixelCnnPP& model, int height, int width)
+PixelCnnPPCpuEngine::PixelCnnPPCpuEngine(const IntPixelCnnPP& model, int height, int width)
     : impl_(std::make_unique<Impl>(model, height, width)) {}
-PixelCnnPPEngine::~PixelCnnPPEngine() = default;
-const int16_t* PixelCnnPPEngine::NextParams() { return impl_->NextParams(); }
-void PixelCnnPPEngine::SetPixel(const int32_t* q) { impl_->SetPixel(q); }
-size_t PixelCnnPPEngine::StateBytes() const { return impl_->StateBytes(); }
-int64_t PixelCnnPPEngine::PositionsComputed() const { return impl_->computed; }
+PixelCnnPPCpuEngine::~PixelCnnPPCpuEngine() = default;
+const int16_t* PixelCnnPPCpuEngine::NextParams() { return impl_->NextParams(); }
+void PixelCnnPPCpuEngine::SetPixel(const int32_t* q) { impl_->SetPixel(q); }
+size_t PixelCnnPPCpuEngine::StateBytes() const { return impl_->StateBytes(); }
+int64_t PixelCnnPPCpuEngine::PositionsComputed() const { return impl_->computed; }
 
 std::vector<int16_t> EngineParamsForImage(const IntPixelCnnPP& model, const int16_t* q, int height, int width) {
   const int C = model.shape.channels, P = model.shape.ParamCount();
-  PixelCnnPPEngine engine(model, height, width);
+  PixelCnnPPCpuEngine engine(model, height, width);
   std::vector<int16_t> out(size_t(height) * width * P);
   int32_t pixel[3];
   for (size_t i = 0; i < size_t(height) * width; ++i) {

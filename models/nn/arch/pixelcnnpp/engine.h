@@ -80,13 +80,13 @@ struct IntPixelCnnPP {
 // holds the live window only: a few rows per map. For the default model (filters=32,
 // nr_resnet=2, stages=3) on a 768x512 RGB image that is about 10 MB (StateBytes() reports it),
 // against about 1.8 GB for full int16 maps of every layer (2348 values per pixel).
-class PixelCnnPPEngine {
+class PixelCnnPPCpuEngine {
  public:
   // REQUIRES: `model` validated and outliving the engine; height, width >= 1.
-  PixelCnnPPEngine(const IntPixelCnnPP& model, int height, int width);
-  ~PixelCnnPPEngine();
-  PixelCnnPPEngine(const PixelCnnPPEngine&) = delete;
-  PixelCnnPPEngine& operator=(const PixelCnnPPEngine&) = delete;
+  PixelCnnPPCpuEngine(const IntPixelCnnPP& model, int height, int width);
+  ~PixelCnnPPCpuEngine();
+  PixelCnnPPCpuEngine(const PixelCnnPPCpuEngine&) = delete;
+  PixelCnnPPCpuEngine& operator=(const PixelCnnPPCpuEngine&) = delete;
 
   // Mixture parameters (shape.ParamCount() values) of the next pixel in raster order, valid until
   // the next call. REQUIRES: SetPixel was called once after every earlier NextParams.

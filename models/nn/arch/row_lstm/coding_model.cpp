@@ -27,7 +27,7 @@ RowLstmCodingModel::RowLstmCodingModel(const std::vector<uint8_t>& bytes, const 
 RowLstmCodingModel::~RowLstmCodingModel() = default;
 
 std::unique_ptr<PixelRnnCodingModel::PixelEngine> RowLstmCodingModel::NewEngine(int width) const {
-  return std::make_unique<EngineOf<RowLstmDecoder, IntRowLstm>>(model_, width);
+  return std::make_unique<EngineOf<RowLstmCpuEngine, IntRowLstm>>(model_, width);
 }
 
 std::vector<int16_t> RowLstmCodingModel::TorchParams(const std::vector<int16_t>& q, int height, int width) const {

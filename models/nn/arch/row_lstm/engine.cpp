@@ -190,7 +190,7 @@ IntRowLstm IntRowLstm::Read(const ModelFile& f) {
   return m;
 }
 
-RowLstmDecoder::RowLstmDecoder(const IntRowLstm& model, int width)
+RowLstmCpuEngine::RowLstmCpuEngine(const IntRowLstm& model, int width)
     : m_(model), width_(width), taps_(model.shape.Taps()) {
   const auto& s = model.shape;
   const int pad = s.row_kernel / 2;
@@ -209,7 +209,7 @@ RowLstmDecoder::RowLstmDecoder(const IntRowLstm& model, int width)
   t_.resize(size_t(s.head));
 }
 
-void RowLstmDecoder::Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) {
+void RowLstmCpuEngine::Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) {
   if (y != next_y_ || x != next_x_ || x >= width_ || y >= height)
     throw Error(ErrorCode::kInternal, "row-lstm decoder: pixels must be evaluated in raster order");
   const auto& s = m_.shape;

@@ -134,9 +134,9 @@ inline void LstmCells(const GateTables& t, int S, const int16_t* z, const int16_
 
 // Incremental CPU engine: evaluates pixels strictly in raster order, caching each layer's
 // previous-row hidden and cell states and current-row inputs. Thread-compatible.
-class RowLstmDecoder {
+class RowLstmCpuEngine {
  public:
-  RowLstmDecoder(const IntRowLstm& model, int width);
+  RowLstmCpuEngine(const IntRowLstm& model, int width);
   // Mixture parameters of pixel (y, x). REQUIRES: calls visit (0,0), (0,1), ... in raster order
   // with no gaps; pixels before (y, x) are set in `q` ([y][x][c], q = 2v - 255), later ones never read.
   void Evaluate(const int16_t* q, int height, int y, int x, int16_t* params);
