@@ -21,9 +21,12 @@
 #include "models/nn/arch/multiscale/module.h"
 #include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
+
+using namespace model_test;
 
 constexpr const char* kTinyHyper =
     "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1";
@@ -42,13 +45,6 @@ struct Fixture {
   std::vector<uint8_t> file_bytes;
 };
 
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
-
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
   torch::manual_seed(seed);
@@ -64,11 +60,6 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTin
   f.exported.Write(file);
   f.file_bytes = file.Serialize();
   return f;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W]
@@ -197,22 +188,6 @@ TEST(MultiscaleExact, CudaEqualsCpuEngine) {
     }
   }
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  int64_t symbols = 0;
-  void Put(const SubpixelCdf& cdf, int s) override {
-    encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
-    ++symbols;
-  }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
 
 TEST(MultiscaleCoding, RoundTripGreyAndRgb) {
   for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})

@@ -23,23 +23,14 @@
 #include "models/nn/train/trainable.h"
 #include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
 
+using namespace model_test;
+
 constexpr const char* kTinyHyper = "filters=8,nr_resnet=1,stages=3,mixtures=4";
-
-// LibTorch intra-op threads for one test. These tests run many small ops, and on a shared
-// 2-core machine every parallel region can wait a scheduler quantum for a busy core; one
-// thread keeps the suite fast. Thread-count independence has its own test.
-class ScopedTorchThreads {
- public:
-  explicit ScopedTorchThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ScopedTorchThreads() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Fixture {
   PixelCnnPP model{nullptr};
@@ -47,14 +38,6 @@ struct Fixture {
   IntPixelCnnPP exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  // Smooth-ish random images: a random walk along x plus noise, so activations look natural.
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
@@ -87,11 +70,6 @@ QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
   p.channels = int(q.size(1));
   p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
   return p;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 std::vector<int16_t> HwcParams(const torch::Tensor& params) {  // [1, P, H, W] -> [H][W][P]
@@ -274,20 +252,6 @@ TEST(PixelCnnPPExact, IntegerCdfMatchesFloatLikelihood) {
   EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
 }
 
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override {
-    return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
-  }
-};
-
 TEST(PixelCnnPPCoding, RangeCoderRoundTripThroughTheCodingModel) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
@@ -392,19 +356,6 @@ TEST(PixelCnnPPModelFile, RefusesAModelThatFailsTheAccumulationBound) {
     for (auto& v : broken.blocks[0][0].gate.table) v = int16_t(-v);  // a gate must lie in [0, 1]
     ExpectBoundRefused(broken, "u.block0.gate", "outside [0, 127]");
   }
-}
-
-std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_t seed) {
-  std::vector<Image> out;
-  for (int i = 0; i < n; ++i) {
-    auto q = RandomPixels(1, channels, size, size, seed + uint64_t(i));
-    Image im;
-    im.width = im.height = uint32_t(size);
-    im.channels = uint32_t(channels);
-    im.pixels = ToBytes(q);
-    out.push_back(std::move(im));
-  }
-  return out;
 }
 
 TEST(PixelCnnPPTraining, LossFallsFloatAndQuantised) {

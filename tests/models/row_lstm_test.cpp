@@ -19,14 +19,14 @@
 #include "models/nn/train/trainable.h"
 #include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
-#include "tests/models/pixelrnn_test_util.h"
+#include "tests/models/model_test_util.h"
 
 #include <unistd.h>
 
 namespace pixelzip::models::nn {
 namespace {
 
-using namespace pixelrnn_test;
+using namespace model_test;
 
 constexpr const char* kTinyHyper = "kernel=5,hidden=12,state=10,layers=2,row_kernel=3,head=16,mixtures=3";
 

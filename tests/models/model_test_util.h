@@ -1,4 +1,6 @@
-// Helpers shared by the PixelRNN tests (row_lstm_test.cpp, diagonal_bilstm_test.cpp).
+// Helpers shared by the model tests: random images, the one range sink/source pair over the
+// project's range coder, and checks every architecture needs (conformance_test.cpp runs
+// the generic ones over the whole catalog).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +10,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +28,7 @@
 
 #include <unistd.h>
 
-namespace pixelzip::models::nn::pixelrnn_test {
+namespace pixelzip::models::nn::model_test {
 
 class ScopedTorchThreads {
  public:
@@ -60,16 +64,30 @@ inline std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_
   return out;
 }
 
+// The range coder behind a model's Encode / Decode. With record_cdfs, every CDF put or got (all 257 edges)
+// is kept, in order, so that tests can compare the encoder's CDFs with the decoder's.
 class RangeSink final : public SymbolSink {
  public:
   entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
+  bool record_cdfs = false;
+  std::vector<uint32_t> cdfs;
+  void Put(const SubpixelCdf& cdf, int s) override {
+    if (record_cdfs)
+      for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
+    encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
+  }
 };
 class RangeSource final : public SymbolSource {
  public:
   explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
   entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
+  bool record_cdfs = false;
+  std::vector<uint32_t> cdfs;
+  int Get(const SubpixelCdf& cdf) override {
+    if (record_cdfs)
+      for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
+    return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
+  }
 };
 
 // The output at raster position s depends only on positions <= s: changing s.. leaves 0..s alone and (with
@@ -155,25 +173,51 @@ inline void ExpectBatchAndThreadInvariance(const std::function<torch::Tensor(con
 
 // Both encoders (CPU engine, LibTorch) give the same range-coder stream, within 0.1% of the model's code
 // length, and the CPU decoder restores the image; 1x1, 9x6 and 5x17 images.
+// The range-coder stream of `bytes` (w x h x channels) under `model`.
+inline std::vector<uint8_t> EncodeStream(const CodingModel& model, std::vector<uint8_t>& bytes, int w, int h, int channels) {
+  RangeSink sink;
+  model.Encode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()}, sink, {});
+  return sink.encoder.Finish();
+}
+
+// Every encoder in `encoders` (models made by make(engine)) gives the same range-coder stream of a random
+// h x w image, within 0.1% of the model's code length, and the CPU model's decoder restores the image.
+inline void ExpectEncodersAgreeAndRoundTrip(const std::function<std::shared_ptr<const CodingModel>(EngineKind)>& make,
+                                            int channels, int h, int w,
+                                            std::initializer_list<EngineKind> encoders = {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+  auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
+  const auto model = make(EngineKind::kCpu);
+  const auto stream = EncodeStream(*model, bytes, w, h, channels);
+  for (EngineKind encoder : encoders)
+    EXPECT_EQ(EncodeStream(*make(encoder), bytes, w, h, channels), stream)
+        << "encoder " << int(encoder) << ": the encoders' CDFs differ, " << h << "x" << w;
+  PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
+  ExpectRoundTrip(stream, ModelCodeLengthBits(*model, view), bytes, [&](SymbolSource& source, std::vector<uint8_t>& out) {
+    model->Decode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), out.data()}, source, {});
+  });
+}
+
+// The same for a coding model class, on 1x1, 9x6 and 5x17 images.
 template <class Coding>
 void ExpectEncodersAgreeAndRoundTrip(const std::vector<uint8_t>& file_bytes, int channels) {
-  for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}}) {
-    auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-    PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-    std::vector<uint8_t> streams[2];
-    int k = 0;
-    for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-      Coding m(file_bytes, "test", encoder);
-      RangeSink sink;
-      m.Encode(view, sink, {});
-      streams[k++] = sink.encoder.Finish();
-    }
-    EXPECT_EQ(streams[0], streams[1]) << "the encoders' CDFs differ";
-    Coding model(file_bytes, "test", EngineKind::kCpu);
-    ExpectRoundTrip(streams[0], ModelCodeLengthBits(model, view), bytes, [&](SymbolSource& source, std::vector<uint8_t>& out) {
-      model.Decode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), out.data()}, source, {});
-    });
+  for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}})
+    ExpectEncodersAgreeAndRoundTrip(
+        [&](EngineKind e) { return std::make_shared<const Coding>(file_bytes, "test", e); }, channels, h, w);
+}
+
+// A randomly initialised network of `arch` with non-zero biases, calibrated on random pixels; its model file in *file.
+inline std::unique_ptr<TrainableNetwork> MakeCalibratedNet(const std::string& arch, const std::string& hyper, int channels,
+                                                          uint64_t seed, std::vector<uint8_t>* file) {
+  torch::manual_seed(seed);
+  auto net = MakeTrainableNetwork(arch, hyper, channels);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : net->module().parameters())
+      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
   }
+  net->Calibrate({RandomPixels(2, channels, 16, 16, seed + 1)});
+  *file = net->ExportModelFile();
+  return net;
 }
 
 // The fake-quantised forwards (ste off and on) equal the integer one, and the integer model's likelihood is
@@ -281,4 +325,4 @@ inline void ExpectTrainerExportsAnIntegerModel(const std::string& arch, const st
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace pixelzip::models::nn::pixelrnn_test
+}  // namespace pixelzip::models::nn::model_test
