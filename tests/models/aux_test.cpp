@@ -1,4 +1,4 @@
-// PixelCNN with auxiliary variables (int_aux.h): the grey constraint and its
+// PixelCNN with auxiliary variables (arch/aux_pixelcnn/engine.h): the grey constraint and its
 // restricted CDF, the conditional local PixelCNN's exactness (batched ==
 // incremental, engines, batch/thread counts, fake-quant == integer), both
 // variants' coding round trips with identical CDFs at every subpixel, model

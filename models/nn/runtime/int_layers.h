@@ -1,7 +1,7 @@
 // Integer layers of the exact CPU engine. Weights int8, or up to int16 where a
 // model asks for wider weights (held as int16 either way), biases int32, activations int16, int32
-// accumulation, integer requantisation (int_ops.h). Bit-exact by construction;
-// the LibTorch path (exact_torch.h) must reproduce these values.
+// accumulation, integer requantisation (runtime/int_ops.h). Bit-exact by construction;
+// the LibTorch path (torch/exact_ops.h) must reproduce these values.
 #pragma once
 
 #include <cstdint>

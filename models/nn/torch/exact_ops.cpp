@@ -15,7 +15,7 @@ namespace exact_ops {
 constexpr double kLutNegativeSpan = 8.0;  // ELU is -1 to within 3.4e-4 below -8
 constexpr double kBiasLimit = double(1 << 22);
 
-// Output scale of each mixture parameter channel (fixed point of mixture_cdf.h).
+// Output scale of each mixture parameter channel (fixed point of runtime/mixture_cdf.h).
 std::vector<double> ParamScales(int channels, int mixtures) {
   const int K = mixtures, C = channels;
   std::vector<double> s(size_t(MixtureParamCountInt(C, K)), 1.0 / (1 << kCoeffFracBits));

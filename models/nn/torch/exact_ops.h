@@ -1,7 +1,7 @@
 // The exact integer Local PixelCNN as LibTorch tensor code. One forward serves
 // two purposes:
 //  * inference (encoder's batched pass, CPU or CUDA): tensors built from an
-//    IntLocalPixelCnn, results bit-equal to the CPU engine (int_local_pixelcnn.h);
+//    IntLocalPixelCnn, results bit-equal to the CPU engine (arch/local_pixelcnn/engine.h);
 //  * quantisation-aware training: tensors built from the float weights with
 //    straight-through estimators; the forward values are the integer model's.
 // Convolutions run as fp32 GEMMs (im2col) on integer-valued tensors; the model
@@ -66,15 +66,15 @@ LocalTensors TensorsFromFloat(LocalPixelCnnImpl& model, const LocalQuantScales& 
 // Exports exactly the integers TensorsFromFloat computes.
 IntLocalPixelCnn ExportIntModel(LocalPixelCnnImpl& model, const LocalQuantScales& scales);
 
-// Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, mixture_cdf.h).
+// Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, runtime/mixture_cdf.h).
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device; aux (conditioning
 // planes [B, A, H, W], same range) defined iff the model has A = shape.aux > 0 planes.
 torch::Tensor ExactForward(const LocalTensors& t, const torch::Tensor& q, const torch::Tensor& aux = torch::Tensor());
 
 // Building blocks of the exact path, shared by the architectures built on it
-// (multiscale_torch.cpp, pixelcnnpp_exact.cpp).
+// (arch/multiscale/module.cpp, arch/pixelcnnpp/exact.cpp).
 namespace exact_ops {
-// Real value of one unit of each mixture parameter channel (fixed point of mixture_cdf.h).
+// Real value of one unit of each mixture parameter channel (fixed point of runtime/mixture_cdf.h).
 std::vector<double> ParamScales(int channels, int mixtures);
 // Sets l's multiplier, half, divisor and factor tensors ([1, out, 1, 1]) from one Requant per output.
 void SetRequant(TorchIntLinear& l, const std::vector<Requant>& rq);

@@ -1,6 +1,6 @@
-// The auxiliary-variable PixelCNNs (int_aux.h) as codec models. Container coding
+// The auxiliary-variable PixelCNNs (arch/aux_pixelcnn/engine.h) as codec models. Container coding
 // order 0 (sequential, one network step per coded pixel); the subpixel order
-// within the stream is the architecture's own (int_aux.h, docs/models.md).
+// within the stream is the architecture's own (arch/aux_pixelcnn/engine.h, docs/models.md).
 // Encoder: one batched pass per network and level (CPU engine on all cores, or
 // the exact LibTorch path). Decoder: the CPU engine, pixel by pixel.
 #pragma once

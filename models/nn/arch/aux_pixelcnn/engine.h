@@ -1,7 +1,7 @@
 // PixelCNN with auxiliary variables (Kolesnikov and Lampert 2017, "PixelCNN
 // Models with Auxiliary Variables for Natural Image Modeling"), as exact integer
 // models. Both variants are built from conditional local PixelCNNs
-// (int_local_pixelcnn.h with `aux` conditioning planes seen through a 3x3
+// (arch/local_pixelcnn/engine.h with `aux` conditioning planes seen through a 3x3
 // window, non-causal):
 //
 //  * aux-grey: the grey image g = GreyOf(R, G, B) is coded first by a grey local
@@ -16,7 +16,7 @@
 //    neighbour (pixel (y, x) sees level l+1's (y >> 1, x >> 1) and neighbours).
 //
 // This file: grey constraint, restricted CDF, pyramid geometry, the integer
-// models (file format, exactness proof at load). Engines: aux_coding_model.h.
+// models (file format, exactness proof at load). Engines: arch/aux_pixelcnn/coding_model.h.
 #pragma once
 
 #include <cstdint>

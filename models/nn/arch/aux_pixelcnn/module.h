@@ -1,5 +1,5 @@
-// The auxiliary-variable PixelCNNs (int_aux.h) in LibTorch: float modules for
-// training, the fake-quantised forward (the exact integer path of exact_torch.h
+// The auxiliary-variable PixelCNNs (arch/aux_pixelcnn/engine.h) in LibTorch: float modules for
+// training, the fake-quantised forward (the exact integer path of torch/exact_ops.h
 // with straight-through gradients), the training losses and the export.
 #pragma once
 

@@ -1,9 +1,9 @@
 // The exact integer Diagonal BiLSTM (PixelRNN, van den Oord et al. 2016): the
-// model a file is coded with. Built from the Row LSTM's pieces (int_row_lstm.h:
+// model a file is coded with. Built from the Row LSTM's pieces (arch/row_lstm/engine.h:
 // conv0, the gate tables, the int16 Q12 cell, the int8 hidden state, the head).
 // Loaded from a model file, proven exact at load, evaluated pixel by pixel on the
 // CPU (this file) or for whole images, one anti-diagonal at a time, with LibTorch
-// (diagonal_bilstm.h). Both compute the same integers (design.md section 2).
+// (arch/diagonal_bilstm/module.h). Both compute the same integers (design.md section 2).
 //
 // Per pixel (y, x), raster order, R = residual width, S = LSTM state width:
 //   x0        = conv0(q): mask-A k x k taps of q = 2v - 255 (strictly before (y, x)) -> int16 residual

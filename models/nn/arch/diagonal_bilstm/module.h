@@ -1,5 +1,5 @@
 // Diagonal BiLSTM (PixelRNN, van den Oord et al. 2016) in LibTorch: the float
-// module trained first, and the exact integer forward (int_diagonal_bilstm.h) as
+// module trained first, and the exact integer forward (arch/diagonal_bilstm/engine.h) as
 // tensor code. Both run the recurrence one skewed column (anti-diagonal x + y = j)
 // at a time, both directions together (the backward one on the horizontally
 // flipped input); every step handles all rows of all images at once. The exact
@@ -16,7 +16,7 @@
 
 namespace pixelzip::models::nn {
 
-// Float Diagonal BiLSTM. Shapes as DiagonalBiLstmShape (int_diagonal_bilstm.h).
+// Float Diagonal BiLSTM. Shapes as DiagonalBiLstmShape (arch/diagonal_bilstm/engine.h).
 class DiagonalBiLstmImpl : public PixelRnnModuleImpl {
  public:
   explicit DiagonalBiLstmImpl(const DiagonalBiLstmShape& shape);
@@ -53,7 +53,7 @@ DiagonalBiLstmTensors DiagonalBiLstmTensorsFromFloat(DiagonalBiLstmImpl& model, 
 // Exports exactly the integers DiagonalBiLstmTensorsFromFloat computes.
 IntDiagonalBiLstm ExportIntDiagonalBiLstm(DiagonalBiLstmImpl& model, const RowLstmScales& scales);
 
-// Mixture parameters as integer-valued float [B, P, H, W] (fixed point of mixture_cdf.h).
+// Mixture parameters as integer-valued float [B, P, H, W] (fixed point of runtime/mixture_cdf.h).
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
 torch::Tensor DiagonalBiLstmExactForward(const DiagonalBiLstmTensors& t, const torch::Tensor& q);
 

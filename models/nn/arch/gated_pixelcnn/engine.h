@@ -2,7 +2,7 @@
 // 2016, "Conditional Image Generation with PixelCNN Decoders"): the model a
 // file is coded with. Loaded from a model file, proven exact at load,
 // evaluated incrementally on the CPU (this file) or for whole images with
-// LibTorch (gated_exact.h).
+// LibTorch (arch/gated_pixelcnn/exact.h).
 //
 // Per layer l (0 <= l < layers), F = features, r = kernel / 2:
 //   vertical:   pre = requant(Vconv_l(v_{l-1} over rows y-r..y, cols x-r..x+r) + b + Vcond_l[k])  (int16, scale 8/32767)
@@ -11,7 +11,7 @@
 //               h_{l+1} = clamp(h_l + requant(Res_l(gate(pre))), +-32767)                          (int16 residual stream)
 //   layer 0 reads the pixels q = 2v - 255 instead: Vconv_0 over rows y-r..y, Hconv_0 over (y, x-r..x-1);
 //   a_l = act_lut_l(h_l) (identity clamped to int8) for l >= 1; h_0 = 0.
-//   head: mixture parameters = Head(elu_lut(h_L)) (mixture_cdf.h fixed point).
+//   head: mixture parameters = Head(elu_lut(h_L)) (runtime/mixture_cdf.h fixed point).
 // The vertical stack at row y sees rows <= y only; the horizontal stack reads it
 // shifted down one row, so pixel (y, x) depends only on pixels before it in raster
 // order, with no blind spot. k is the class index (conditioning; 0 when classes == 1).

@@ -2,7 +2,7 @@
 // once: the encoder's batched pass), and its fake-quantised training forward
 // with straight-through gradients: the same function on tensors built either
 // from an IntGatedPixelCnn or from the float weights. Results are bit-equal to
-// the CPU engine (int_gated_pixelcnn.h): convolutions act on integer-valued
+// the CPU engine (arch/gated_pixelcnn/engine.h): convolutions act on integer-valued
 // fp32 tensors whose partial sums the loader proves below 2^24 (exact in any
 // summation order; direct/GEMM convolution on the CPU, im2col + GEMM on CUDA);
 // requantisation, lookups and the gate product run on int64 tensors.
@@ -49,7 +49,7 @@ GatedTensors GatedTensorsFromInt(const IntGatedPixelCnn& model);
 GatedTensors GatedTensorsFromFloat(GatedPixelCnnImpl& model, const GatedQuantScales& scales, bool ste);
 IntGatedPixelCnn ExportGatedModel(GatedPixelCnnImpl& model, const GatedQuantScales& scales);
 
-// Mixture parameters as an integer-valued float tensor [B, P, H, W] (fixed point, mixture_cdf.h).
+// Mixture parameters as an integer-valued float tensor [B, P, H, W] (fixed point, runtime/mixture_cdf.h).
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255]; classes int64 [B] in [0, classes); same device as t.
 torch::Tensor GatedExactForward(const GatedTensors& t, const torch::Tensor& q, const torch::Tensor& classes);
 

@@ -3,7 +3,7 @@
 // activations tanh(a) * sigmoid(b), a residual horizontal stack, a class
 // embedding added into every gate (conditioning), and the project's joint-RGB
 // discretized logistic mixture head. Structure and exact integer version:
-// int_gated_pixelcnn.h.
+// arch/gated_pixelcnn/engine.h.
 #pragma once
 
 #include <torch/torch.h>

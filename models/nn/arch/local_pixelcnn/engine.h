@@ -1,6 +1,6 @@
 // The exact integer Local PixelCNN: the model a file is coded with. Loaded
-// from a model file (model_file.h), proven exact at load, evaluated per pixel
-// on the CPU (this file) or for whole images with LibTorch (exact_torch.h).
+// from a model file (runtime/model_file.h), proven exact at load, evaluated per pixel
+// on the CPU (this file) or for whole images with LibTorch (torch/exact_ops.h).
 #pragma once
 
 #include <cstdint>
@@ -47,7 +47,7 @@ struct IntLocalPixelCnn {
   std::vector<IntLut> lut_pre, lut_mid;  // per block: h -> a, t -> a2
   std::vector<IntLinear> conv1, conv2;   // per block: a -> t (int16), a2 -> residual increment
   IntLut lut_head;
-  IntLinear head;                        // -> mixture parameters (fixed point, mixture_cdf.h)
+  IntLinear head;                        // -> mixture parameters (fixed point, runtime/mixture_cdf.h)
   MixtureTables tables;
 
   // Validates every size, range and the exactness bound of every layer; throws kModelInvalid.

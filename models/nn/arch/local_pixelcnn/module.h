@@ -18,8 +18,8 @@ struct LocalPixelCnnConfig {
   int blocks = 4;        // residual blocks
   int mixtures = 10;     // logistic mixture components
   int aux = 0;           // extra non-causal input planes (conditioning), seen through a 3x3 window around the pixel
-  int act_bits = 8;      // bits of the integer model's activations after each ELU (8 to 12; see int_local_pixelcnn.h)
-  int weight_bits = 8;   // bits of the integer model's layer weights (8 to 16; see int_local_pixelcnn.h)
+  int act_bits = 8;      // bits of the integer model's activations after each ELU (8 to 12; see arch/local_pixelcnn/engine.h)
+  int weight_bits = 8;   // bits of the integer model's layer weights (8 to 16; see arch/local_pixelcnn/engine.h)
   int32_t ActMax() const { return (int32_t{1} << (act_bits - 1)) - 1; }
   int32_t WeightMax() const { return (int32_t{1} << (weight_bits - 1)) - 1; }
   std::string ToString() const;

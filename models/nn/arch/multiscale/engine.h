@@ -11,7 +11,7 @@
 //
 // This file: geometry, the integer model (file format, exactness proof at load)
 // and the plain C++ CPU engine over whole planes (the reference). The LibTorch
-// path is multiscale_torch.h; both must agree bit for bit.
+// path is arch/multiscale/module.h; both must agree bit for bit.
 #pragma once
 
 #include <cstdint>

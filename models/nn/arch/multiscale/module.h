@@ -1,6 +1,6 @@
 // Multiscale PixelCNN in LibTorch: the float module (training), calibration,
 // the exact integer forward shared by QAT (straight-through) and inference
-// (bit-equal to the CPU engine of int_multiscale.h), and export.
+// (bit-equal to the CPU engine of arch/multiscale/engine.h), and export.
 #pragma once
 
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// The plain PixelCNN (int_pixelcnn.h) as a codec model, raster order (R, G, B within a pixel).
+// The plain PixelCNN (arch/pixelcnn/engine.h) as a codec model, raster order (R, G, B within a pixel).
 // Encoder: one batched exact LibTorch pass per band of rows (CPU or CUDA). Decoder: the CPU
 // integer engine, subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
 #pragma once

@@ -1,7 +1,7 @@
 // The plain PixelCNN (van den Oord et al. 2016, "Pixel Recurrent Neural
 // Networks"), exact integer model: a k x k mask-A convolution, residual blocks
 // (1x1 down to `inner`, 3x3 mask B, 1x1 up to `hidden`, ReLU before each), two
-// 1x1 mask-B output layers and a 256-way softmax per subpixel (softmax_cdf.h).
+// 1x1 mask-B output layers and a 256-way softmax per subpixel (runtime/softmax_cdf.h).
 // Colour: channels are split into R, G, B groups; a group sees the context and,
 // at the current pixel, the groups before it (mask A) or up to itself (mask B).
 //
@@ -52,7 +52,7 @@ struct IntPixelCnn {
   std::vector<IntLinear> conv1, conv2, conv3;  // 1x1 -> int8 (ReLU), 3x3 -> int8 (ReLU), 1x1 -> int16 increment
   Requant head_pre;                        // relu(h) -> int8
   IntLinear head1, head2;                  // 1x1 -> int8 (ReLU), 1x1 -> int16 logits (1/16 nat)
-  std::vector<int32_t> exp_table;          // softmax_cdf.h
+  std::vector<int32_t> exp_table;          // runtime/softmax_cdf.h
 
   // Sizes, masks (masked weights are 0), ReLU ranges, requantisation constants, the exactness
   // bound of every layer and the exp table; throws kModelInvalid.

@@ -1,4 +1,4 @@
-// The plain PixelCNN (int_pixelcnn.h) on the LibTorch side:
+// The plain PixelCNN (arch/pixelcnn/engine.h) on the LibTorch side:
 //  * the float module trained by `pixelzip train --arch pixelcnn`;
 //  * one exact forward (PixelCnnExactForward) serving the encoder's batched pass (tensors built
 //    from an IntPixelCnn; bit-equal to the CPU engine) and quantisation-aware training (tensors

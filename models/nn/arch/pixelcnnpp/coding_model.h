@@ -1,5 +1,5 @@
 // PixelCNN++ as a codec model (models::CodingModel), raster order.
-// Decoder: the incremental CPU engine (int_pixelcnnpp.h), one step per pixel.
+// Decoder: the incremental CPU engine (arch/pixelcnnpp/engine.h), one step per pixel.
 // Encoder: the same engine over the known image (kCpu), or one batched exact
 // LibTorch pass over the whole image (kTorchCpu / kTorchCuda); all give the same
 // integers (design.md section 2).

@@ -1,6 +1,6 @@
 // The exact integer PixelCNN++: the model a file is coded with (architecture
 // "pixelcnn++"), proven exact at load, evaluated pixel by pixel on the CPU with
-// caches (this file) or for whole images with LibTorch (pixelcnnpp_exact.h).
+// caches (this file) or for whole images with LibTorch (arch/pixelcnnpp/exact.h).
 //
 // Integer design (design.md section 2). Streams u, ul and conv outputs are int16
 // (|v| <= 32767); LUT outputs are int8 (|v| <= 127) held in int16.
@@ -19,7 +19,7 @@
 //    int16 x int8 in int32 (proven sum|w| * 32767 + |b| < 2^31), the LibTorch path
 //    splits the input into bytes x = 256 * hi + lo (|hi| <= 128, lo in [-128, 127])
 //    and runs two exact fp32 GEMMs (proven sum|w| * 128 + |b| < 2^24);
-//  * head: params = Requant(b + W * elu_lut(ul)), fixed point of mixture_cdf.h.
+//  * head: params = Requant(b + W * elu_lut(ul)), fixed point of runtime/mixture_cdf.h.
 // Every linear layer with int8 inputs is proven sum|w| * max|a| + |b| < 2^24 at load.
 #pragma once
 
@@ -53,7 +53,7 @@ struct IntPixelCnnPP {
   std::vector<IntPPBlock> blocks[2];                 // per stream (0 = u, 1 = ul), program order
   std::vector<IntLinear> resample[2];                // per stream: downsamplings, then upsamplings
   IntLut head_lut;
-  IntLinear head;                                    // -> mixture parameters (fixed point, mixture_cdf.h)
+  IntLinear head;                                    // -> mixture parameters (fixed point, runtime/mixture_cdf.h)
   MixtureTables tables;
 
   // Validates every size, range and the exactness bound of every layer; throws kModelInvalid.

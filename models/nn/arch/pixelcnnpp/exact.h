@@ -1,6 +1,6 @@
 // The exact integer PixelCNN++ as LibTorch tensor code. One forward serves
 //  * inference (the encoder's batched pass, CPU or CUDA): tensors built from an
-//    IntPixelCnnPP, results bit-equal to the CPU engine (int_pixelcnnpp.h);
+//    IntPixelCnnPP, results bit-equal to the CPU engine (arch/pixelcnnpp/engine.h);
 //  * quantisation-aware training: tensors built from the float weights with
 //    straight-through estimators; the forward values are the integer model's.
 // Convolutions are unfold (im2col) + fp32 GEMM on integer-valued tensors (transposed
@@ -41,7 +41,7 @@ struct PixelCnnPPScales {
 // evaluated in eval mode (no dropout).
 PixelCnnPPScales CalibrateScales(PixelCnnPPImpl& model, const std::vector<torch::Tensor>& batches);
 
-// A linear layer as GEMM tensors (requantised and looked up with exact_torch.h's exact_ops):
+// A linear layer as GEMM tensors (requantised and looked up with torch/exact_ops.h's exact_ops):
 // here `weight` is [out, K] with K in unfold order (channel, ky, kx; a transposed convolution's
 // kernel flipped) followed by per-position extra inputs; `padding` is unused (Columns pads).
 struct PPLinear : TorchIntLinear {
@@ -76,7 +76,7 @@ PixelCnnPPTensors TensorsFromFloat(PixelCnnPPImpl& model, const PixelCnnPPScales
 // Exports exactly the integers TensorsFromFloat computes; the result is validated.
 IntPixelCnnPP ExportIntModel(PixelCnnPPImpl& model, const PixelCnnPPScales& scales);
 
-// Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, mixture_cdf.h).
+// Mixture parameters as integer-valued float tensor [B, P, H, W] (fixed point, runtime/mixture_cdf.h).
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
 torch::Tensor ExactForward(const PixelCnnPPTensors& t, const torch::Tensor& q);
 

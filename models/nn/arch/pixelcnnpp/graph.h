@@ -1,6 +1,6 @@
 // PixelCNN++ (Salimans, Karpathy, Chen, Kingma 2017) as a graph that the float
-// module (pixelcnnpp.h), the exact LibTorch path (pixelcnnpp_exact.h) and the
-// integer CPU engine (int_pixelcnnpp.h) all interpret: hyperparameters, the
+// module (arch/pixelcnnpp/module.h), the exact LibTorch path (arch/pixelcnnpp/exact.h) and the
+// integer CPU engine (arch/pixelcnnpp/engine.h) all interpret: hyperparameters, the
 // geometry of every shifted convolution, and the order of layers with the long
 // skip connections of the reference implementation (openai/pixel-cnn,
 // pixel_cnn_pp/model.py). Torch-free.

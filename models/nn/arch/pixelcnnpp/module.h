@@ -1,5 +1,5 @@
 // PixelCNN++ float module (LibTorch): the training network of the "pixelcnn++"
-// architecture, layer for layer the graph of pixelcnnpp_graph.h. Weight
+// architecture, layer for layer the graph of arch/pixelcnnpp/graph.h. Weight
 // normalisation and data-dependent initialisation of the reference are left
 // out (plain uniform initialisation; Adam copes at these sizes).
 #pragma once

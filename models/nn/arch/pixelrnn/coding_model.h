@@ -1,5 +1,5 @@
-// The codec side shared by the PixelRNN models (row_lstm_coding_model.h,
-// diagonal_bilstm_coding_model.h), raster order: the encoder runs the model's
+// The codec side shared by the PixelRNN models (arch/row_lstm/coding_model.h,
+// arch/diagonal_bilstm/coding_model.h), raster order: the encoder runs the model's
 // incremental CPU engine over the whole image, or its exact LibTorch forward
 // (CPU or CUDA), then codes every subpixel with the integer mixture CDF; the
 // decoder runs the CPU engine pixel by pixel.

@@ -1,8 +1,8 @@
-// The LibTorch pieces the PixelRNN models (row_lstm.h, diagonal_bilstm.h) share:
+// The LibTorch pieces the PixelRNN models (arch/row_lstm/module.h, arch/diagonal_bilstm/module.h) share:
 // the float module's conv0 and head, the quantisation scales and their calibration,
 // the integer tensors of conv0, the per-layer input LUTs and output projections and
 // the head, and the exact (and straight-through) LSTM cell step on tensors. Every
-// value is the integer of int_row_lstm.h (RowLstmCell) bit for bit.
+// value is the integer of arch/row_lstm/engine.h (RowLstmCell) bit for bit.
 #pragma once
 
 #include <torch/torch.h>
@@ -70,7 +70,7 @@ struct PixelRnnTensors {
   torch::Tensor Head(const torch::Tensor& x) const;
 };
 
-// For the coding models (pixelrnn_coding_model.h): the LibTorch device of a LibTorch `encoder`, with exact
+// For the coding models (arch/pixelrnn/coding_model.h): the LibTorch device of a LibTorch `encoder`, with exact
 // convolutions switched on; throws Error(kUnsupported) for CUDA without a device. `make(device)` then prepares
 // the model's tensors there; LibTorch errors become Error(kInternal).
 torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(const torch::Device&)>& make);
@@ -85,7 +85,7 @@ void MoveLinear(TorchIntLinear& l, const torch::Device& d);
 // Exact convolution without bias of integer-valued x and w (partial sums below 2^24): LibTorch's
 // convolution for training on the CPU, im2col + fp32 GEMM otherwise (as exact_ops::ApplyLinear).
 torch::Tensor ExactConv(const torch::Tensor& x, const torch::Tensor& w, bool ste);
-// clamp(RoundShift(acc * multiplier, shift), lo, hi), straight-through gradient acc * factor (as exact_torch.cpp);
+// clamp(RoundShift(acc * multiplier, shift), lo, hi), straight-through gradient acc * factor (as torch/exact_ops.cpp);
 // the constants broadcast as [1, out, 1, 1] against acc's dimension 1.
 torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste);
 // Gate pre-activation quantisation of the float joint weight [4S, in, 1, 1] (clamp +-2048, 1/256 units).

@@ -1,7 +1,7 @@
 // The exact integer Row LSTM (PixelRNN, van den Oord et al. 2016): the model a
 // file is coded with. Loaded from a model file, proven exact at load, evaluated
 // pixel by pixel on the CPU (this file) or for whole images, row by row, with
-// LibTorch (row_lstm.h). Both compute the same integers (design.md section 2).
+// LibTorch (arch/row_lstm/module.h). Both compute the same integers (design.md section 2).
 //
 // Per pixel (y, x), raster order, R = residual width, S = LSTM state width:
 //   x0        = conv0(q): mask-A k x k taps of q = 2v - 255 (strictly before (y, x)) -> int16 residual
@@ -12,7 +12,7 @@
 //     c_l(y,x) = clamp(RoundShift(8 f c_l(y-1,x) + i g, 18), -32767, 32767)          Q12 (real c / 4096, |c| < 8)
 //     h_l(y,x) = clamp(RoundShift(127 o tanh_table[clamp(RoundShift(c, 4), -2048, 2048)], 30), -127, 127)  real h / 127
 //     x       = clamp(x + out_l(h_l(y, x)), -32767, 32767)
-//   params    = head2(elu(head1(elu(x))))                      mixture parameters (mixture_cdf.h)
+//   params    = head2(elu(head1(elu(x))))                      mixture parameters (runtime/mixture_cdf.h)
 // State outside the image (row -1, columns -1 and W) is zero.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Row LSTM (PixelRNN, van den Oord et al. 2016) in LibTorch: the float module
-// trained first, and the exact integer forward (int_row_lstm.h) as tensor code.
+// trained first, and the exact integer forward (arch/row_lstm/engine.h) as tensor code.
 // The exact forward serves the encoder's batched pass (whole image, row-by-row
 // recurrence, every row's pixels at once) and quantisation-aware training
 // (straight-through gradients); its values equal the CPU engine's bit for bit.
@@ -14,7 +14,7 @@
 
 namespace pixelzip::models::nn {
 
-// Float Row LSTM. Shapes as RowLstmShape (int_row_lstm.h).
+// Float Row LSTM. Shapes as RowLstmShape (arch/row_lstm/engine.h).
 class RowLstmImpl : public PixelRnnModuleImpl {
  public:
   explicit RowLstmImpl(const RowLstmShape& shape);
@@ -32,7 +32,7 @@ class RowLstmImpl : public PixelRnnModuleImpl {
 };
 TORCH_MODULE(RowLstm);
 
-// Quantisation scales: RowLstmScales (pixelrnn_torch.h).
+// Quantisation scales: RowLstmScales (arch/pixelrnn/module.h).
 RowLstmScales CalibrateRowLstm(RowLstmImpl& model, const std::vector<torch::Tensor>& batches);
 
 struct RowLstmTensors : PixelRnnTensors {
@@ -48,7 +48,7 @@ RowLstmTensors RowLstmTensorsFromFloat(RowLstmImpl& model, const RowLstmScales& 
 // Exports exactly the integers RowLstmTensorsFromFloat computes.
 IntRowLstm ExportIntRowLstm(RowLstmImpl& model, const RowLstmScales& scales);
 
-// Mixture parameters as integer-valued float [B, P, H, W] (fixed point of mixture_cdf.h).
+// Mixture parameters as integer-valued float [B, P, H, W] (fixed point of runtime/mixture_cdf.h).
 // REQUIRES: q integer-valued float [B, C, H, W] in [-255, 255] on the tensors' device.
 torch::Tensor RowLstmExactForward(const RowLstmTensors& t, const torch::Tensor& q);
 
