@@ -8,6 +8,7 @@
 #include "models/nn/arch/gated_pixelcnn/exact.h"
 #include "models/nn/torch/batched.h"
 #include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
@@ -109,20 +110,14 @@ void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   if (class_index < 0 || class_index >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
   if (model_.shape.classes > 1) sink.Put(ClassIndexCdf(model_.shape.classes), class_index);
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   for (int y0 = 0; y0 < H; y0 += kBandRows) {
     const int y1 = std::min(H, y0 + kBandRows);
     const auto params = BatchedParams(plane, y0, y1, {class_index});
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {
         const int16_t* p = &params[(size_t(y - y0) * W + x) * P];
-        for (int c = 0; c < C; ++c) {
-          cdf.Prepare(p, c, previous);
-          const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-          sink.Put(cdf, v);
-          previous[c] = 2 * v - 255;
-        }
+        coder.Encode(image, y, x, p, sink);
       }
     if (progress) progress(double(y1) / H);
   }
@@ -134,29 +129,18 @@ void GatedPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& sour
     class_index = source.Get(ClassIndexCdf(model_.shape.classes));
     if (class_index >= model_.shape.classes) throw Error(ErrorCode::kCorruptInput, "class index out of range (corrupt stream)");
   }
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = int(image.height);
-  plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, H = plane.height, C = plane.channels;
   GatedPixelCnnCpuEngine engine(model_, W, class_index);
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
-  int32_t previous[3];
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       engine.PixelParams(plane, y, x, params.data());
-      for (int c = 0; c < C; ++c) {
-        cdf.Prepare(params.data(), c, previous);
-        const int v = source.Get(cdf);
-        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-        previous[c] = 2 * v - 255;
-        plane.q[(size_t(y) * W + x) * C + c] = int16_t(previous[c]);
-      }
+      coder.Decode(image, y, x, params.data(), source, &plane.q[(size_t(y) * W + x) * C]);
     }
     engine.FinishRow(plane, y);
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 

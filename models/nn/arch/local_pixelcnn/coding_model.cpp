@@ -9,6 +9,7 @@
 #include "models/nn/torch/batched.h"
 #include "models/nn/torch/exact_ops.h"
 #include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
@@ -67,20 +68,14 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   for (int y0 = 0; y0 < H; y0 += kBandRows) {
     const int y1 = std::min(H, y0 + kBandRows);
     const auto params = BatchedParams(plane, y0, y1, encoder_);
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {
         const int16_t* p = &params[(size_t(y - y0) * W + x) * P];
-        for (int c = 0; c < C; ++c) {
-          cdf.Prepare(p, c, previous);
-          const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-          sink.Put(cdf, v);
-          previous[c] = 2 * v - 255;
-        }
+        coder.Encode(image, y, x, p, sink);
       }
     if (progress) progress(double(y1) / H);
   }
@@ -90,21 +85,14 @@ void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& sour
   QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, H = plane.height, C = plane.channels;
   LocalPixelCnnCpuEngine ev(model_);
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
-  int32_t previous[3];
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       ev.Evaluate(plane, y, x, params.data());
-      for (int c = 0; c < C; ++c) {
-        cdf.Prepare(params.data(), c, previous);
-        const int v = source.Get(cdf);
-        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-        previous[c] = 2 * v - 255;
-        plane.q[(size_t(y) * W + x) * C + c] = int16_t(previous[c]);
-      }
+      coder.Decode(image, y, x, params.data(), source, &plane.q[(size_t(y) * W + x) * C]);
     }
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "models/nn/arch/multiscale/module.h"
 #include "models/nn/torch/batched.h"
 #include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
@@ -59,11 +60,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
   const int L = MultiscaleLevels(W, H, model_.shape.base_side);
   const int step = 1 << L;
   // Base image: raster order, one base-network step per pixel.
-  QPlane base;
-  base.width = (W + step - 1) / step;
-  base.height = (H + step - 1) / step;
-  base.channels = C;
-  base.q.assign(size_t(base.width) * base.height * C, 0);
+  QPlane base = EmptyQPlane((W + step - 1) / step, (H + step - 1) / step, C);
   LocalPixelCnnCpuEngine ev(model_.base);
   std::vector<int16_t> params(static_cast<size_t>(P));
   for (int by = 0; by < base.height; ++by)
@@ -99,35 +96,18 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
 void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   QPlane plane = ToQPlane(image);
   const int C = plane.channels;
-  MixtureCdf cdf(model_.tables(), C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
   Walk(image, plane, [&](const int16_t* p, int y, int x) {
-    for (int c = 0; c < C; ++c) {
-      cdf.Prepare(p, c, previous);
-      const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-      sink.Put(cdf, v);
-      previous[c] = 2 * v - 255;
-    }
+    coder.Encode(image, y, x, p, sink);
   }, progress);
 }
 
 void MultiscaleCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = int(image.height);
-  plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, C = plane.channels;
-  MixtureCdf cdf(model_.tables(), C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
   Walk(image, plane, [&](const int16_t* p, int y, int x) {
-    for (int c = 0; c < C; ++c) {
-      cdf.Prepare(p, c, previous);
-      const int v = source.Get(cdf);
-      image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-      previous[c] = 2 * v - 255;
-      plane.q[(size_t(y) * W + x) * C + c] = int16_t(previous[c]);
-    }
+    coder.Decode(image, y, x, p, source, &plane.q[(size_t(y) * W + x) * C]);
   }, progress);
 }
 

@@ -6,6 +6,7 @@
 
 #include "models/nn/arch/pixelcnn/module.h"
 #include "models/nn/torch/batched.h"
+#include "models/nn/runtime/pixel_coder.h"
 #include "models/nn/runtime/softmax_cdf.h"
 #include "pixelzip/error.h"
 
@@ -60,11 +61,7 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
 }
 
 void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = int(image.height);
-  plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, H = plane.height, C = plane.channels;
   PixelCnnCpuEngine stepper(model_, W);
   SoftmaxCdf cdf(model_.exp_table);
@@ -78,7 +75,7 @@ void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, c
         image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
         plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
       }
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 

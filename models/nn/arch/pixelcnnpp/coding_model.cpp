@@ -8,6 +8,7 @@
 #include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/pixelcnnpp/exact.h"
 #include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
@@ -47,15 +48,9 @@ std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, E
 
 void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   auto code_pixel = [&](const int16_t* p, int y, int x) {
-    for (int c = 0; c < C; ++c) {
-      cdf.Prepare(p, c, previous);
-      const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-      sink.Put(cdf, v);
-      previous[c] = 2 * v - 255;
-    }
+    coder.Encode(image, y, x, p, sink);
   };
   if (encoder_ == EngineKind::kCpu) {
     // The decoder's own computation, with the pixels known.
@@ -63,36 +58,30 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
     for (int y = 0; y < H; ++y) {
       for (int x = 0; x < W; ++x) {
         code_pixel(engine.NextParams(), y, x);
-        engine.SetPixel(previous);
+        engine.SetPixel(coder.previous());
       }
-      if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+      ReportRow(progress, y, H);
     }
     return;
   }
   const auto params = BatchedParams(ToQPlane(image), encoder_);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) code_pixel(&params[(size_t(y) * W + x) * P], y, x);
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 
 void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels);
   PixelCnnPPCpuEngine engine(model_, H, W);
-  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       const int16_t* p = engine.NextParams();
-      for (int c = 0; c < C; ++c) {
-        cdf.Prepare(p, c, previous);
-        const int v = source.Get(cdf);
-        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-        previous[c] = 2 * v - 255;
-      }
-      engine.SetPixel(previous);
+      coder.Decode(image, y, x, p, source);
+      engine.SetPixel(coder.previous());
     }
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "models/nn/arch/pixelrnn/coding_model.h"
 
 #include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
@@ -19,19 +20,13 @@ std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, Engi
 void PixelRnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = shape().ParamCount();
   const auto params = AllParams(image, encoder_);
-  MixtureCdf cdf(tables(), C, shape().mixtures);
-  int32_t previous[3];
+  MixturePixelCoder coder(tables(), C, shape().mixtures);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       const int16_t* p = &params[(size_t(y) * W + x) * P];
-      for (int c = 0; c < C; ++c) {
-        cdf.Prepare(p, c, previous);
-        const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-        sink.Put(cdf, v);
-        previous[c] = 2 * v - 255;
-      }
+      coder.Encode(image, y, x, p, sink);
     }
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 
@@ -39,21 +34,14 @@ void PixelRnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, c
   const int W = int(image.width), H = int(image.height), C = int(image.channels);
   std::vector<int16_t> q(size_t(W) * H * C, 0);
   auto dec = NewEngine(W);
-  MixtureCdf cdf(tables(), C, shape().mixtures);
+  MixturePixelCoder coder(tables(), C, shape().mixtures);
   std::vector<int16_t> params(size_t(shape().ParamCount()));
-  int32_t previous[3];
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       dec->Evaluate(q.data(), H, y, x, params.data());
-      for (int c = 0; c < C; ++c) {
-        cdf.Prepare(params.data(), c, previous);
-        const int v = source.Get(cdf);
-        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-        previous[c] = 2 * v - 255;
-        q[(size_t(y) * W + x) * C + c] = int16_t(previous[c]);
-      }
+      coder.Decode(image, y, x, params.data(), source, &q[(size_t(y) * W + x) * C]);
     }
-    if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);
+    ReportRow(progress, y, H);
   }
 }
 
