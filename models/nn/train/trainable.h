@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "models/nn/runtime/model_file.h"
 #include "models/nn/torch/logistic_mixture.h"
+#include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
 
@@ -46,6 +48,25 @@ class TrainableNetwork {
   // cannot grow or `smaller` does not fit inside it.
   virtual void GrowFrom(TrainableNetwork& smaller);
 };
+
+// The model file bytes of an exported integer model (anything with Write(ModelFile&)).
+template <class IntModel>
+std::vector<uint8_t> ModelFileBytes(const IntModel& model) {
+  ModelFile file;
+  model.Write(file);
+  return file.Serialize();
+}
+
+// Calls make (parsing hyperparameters, building a network); its pixelzip::Error becomes kInvalidArgument:
+// bad hyperparameters are the caller's argument.
+template <class Fn>
+auto WithHyperErrors(Fn&& make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.what());
+  }
+}
 
 // The trainer's catalog: one row per architecture (the names of models/nn/catalog.h), each with the factory its
 // arch/<name>/trainable.cpp defines. A factory throws pixelzip::Error(kInvalidArgument) for bad hyperparameters.

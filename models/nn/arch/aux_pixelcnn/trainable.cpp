@@ -67,9 +67,7 @@ class AuxGreyTrainable final : public TrainableNetwork {
     m.grey = ExportIntModel(*grey_, grey_scales_);
     m.colour = ExportIntModel(*colour_, colour_scales_);
     m.Validate();
-    ModelFile file;
-    m.Write(file);
-    return file.Serialize();
+    return ModelFileBytes(m);
   }
 
  private:
@@ -122,9 +120,7 @@ class AuxPyramidTrainable final : public TrainableNetwork {
     m.base = ExportIntModel(*base_, base_scales_);
     m.cond = ExportIntModel(*cond_, cond_scales_);
     m.Validate();
-    ModelFile file;
-    m.Write(file);
-    return file.Serialize();
+    return ModelFileBytes(m);
   }
 
  private:

@@ -30,9 +30,7 @@ class GatedTrainable final : public TrainableNetwork {
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = GatedQuantScales::FromTensor(t, model_->shape().layers); }
   std::vector<uint8_t> ExportModelFile() override {
-    ModelFile file;
-    ExportGatedModel(*model_, scales_).Write(file);
-    return file.Serialize();
+    return ModelFileBytes(ExportGatedModel(*model_, scales_));
   }
 
  private:
@@ -44,11 +42,7 @@ class GatedTrainable final : public TrainableNetwork {
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels) {
-  try {
-    return std::make_unique<GatedTrainable>(GatedPixelCnnShape::FromHyper(hyper, channels));
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument, e.what());
-  }
+  return WithHyperErrors([&] { return std::make_unique<GatedTrainable>(GatedPixelCnnShape::FromHyper(hyper, channels)); });
 }
 
 }  // namespace pixelzip::models::nn

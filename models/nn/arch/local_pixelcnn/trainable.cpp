@@ -25,9 +25,7 @@ class LocalTrainable final : public TrainableNetwork {
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = LocalQuantScales::FromTensor(t, model_->config().blocks); }
   std::vector<uint8_t> ExportModelFile() override {
-    ModelFile file;
-    ExportIntModel(*model_, scales_).Write(file);
-    return file.Serialize();
+    return ModelFileBytes(ExportIntModel(*model_, scales_));
   }
   void GrowFrom(TrainableNetwork& smaller) override {
     auto* from = dynamic_cast<LocalTrainable*>(&smaller);
@@ -44,13 +42,8 @@ class LocalTrainable final : public TrainableNetwork {
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, int channels) {
-  LocalPixelCnnShape s;
-  try {
-    s = LocalPixelCnnShape::FromHyper(hyper, channels);
-    if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument, e.what());
-  }
+  const LocalPixelCnnShape s = WithHyperErrors([&] { return LocalPixelCnnShape::FromHyper(hyper, channels); });
+  if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
   LocalPixelCnnConfig c;
   c.channels = channels;
   c.kernel = s.kernel;

@@ -28,9 +28,7 @@ class MultiscaleTrainable final : public TrainableNetwork {
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = MultiscaleScales::FromTensor(t, model_->shape()); }
   std::vector<uint8_t> ExportModelFile() override {
-    ModelFile file;
-    ExportMultiscaleModel(*model_, scales_).Write(file);
-    return file.Serialize();
+    return ModelFileBytes(ExportMultiscaleModel(*model_, scales_));
   }
 
  private:
@@ -41,11 +39,7 @@ class MultiscaleTrainable final : public TrainableNetwork {
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels) {
-  try {
-    return std::make_unique<MultiscaleTrainable>(MultiscaleShape::FromHyper(hyper, channels));
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument, e.what());
-  }
+  return WithHyperErrors([&] { return std::make_unique<MultiscaleTrainable>(MultiscaleShape::FromHyper(hyper, channels)); });
 }
 
 }  // namespace pixelzip::models::nn

@@ -28,9 +28,7 @@ class PixelCnnPPTrainable final : public TrainableNetwork {
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = PixelCnnPPScales::FromTensor(t, model_->config().shape); }
   std::vector<uint8_t> ExportModelFile() override {
-    ModelFile file;
-    ExportIntModel(*model_, scales_).Write(file);
-    return file.Serialize();
+    return ModelFileBytes(ExportIntModel(*model_, scales_));
   }
 
  private:
@@ -60,11 +58,7 @@ std::unique_ptr<TrainableNetwork> MakePixelCnnPPTrainable(const std::string& hyp
       model_hyper += (model_hyper.empty() ? "" : ",") + item;
     }
   }
-  try {
-    c.shape = PixelCnnPPShape::FromHyper(model_hyper, channels);
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument, e.what());
-  }
+  c.shape = WithHyperErrors([&] { return PixelCnnPPShape::FromHyper(model_hyper, channels); });
   return std::make_unique<PixelCnnPPTrainable>(c);
 }
 

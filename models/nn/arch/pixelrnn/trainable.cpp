@@ -45,9 +45,7 @@ class PixelRnnTrainable final : public TrainableNetwork {
   torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = RowLstmScales::FromTensor(t, model_->shape().layers); }
   std::vector<uint8_t> ExportModelFile() override {
-    ModelFile file;
-    Kind::Export(*model_, scales_).Write(file);
-    return file.Serialize();
+    return ModelFileBytes(Kind::Export(*model_, scales_));
   }
 
  private:
@@ -57,11 +55,7 @@ class PixelRnnTrainable final : public TrainableNetwork {
 
 template <class Kind>
 std::unique_ptr<TrainableNetwork> Make(const std::string& hyper, int channels) {
-  try {
-    return std::make_unique<PixelRnnTrainable<Kind>>(Kind::Shape::FromHyper(hyper, channels));
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument, e.what());
-  }
+  return WithHyperErrors([&] { return std::make_unique<PixelRnnTrainable<Kind>>(Kind::Shape::FromHyper(hyper, channels)); });
 }
 
 }  // namespace
