@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/nn/torch/batched.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "pixelzip/error.h"
 
