@@ -19,6 +19,7 @@
 #include "atomic_file.h"
 #include "command_util.h"
 #include "formats/image_io.h"
+#include "models/identity.h"
 #include "pixelzip/codec.h"
 
 namespace pixelzip::cli {
@@ -205,12 +206,7 @@ int RunInfo(const InfoOptions& o) {
   const std::string name = DisplayName(o.input, false);
   const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(o.input); });
   const StreamInfo info = WithFile(name, [&] { return ReadStreamInfo(bytes.data(), bytes.size()); });
-  std::string hash;
-  for (uint8_t b : info.weights_sha256) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    hash += hex;
-  }
+  const std::string hash = models::HexDigest(info.weights_sha256);
   const uint64_t subpixels = uint64_t{info.width} * info.height * info.channels;
   std::printf("file: %s\n", name.c_str());
   std::printf("format version: %u.%u\n", info.version_major, info.version_minor);

@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "formats/idx_io.h"
 #include "formats/image_io.h"
-#include "models/nn/trainer.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::cli {

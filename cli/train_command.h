@@ -1,5 +1,5 @@
 // `pixelzip train`: trains a PixelCNN-family model on a folder of PNG/PNM images
-// (models/nn/trainer.h), resumable from its checkpoint, and exports the integer
+// (models/nn/train/trainer.h), resumable from its checkpoint, and exports the integer
 // model file the codec uses.
 #pragma once
 

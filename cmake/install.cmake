@@ -1,4 +1,4 @@
-# Install rules and the CMake package (included from cli/CMakeLists.txt).
+# Install rules and the CMake package (included from the root CMakeLists.txt, after cli/).
 #
 # `cmake --install BUILD --prefix P` installs:
 #   P/bin/pixelzip
@@ -50,34 +50,6 @@ set(PIXELZIP_EXPORTED_LIBRARIES pixelzip_codec)
 pixelzip_collect_project_libraries(pixelzip_codec PIXELZIP_EXPORTED_LIBRARIES)
 list(REMOVE_DUPLICATES PIXELZIP_EXPORTED_LIBRARIES)
 message(STATUS "pixelzip: installed libraries: ${PIXELZIP_EXPORTED_LIBRARIES}")
-
-# An exported target must not carry build-tree include paths. A library whose
-# PUBLIC include directories are plain source/build paths (not written as
-# $<BUILD_INTERFACE:...>) is given the equivalent here, plus
-# $<INSTALL_INTERFACE:include>, so that install(EXPORT) accepts it.
-foreach(lib IN LISTS PIXELZIP_EXPORTED_LIBRARIES)
-  get_target_property(dirs ${lib} INTERFACE_INCLUDE_DIRECTORIES)
-  if(NOT dirs)
-    continue()
-  endif()
-  set(fixed "")
-  set(changed FALSE)
-  foreach(dir IN LISTS dirs)
-    string(FIND "${dir}/" "${PROJECT_SOURCE_DIR}/" in_source)
-    string(FIND "${dir}/" "${PROJECT_BINARY_DIR}/" in_binary)
-    if(in_source EQUAL 0 OR in_binary EQUAL 0)
-      list(APPEND fixed "$<BUILD_INTERFACE:${dir}>")
-      set(changed TRUE)
-    else()
-      list(APPEND fixed "${dir}")
-    endif()
-  endforeach()
-  if(changed)
-    list(APPEND fixed "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
-    list(REMOVE_DUPLICATES fixed)
-    set_property(TARGET ${lib} PROPERTY INTERFACE_INCLUDE_DIRECTORIES "${fixed}")
-  endif()
-endforeach()
 
 install(TARGETS pixelzip RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS pixelzip_library ${PIXELZIP_EXPORTED_LIBRARIES}

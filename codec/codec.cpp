@@ -37,7 +37,7 @@ auto Guarded(const char* what, Body&& body) -> decltype(body()) {
 }
 
 // Maps a stage's own fraction [0, 1] to [from, to] of the whole.
-models::ProgressFn Stage(const Progress& progress, double from, double to) {
+Progress Stage(const Progress& progress, double from, double to) {
   if (!progress) return {};
   return [&progress, from, to](double f) { progress(from + (to - from) * std::clamp(f, 0.0, 1.0)); };
 }

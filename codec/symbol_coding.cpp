@@ -39,7 +39,7 @@ int AlphaClass(uint8_t a) { return a == 0 ? 0 : a == 255 ? 1 : 2; }
 // codes `value` or fills it in. Neighbours outside the image count as 255.
 template <class CodeFn>
 void WalkAlpha(uint32_t width, uint32_t height, uint32_t channels, uint8_t* pixels, const CodeFn& code,
-               const models::ProgressFn& progress) {
+               const Progress& progress) {
   std::array<models::AdaptiveFrequencies, 9> tables;  // default parameters: increment 32, limit 2^16
   const uint32_t a = channels - 1;
   const size_t row = size_t{width} * channels;
@@ -60,14 +60,14 @@ void WalkAlpha(uint32_t width, uint32_t height, uint32_t channels, uint8_t* pixe
 
 }  // namespace
 
-void EncodeAlpha(const Image& image, models::SymbolSink& sink, const models::ProgressFn& progress) {
+void EncodeAlpha(const Image& image, models::SymbolSink& sink, const Progress& progress) {
   // WalkAlpha writes nothing when coding: `code` only reads the value.
   uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
   WalkAlpha(image.width, image.height, image.channels, pixels,
             [&sink](const models::SubpixelCdf& cdf, uint8_t& v) { sink.Put(cdf, v); }, progress);
 }
 
-void DecodeAlpha(Image& image, models::SymbolSource& source, const models::ProgressFn& progress) {
+void DecodeAlpha(Image& image, models::SymbolSource& source, const Progress& progress) {
   WalkAlpha(image.width, image.height, image.channels, image.pixels.data(),
             [&source](const models::SubpixelCdf& cdf, uint8_t& v) { v = static_cast<uint8_t>(source.Get(cdf)); },
             progress);

@@ -43,8 +43,8 @@ class RangeSymbolSource final : public models::SymbolSource {
 // order-0 table chosen by whether the left and upper alpha are 0, 255 or other
 // (docs/format.md, section 4). Progress is reported once per row.
 // REQUIRES: image.channels is 2 or 4 and image.pixels holds all subpixels.
-void EncodeAlpha(const Image& image, models::SymbolSink& sink, const models::ProgressFn& progress);
+void EncodeAlpha(const Image& image, models::SymbolSink& sink, const Progress& progress);
 // Fills the alpha channel of `image` (allocated, dimensions set); other channels are untouched.
-void DecodeAlpha(Image& image, models::SymbolSource& source, const models::ProgressFn& progress);
+void DecodeAlpha(Image& image, models::SymbolSource& source, const Progress& progress);
 
 }  // namespace pixelzip::codec

@@ -7,10 +7,11 @@
 // exact-arithmetic contract (docs/design.md section 2).
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <functional>
 #include <string>
+
+#include "models/identity.h"
+#include "pixelzip/types.h"  // Order, Progress
 
 namespace pixelzip::models {
 
@@ -44,8 +45,6 @@ class SymbolSource {
   virtual int Get(const SubpixelCdf& cdf) = 0;
 };
 
-enum class CodingOrder : uint8_t { kRaster = 0, kMultiscale = 1 };
-
 // Interleaved 8-bit pixels of the channels a model codes.
 struct PlaneView {
   uint32_t width = 0, height = 0, channels = 0;
@@ -53,26 +52,18 @@ struct PlaneView {
   uint8_t& at(uint32_t y, uint32_t x, uint32_t c) const { return data[(size_t{y} * width + x) * channels + c]; }
 };
 
-// Reports fraction done in [0, 1]; may be empty.
-using ProgressFn = std::function<void(double)>;
-
-struct ModelIdentity {
-  std::string architecture;                // e.g. "order0-adaptive", "pixelcnn++"
-  std::array<uint8_t, 32> weights_sha256;  // SHA-256 of the exact model file bytes
-};
-
 class CodingModel {
  public:
   virtual ~CodingModel() = default;
   virtual const ModelIdentity& Identity() const = 0;
-  virtual CodingOrder Order() const = 0;
+  virtual pixelzip::Order Order() const = 0;
   // Channel counts this model codes (1 and/or 3).
   virtual bool SupportsChannels(uint32_t channels) const = 0;
   // Calls sink.Put for every subpixel of `image`, in coding order.
   // REQUIRES: SupportsChannels(image.channels); image.data is not modified.
-  virtual void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const = 0;
+  virtual void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const = 0;
   // Fills `image` (dimensions and channels set, data allocated) from `source` in coding order.
-  virtual void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const = 0;
+  virtual void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const = 0;
 };
 
 }  // namespace pixelzip::models

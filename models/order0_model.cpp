@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "models/registry.h"
+#include "models/identity.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models {
@@ -51,12 +51,12 @@ Order0Model::Order0Model(const AdaptiveFrequencies::Params& params) : params_(pa
 }
 
 namespace {
-void ReportRow(const ProgressFn& progress, uint32_t y, uint32_t height) {
+void ReportRow(const Progress& progress, uint32_t y, uint32_t height) {
   if (progress) progress(static_cast<double>(y + 1) / height);
 }
 }  // namespace
 
-void Order0Model::Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const {
+void Order0Model::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   std::vector<AdaptiveFrequencies> tables(image.channels, AdaptiveFrequencies(params_));
   for (uint32_t y = 0; y < image.height; ++y) {
     for (uint32_t x = 0; x < image.width; ++x) {
@@ -70,7 +70,7 @@ void Order0Model::Encode(const PlaneView& image, SymbolSink& sink, const Progres
   }
 }
 
-void Order0Model::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+void Order0Model::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   std::vector<AdaptiveFrequencies> tables(image.channels, AdaptiveFrequencies(params_));
   for (uint32_t y = 0; y < image.height; ++y) {
     for (uint32_t x = 0; x < image.width; ++x) {

@@ -63,12 +63,12 @@ class Order0Model final : public CodingModel {
   static std::string CanonicalDescription(const AdaptiveFrequencies::Params& params);
 
   const ModelIdentity& Identity() const override { return identity_; }
-  CodingOrder Order() const override { return CodingOrder::kRaster; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return channels == 1 || channels == 3; }
   // Raster order; within a pixel channel 0, 1, 2; each channel has its own table.
   // Progress is reported once per row.
-  void Encode(const PlaneView& image, SymbolSink& sink, const ProgressFn& progress) const override;
-  void Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const override;
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
  private:
   AdaptiveFrequencies::Params params_;

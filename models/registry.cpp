@@ -1,22 +1,24 @@
 #include "models/registry.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <utility>
 
+#include "models/nn/catalog.h"
 #include "models/order0_model.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models {
 namespace {
 
+struct ModelTable {
+  std::vector<ShippedModelEntry> entries;
+  ModelFileLoader file_loader;  // empty: this build cannot load model files
+};
+
 const char* OrderName(Order order) { return order == Order::kRaster ? "raster" : "multiscale"; }
-const char* OrderName(CodingOrder order) { return order == CodingOrder::kRaster ? "raster" : "multiscale"; }
-bool SameOrder(Order a, CodingOrder b) { return static_cast<uint8_t>(a) == static_cast<uint8_t>(b); }
 
 bool Supports(const ShippedModelEntry& e, uint32_t channels) {
   return std::find(e.colour_channels.begin(), e.colour_channels.end(), channels) != e.colour_channels.end();
@@ -43,7 +45,7 @@ void AddBuiltinModels(ModelTable& table) {
   ShippedModelEntry order0;
   order0.name = Order0Model::kArchitecture;
   order0.identity = Order0Model().Identity();
-  order0.order = CodingOrder::kRaster;
+  order0.order = Order::kRaster;
   order0.colour_channels = {1, 3};
   order0.default_rank = 1;
   order0.summary = "adaptive order-0 counts per channel; the exact reference model (fast, weak)";
@@ -63,9 +65,8 @@ Registry& TheRegistry() {
   static Registry* registry = [] {
     ModelTable table;
     AddBuiltinModels(table);
-#ifdef PIXELZIP_HAVE_NN_MODELS
-    nn::AddShippedModels(table);
-#endif
+    for (ShippedModelEntry& e : nn::ShippedModels()) table.entries.push_back(std::move(e));
+    table.file_loader = nn::FileLoader();
     auto r = std::make_unique<Registry>();
     for (ShippedModelEntry& e : table.entries) {
       const std::string problem = EntryProblem(e, r->table);
@@ -124,7 +125,7 @@ std::string DefaultModelName(Order order, uint32_t colour_channels) {
   std::lock_guard<std::mutex> lock(r.mu);
   const ShippedModelEntry* best = nullptr;
   for (const ShippedModelEntry& e : r.table.entries) {
-    if (e.default_rank <= 0 || !SameOrder(order, e.order) || !Supports(e, colour_channels)) continue;
+    if (e.default_rank <= 0 || order != e.order || !Supports(e, colour_channels)) continue;
     if (!best || e.default_rank > best->default_rank) best = &e;
   }
   return best ? best->name : std::string();
@@ -175,7 +176,7 @@ std::shared_ptr<const CodingModel> ResolveModel(const std::string& name_or_path,
     }
   }
   std::shared_ptr<const CodingModel> model = OpenModel(name, device);
-  if (!SameOrder(order, model->Order())) {
+  if (order != model->Order()) {
     throw Error(ErrorCode::kUnsupported, "model '" + name + "' codes in " + OrderName(model->Order()) +
                                              " order, not " + OrderName(order));
   }
@@ -198,33 +199,6 @@ std::vector<std::string> ShippedModelNames() {
   std::vector<std::string> names;
   for (const ShippedModelEntry& e : r.table.entries) names.push_back(e.name);
   return names;
-}
-
-std::array<uint8_t, 32> Sha256(const void* data, size_t size) {
-  std::array<uint8_t, 32> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(data, size, digest.data(), &length, EVP_sha256(), nullptr) != 1 || length != digest.size())
-    throw Error(ErrorCode::kInternal, "OpenSSL SHA-256 failed");
-  return digest;
-}
-
-std::string HexDigest(const std::array<uint8_t, 32>& digest) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (uint8_t b : digest) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 15];
-  }
-  return hex;
-}
-
-std::string DescribeIdentity(const ModelIdentity& identity) {
-  return identity.architecture + " (sha256 " + HexDigest(identity.weights_sha256) + ")";
-}
-
-bool IsValidArchitectureName(const std::string& architecture) {
-  if (architecture.empty() || architecture.size() > 64) return false;
-  return std::all_of(architecture.begin(), architecture.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 }  // namespace pixelzip::models

@@ -5,29 +5,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "pixelzip/error.h"
 #include "pixelzip/image.h"
+#include "pixelzip/types.h"  // Order, Device, Limits, Progress
 
 namespace pixelzip {
-
-enum class Order : uint8_t { kRaster = 0, kMultiscale = 1 };
-enum class Device : uint8_t { kAuto = 0, kCpu = 1, kCuda = 2 };
-
-// Resource limits a decoder checks (overflow-safe) before it allocates anything.
-// Defaults suit ordinary photographs; raise them for larger images.
-struct Limits {
-  uint64_t max_width = 1u << 16;
-  uint64_t max_height = 1u << 16;
-  uint64_t max_pixels = uint64_t{1} << 28;          // 268 megapixels
-  uint64_t max_memory_bytes = uint64_t{4} << 30;    // all decoder allocations together
-};
-
-// Fraction done in [0, 1]; called from the coding thread; may be empty.
-using Progress = std::function<void(double)>;
 
 struct EncodeOptions {
   std::string model = "default";  // a shipped model's name, or a model file's path

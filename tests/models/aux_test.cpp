@@ -1,4 +1,4 @@
-// PixelCNN with auxiliary variables (int_aux.h): the grey constraint and its
+// PixelCNN with auxiliary variables (arch/aux_pixelcnn/engine.h): the grey constraint and its
 // restricted CDF, the conditional local PixelCNN's exactness (batched ==
 // incremental, engines, batch/thread counts, fake-quant == integer), both
 // variants' coding round trips with identical CDFs at every subpixel, model
@@ -10,27 +10,18 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/aux_coding_model.h"
-#include "models/nn/aux_torch.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
+#include "models/nn/arch/aux_pixelcnn/coding_model.h"
+#include "models/nn/arch/aux_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/catalog.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
 
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
-}
+using namespace model_test;
 
 QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
   auto v = q[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
@@ -44,41 +35,6 @@ QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
 
 const char* kTinyGrey = "kernel=5,hidden=12,inner=16,blocks=2,mixtures=3,grey_kernel=3,grey_hidden=8,grey_inner=8,grey_blocks=1";
 const char* kTinyPyramid = "base_side=3,kernel=3,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=8,base_inner=8,base_blocks=1";
-
-// A randomly initialised, calibrated network with non-zero biases and its exported model file.
-std::unique_ptr<TrainableNetwork> MakeNet(const std::string& arch, const std::string& hyper, int channels, uint64_t seed,
-                                          std::vector<uint8_t>* file) {
-  torch::manual_seed(seed);
-  auto net = MakeTrainableNetwork(arch, hyper, channels);
-  {
-    torch::NoGradGuard ng;
-    for (auto& p : net->module().parameters())
-      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
-  }
-  net->Calibrate({RandomPixels(2, channels, 16, 16, seed + 1)});
-  *file = net->ExportModelFile();
-  return net;
-}
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  std::vector<uint32_t> cdfs;  // all 257 edges of every CDF put, in order
-  void Put(const SubpixelCdf& cdf, int s) override {
-    for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
-    encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
-  }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  std::vector<uint32_t> cdfs;
-  int Get(const SubpixelCdf& cdf) override {
-    for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
-    return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
-  }
-};
 
 // A CDF from explicit frequencies (every one >= 1, total 2^16).
 class TableCdf final : public SubpixelCdf {
@@ -199,7 +155,7 @@ TEST(AuxGreyConstraint, FloatConstrainedNllMatchesThePlainMixtureOnFullRanges) {
 // The conditional local PixelCNN: batched engines == incremental evaluation with the conditioning planes.
 TEST(AuxConditionalNet, BatchedEnginesEqualIncrementalOnOddSizes) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxPyramidArch, kTinyPyramid, 3, 3, &file);
+  auto net = MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, 3, 3, &file);
   const auto m = IntAuxPyramid::Read(ModelFile::Parse(file.data(), file.size(), "test"));
   BatchedLocalNet cpu(m.cond, EngineKind::kCpu), tch(m.cond, EngineKind::kTorchCpu);
   for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{40, 3}}) {
@@ -209,7 +165,7 @@ TEST(AuxConditionalNet, BatchedEnginesEqualIncrementalOnOddSizes) {
     ASSERT_EQ(a, b) << h << "x" << w;
     QPlane partial = plane;
     std::fill(partial.q.begin(), partial.q.end(), int16_t(0));
-    PixelEvaluator ev(m.cond);
+    LocalPixelCnnCpuEngine ev(m.cond);
     const int P = m.cond.shape.ParamCount();
     std::vector<int16_t> params(size_t(P), 0);
     for (int y = 0; y < h; ++y)
@@ -223,7 +179,7 @@ TEST(AuxConditionalNet, BatchedEnginesEqualIncrementalOnOddSizes) {
 
 TEST(AuxConditionalNet, BatchSizeAndThreadCountDoNotChangeABit) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxGreyArch, kTinyGrey, 3, 5, &file);
+  auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 5, &file);
   const auto m = IntAuxGrey::Read(ModelFile::Parse(file.data(), file.size(), "test"));
   auto q = RandomPixels(8, 3, 9, 10, 21);
   auto g = GreyOfQ(q);
@@ -245,7 +201,7 @@ TEST(AuxConditionalNet, BatchSizeAndThreadCountDoNotChangeABit) {
 
 TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxGreyArch, kTinyGrey, 3, 7, &file);
+  auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 7, &file);
   AuxGreyCodingModel coded(file, "test", EngineKind::kCpu);
   auto q = RandomPixels(1, 3, 9, 6, 3);
   torch::Tensor fake;
@@ -263,7 +219,7 @@ TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
 
 TEST(AuxPyramidExact, FakeQuantForwardEqualsIntegerEngineAtEveryPixel) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxPyramidArch, kTinyPyramid, 3, 8, &file);
+  auto net = MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, 3, 8, &file);
   AuxPyramidCodingModel coded(file, "test", EngineKind::kCpu);
   const auto& m = coded.model();
   const int H = 13, W = 10, C = 3, P = m.cond.shape.ParamCount();
@@ -302,6 +258,7 @@ void ExpectRoundTrip(const std::vector<uint8_t>& file, int channels, int h, int 
   auto bytes = ToBytes(RandomPixels(1, channels, h, w, seed));
   PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
   RangeSink sinks[2];
+  sinks[0].record_cdfs = sinks[1].record_cdfs = true;
   int k = 0;
   for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) Model(file, "test", encoder).Encode(view, sinks[k++], {});
   const auto stream = sinks[0].encoder.Finish();
@@ -312,6 +269,7 @@ void ExpectRoundTrip(const std::vector<uint8_t>& file, int channels, int h, int 
   std::vector<uint8_t> decoded(bytes.size(), 0);
   PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
   RangeSource source(stream);
+  source.record_cdfs = true;
   model.Decode(out, source, {});
   EXPECT_EQ(decoded, bytes) << h << "x" << w;
   EXPECT_TRUE(source.decoder.AtCleanEnd());
@@ -322,14 +280,14 @@ void ExpectRoundTrip(const std::vector<uint8_t>& file, int channels, int h, int 
 
 TEST(AuxGreyCoding, RoundTripOnOddSizesWithIdenticalCdfs) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxGreyArch, kTinyGrey, 3, 11, &file);
+  auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 11, &file);
   for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{33, 40}})
     ExpectRoundTrip<AuxGreyCodingModel>(file, 3, h, w, uint64_t(h * 7 + w));
 }
 
 TEST(AuxGreyCoding, RestrictionToTheGreyImageSavesBits) {
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxGreyArch, kTinyGrey, 3, 13, &file);
+  auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 13, &file);
   AuxGreyCodingModel model(file, "test", EngineKind::kCpu);
   auto bytes = ToBytes(RandomPixels(1, 3, 12, 11, 5));
   PlaneView view{11, 12, 3, bytes.data()};
@@ -356,7 +314,7 @@ TEST(AuxGreyCoding, DecoderRefusesAPixelInconsistentWithItsGrey) {
 TEST(AuxPyramidCoding, RoundTripOnOddSizesWithIdenticalCdfs) {
   for (int channels : {1, 3}) {
     std::vector<uint8_t> file;
-    auto net = MakeNet(kAuxPyramidArch, kTinyPyramid, channels, 17 + channels, &file);
+    auto net = MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, channels, 17 + channels, &file);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 13}, std::pair{37, 26}})
       ExpectRoundTrip<AuxPyramidCodingModel>(file, channels, h, w, uint64_t(h * 11 + w));
   }
@@ -384,7 +342,7 @@ TEST(AuxPyramidGeometry, LevelsAndUpsampling) {
 TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
   for (const char* arch : {kAuxGreyArch, kAuxPyramidArch}) {
     std::vector<uint8_t> file;
-    auto net = MakeNet(arch, arch == std::string(kAuxGreyArch) ? kTinyGrey : kTinyPyramid, 3, 23, &file);
+    auto net = MakeCalibratedNet(arch, arch == std::string(kAuxGreyArch) ? kTinyGrey : kTinyPyramid, 3, 23, &file);
     const auto parsed = ModelFile::Parse(file.data(), file.size(), "test");
     ModelFile again;
     if (arch == std::string(kAuxGreyArch)) {
@@ -395,7 +353,7 @@ TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
     EXPECT_EQ(again.Serialize(), file) << arch;
     auto model = ModelFromBytes(file, "test", Device::kCpu);
     EXPECT_EQ(model->Identity().architecture, arch);
-    EXPECT_EQ(model->Order(), CodingOrder::kRaster);
+    EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
     EXPECT_TRUE(model->SupportsChannels(3));
     for (size_t pos : {size_t(20), file.size() / 2, file.size() - 1}) {
       auto bad = file;
@@ -408,7 +366,7 @@ TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
   }
   // A sub-network failing the exactness bound, or in the wrong role, is refused.
   std::vector<uint8_t> file;
-  auto net = MakeNet(kAuxGreyArch, kTinyGrey, 3, 29, &file);
+  auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 29, &file);
   auto m = IntAuxGrey::Read(ModelFile::Parse(file.data(), file.size(), "test"));
   auto broken = m;
   broken.colour.conv0.bias[0] = (1 << 24) - 1;

@@ -8,22 +8,22 @@
 #include <cmath>
 #include <filesystem>
 
-#include "models/nn/diagonal_bilstm.h"
-#include "models/nn/diagonal_bilstm_coding_model.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/arch/diagonal_bilstm/module.h"
+#include "models/nn/arch/diagonal_bilstm/coding_model.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
-#include "tests/models/pixelrnn_test_util.h"
+#include "tests/models/model_test_util.h"
 
 #include <unistd.h>
 
 namespace pixelzip::models::nn {
 namespace {
 
-using namespace pixelrnn_test;
+using namespace model_test;
 
 constexpr const char* kTinyHyper = "kernel=5,hidden=12,state=10,layers=2,head=16,mixtures=3";
 
@@ -87,7 +87,7 @@ TEST(DiagonalBiLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    ExpectBatchedEqualsIncremental<DiagonalBiLstmCodingModel, DiagonalBiLstmDecoder>(f.file_bytes, f.exported, channels);
+    ExpectBatchedEqualsIncremental<DiagonalBiLstmCodingModel, DiagonalBiLstmCpuEngine>(f.file_bytes, f.exported, channels);
   }
 }
 
@@ -114,7 +114,7 @@ TEST(DiagonalBiLstmExact, CudaEqualsCpuEngine) {
 
 TEST(DiagonalBiLstmExact, DecoderRefusesOutOfOrderPixels) {
   auto f = MakeFixture(1, 13);
-  DiagonalBiLstmDecoder dec(f.exported, 4);
+  DiagonalBiLstmCpuEngine dec(f.exported, 4);
   std::vector<int16_t> q(16, 0), params(size_t(f.exported.shape.ParamCount()));
   EXPECT_THROW(dec.Evaluate(q.data(), 4, 0, 1, params.data()), Error);
 }

@@ -10,17 +10,20 @@
 #include <cmath>
 
 #include "entropy/range_coder.h"
-#include "models/nn/gated_coding_model.h"
-#include "models/nn/gated_exact.h"
-#include "models/nn/gated_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/trainable.h"
+#include "models/nn/arch/gated_pixelcnn/coding_model.h"
+#include "models/nn/arch/gated_pixelcnn/exact.h"
+#include "models/nn/arch/gated_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
+
+using namespace model_test;
 
 struct GatedFixture {
   GatedPixelCnn model{nullptr};
@@ -28,13 +31,6 @@ struct GatedFixture {
   IntGatedPixelCnn exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 GatedFixture MakeGatedFixture(int channels, int classes, uint64_t seed, int layers = 3, int kernel = 3) {
   GatedFixture f;
@@ -55,11 +51,6 @@ GatedFixture MakeGatedFixture(int channels, int classes, uint64_t seed, int laye
   f.exported.Write(file);
   f.file_bytes = file.Serialize();
   return f;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 TEST(GatedPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
@@ -107,7 +98,7 @@ TEST(GatedPixelCnnExact, TorchBatchedEqualsCpuIncrementalAtEverySubpixel) {
           // Incremental, later pixels unknown (zero) when each is evaluated.
           QPlane partial = plane;
           std::fill(partial.q.begin(), partial.q.end(), 0);
-          GatedEngine engine(f.exported, w, k);
+          GatedPixelCnnCpuEngine engine(f.exported, w, k);
           std::vector<int16_t> params(static_cast<size_t>(P), 0);
           for (int y = 0; y < h; ++y) {
             for (int x = 0; x < w; ++x) {
@@ -230,18 +221,6 @@ TEST(GatedPixelCnnCoding, ClassIndexCdfIsValid) {
     for (int s = 0; s < 256; ++s) ASSERT_GE(cdf.At(s + 1), cdf.At(s) + 1);
   }
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
 
 TEST(GatedPixelCnnCoding, RoundTripWithTheEncodersClassChoice) {
   for (int channels : {1, 3})

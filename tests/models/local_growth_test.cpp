@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <string>
 
-#include "models/nn/local_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
-#include "pixelrnn_test_util.h"
+#include "models/nn/arch/local_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
+#include "tests/models/model_test_util.h"
 #include "pixelzip/error.h"
 
 #include <unistd.h>
@@ -19,9 +19,9 @@
 namespace pixelzip::models::nn {
 namespace {
 
-using pixelrnn_test::RandomPixels;
-using pixelrnn_test::ScopedTorchThreads;
-using pixelrnn_test::SyntheticImages;
+using model_test::RandomPixels;
+using model_test::ScopedTorchThreads;
+using model_test::SyntheticImages;
 
 LocalPixelCnnConfig Config(int kernel, int hidden, int inner, int blocks) {
   LocalPixelCnnConfig c;

@@ -7,17 +7,20 @@
 #include <cstdlib>
 #include <random>
 
-#include "models/nn/exact_torch.h"
-#include "models/nn/local_coding_model.h"
-#include "models/nn/local_pixelcnn.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
+#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/module.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
 #include "entropy/range_coder.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
+
+using namespace model_test;
 
 struct Fixture {
   LocalPixelCnn model{nullptr};
@@ -25,14 +28,6 @@ struct Fixture {
   IntLocalPixelCnn exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  // Smooth-ish random images: a random walk along x plus noise, so activations look natural.
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 constexpr const char* kSmallHyper = "kernel=5,hidden=16,inner=24,blocks=2,mixtures=4";
 // The same with 10-bit activations after each ELU (int16 LUT entries in the model file).
@@ -68,11 +63,6 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSma
   f.exported.Write(file);
   f.file_bytes = file.Serialize();
   return f;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 // Mean absolute error, in real units, of the integer model's mixture parameters against `reference`.
@@ -122,7 +112,7 @@ TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
       // Incremental: pixel by pixel, later pixels unknown (zeroed) when each is evaluated.
       QPlane partial = plane;
       std::fill(partial.q.begin(), partial.q.end(), 0);
-      PixelEvaluator ev(f.exported);
+      LocalPixelCnnCpuEngine ev(f.exported);
       const int P = f.exported.shape.ParamCount();
       std::vector<int16_t> params(P);
       for (int y = 0; y < h; ++y)
@@ -194,20 +184,6 @@ TEST(LocalPixelCnnExact, IntegerCdfMatchesFloatLikelihood) {
   EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
 }
 
-class LocalRangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class LocalRangeSource final : public SymbolSource {
- public:
-  explicit LocalRangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override {
-    return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
-  }
-};
-
 TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
   for (const char* hyper : {kSmallHyper, kWideHyper, kWideWeightsHyper, kWidestHyper})
   for (int channels : {1, 3}) {
@@ -220,7 +196,7 @@ TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
       int k = 0;
       for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
         LocalPixelCnnCodingModel m(f.file_bytes, "test", encoder);
-        LocalRangeSink sink;
+        RangeSink sink;
         m.Encode(view, sink, {});
         streams[k++] = sink.encoder.Finish();
       }
@@ -232,7 +208,7 @@ TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
       EXPECT_GE(double(streams[0].size()) * 8.0, bits - 8.0);
       std::vector<uint8_t> decoded(bytes.size(), 0);
       PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-      LocalRangeSource source(streams[0]);
+      RangeSource source(streams[0]);
       model.Decode(out, source, {});
       EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
       EXPECT_TRUE(source.decoder.AtCleanEnd());

@@ -13,17 +13,20 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/int_multiscale.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/multiscale_coding_model.h"
-#include "models/nn/multiscale_torch.h"
-#include "models/nn/trainable.h"
+#include "models/nn/arch/multiscale/engine.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/arch/multiscale/coding_model.h"
+#include "models/nn/arch/multiscale/module.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
+
+using namespace model_test;
 
 constexpr const char* kTinyHyper =
     "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1";
@@ -42,13 +45,6 @@ struct Fixture {
   std::vector<uint8_t> file_bytes;
 };
 
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
-
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
   torch::manual_seed(seed);
@@ -64,11 +60,6 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTin
   f.exported.Write(file);
   f.file_bytes = file.Serialize();
   return f;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W]
@@ -93,7 +84,7 @@ std::vector<int16_t> CpuParamMap(const IntMultiscalePixelCnn& m, const QPlane& p
   for (int y = 0; y < base.height; ++y)
     for (int x = 0; x < base.width; ++x)
       for (int c = 0; c < C; ++c) base.q.push_back(plane.at(y * step, x * step, c));
-  PixelEvaluator ev(m.base);
+  LocalPixelCnnCpuEngine ev(m.base);
   for (int y = 0; y < base.height; ++y)
     for (int x = 0; x < base.width; ++x) ev.Evaluate(base, y, x, &out[(size_t(y * step) * W + x * step) * P]);
   for (int l = L; l >= 1; --l) {
@@ -198,22 +189,6 @@ TEST(MultiscaleExact, CudaEqualsCpuEngine) {
   }
 }
 
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  int64_t symbols = 0;
-  void Put(const SubpixelCdf& cdf, int s) override {
-    encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
-    ++symbols;
-  }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
-
 TEST(MultiscaleCoding, RoundTripGreyAndRgb) {
   for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})
   for (int channels : {1, 3}) {
@@ -312,7 +287,7 @@ TEST(MultiscaleModelFile, RoundTripAndCorruptionRefused) {
   again.Write(rewritten);
   EXPECT_EQ(rewritten.Serialize(), f.file_bytes);
   auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kMultiscale);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
   EXPECT_TRUE(model->SupportsChannels(3));
   EXPECT_FALSE(model->SupportsChannels(1));
   for (size_t pos : {size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
@@ -381,7 +356,7 @@ TEST(MultiscaleTraining, TinyModelLossFallsAndExports) {
   net->LoadScales(net->ScalesTensor());
   const auto bytes = net->ExportModelFile();
   auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kMultiscale);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
   EXPECT_EQ(model->Identity().architecture, kMultiscalePixelCnnArch);
 }
 

@@ -8,16 +8,19 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/pixelcnn.h"
-#include "models/nn/pixelcnn_coding_model.h"
-#include "models/nn/softmax_cdf.h"
-#include "models/nn/trainable.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/arch/pixelcnn/module.h"
+#include "models/nn/arch/pixelcnn/coding_model.h"
+#include "models/nn/runtime/softmax_cdf.h"
+#include "models/nn/train/trainable.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
+
+using namespace model_test;
 
 constexpr const char* kSmall = "kernel=5,hidden=12,inner=6,blocks=2,head=9";
 
@@ -27,13 +30,6 @@ struct Fixture {
   IntPixelCnn exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSmall) {
   Fixture f;
@@ -51,11 +47,6 @@ Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSma
   f.exported.Write(file);
   f.file_bytes = file.Serialize();
   return f;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 void ExpectValidCdf(const SoftmaxCdf& cdf) {
@@ -157,7 +148,7 @@ TEST(PixelCnnExact, BatchedEqualsIncrementalAtEverySubpixelOnOddSizes) {
       // Incremental: subpixel by subpixel; later subpixels unknown (zero) when each is evaluated.
       QPlane partial = plane;
       std::fill(partial.q.begin(), partial.q.end(), 0);
-      PixelCnnStepper stepper(f.exported, w);
+      PixelCnnCpuEngine stepper(f.exported, w);
       int16_t logits[256];
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
@@ -179,7 +170,7 @@ TEST(PixelCnnExact, DefaultShapeBatchedEqualsIncremental) {
   PlaneView view{9, 11, 3, bytes.data()};
   const QPlane plane = ToQPlane(view);
   const auto batched = coding.BatchedLogits(plane, 0, 11);
-  PixelCnnStepper stepper(f.exported, 9);
+  PixelCnnCpuEngine stepper(f.exported, 9);
   int16_t logits[256];
   for (int y = 0; y < 11; ++y)
     for (int x = 0; x < 9; ++x)
@@ -207,18 +198,6 @@ TEST(PixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
   }
   at::set_num_threads(saved);
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override { return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols); }
-};
 
 TEST(PixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
   for (int channels : {1, 3}) {
@@ -333,7 +312,7 @@ TEST(PixelCnnTraining, LossFallsFloatAndQuantisedAndExports) {
   net->LoadScales(net->ScalesTensor());
   const auto bytes = net->ExportModelFile();
   auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), CodingOrder::kRaster);
+  EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
   EXPECT_EQ(model->Identity().architecture, kPixelCnnArch);
   // The exported model's integer CDFs code like the fake-quantised forward's float softmax
   // (the same integer logits): the integer CDF costs little.

@@ -14,32 +14,23 @@
 #include <unistd.h>
 
 #include "entropy/range_coder.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/pixelcnnpp.h"
-#include "models/nn/pixelcnnpp_coding_model.h"
-#include "models/nn/pixelcnnpp_exact.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/arch/pixelcnnpp/module.h"
+#include "models/nn/arch/pixelcnnpp/coding_model.h"
+#include "models/nn/arch/pixelcnnpp/exact.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
+#include "tests/models/model_test_util.h"
 
 namespace pixelzip::models::nn {
 namespace {
 
+using namespace model_test;
+
 constexpr const char* kTinyHyper = "filters=8,nr_resnet=1,stages=3,mixtures=4";
-
-// LibTorch intra-op threads for one test. These tests run many small ops, and on a shared
-// 2-core machine every parallel region can wait a scheduler quantum for a busy core; one
-// thread keeps the suite fast. Thread-count independence has its own test.
-class ScopedTorchThreads {
- public:
-  explicit ScopedTorchThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ScopedTorchThreads() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Fixture {
   PixelCnnPP model{nullptr};
@@ -47,14 +38,6 @@ struct Fixture {
   IntPixelCnnPP exported;
   std::vector<uint8_t> file_bytes;
 };
-
-torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, uint64_t seed) {
-  torch::manual_seed(seed);
-  // Smooth-ish random images: a random walk along x plus noise, so activations look natural.
-  auto base = torch::randint(0, 256, {b, c, h, 1}).to(torch::kFloat32);
-  auto steps = torch::randint(-12, 13, {b, c, h, w}).to(torch::kFloat32).cumsum(3);
-  return ((base + steps).remainder(256.0) * 2.0 - 255.0);
-}
 
 Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
   Fixture f;
@@ -87,11 +70,6 @@ QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
   p.channels = int(q.size(1));
   p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
   return p;
-}
-
-std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
-  auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
-  return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
 }
 
 std::vector<int16_t> HwcParams(const torch::Tensor& params) {  // [1, P, H, W] -> [H][W][P]
@@ -192,7 +170,7 @@ TEST(PixelCnnPPExact, TorchBatchedEqualsIncrementalEngineOnOddSizes) {
       const QPlane plane = PlaneOf(q);
       const auto batched = tch.BatchedParams(plane, EngineKind::kTorchCpu);
       // Incremental: the engine sees each pixel only after its parameters were produced.
-      PixelCnnPPEngine engine(f.exported, h, w);
+      PixelCnnPPCpuEngine engine(f.exported, h, w);
       int32_t pixel[3];
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
@@ -228,7 +206,7 @@ TEST(PixelCnnPPExact, OtherShapesAgreeToo) {
 TEST(PixelCnnPPExact, EngineNeedsEveryPixelBeforeTheNext) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(1, 3);
-  PixelCnnPPEngine engine(f.exported, 4, 4);
+  PixelCnnPPCpuEngine engine(f.exported, 4, 4);
   engine.NextParams();
   EXPECT_THROW(engine.NextParams(), Error);  // the pixel was not given
   int32_t v = 7;
@@ -273,20 +251,6 @@ TEST(PixelCnnPPExact, IntegerCdfMatchesFloatLikelihood) {
   const double int_bits = ModelCodeLengthBits(coded, view);
   EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
 }
-
-class RangeSink final : public SymbolSink {
- public:
-  entropy::RangeEncoder encoder;
-  void Put(const SubpixelCdf& cdf, int s) override { encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s)); }
-};
-class RangeSource final : public SymbolSource {
- public:
-  explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
-  entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override {
-    return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
-  }
-};
 
 TEST(PixelCnnPPCoding, RangeCoderRoundTripThroughTheCodingModel) {
   ScopedTorchThreads one_thread(1);
@@ -394,19 +358,6 @@ TEST(PixelCnnPPModelFile, RefusesAModelThatFailsTheAccumulationBound) {
   }
 }
 
-std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_t seed) {
-  std::vector<Image> out;
-  for (int i = 0; i < n; ++i) {
-    auto q = RandomPixels(1, channels, size, size, seed + uint64_t(i));
-    Image im;
-    im.width = im.height = uint32_t(size);
-    im.channels = uint32_t(channels);
-    im.pixels = ToBytes(q);
-    out.push_back(std::move(im));
-  }
-  return out;
-}
-
 TEST(PixelCnnPPTraining, LossFallsFloatAndQuantised) {
   ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
@@ -495,7 +446,7 @@ TEST(PixelCnnPPBench, DISABLED_Measure) {
   const auto model = IntPixelCnnPP::Read(ModelFile::Parse(bytes.data(), bytes.size(), "bench"));
   auto q = RandomPixels(1, 3, 64, 64, 2);
   const auto plane = PlaneOf(q);
-  PixelCnnPPEngine engine(model, 64, 64);
+  PixelCnnPPCpuEngine engine(model, 64, 64);
   int32_t pixel[3];
   size_t max_state = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -515,7 +466,7 @@ TEST(PixelCnnPPBench, DISABLED_Measure) {
               1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count() / 4096);
   EXPECT_EQ(EngineParamsForImage(model, plane.q.data(), 64, 64), HwcParams(batched));
   // Decoder state on a 768x512 image (first 40 rows: the rings reach their size within a few rows).
-  PixelCnnPPEngine big(model, 512, 768);
+  PixelCnnPPCpuEngine big(model, 512, 768);
   size_t big_state = 0;
   for (int i = 0; i < 768 * 40; ++i) {
     big.NextParams();

@@ -11,22 +11,22 @@
 #include <random>
 
 #include "entropy/range_coder.h"
-#include "models/nn/logistic_mixture.h"
-#include "models/nn/model_file.h"
-#include "models/nn/model_loader.h"
-#include "models/nn/row_lstm.h"
-#include "models/nn/row_lstm_coding_model.h"
-#include "models/nn/trainable.h"
-#include "models/nn/trainer.h"
+#include "models/nn/torch/logistic_mixture.h"
+#include "models/nn/runtime/model_file.h"
+#include "models/nn/catalog.h"
+#include "models/nn/arch/row_lstm/module.h"
+#include "models/nn/arch/row_lstm/coding_model.h"
+#include "models/nn/train/trainable.h"
+#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
-#include "tests/models/pixelrnn_test_util.h"
+#include "tests/models/model_test_util.h"
 
 #include <unistd.h>
 
 namespace pixelzip::models::nn {
 namespace {
 
-using namespace pixelrnn_test;
+using namespace model_test;
 
 constexpr const char* kTinyHyper = "kernel=5,hidden=12,state=10,layers=2,row_kernel=3,head=16,mixtures=3";
 
@@ -105,13 +105,13 @@ TEST(RowLstmExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmDecoder>(f.file_bytes, f.exported, channels);
+    ExpectBatchedEqualsIncremental<RowLstmCodingModel, RowLstmCpuEngine>(f.file_bytes, f.exported, channels);
   }
 }
 
 TEST(RowLstmExact, DecoderRefusesOutOfOrderPixels) {
   auto f = MakeFixture(1, 13);
-  RowLstmDecoder dec(f.exported, 4);
+  RowLstmCpuEngine dec(f.exported, 4);
   std::vector<int16_t> q(16, 0), params(size_t(f.exported.shape.ParamCount()));
   EXPECT_THROW(dec.Evaluate(q.data(), 4, 0, 1, params.data()), Error);
 }

@@ -1,0 +1,63 @@
+// Gated / Conditional PixelCNN as a codec model (models::CodingModel), raster order.
+// Encoder: the exact LibTorch pass over bands of rows (CPU or CUDA); for a
+// class-conditional model (classes K > 1) it evaluates every class, picks the
+// one that codes the image in the fewest bits and codes that index first
+// (uniform over K, through the range coder, so its cost is in the rate).
+// Decoder: reads the class index, then the incremental CPU engine, pixel by pixel.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/nn/arch/gated_pixelcnn/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+// CDF of the class index: symbols [0, K) share the total evenly (the remainder to K-1), every
+// other symbol gets 1. REQUIRES: 1 <= K <= 256.
+class ClassIndexCdf final : public SubpixelCdf {
+ public:
+  explicit ClassIndexCdf(int classes);
+  uint32_t At(int edge) const override;
+
+ private:
+  int classes_;
+  uint32_t base_, free_;
+};
+
+class GatedPixelCnnCodingModel final : public CodingModel {
+ public:
+  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
+  // gated-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  // kCpu and kTorchCpu both run the encoder's LibTorch pass on the CPU.
+  GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  ~GatedPixelCnnCodingModel() override;
+
+  const ModelIdentity& Identity() const override { return identity_; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
+  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
+  // Codes the class index (when classes > 1) chosen by ChooseClass, then every subpixel.
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+
+  const IntGatedPixelCnn& model() const { return model_; }
+  // Ideal code length in bits of the image's subpixels given each class (the class index not counted).
+  std::vector<double> ClassCodeLengths(const PlaneView& image) const;
+  // The class with the smallest ClassCodeLengths (the lowest index on ties); 0 when classes == 1.
+  int ChooseClass(const PlaneView& image) const;
+  // Encode with a given class. REQUIRES: 0 <= class_index < classes.
+  void EncodeWithClass(const PlaneView& image, int class_index, SymbolSink& sink, const Progress& progress) const;
+  // Mixture parameters of rows [y0, y1) for each class in `classes`: [class][rows][width][P] (LibTorch path).
+  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, const std::vector<int>& classes) const;
+
+ private:
+  IntGatedPixelCnn model_;
+  ModelIdentity identity_;
+  struct TorchState;
+  std::unique_ptr<TorchState> torch_;
+};
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,41 @@
+// Local PixelCNN as a codec model (models::CodingModel), raster order.
+// Encoder: one batched pass per band of rows (CPU engine on all cores, or the
+// exact LibTorch path on CUDA). Decoder: the CPU engine, pixel by pixel.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+class LocalPixelCnnCodingModel final : public CodingModel {
+ public:
+  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
+  // valid local-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  ~LocalPixelCnnCodingModel() override;
+
+  const ModelIdentity& Identity() const override { return identity_; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
+  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+
+  const IntLocalPixelCnn& model() const { return model_; }
+  // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.
+  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const;
+
+ private:
+  IntLocalPixelCnn model_;
+  ModelIdentity identity_;
+  EngineKind encoder_;
+  struct TorchState;
+  std::unique_ptr<TorchState> torch_;
+};
+
+}  // namespace pixelzip::models::nn

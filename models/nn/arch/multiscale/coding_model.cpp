@@ -1,0 +1,114 @@
+#include "models/nn/arch/multiscale/coding_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "models/nn/arch/multiscale/module.h"
+#include "models/nn/torch/batched.h"
+#include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
+
+namespace pixelzip::models::nn {
+
+struct MultiscaleCodingModel::TorchState {
+  MultiscaleTensors tensors;
+  torch::Device device{torch::kCPU};
+};
+
+MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
+                                             EngineKind engine, int threads)
+    : engine_(engine), threads_(threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()))) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  model_ = IntMultiscalePixelCnn::Read(file);
+  identity_.architecture = kMultiscalePixelCnnArch;
+  identity_.weights_sha256 = file.Sha256();
+  if (engine != EngineKind::kCpu) {
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = ExactDevice(engine);
+    torch_->tensors = TorchGuarded([&] { return MultiscaleTensorsFromInt(model_).To(torch_->device); });
+  }
+}
+
+MultiscaleCodingModel::~MultiscaleCodingModel() = default;
+
+std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, EngineKind engine) const {
+  ++group_evaluations_;
+  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, threads_);
+  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
+  return TorchGuarded([&] {
+    torch::NoGradGuard ng;
+    const int H = plane.height, W = plane.width, C = plane.channels;
+    // The spacing-s grid only (the group reads nothing else).
+    const int hs = (H + s - 1) / s, ws = (W + s - 1) / s;
+    std::vector<float> q(size_t(hs) * ws * C);
+    for (int i = 0; i < hs; ++i)
+      for (int j = 0; j < ws; ++j)
+        for (int c = 0; c < C; ++c) q[(size_t(i) * ws + j) * C + c] = plane.at(i * s, j * s, c);
+    auto grid = torch::from_blob(q.data(), {1, hs, ws, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
+    return RowParams(GroupExactForward(torch_->tensors.groups[g], GroupInput(grid, g)), 0);  // [1, P, hc, wc]
+  });
+}
+
+// Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
+// value in `plane` before returning.
+template <class Visit>
+void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& code, const Progress& progress) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
+  if (W == 0 || H == 0) return;
+  const int L = MultiscaleLevels(W, H, model_.shape.base_side);
+  const int step = 1 << L;
+  // Base image: raster order, one base-network step per pixel.
+  QPlane base = EmptyQPlane((W + step - 1) / step, (H + step - 1) / step, C);
+  LocalPixelCnnCpuEngine ev(model_.base);
+  std::vector<int16_t> params(static_cast<size_t>(P));
+  for (int by = 0; by < base.height; ++by)
+    for (int bx = 0; bx < base.width; ++bx) {
+      ev.Evaluate(base, by, bx, params.data());
+      ++base_evaluations_;
+      code(params.data(), by * step, bx * step);
+      for (int c = 0; c < C; ++c) base.q[(size_t(by) * base.width + bx) * C + c] = plane.at(by * step, bx * step, c);
+    }
+  const double total = double(W) * H;
+  double done = double(base.width) * base.height;
+  if (progress) progress(done / total);
+  for (int l = L; l >= 1; --l) {
+    const int s = 1 << (l - 1);
+    const int hc = int((int64_t(H) + 2 * s - 1) / (2 * s)), wc = int((int64_t(W) + 2 * s - 1) / (2 * s));
+    for (int g = 0; g < kMultiscaleGroups; ++g) {
+      const auto gp = GroupParams(plane, s, g, engine_);
+      for (int Y = 0; Y < hc; ++Y) {
+        const int64_t y = int64_t(s) * (2 * Y + GroupPhaseY(g));
+        if (y >= H) break;
+        for (int X = 0; X < wc; ++X) {
+          const int64_t x = int64_t(s) * (2 * X + GroupPhaseX(g));
+          if (x >= W) break;
+          code(&gp[(size_t(Y) * wc + X) * P], int(y), int(x));
+          done += 1;
+        }
+      }
+      if (progress) progress(done / total);
+    }
+  }
+}
+
+void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
+  QPlane plane = ToQPlane(image);
+  const int C = plane.channels;
+  MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
+  Walk(image, plane, [&](const int16_t* p, int y, int x) {
+    coder.Encode(image, y, x, p, sink);
+  }, progress);
+}
+
+void MultiscaleCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
+  const int W = plane.width, C = plane.channels;
+  MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
+  Walk(image, plane, [&](const int16_t* p, int y, int x) {
+    coder.Decode(image, y, x, p, source, &plane.q[(size_t(y) * W + x) * C]);
+  }, progress);
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,62 @@
+// Multiscale PixelCNN as a codec model (models::CodingModel), multiscale group order.
+// Encoder and decoder run the same batched computation per group (the decoder knows
+// every conditioning pixel of a group before it): 3 L group-network evaluations plus
+// one base-network step per base pixel (at most base_side^2), i.e. O(log N).
+//
+// Subpixel order handed to SymbolSink / SymbolSource: the base image (pixels at
+// multiples of 2^L) in raster order; then for l = L..1 (s = 2^(l-1)) the groups
+// (even, odd), (odd, even), (odd, odd) of the spacing-s grid, each in raster order
+// over its pixels; within a pixel the channels R, G, B (or the one grey channel).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/nn/arch/multiscale/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+class MultiscaleCodingModel final : public CodingModel {
+ public:
+  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
+  // valid multiscale-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  // `engine` computes the group networks on both sides (kCpu: the integer CPU engine on `threads` threads,
+  // 0 = all cores); every engine gives the same integers. The base always runs on the CPU engine.
+  MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind engine,
+                        int threads = 0);
+  ~MultiscaleCodingModel() override;
+
+  const ModelIdentity& Identity() const override { return identity_; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kMultiscale; }
+  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+
+  const IntMultiscalePixelCnn& model() const { return model_; }
+  // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`.
+  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, EngineKind engine) const;
+
+  // Network evaluations since construction (for tests and benchmarks): whole-plane group evaluations
+  // and single-pixel base steps.
+  int64_t group_evaluations() const { return group_evaluations_.load(); }
+  int64_t base_evaluations() const { return base_evaluations_.load(); }
+
+ private:
+  template <class Visit>
+  void Walk(const PlaneView& image, QPlane& plane, Visit&& visit, const Progress& progress) const;
+
+  IntMultiscalePixelCnn model_;
+  ModelIdentity identity_;
+  EngineKind engine_;
+  int threads_;
+  struct TorchState;
+  std::unique_ptr<TorchState> torch_;
+  mutable std::atomic<int64_t> group_evaluations_{0}, base_evaluations_{0};
+};
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,82 @@
+#include "models/nn/arch/pixelcnn/coding_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "models/nn/arch/pixelcnn/module.h"
+#include "models/nn/torch/batched.h"
+#include "models/nn/runtime/pixel_coder.h"
+#include "models/nn/runtime/softmax_cdf.h"
+#include "pixelzip/error.h"
+
+namespace pixelzip::models::nn {
+
+struct PixelCnnCodingModel::TorchState {
+  PixelCnnTensors tensors;
+  torch::Device device{torch::kCPU};
+};
+
+namespace {
+constexpr int kBandPixels = 8192;  // rows per encoder pass: max(1, kBandPixels / width)
+}
+
+PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  model_ = IntPixelCnn::Read(file);
+  identity_.architecture = kPixelCnnArch;
+  identity_.weights_sha256 = file.Sha256();
+  torch_ = std::make_unique<TorchState>();
+  torch_->device = ExactDevice(encoder);
+  torch_->tensors = TorchGuarded([&] { return PixelCnnTensorsFromInt(model_).To(torch_->device); });
+}
+
+PixelCnnCodingModel::~PixelCnnCodingModel() = default;
+
+std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int y0, int y1) const {
+  return TorchGuarded([&] {
+    torch::NoGradGuard ng;
+    const int top = std::max(0, y0 - model_.shape.ContextRows());
+    // [1, L, rows, W]
+    return RowParams(PixelCnnExactForward(torch_->tensors, PlaneRows(plane, top, y1, torch_->device)), y0 - top);
+  });
+}
+
+void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
+  const QPlane plane = ToQPlane(image);
+  const int W = plane.width, H = plane.height, C = plane.channels, L = model_.shape.Logits();
+  const int band = std::max(1, kBandPixels / std::max(1, W));
+  SoftmaxCdf cdf(model_.exp_table);
+  for (int y0 = 0; y0 < H; y0 += band) {
+    const int y1 = std::min(H, y0 + band);
+    const auto logits = BatchedLogits(plane, y0, y1);
+    for (int y = y0; y < y1; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) {
+          cdf.Prepare(&logits[(size_t(y - y0) * W + x) * L + size_t(c) * 256]);
+          sink.Put(cdf, image.at(uint32_t(y), uint32_t(x), uint32_t(c)));
+        }
+    if (progress) progress(double(y1) / H);
+  }
+}
+
+void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
+  const int W = plane.width, H = plane.height, C = plane.channels;
+  PixelCnnCpuEngine stepper(model_, W);
+  SoftmaxCdf cdf(model_.exp_table);
+  int16_t logits[256];
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) {
+        stepper.Step(plane, y, x, c, logits);
+        cdf.Prepare(logits);
+        const int v = source.Get(cdf);
+        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
+        plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
+      }
+    ReportRow(progress, y, H);
+  }
+}
+
+}  // namespace pixelzip::models::nn

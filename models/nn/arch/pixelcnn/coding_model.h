@@ -1,0 +1,42 @@
+// The plain PixelCNN (arch/pixelcnn/engine.h) as a codec model, raster order (R, G, B within a pixel).
+// Encoder: one batched exact LibTorch pass per band of rows (CPU or CUDA). Decoder: the CPU
+// integer engine, subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/nn/arch/pixelcnn/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+class PixelCnnCodingModel final : public CodingModel {
+ public:
+  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
+  // pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists. kCpu and
+  // kTorchCpu both encode with LibTorch on the CPU.
+  PixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  ~PixelCnnCodingModel() override;
+
+  const ModelIdentity& Identity() const override { return identity_; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
+  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+
+  const IntPixelCnn& model() const { return model_; }
+  // Integer logits of rows [y0, y1) of `plane`, [rows][width][256 C], from one LibTorch pass over
+  // rows [y0 - ContextRows(), y1). REQUIRES: 0 <= y0 < y1 <= plane.height.
+  std::vector<int16_t> BatchedLogits(const QPlane& plane, int y0, int y1) const;
+
+ private:
+  IntPixelCnn model_;
+  ModelIdentity identity_;
+  struct TorchState;
+  std::unique_ptr<TorchState> torch_;
+};
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,88 @@
+#include "models/nn/arch/pixelcnnpp/coding_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "models/nn/torch/batched.h"
+#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/pixelcnnpp/exact.h"
+#include "pixelzip/error.h"
+#include "models/nn/runtime/pixel_coder.h"
+
+namespace pixelzip::models::nn {
+
+struct PixelCnnPPCodingModel::TorchState {
+  PixelCnnPPTensors tensors;
+  torch::Device device{torch::kCPU};
+};
+
+PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
+    : encoder_(encoder) {
+  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
+  try {
+    model_ = IntPixelCnnPP::Read(file);
+  } catch (const Error& e) {
+    throw Error(e.code(), source + ": " + e.what());
+  }
+  identity_.architecture = kPixelCnnPPArch;
+  identity_.weights_sha256 = file.Sha256();
+  if (encoder != EngineKind::kCpu) {
+    torch_ = std::make_unique<TorchState>();
+    torch_->device = ExactDevice(encoder);
+    torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
+  }
+}
+
+PixelCnnPPCodingModel::~PixelCnnPPCodingModel() = default;
+
+std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, EngineKind engine) const {
+  const int W = plane.width, H = plane.height;
+  if (engine == EngineKind::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
+  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
+  return TorchGuarded([&] {
+    torch::NoGradGuard ng;
+    return RowParams(ExactForward(torch_->tensors, PlaneRows(plane, 0, H, torch_->device)), 0);
+  });
+}
+
+void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
+  auto code_pixel = [&](const int16_t* p, int y, int x) {
+    coder.Encode(image, y, x, p, sink);
+  };
+  if (encoder_ == EngineKind::kCpu) {
+    // The decoder's own computation, with the pixels known.
+    PixelCnnPPCpuEngine engine(model_, H, W);
+    for (int y = 0; y < H; ++y) {
+      for (int x = 0; x < W; ++x) {
+        code_pixel(engine.NextParams(), y, x);
+        engine.SetPixel(coder.previous());
+      }
+      ReportRow(progress, y, H);
+    }
+    return;
+  }
+  const auto params = BatchedParams(ToQPlane(image), encoder_);
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) code_pixel(&params[(size_t(y) * W + x) * P], y, x);
+    ReportRow(progress, y, H);
+  }
+}
+
+void PixelCnnPPCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels);
+  PixelCnnPPCpuEngine engine(model_, H, W);
+  MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      const int16_t* p = engine.NextParams();
+      coder.Decode(image, y, x, p, source);
+      engine.SetPixel(coder.previous());
+    }
+    ReportRow(progress, y, H);
+  }
+}
+
+}  // namespace pixelzip::models::nn

@@ -1,0 +1,46 @@
+// PixelCNN++ as a codec model (models::CodingModel), raster order.
+// Decoder: the incremental CPU engine (arch/pixelcnnpp/engine.h), one step per pixel.
+// Encoder: the same engine over the known image (kCpu), or one batched exact
+// LibTorch pass over the whole image (kTorchCpu / kTorchCuda); all give the same
+// integers (docs/design.md section 2).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/engine.h"
+#include "models/nn/arch/pixelcnnpp/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+class PixelCnnPPCodingModel final : public CodingModel {
+ public:
+  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
+  // valid pixelcnn++ model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  PixelCnnPPCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  ~PixelCnnPPCodingModel() override;
+
+  const ModelIdentity& Identity() const override { return identity_; }
+  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
+  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
+  void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+
+  const IntPixelCnnPP& model() const { return model_; }
+  // Mixture parameters of every pixel of `plane`, [H][W][P], computed by `engine`
+  // (kCpu: the incremental engine; otherwise the batched LibTorch pass, which needs that engine
+  // prepared: the constructor's `encoder`).
+  std::vector<int16_t> BatchedParams(const QPlane& plane, EngineKind engine) const;
+
+ private:
+  IntPixelCnnPP model_;
+  ModelIdentity identity_;
+  EngineKind encoder_;
+  struct TorchState;
+  std::unique_ptr<TorchState> torch_;
+};
+
+}  // namespace pixelzip::models::nn

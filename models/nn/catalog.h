@@ -1,0 +1,50 @@
+// The neural architectures, one row each: the model file's "architecture" text
+// -> its coding order and coding-model factory. Turns model file bytes into a
+// CodingModel whatever the architecture, and lists the model files compiled
+// into the library (models/weights/*.pxzm) for the registry.
+// (The trainer's rows, name -> trainable network, are in train/trainable.h.)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/coding_model.h"
+#include "models/shipped_model.h"
+#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"          // Order, Device
+
+namespace pixelzip::models::nn {
+
+struct Architecture {
+  const char* name;  // the model file's "architecture" text
+  Order order;       // the order its coding models code in
+  // Throws Error(kModelInvalid) for a file that is not a valid model of this architecture; Error(kUnsupported)
+  // when kTorchCuda is asked and no CUDA device exists.
+  std::shared_ptr<const CodingModel> (*coding_model)(const std::vector<uint8_t>& file_bytes, const std::string& source,
+                                                     EngineKind encoder);
+};
+
+// Every architecture, in a fixed order.
+const std::vector<Architecture>& Catalog();
+// The row named `name`, or nullptr.
+const Architecture* FindArchitecture(const std::string& name);
+
+// Throws pixelzip::Error(kModelInvalid) naming `source` for a corrupt file or unknown architecture.
+std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
+                                                  Device device);
+// The same, with the encoder's engine given directly (tests compare the engines).
+std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
+                                                  EngineKind encoder);
+
+// The model files compiled into the library, as registry entries, in name order.
+std::vector<ShippedModelEntry> ShippedModels();
+// Opens a model file given by path (ModelFromBytes of its bytes).
+ModelFileLoader FileLoader();
+
+// Ideal code length in bits of `image` under `model`: sum of -log2((At(v + 1) - At(v)) / 2^16)
+// over the subpixels the model codes.
+double ModelCodeLengthBits(const CodingModel& model, const PlaneView& image);
+
+}  // namespace pixelzip::models::nn
