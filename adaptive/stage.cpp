@@ -115,7 +115,7 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
   return (params.positions == 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
-         uint64_t{8} * kConfBuckets * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
+         (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
 
 Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels)
@@ -132,8 +132,10 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   init.check = 0;
   std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
   tables_.assign(size_t{kContexts} << bits, init);
-  weights_.assign(size_t{8} * kConfBuckets * kInputs, 0);
-  for (size_t s = 0; s < size_t{8} * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
+  weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
+  for (size_t s = 0; s < size_t{3} * 8 * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
+  weights2_.assign(size_t{3} * 256 * kInputs, 65536 / 16);
+  for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
   InitApm(apm1_, size_t{3} * 256);
   InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
 }
@@ -183,6 +185,11 @@ void Stage::Begin(int median, uint32_t outside_mass) {
     ctx_[4] = Hash({4, c, Clamp255(W + N - NW), uint32_t(std::min(grad, 31))});
     ctx_[5] = Hash({5, c, m, uint32_t(W)});
   }
+  // The model's median against the neighbours (bias by local shape), and the local
+  // texture by quantised gradients.
+  const auto q = [](int d) { return uint32_t(d < -12 ? 0 : d < -4 ? 1 : d < -1 ? 2 : d <= 1 ? 3 : d <= 4 ? 4 : d <= 12 ? 5 : 6); };
+  ctx_[6] = Hash({6, c, m, q(W - median), q(N - median), q(NE - median)});
+  ctx_[7] = Hash({7, c, q(W - NW), q(N - NW), q(NE - N), q(W - WW), q(N - NN), uint32_t(conf_)});
   SelectSlots(-1);
 }
 
@@ -213,10 +220,17 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   }
   x_[kContexts] = Clamp4095(model_stretch);
   x_[kContexts + 1] = 256;
-  w_ = &weights_[(size_t(depth) * kConfBuckets + size_t(conf_)) * kInputs];
-  int64_t dot = 0;
-  for (int i = 0; i < kInputs; ++i) dot += int64_t{w_[i]} * x_[i];
-  const int32_t st = Clamp4095(dot >> 16);
+  w_ = &weights_[((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs];
+  w2_ = &weights2_[(size_t(channel_) * 256 + size_t(node)) * kInputs];
+  int64_t dot = 0, dot2 = 0;
+  for (int i = 0; i < kInputs; ++i) {
+    dot += int64_t{w_[i]} * x_[i];
+    dot2 += int64_t{w2_[i]} * x_[i];
+  }
+  const int32_t st1 = Clamp4095(dot >> 16), st2 = Clamp4095(dot2 >> 16);
+  p_mix1_ = Squash(st1);
+  p_mix2_ = Squash(st2);
+  const int32_t st = (st1 + st2) / 2;
   p_mix_ = Squash(st);
   const size_t c1 = size_t(channel_) * 256 + size_t(node);
   const uint32_t p1 = ApmRead(apm1_, c1, st, &a1_);
@@ -227,10 +241,13 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
 
 void Stage::Update(int bit) {
   // Mixer.
-  const int64_t err = (int64_t{bit} << 16) - int64_t{p_mix_};
+  const int64_t err = ((int64_t{bit} << 16) - int64_t{p_mix1_}) * params_.mixer_rate;
+  const int64_t err2 = ((int64_t{bit} << 16) - int64_t{p_mix2_}) * params_.mixer_rate;
   for (int i = 0; i < kInputs; ++i) {
-    const int64_t w = w_[i] + ((int64_t{x_[i]} * err * params_.mixer_rate) >> 18);
+    const int64_t w = w_[i] + ((int64_t{x_[i]} * err) >> 18);
     w_[i] = static_cast<int32_t>(std::clamp<int64_t>(w, -(int64_t{64} << 16), int64_t{64} << 16));
+    const int64_t v = w2_[i] + ((int64_t{x_[i]} * err2) >> 18);
+    w2_[i] = static_cast<int32_t>(std::clamp<int64_t>(v, -(int64_t{64} << 16), int64_t{64} << 16));
   }
   // Counters.
   const int64_t target = bit ? int64_t{kP22Max} : 0;
@@ -264,6 +281,7 @@ uint64_t Stage::Digest() const {
   bytes(last_.data(), last_.size());
   bytes(tables_.data(), tables_.size() * sizeof(Slot));
   bytes(weights_.data(), weights_.size() * sizeof(int32_t));
+  bytes(weights2_.data(), weights2_.size() * sizeof(int32_t));
   bytes(apm1_.data(), apm1_.size() * 2);
   bytes(apm2_.data(), apm2_.size() * 2);
   return h;

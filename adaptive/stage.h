@@ -31,7 +31,7 @@ struct StageParams {
   uint8_t kind = 1;          // 1: binary logistic mixing, this file (the only kind)
   uint8_t positions = 1;     // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved
   uint8_t table_bits = 16;   // log2 of the slots of each context table (10-22), capped by image size
-  uint8_t mixer_rate = 12;   // mixer learning rate, 1-255
+  uint8_t mixer_rate = 5;    // mixer learning rate, 1-255
   uint16_t counter_limit = 255;  // counters adapt at rate 1/(n+1.5), n capped here (1-1023)
   uint8_t apm_rate = 6;      // APM cells move 2^-apm_rate of the way to each bit (1-12)
 };
@@ -79,7 +79,7 @@ class Stage {
   void End(int symbol);
 
  private:
-  static constexpr int kContexts = 6;
+  static constexpr int kContexts = 8;
   static constexpr int kInputs = kContexts + 2;
   static constexpr int kConfBuckets = 9;
   struct Slot {
@@ -100,7 +100,8 @@ class Stage {
   std::vector<Slot> tables_;            // kContexts tables of slot_mask_ + 1 slots
   std::array<uint64_t, kContexts> ctx_{};
   std::array<Slot*, kContexts> slot_{};
-  std::vector<int32_t> weights_;        // 8 depths * kConfBuckets sets of kInputs
+  std::vector<int32_t> weights_;        // 3 channels * 8 depths * kConfBuckets sets of kInputs
+  std::vector<int32_t> weights2_;       // second mixer: 3 channels * 256 nodes sets of kInputs
   std::vector<uint16_t> apm1_, apm2_;   // 33 cells per context
   // Per symbol / per decision.
   uint32_t channel_ = 0;
@@ -109,7 +110,8 @@ class Stage {
   std::array<int32_t, kInputs> x_{};
   std::array<uint32_t*, kContexts> counter_{};
   int32_t* w_ = nullptr;
-  uint32_t p_mix_ = 0;
+  int32_t* w2_ = nullptr;
+  uint32_t p_mix_ = 0, p_mix1_ = 0, p_mix2_ = 0;
   size_t a1_ = 0, a2_ = 0;
 };
 
