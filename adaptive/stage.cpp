@@ -28,8 +28,6 @@ uint64_t Hash(std::initializer_list<uint32_t> values) {
 
 int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
 
-uint8_t Clamp255(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
-
 // 0-8 from the model's mass outside the three bins around its median (0 - 2^16).
 int ConfidenceBucket(uint32_t outside) {
   int b = 0;
@@ -178,11 +176,11 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   ctx_[2] = Hash({2, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE), uint32_t(WW), uint32_t(NN)});
   ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
   if (c > 0) {
-    ctx_[4] = Hash({4, c, Clamp255(W + ref - Wr), Clamp255(N + ref - Nr)});
+    ctx_[4] = Hash({4, c, uint32_t((W + ref - Wr) & 255), uint32_t((N + ref - Nr) & 255)});
     ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
   } else {
     const int grad = std::abs(W - N) + std::abs(N - NW);
-    ctx_[4] = Hash({4, c, Clamp255(W + N - NW), uint32_t(std::min(grad, 31))});
+    ctx_[4] = Hash({4, c, uint32_t((W + N - NW) & 255), uint32_t(std::min(grad, 31))});
     ctx_[5] = Hash({5, c, m, uint32_t(W)});
   }
   // The model's median against the neighbours (bias by local shape), and the local
