@@ -117,9 +117,16 @@ class Stage {
 
 template <class At, class Coder>
 int Stage::Code(const At& at, Coder&& coder) {
-  const auto cdf = [&at](int edge) -> uint32_t {
+  // Each edge is asked of the model at most once per symbol (the median search and the
+  // descent share their first steps when the symbol is near the median).
+  uint32_t memo[257];
+  uint64_t have[5] = {0, 0, 0, 0, 0};
+  const auto cdf = [&at, &memo, &have](int edge) -> uint32_t {
+    const uint64_t bit = uint64_t{1} << (edge & 63);
+    if (have[edge >> 6] & bit) return memo[edge];
     const uint32_t v = static_cast<uint32_t>(at(edge));
-    return v > kTotal ? kTotal : v;
+    have[edge >> 6] |= bit;
+    return memo[edge] = v > kTotal ? kTotal : v;
   };
   // The model's median: the largest m with cdf(m) <= 2^15.
   int lo = 0, hi = 256;
