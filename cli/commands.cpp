@@ -129,6 +129,7 @@ int RunCompress(const CompressOptions& o) {
   options.order = ParseOrder(o.order);
   options.device = ParseDevice(o.device);
   options.model = o.model;
+  options.adaptive = !o.no_adaptive;
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);
 
@@ -213,6 +214,7 @@ int RunInfo(const InfoOptions& o) {
   std::printf("architecture: %s\n", info.architecture.c_str());
   std::printf("weights sha256: %s\n", hash.c_str());
   std::printf("order: %s\n", OrderName(info.order));
+  std::printf("adaptive stage: %s\n", info.adaptive ? "yes" : "no");
   std::printf("width: %u\n", info.width);
   std::printf("height: %u\n", info.height);
   std::printf("channels: %u\n", info.channels);

@@ -57,6 +57,7 @@ struct CompressOptions {
   std::string device = "auto";   // cpu | cuda | auto
   bool force = false;            // overwrite an existing output; allow writing to a terminal
   bool verbose = false;          // print sizes and rate on stderr
+  bool no_adaptive = false;      // code with the model alone (format 1.0), for comparison
 };
 
 struct DecompressOptions {

@@ -211,6 +211,7 @@ class Measurer {
     EncodeOptions eo;
     eo.model = o_.model;
     eo.order = order;
+    eo.adaptive = !o_.no_adaptive;
     eo.device = device_;
     eo.progress = Stage(done_, step);
     bar_.SetLabel(name + " " + OrderName(order) + " encode");

@@ -60,6 +60,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   compress->add_flag("-f,--force", co.force, "overwrite an existing output; allow binary output to a terminal");
   compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
+  compress->add_flag("--no-adaptive", co.no_adaptive,
+                    "code with the model alone, without the online-adaptive stage (format 1.0 stream)");
   compress->footer(ExitCodeHelp());
 
   DecompressOptions dopt;
@@ -109,6 +111,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
+  compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
   compare->footer(ExitCodeHelp());
 
   TrainCommandOptions tr;

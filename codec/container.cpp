@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 
+#include "adaptive/stage.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -160,6 +162,7 @@ void DescribeHeader(Io& io, Header& h) {
   io.U32(h.height, "height");
   io.U64(h.payload_bytes, "payload length");
   io.U32(h.pixel_crc32, "pixel checksum");
+  if (h.version_major >= 2) io.Blob16(h.stage, "adaptive stage");
   io.Blob16(h.extension, "extension");
   io.HeaderChecksum(h.header_crc32);
 }
@@ -172,6 +175,13 @@ std::string FieldProblem(const Header& h) {
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
+  if (h.version_major == 2) {
+    try {
+      adaptive::Parse(h.stage.data(), h.stage.size());
+    } catch (const std::invalid_argument& e) {
+      return std::string("adaptive stage record: ") + e.what();
+    }
+  }
   return {};
 }
 
@@ -204,7 +214,9 @@ void CheckLimits(const Header& h, const Limits& limits) {
 // check stops a tiny stream from claiming a huge image.
 void CheckPayloadLength(const Header& h) {
   const uint64_t subpixels = uint64_t{h.width} * h.height * h.channels;  // fits: limits checked first
-  const uint64_t min_bytes = subpixels / (178 * 8);
+  // With the adaptive stage (2.x) a subpixel is 8 binary decisions of at least
+  // log2(65536 / 65535) bit each: over 1/45500 byte.
+  const uint64_t min_bytes = h.version_major >= 2 ? subpixels / 45500 : subpixels / (178 * 8);
   const uint64_t slack = 16;
   if (h.payload_bytes < min_bytes && min_bytes - h.payload_bytes > slack) {
     Corrupt("payload of " + std::to_string(h.payload_bytes) + " bytes is too short for " +
@@ -242,7 +254,18 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
   const bool has_alpha = h.channels == 2 || h.channels == 4;
   if (__builtin_mul_overflow(pixels, uint64_t{h.channels}, &image)) return false;
   if (has_alpha && __builtin_mul_overflow(pixels, uint64_t{h.channels} - 1u, &colour_plane)) return false;
-  return !__builtin_add_overflow(image, colour_plane, bytes);
+  uint64_t stage = 0;
+  if (h.version_major == 2 && image / h.channels <= (uint64_t{1} << 40)) {  // larger fails the sum anyway
+    try {
+      const uint32_t colour = h.channels >= 3 ? 3 : 1;
+      stage = adaptive::Stage::MemoryBytes(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height, colour);
+    } catch (const std::invalid_argument&) {
+      return false;
+    }
+  } else if (h.version_major == 2) {
+    return false;
+  }
+  return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes);
 }
 
 uint32_t Crc32(const uint8_t* data, size_t size) {

@@ -13,7 +13,9 @@
 namespace pixelzip::codec {
 
 inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
-inline constexpr uint16_t kVersionMajor = 1;
+// The newest version this build reads and writes. Streams without the adaptive stage are
+// still written as 1.0 (byte for byte what 1.x writers wrote); with it, as 2.0.
+inline constexpr uint16_t kVersionMajor = 2;
 inline constexpr uint16_t kVersionMinor = 0;
 inline constexpr size_t kMaxArchitectureBytes = 64;
 // Bytes of the header around the architecture string and the extension area.
@@ -21,7 +23,7 @@ inline constexpr size_t kFixedHeaderBytes = 69;
 
 struct Header {
   std::array<uint8_t, 4> magic = kMagic;
-  uint16_t version_major = kVersionMajor;
+  uint16_t version_major = 1;  // 1: no adaptive stage; 2: `stage` holds its record
   uint16_t version_minor = kVersionMinor;
   std::string architecture;             // 1-64 printable ASCII characters, no spaces
   std::array<uint8_t, 32> weights_sha256{};
@@ -30,6 +32,7 @@ struct Header {
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;
   uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels
+  std::vector<uint8_t> stage;           // 2.x only: the adaptive stage record (adaptive::Serialize)
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none
   uint32_t header_crc32 = 0;            // CRC-32 of every header byte before this field
 };

@@ -30,6 +30,27 @@ int RangeSymbolSource::Get(const models::SubpixelCdf& cdf) {
   }
 }
 
+void AdaptiveSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
+  if (symbol < 0 || symbol >= models::kSymbols)
+    throw Error(ErrorCode::kInternal, "model coded symbol " + std::to_string(symbol) + ", outside 0-255");
+  stage_.Code([&cdf](int edge) { return cdf.At(edge); },
+              [&](int depth, uint32_t p1) {
+                const int bit = (symbol >> (7 - depth)) & 1;
+                encoder_.EncodeBit(bit, adaptive::kTotal - p1);
+                bits_ += models::kCdfBits - std::log2(static_cast<double>(bit ? p1 : adaptive::kTotal - p1));
+                return bit;
+              });
+}
+
+int AdaptiveSymbolSource::Get(const models::SubpixelCdf& cdf) {
+  try {
+    return stage_.Code([&cdf](int edge) { return cdf.At(edge); },
+                       [this](int, uint32_t p1) { return decoder_.DecodeBit(adaptive::kTotal - p1); });
+  } catch (const entropy::DecodeError& e) {
+    throw Error(ErrorCode::kCorruptInput, std::string("corrupt payload: ") + e.what());
+  }
+}
+
 namespace {
 
 // 0 -> 0, 255 -> 1, anything else -> 2.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "adaptive/stage.h"
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
 #include "pixelzip/image.h"
@@ -37,6 +38,36 @@ class RangeSymbolSource final : public models::SymbolSource {
 
  private:
   entropy::RangeDecoder& decoder_;
+};
+
+// Codes each subpixel through the adaptive stage (adaptive/stage.h): the model's CDF
+// is refined and the symbol coded as 8 binary decisions (docs/format.md section 6).
+// Sums the cost -log2(p / 2^16) of every decision in bits. Any CDF is accepted: the
+// stage's decisions keep their guarantees whatever the model returns.
+class AdaptiveSymbolSink final : public models::SymbolSink {
+ public:
+  // `encoder` and `stage` must outlive the sink.
+  AdaptiveSymbolSink(entropy::RangeEncoder& encoder, adaptive::Stage& stage) : encoder_(encoder), stage_(stage) {}
+  // REQUIRES: 0 <= symbol < 256 (pixelzip::Error kInternal otherwise).
+  void Put(const models::SubpixelCdf& cdf, int symbol) override;
+  double bits() const { return bits_; }
+
+ private:
+  entropy::RangeEncoder& encoder_;
+  adaptive::Stage& stage_;
+  double bits_ = 0;
+};
+
+// Decodes what AdaptiveSymbolSink codes, with a stage in the same state. Throws
+// pixelzip::Error kCorruptInput when the range decoder reports an inconsistent payload.
+class AdaptiveSymbolSource final : public models::SymbolSource {
+ public:
+  AdaptiveSymbolSource(entropy::RangeDecoder& decoder, adaptive::Stage& stage) : decoder_(decoder), stage_(stage) {}
+  int Get(const models::SubpixelCdf& cdf) override;
+
+ private:
+  entropy::RangeDecoder& decoder_;
+  adaptive::Stage& stage_;
 };
 
 // The alpha channel (the last of 2 or 4) in raster order, each value with an adaptive

@@ -18,6 +18,9 @@ struct EncodeOptions {
   std::string model = "default";  // a shipped model's name, or a model file's path
   Order order = Order::kRaster;
   Device device = Device::kAuto;
+  // The online-adaptive stage between the model and the range coder (docs/format.md
+  // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
+  bool adaptive = true;
   Progress progress;
 };
 
@@ -38,6 +41,7 @@ struct StreamInfo {
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;
   uint64_t header_bytes = 0;
+  bool adaptive = false;  // coded through the adaptive stage (format 2.0)
 };
 
 struct EncodeResult {

@@ -138,6 +138,25 @@ TEST_F(CliTest, OddSizesRoundTrip) {
   }
 }
 
+// The adaptive stage is on by default (format 2.0); --no-adaptive writes 1.0. Both decode.
+TEST_F(CliTest, AdaptiveStageOnAndOffRoundTrip) {
+  const Image image = MakeImage(19, 11, 3, 8);
+  const std::string in = WriteImage("a.png", image);
+  for (const bool off : {false, true}) {
+    std::vector<std::string> args = {"compress", in, "-o", dir_ / "a.pxz", "--force"};
+    if (off) args.push_back("--no-adaptive");
+    RunResult r = RunPixelzip(args);
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    r = RunPixelzip({"info", dir_ / "a.pxz"});
+    const std::string out(r.out.begin(), r.out.end());
+    EXPECT_NE(out.find(off ? "adaptive stage: no" : "adaptive stage: yes"), std::string::npos) << out;
+    EXPECT_NE(out.find(off ? "format version: 1.0" : "format version: 2.0"), std::string::npos) << out;
+    r = RunPixelzip({"decompress", dir_ / "a.pxz", "-o", dir_ / "a-out.png", "--force"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    EXPECT_EQ(ReadImage(dir_ / "a-out.png"), image) << (off ? "off" : "on");
+  }
+}
+
 // Resuming a checkpoint with --hyper that changes only act_bits recalibrates and trains the wider
 // integer model (quantisation-aware); its model file holds int16 tables and round-trips an image.
 TEST_F(CliTest, TrainResumedWithWiderActivationsRoundTrips) {

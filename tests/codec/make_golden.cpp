@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   try {
     for (const ValidGolden& g : ValidGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options()).stream);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options(g.adaptive)).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     out["bad_magic.pxz"] = valid;
     out["bad_magic.pxz"][1] = 'Q';
     out["short_bad_magic.pxz"] = {'G', 'I'};
-    out["future_major.pxz"] = with([](Header& x) { x.version_major = 2; });
+    out["future_major.pxz"] = with([](Header& x) { x.version_major = 3; });
     out["version_0.pxz"] = with([](Header& x) { x.version_major = 0; });
     out["truncated_empty.pxz"] = {};
     out["truncated_in_magic.pxz"] = Cut(valid, 2);
@@ -94,6 +94,27 @@ int main(int argc, char** argv) {
     out["trailing_garbage.pxz"] = valid;
     for (char c : std::string("garbage")) out["trailing_garbage.pxz"].push_back(static_cast<uint8_t>(c));
     out["unknown_model.pxz"] = with([](Header& x) { x.weights_sha256[0] ^= 0xff; });
+    {
+      const ValidGolden& b2 = ValidGoldens()[4];  // valid2_rgb_16x12
+      const std::vector<uint8_t> v2 =
+          pixelzip::Encode(MakeImage(b2.width, b2.height, b2.channels, b2.seed), Order0Options(true)).stream;
+      size_t hb2 = 0;
+      const Header h2 = HeaderOf(v2, &hb2);
+      // The stage record: u16 length at 63 + L, then its bytes (docs/format.md section 2).
+      const size_t record = 63 + h2.architecture.size();
+      std::vector<uint8_t> s = v2;
+      s[record + 2] = 9;  // kind
+      FixHeaderCrc(s, hb2);
+      out["v2_unknown_stage_kind.pxz"] = s;
+      s = v2;
+      s[record] = static_cast<uint8_t>(h2.stage.size() - 1);
+      s.erase(s.begin() + static_cast<std::ptrdiff_t>(record + 2 + h2.stage.size() - 1));
+      FixHeaderCrc(s, hb2 - 1);
+      out["v2_stage_record_short.pxz"] = s;
+      out["v2_payload_byte_flip.pxz"] = v2;
+      out["v2_payload_byte_flip.pxz"][hb2 + (v2.size() - hb2) / 2] ^= 0x10;
+      out["v2_truncated_half_payload.pxz"] = Cut(v2, hb2 + (v2.size() - hb2) / 2);
+    }
 
     for (const InvalidGolden& g : InvalidGoldens()) {
       auto it = out.find(g.file);

@@ -18,9 +18,11 @@ namespace pixelzip::test {
 
 // Encode options for the reference model. The codec tests and the golden files use it
 // explicitly, so they do not depend on which model is the default.
-inline EncodeOptions Order0Options() {
+// `adaptive` false writes format 1.0 streams (the model alone), true format 2.0.
+inline EncodeOptions Order0Options(bool adaptive = false) {
   EncodeOptions options;
   options.model = "order0-adaptive";
+  options.adaptive = adaptive;
   return options;
 }
 
@@ -141,6 +143,7 @@ inline size_t ChannelsOffset(size_t arch_len) { return 4 + 2 + 2 + 1 + arch_len 
 struct ValidGolden {
   const char* stem;  // <stem>.pxz and <stem>.<pnm extension>
   uint32_t width, height, channels, seed;
+  bool adaptive = false;  // false: a format 1.0 stream; true: 2.0, through the adaptive stage
 };
 inline const std::vector<ValidGolden>& ValidGoldens() {
   static const std::vector<ValidGolden> cases = {
@@ -148,6 +151,11 @@ inline const std::vector<ValidGolden>& ValidGoldens() {
       {"valid_grey_5x3", 5, 3, 1, 2},
       {"valid_grey_alpha_6x5", 6, 5, 2, 3},
       {"valid_rgba_9x7", 9, 7, 4, 4},
+      {"valid2_rgb_16x12", 16, 12, 3, 1, true},
+      {"valid2_grey_5x3", 5, 3, 1, 2, true},
+      {"valid2_grey_alpha_6x5", 6, 5, 2, 3, true},
+      {"valid2_rgba_9x7", 9, 7, 4, 4, true},
+      {"valid2_rgb_1x1", 1, 1, 3, 5, true},
   };
   return cases;
 }
@@ -190,6 +198,11 @@ inline const std::vector<InvalidGolden>& InvalidGoldens() {
       {"empty_architecture.pxz", ErrorCode::kCorruptInput},
       {"trailing_garbage.pxz", ErrorCode::kCorruptInput},
       {"unknown_model.pxz", ErrorCode::kModelMismatch},
+      // Format 2.0 (the adaptive stage), damaged copies of valid2_rgb_16x12.
+      {"v2_unknown_stage_kind.pxz", ErrorCode::kCorruptInput},
+      {"v2_stage_record_short.pxz", ErrorCode::kCorruptInput},
+      {"v2_payload_byte_flip.pxz", ErrorCode::kCorruptInput},
+      {"v2_truncated_half_payload.pxz", ErrorCode::kTruncatedInput},
   };
   return cases;
 }

@@ -1,0 +1,288 @@
+#include "adaptive/stage.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "adaptive/tables.h"
+
+namespace pixelzip::adaptive {
+namespace {
+
+constexpr uint32_t kP22Max = (1u << 22) - 1;
+constexpr uint32_t kCounterInit = (1u << 21) << 10;  // p = 1/2, n = 0
+
+uint64_t Mix64(uint64_t h) {
+  h ^= h >> 31;
+  h *= 0x7fb5d329728ea185ull;
+  h ^= h >> 27;
+  h *= 0x81dadef4bc2dd44dull;
+  h ^= h >> 33;
+  return h;
+}
+
+uint64_t Hash(std::initializer_list<uint32_t> values) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint32_t v : values) h = Mix64(h + v + 0x632be59bd9b4e019ull);
+  return h;
+}
+
+int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+
+// 0-8 from the model's mass outside the three bins around its median (0 - 2^16).
+int ConfidenceBucket(uint32_t outside) {
+  int b = 0;
+  while ((1u << b) <= outside && b < 17) ++b;  // b = bit length of outside
+  return std::min(8, b / 2);
+}
+
+constexpr int kApmCells = 33;
+
+void InitApm(std::vector<uint16_t>& t, size_t contexts) {
+  t.resize(contexts * kApmCells);
+  for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<uint16_t>(Squash((static_cast<int32_t>(i % kApmCells) - 16) * 256));
+}
+
+// Interpolated APM read: x in [-4095, 4095]; sets *index to the nearer cell.
+uint32_t ApmRead(const std::vector<uint16_t>& t, size_t context, int32_t x, size_t* index) {
+  const int32_t pos = x + 4096;  // 1 - 8191
+  const int32_t j = pos >> 8, w = pos & 255;
+  const size_t base = context * kApmCells + static_cast<size_t>(j);
+  *index = base + (w >= 128 ? 1 : 0);
+  return (uint32_t{t[base]} * static_cast<uint32_t>(256 - w) + uint32_t{t[base + 1]} * static_cast<uint32_t>(w)) >> 8;
+}
+
+void ApmUpdate(std::vector<uint16_t>& t, size_t index, int bit, int rate) {
+  const int32_t target = bit ? 65535 : 0;
+  int32_t v = t[index];
+  v += (target - v) >> rate;
+  t[index] = static_cast<uint16_t>(std::clamp(v, 1, 65535));
+}
+
+}  // namespace
+
+int32_t Log2Fixed(uint32_t v) {
+  const int e = 31 - __builtin_clz(v);
+  const uint32_t f = e >= 8 ? (v >> (e - 8)) & 255 : (v << (8 - e)) & 255;
+  return e * 256 + tables::kLog2Frac[f];
+}
+
+int32_t StretchRatio(uint32_t a, uint32_t b) { return Clamp4095(int64_t{Log2Fixed(a)} - Log2Fixed(b)); }
+
+uint32_t Squash(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
+
+std::vector<uint8_t> Serialize(const StageParams& p) {
+  return {p.kind, p.positions, p.table_bits, p.mixer_rate, static_cast<uint8_t>(p.counter_limit & 255),
+          static_cast<uint8_t>(p.counter_limit >> 8), p.apm_rate};
+}
+
+std::string Problem(const StageParams& p) {
+  if (p.kind != 1) return "unknown adaptive stage kind " + std::to_string(p.kind);
+  if (p.positions > 1) return "unknown adaptive stage position mode " + std::to_string(p.positions);
+  if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
+  if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
+  if (p.counter_limit < 1 || p.counter_limit > 1023) return "adaptive stage counter limit " + std::to_string(p.counter_limit);
+  if (p.apm_rate < 1 || p.apm_rate > 12) return "adaptive stage APM rate " + std::to_string(p.apm_rate);
+  return {};
+}
+
+StageParams Parse(const uint8_t* data, size_t size) {
+  if (size != kSerializedParamsBytes)
+    throw std::invalid_argument("adaptive stage record of " + std::to_string(size) + " bytes (expected " +
+                                std::to_string(kSerializedParamsBytes) + ")");
+  StageParams p;
+  p.kind = data[0];
+  p.positions = data[1];
+  p.table_bits = data[2];
+  p.mixer_rate = data[3];
+  p.counter_limit = static_cast<uint16_t>(data[4] | (data[5] << 8));
+  p.apm_rate = data[6];
+  const std::string problem = Problem(p);
+  if (!problem.empty()) throw std::invalid_argument(problem);
+  return p;
+}
+
+namespace {
+int TableBits(const StageParams& params, uint64_t subpixels) {
+  // Tables no larger than about two slots per subpixel: small images stay cheap.
+  int bits = 10;
+  while (bits < params.table_bits && (uint64_t{1} << bits) < 2 * subpixels) ++bits;
+  return bits;
+}
+}  // namespace
+
+uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
+  const uint64_t subpixels = uint64_t{width} * height * channels;
+  return (params.positions == 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
+         (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
+}
+
+Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels)
+    : params_(params), width_(width), height_(height), channels_(channels) {
+  const std::string problem = Problem(params);
+  if (!problem.empty()) throw std::invalid_argument(problem);
+  if (channels < 1 || channels > 3 || width == 0 || height == 0)
+    throw std::invalid_argument("adaptive stage: image must be 1-3 channels and not empty");
+  subpixels_ = uint64_t{width} * height * channels;
+  if (params.positions == 1) plane_.assign(subpixels_, 0);
+  const int bits = TableBits(params, subpixels_);
+  slot_mask_ = (1u << bits) - 1;
+  Slot init;
+  init.check = 0;
+  std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
+  tables_.assign(size_t{kContexts} << bits, init);
+  weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
+  for (size_t s = 0; s < size_t{3} * 8 * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
+  weights2_.assign(size_t{3} * 256 * kInputs, 65536 / 16);
+  for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
+  InitApm(apm1_, size_t{3} * 256);
+  InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
+}
+
+uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
+  return plane_[(static_cast<size_t>(y) * width_ + static_cast<size_t>(x)) * channels_ + c];
+}
+
+void Stage::Begin(int median, uint32_t outside_mass) {
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  channel_ = c;
+  conf_ = ConfidenceBucket(outside_mass);
+  int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
+  if (params_.positions == 1 && index_ < subpixels_) {
+    const uint64_t pixel = index_ / channels_;
+    const int64_t y = static_cast<int64_t>(pixel / width_), x = static_cast<int64_t>(pixel % width_);
+    const bool hasW = x > 0, hasN = y > 0;
+    const auto at = [&](int64_t yy, int64_t xx, uint32_t cc, int fallback) {
+      return (yy >= 0 && xx >= 0 && xx < int64_t{width_}) ? int{Pixel(yy, xx, cc)} : fallback;
+    };
+    N = hasN ? Pixel(y - 1, x, c) : (hasW ? Pixel(y, x - 1, c) : 0);
+    W = hasW ? Pixel(y, x - 1, c) : N;
+    NW = at(y - 1, x - 1, c, N);
+    NE = at(y - 1, x + 1, c, N);
+    WW = at(y, x - 2, c, W);
+    NN = at(y - 2, x, c, N);
+    if (c > 0) {
+      ref = Pixel(y, x, c - 1);
+      ref2 = c > 1 ? Pixel(y, x, 0) : 0;
+      const int Nref = hasN ? Pixel(y - 1, x, c - 1) : (hasW ? Pixel(y, x - 1, c - 1) : ref);
+      Wr = hasW ? Pixel(y, x - 1, c - 1) : Nref;
+      Nr = Nref;
+    }
+  } else {
+    W = N = NW = NE = WW = NN = last_[c];
+  }
+  const uint32_t m = static_cast<uint32_t>(median);
+  ctx_[0] = Hash({0, c, uint32_t(W), uint32_t(N)});
+  ctx_[1] = Hash({1, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE)});
+  ctx_[2] = Hash({2, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE), uint32_t(WW), uint32_t(NN)});
+  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
+  if (c > 0) {
+    ctx_[4] = Hash({4, c, uint32_t((W + ref - Wr) & 255), uint32_t((N + ref - Nr) & 255)});
+    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
+  } else {
+    const int grad = std::abs(W - N) + std::abs(N - NW);
+    ctx_[4] = Hash({4, c, uint32_t((W + N - NW) & 255), uint32_t(std::min(grad, 31))});
+    ctx_[5] = Hash({5, c, m, uint32_t(W)});
+  }
+  // The model's median against the neighbours (bias by local shape), and the local
+  // texture by quantised gradients.
+  const auto q = [](int d) { return uint32_t(d < -12 ? 0 : d < -4 ? 1 : d < -1 ? 2 : d <= 1 ? 3 : d <= 4 ? 4 : d <= 12 ? 5 : 6); };
+  ctx_[6] = Hash({6, c, m, q(W - median), q(N - median), q(NE - median)});
+  ctx_[7] = Hash({7, c, q(W - NW), q(N - NW), q(NE - N), q(W - WW), q(N - NN), uint32_t(conf_)});
+  SelectSlots(-1);
+}
+
+void Stage::SelectSlots(int high_nibble) {
+  for (int i = 0; i < kContexts; ++i) {
+    const uint64_t h = high_nibble < 0 ? ctx_[i] : Mix64(ctx_[i] + 0x51u + uint64_t(high_nibble));
+    Slot* s = &tables_[(size_t(i) * (size_t{slot_mask_} + 1)) + (h & slot_mask_)];
+    const uint32_t check = static_cast<uint32_t>(h >> 32) | 1u;
+    if (s->check != check) {
+      s->check = check;
+      std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
+    }
+    slot_[i] = s;
+  }
+}
+
+uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
+  depth_ = depth;
+  node_ = node;
+  if (depth == 4) SelectSlots(node & 15);
+  // Node within the current nibble's 15-node subtree: 1 - 15.
+  const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
+  for (int i = 0; i < kContexts; ++i) {
+    uint32_t* ctr = &slot_[i]->node[sub - 1];
+    counter_[i] = ctr;
+    const uint32_t p22 = *ctr >> 10;
+    x_[i] = StretchRatio(p22, (1u << 22) - p22);
+  }
+  x_[kContexts] = Clamp4095(model_stretch);
+  x_[kContexts + 1] = 256;
+  w_ = &weights_[((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs];
+  w2_ = &weights2_[(size_t(channel_) * 256 + size_t(node)) * kInputs];
+  int64_t dot = 0, dot2 = 0;
+  for (int i = 0; i < kInputs; ++i) {
+    dot += int64_t{w_[i]} * x_[i];
+    dot2 += int64_t{w2_[i]} * x_[i];
+  }
+  const int32_t st1 = Clamp4095(dot >> 16), st2 = Clamp4095(dot2 >> 16);
+  p_mix1_ = Squash(st1);
+  p_mix2_ = Squash(st2);
+  const int32_t st = (st1 + st2) / 2;
+  p_mix_ = Squash(st);
+  const size_t c1 = size_t(channel_) * 256 + size_t(node);
+  const uint32_t p1 = ApmRead(apm1_, c1, st, &a1_);
+  const uint32_t p2 = ApmRead(apm2_, c1 * kConfBuckets + size_t(conf_), st, &a2_);
+  const uint32_t p = (2 * p_mix_ + p1 + p2) >> 2;
+  return std::clamp<uint32_t>(p, 1, kTotal - 1);
+}
+
+void Stage::Update(int bit) {
+  // Mixer.
+  const int64_t err = ((int64_t{bit} << 16) - int64_t{p_mix1_}) * params_.mixer_rate;
+  const int64_t err2 = ((int64_t{bit} << 16) - int64_t{p_mix2_}) * params_.mixer_rate;
+  for (int i = 0; i < kInputs; ++i) {
+    const int64_t w = w_[i] + ((int64_t{x_[i]} * err) >> 18);
+    w_[i] = static_cast<int32_t>(std::clamp<int64_t>(w, -(int64_t{64} << 16), int64_t{64} << 16));
+    const int64_t v = w2_[i] + ((int64_t{x_[i]} * err2) >> 18);
+    w2_[i] = static_cast<int32_t>(std::clamp<int64_t>(v, -(int64_t{64} << 16), int64_t{64} << 16));
+  }
+  // Counters.
+  const int64_t target = bit ? int64_t{kP22Max} : 0;
+  for (int i = 0; i < kContexts; ++i) {
+    uint32_t& v = *counter_[i];
+    const uint32_t n = v & 1023;
+    int64_t p = v >> 10;
+    p += ((target - p) * tables::kRate[n]) >> 16;
+    p = std::clamp<int64_t>(p, 1, kP22Max);
+    v = (static_cast<uint32_t>(p) << 10) | (n < params_.counter_limit ? n + 1 : n);
+  }
+  ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
+  ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
+}
+
+void Stage::End(int symbol) {
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  if (params_.positions == 1 && index_ < subpixels_) plane_[index_] = static_cast<uint8_t>(symbol);
+  last_[c] = static_cast<uint8_t>(symbol);
+  ++index_;
+}
+
+uint64_t Stage::Digest() const {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto bytes = [&h](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  };
+  bytes(&index_, sizeof index_);
+  bytes(plane_.data(), plane_.size());
+  bytes(last_.data(), last_.size());
+  bytes(tables_.data(), tables_.size() * sizeof(Slot));
+  bytes(weights_.data(), weights_.size() * sizeof(int32_t));
+  bytes(weights2_.data(), weights2_.size() * sizeof(int32_t));
+  bytes(apm1_.data(), apm1_.size() * 2);
+  bytes(apm2_.data(), apm2_.size() * 2);
+  return h;
+}
+
+}  // namespace pixelzip::adaptive

@@ -1,0 +1,157 @@
+// The online-adaptive stage between a model and the range coder (issue 21).
+//
+// For every subpixel the stage receives the model's integer CDF (total 2^16, every
+// symbol >= 1) and codes the symbol as 8 binary decisions, most significant bit first.
+// Each decision's probability is the model's own (the mass of the upper half of the
+// current node over the node's mass, taken exactly from the CDF) refined by
+// logistic mixing with adaptive counters indexed by hashed contexts of the pixels
+// already coded (W, N, NW, NE, WW, NN, the earlier channels of the pixel, the model's
+// median and confidence), then two APM/SSE stages. Every decision is coded with a
+// 2-symbol distribution of total 2^16 whose two frequencies are >= 1. Encoder and
+// decoder update the same state in the same order, so they stay identical.
+//
+// Integer arithmetic and constant tables only (tables.h; no libm, no float); the
+// state's size depends only on the parameters and the image size; nothing depends on
+// threads, batches or devices. Standard library only (no LibTorch, no models/).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pixelzip::adaptive {
+
+inline constexpr uint32_t kTotal = 1u << 16;
+
+// Recorded in the stream header (docs/format.md section 6); Serialize/Parse are its
+// byte layout.
+struct StageParams {
+  uint8_t kind = 1;          // 1: binary logistic mixing, this file (the only kind)
+  uint8_t positions = 1;     // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved
+  uint8_t table_bits = 16;   // log2 of the slots of each context table (10-22), capped by image size
+  uint8_t mixer_rate = 5;    // mixer learning rate, 1-255
+  uint16_t counter_limit = 255;  // counters adapt at rate 1/(n+1.5), n capped here (1-1023)
+  uint8_t apm_rate = 6;      // APM cells move 2^-apm_rate of the way to each bit (1-12)
+};
+inline constexpr size_t kSerializedParamsBytes = 7;
+std::vector<uint8_t> Serialize(const StageParams& params);
+// Empty string when `params` are valid, else what is wrong.
+std::string Problem(const StageParams& params);
+// Throws std::invalid_argument (with a message) when the bytes are not a valid record.
+StageParams Parse(const uint8_t* data, size_t size);
+
+// 256 * log2(v) in fixed point, v >= 1 (an integer approximation from tables.h).
+int32_t Log2Fixed(uint32_t v);
+// 256 * log2(a / b) clamped to [-4095, 4095]; a, b >= 1.
+int32_t StretchRatio(uint32_t a, uint32_t b);
+// 2^16 / (1 + 2^(-x / 256)) from the table, clamped to [1, 2^16 - 1]; x clamped to +-4095.
+uint32_t Squash(int32_t x);
+
+class Stage {
+ public:
+  // Bytes a Stage with these parameters allocates for this image (for decoder limits).
+  static uint64_t MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
+
+  // REQUIRES: Problem(params) empty; channels 1-3 (the colour channels, interleaved).
+  // width, height >= 1. Throws std::invalid_argument otherwise.
+  Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
+
+  // Codes one symbol. `at(edge)` is the model's CDF (0 <= edge <= 256); values are
+  // clamped to [0, 2^16] and a non-increasing CDF is tolerated (the refined decisions
+  // keep their guarantees whatever `at` returns). `coder(depth, p1)` codes or decodes
+  // decision `depth` (0-7, MSB first) whose bit 1 has probability p1 / 2^16,
+  // 1 <= p1 <= 2^16 - 1, and returns the bit. Returns the symbol (0-255).
+  template <class At, class Coder>
+  int Code(const At& at, Coder&& coder);
+
+  // FNV-1a of the whole adaptive state (tests: encoder == decoder).
+  uint64_t Digest() const;
+  uint64_t symbols() const { return index_; }
+
+  // Low level, public for tests and the fuzz target: one decision given the model's
+  // stretched probability (log2-odds * 256 of bit 1). Begin() once per symbol, then
+  // Predict/Update for each of 8 depths, then End().
+  void Begin(int median, uint32_t outside_mass);
+  uint32_t Predict(int depth, int node, int32_t model_stretch);
+  void Update(int bit);
+  void End(int symbol);
+
+ private:
+  static constexpr int kContexts = 8;
+  static constexpr int kInputs = kContexts + 2;
+  static constexpr int kConfBuckets = 9;
+  struct Slot {
+    uint32_t check;
+    uint32_t node[15];
+  };
+
+  uint8_t Pixel(int64_t y, int64_t x, uint32_t c) const;
+  void SelectSlots(int high_nibble);
+
+  StageParams params_;
+  uint32_t width_, height_, channels_;
+  uint64_t subpixels_;
+  uint64_t index_ = 0;
+  std::vector<uint8_t> plane_;          // the symbols coded so far, at their positions
+  std::array<uint8_t, 3> last_{};       // stream mode: previous symbol of each channel
+  uint32_t slot_mask_;
+  std::vector<Slot> tables_;            // kContexts tables of slot_mask_ + 1 slots
+  std::array<uint64_t, kContexts> ctx_{};
+  std::array<Slot*, kContexts> slot_{};
+  std::vector<int32_t> weights_;        // 3 channels * 8 depths * kConfBuckets sets of kInputs
+  std::vector<int32_t> weights2_;       // second mixer: 3 channels * 256 nodes sets of kInputs
+  std::vector<uint16_t> apm1_, apm2_;   // 33 cells per context
+  // Per symbol / per decision.
+  uint32_t channel_ = 0;
+  int conf_ = 0;
+  int depth_ = 0, node_ = 1;
+  std::array<int32_t, kInputs> x_{};
+  std::array<uint32_t*, kContexts> counter_{};
+  int32_t* w_ = nullptr;
+  int32_t* w2_ = nullptr;
+  uint32_t p_mix_ = 0, p_mix1_ = 0, p_mix2_ = 0;
+  size_t a1_ = 0, a2_ = 0;
+};
+
+template <class At, class Coder>
+int Stage::Code(const At& at, Coder&& coder) {
+  // Each edge is asked of the model at most once per symbol (the median search and the
+  // descent share their first steps when the symbol is near the median).
+  uint32_t memo[257];
+  uint64_t have[5] = {0, 0, 0, 0, 0};
+  const auto cdf = [&at, &memo, &have](int edge) -> uint32_t {
+    const uint64_t bit = uint64_t{1} << (edge & 63);
+    if (have[edge >> 6] & bit) return memo[edge];
+    const uint32_t v = static_cast<uint32_t>(at(edge));
+    have[edge >> 6] |= bit;
+    return memo[edge] = v > kTotal ? kTotal : v;
+  };
+  // The model's median: the largest m with cdf(m) <= 2^15.
+  int lo = 0, hi = 256;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (cdf(mid) <= kTotal / 2) lo = mid; else hi = mid;
+  }
+  const uint32_t a = cdf(lo > 0 ? lo - 1 : 0), b = cdf(lo + 2 < 256 ? lo + 2 : 256);
+  Begin(lo, b >= a ? kTotal - (b - a) : kTotal);
+  // Eight decisions, most significant bit first.
+  int sym = 0, node = 1;
+  uint32_t clo = 0, chi = kTotal;
+  for (int d = 0; d < 8; ++d) {
+    const int mid = sym + (128 >> d);
+    uint32_t cm = cdf(mid);
+    cm = cm < clo ? clo : cm > chi ? chi : cm;
+    const uint32_t m0 = cm - clo, m1 = chi - cm;
+    const uint32_t p1 = Predict(d, node, StretchRatio(m1 > 0 ? m1 : 1, m0 > 0 ? m0 : 1));
+    const int bit = coder(d, p1) ? 1 : 0;
+    Update(bit);
+    node = 2 * node + bit;
+    if (bit) { sym = mid; clo = cm; } else { chi = cm; }
+  }
+  End(sym);
+  return sym;
+}
+
+}  // namespace pixelzip::adaptive

@@ -1,0 +1,69 @@
+// Not a benchmark: replays dumps written by adaptive_dump through the adaptive stage
+// with the parameters given, and prints the model's and the stage's ideal code length
+// in bits per subpixel (-log2 of each coded frequency / 2^16).
+//   adaptive_sim [key=value ...] DUMP...   keys: positions table_bits mixer_rate counter_limit apm_rate off
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adaptive/stage.h"
+
+int main(int argc, char** argv) {
+  pixelzip::adaptive::StageParams p;
+  bool off = false;
+  double total_model = 0, total_stage = 0, total_n = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) {
+      const std::string k = a.substr(0, eq);
+      const int v = std::stoi(a.substr(eq + 1));
+      if (k == "positions") p.positions = uint8_t(v);
+      else if (k == "table_bits") p.table_bits = uint8_t(v);
+      else if (k == "mixer_rate") p.mixer_rate = uint8_t(v);
+      else if (k == "counter_limit") p.counter_limit = uint16_t(v);
+      else if (k == "apm_rate") p.apm_rate = uint8_t(v);
+      else if (k == "off") off = v != 0;
+      else { std::fprintf(stderr, "unknown key %s\n", k.c_str()); return 2; }
+      continue;
+    }
+    std::FILE* f = std::fopen(a.c_str(), "rb");
+    if (!f) { std::fprintf(stderr, "cannot read %s\n", a.c_str()); return 1; }
+    char magic[4];
+    uint32_t head[4];
+    if (std::fread(magic, 1, 4, f) != 4 || std::fread(head, 4, 4, f) != 4) return 1;
+    pixelzip::adaptive::StageParams q = p;
+    if (head[3] != 0) q.positions = 0;  // multiscale: stream order only
+    pixelzip::adaptive::Stage stage(q, head[0], head[1], head[2]);
+    const uint64_t n = uint64_t{head[0]} * head[1] * head[2];
+    uint32_t cdf[257];
+    uint16_t v[255];
+    uint8_t sym;
+    double model_bits = 0, stage_bits = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
+      cdf[0] = 0;
+      for (int e = 1; e < 256; ++e) cdf[e] = v[e - 1];
+      cdf[256] = 65536;
+      model_bits += 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
+      if (off) continue;
+      stage.Code([&](int e) { return cdf[e]; }, [&](int d, uint32_t p1) {
+        const int bit = (sym >> (7 - d)) & 1;
+        stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
+        return bit;
+      });
+    }
+    std::fclose(f);
+    std::printf("%-40s model %.4f stage %.4f (%+.2f%%)\n", a.c_str(), model_bits / n, stage_bits / n,
+                100 * (stage_bits / model_bits - 1));
+    total_model += model_bits;
+    total_stage += stage_bits;
+    total_n += n;
+  }
+  std::printf("TOTAL model %.4f stage %.4f (%+.2f%%)\n", total_model / total_n, total_stage / total_n,
+              100 * (total_stage / total_model - 1));
+  return 0;
+}

@@ -1,0 +1,70 @@
+// The adaptive stage's cost per subpixel (issue 21): Stage::Code over a synthetic
+// stream of model CDFs (a discretised logistic around a drifting mean), with the
+// range coder left out (its cost is in bench_entropy). Items = subpixels.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "adaptive/stage.h"
+
+namespace {
+
+// 256 integer CDFs of increasing spread, each a valid SubpixelCdf (total 2^16, every symbol >= 1).
+std::vector<std::vector<uint32_t>> MakeCdfs() {
+  std::vector<std::vector<uint32_t>> cdfs;
+  for (int mean = 0; mean < 256; ++mean) {
+    std::vector<uint32_t> w(256);
+    uint64_t sum = 0;
+    for (int s = 0; s < 256; ++s) {
+      const int d = s > mean ? s - mean : mean - s;
+      w[s] = 1 + (d < 24 ? (24 - d) * (24 - d) * 8 : 0);
+      sum += w[s];
+    }
+    std::vector<uint32_t> cdf(257, 0);
+    uint64_t acc = 0;
+    for (int s = 0; s < 256; ++s) {
+      acc += w[s];
+      cdf[s + 1] = static_cast<uint32_t>((acc * (65536 - 256)) / sum) + uint32_t(s + 1);
+    }
+    cdf[256] = 65536;
+    cdfs.push_back(cdf);
+  }
+  return cdfs;
+}
+
+void BM_StageCode(benchmark::State& state) {
+  const auto cdfs = MakeCdfs();
+  const uint32_t w = 256, h = 256, c = 3;
+  std::vector<uint8_t> symbols(size_t{w} * h * c);
+  uint32_t r = 1;
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    r = r * 1103515245u + 12345u;
+    symbols[i] = uint8_t(((i / 3) % w + (i / 3 / w)) / 2 + (r >> 28));
+  }
+  pixelzip::adaptive::StageParams params;
+  size_t i = 0;
+  auto stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
+  uint64_t sink = 0;
+  for (auto _ : state) {
+    if (i == symbols.size()) {
+      state.PauseTiming();
+      stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
+      i = 0;
+      state.ResumeTiming();
+    }
+    const int sym = symbols[i];
+    const auto& cdf = cdfs[size_t((sym + 3) & 255)];
+    sink += uint64_t(stage->Code([&cdf](int e) { return cdf[size_t(e)]; },
+                                 [sym](int d, uint32_t p1) { return ((sym >> (7 - d)) & 1) + 0 * p1; }));
+    ++i;
+  }
+  benchmark::DoNotOptimize(sink);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StageCode);
+
+}  // namespace
+
+BENCHMARK_MAIN();
