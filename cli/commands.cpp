@@ -51,7 +51,8 @@ void CheckOutput(const std::string& input, const std::string& output, bool force
     throw CommandError(output, kExitUsage, "is the input file; refusing to overwrite it");
   }
   if (IsDirectory(output)) throw CommandError(output, kExitIo, "is a directory");
-  if (!force && FileExists(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
+  // A character device or FIFO (/dev/null, a pipe) is written through and replaces nothing.
+  if (!force && OutputWouldReplace(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
 }
 
 // Writes bytes to `output` ("-": stdout) atomically; errors name the output.
