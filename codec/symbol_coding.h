@@ -46,5 +46,8 @@ class RangeSymbolSource final : public models::SymbolSource {
 void EncodeAlpha(const Image& image, models::SymbolSink& sink, const models::ProgressFn& progress);
 // Fills the alpha channel of `image` (allocated, dimensions set); other channels are untouched.
 void DecodeAlpha(Image& image, models::SymbolSource& source, const models::ProgressFn& progress);
+// The same values into a plane of its own: `alpha` holds width * height bytes, one per pixel.
+void DecodeAlphaPlane(uint32_t width, uint32_t height, uint8_t* alpha, models::SymbolSource& source,
+                      const models::ProgressFn& progress);
 
 }  // namespace pixelzip::codec

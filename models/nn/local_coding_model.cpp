@@ -115,17 +115,23 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 }
 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
+  // The plane grows a row at a time: its capacity is reserved up front (address space; the pages
+  // are committed as rows are written), so a corrupt stream that claims a huge image costs memory
+  // only for the rows it decodes. Rows below the current one are outside the plane, and read as 0
+  // (PixelEvaluator reads only rows above and pixels to the left anyway).
   QPlane plane;
   plane.width = int(image.width);
-  plane.height = int(image.height);
+  plane.height = 0;
   plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
-  const int W = plane.width, H = plane.height, C = plane.channels;
+  plane.q.reserve(size_t(image.width) * image.height * image.channels);
+  const int W = plane.width, H = int(image.height), C = plane.channels;
   PixelEvaluator ev(model_);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   int32_t previous[3];
   for (int y = 0; y < H; ++y) {
+    plane.q.resize(size_t(y + 1) * W * C);
+    plane.height = y + 1;
     for (int x = 0; x < W; ++x) {
       ev.Evaluate(plane, y, x, params.data());
       for (int c = 0; c < C; ++c) {
