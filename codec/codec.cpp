@@ -163,6 +163,9 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     h.width = image.width;
     h.height = image.height;
     h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
+    std::vector<std::string> metadata_not_kept;
+    h.extension = codec::MetadataExtension(options.metadata, &metadata_not_kept);
+    if (!h.extension.empty()) h.version_minor = codec::kVersionMinorMetadata;
 
     entropy::RangeEncoder encoder;
     codec::RangeSymbolSink sink(encoder);
@@ -185,6 +188,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     result.stream = codec::WriteHeader(h);
     result.stream.insert(result.stream.end(), payload.begin(), payload.end());
     result.model_bits = sink.bits();
+    result.metadata_not_kept = std::move(metadata_not_kept);
     if (options.progress) options.progress(1.0);
     return result;
   });
@@ -274,6 +278,9 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.payload_bytes = h.payload_bytes;
     info.pixel_checksum = h.pixel_crc32;
     info.header_bytes = header_bytes;
+    info.extension_bytes = h.extension.size();
+    if (h.version_minor >= codec::kVersionMinorMetadata && !h.extension.empty())
+      info.metadata_unreadable = !codec::ParseMetadataExtension(h.extension, &info.metadata);
     return info;
   });
 }
