@@ -3,8 +3,10 @@
 // returns an exit code or throws CommandError, which names the file at fault.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "pixelzip/error.h"
 
@@ -57,6 +59,9 @@ struct CompressOptions {
   std::string device = "auto";   // cpu | cuda | auto
   bool force = false;            // overwrite an existing output; allow writing to a terminal
   bool verbose = false;          // print sizes and rate on stderr
+  bool strip = false;            // drop the image's metadata (PNG chunks, PNM comments) on purpose
+  bool quiet = false;            // no warnings, no progress bar
+  bool remove_input = false;     // --rm: delete the input once its output is complete (not for stdin/stdout)
 };
 
 struct DecompressOptions {
@@ -67,6 +72,9 @@ struct DecompressOptions {
   std::string device = "auto";
   bool force = false;
   bool verbose = false;
+  bool strip = false;           // do not write the stream's metadata into the image
+  bool quiet = false;           // no warnings, no progress bar
+  bool remove_input = false;    // --rm, as for compress
 };
 
 struct InfoOptions {
@@ -86,8 +94,15 @@ int RunCompress(const CompressOptions& options);
 int RunDecompress(const DecompressOptions& options);
 int RunInfo(const InfoOptions& options);
 int RunVerify(const VerifyOptions& options);
+// `pixelzip models`: one line per shipped model: name, order, channels, default.
+int RunModels();
 
 // The default output name `decompress` uses for `input` (not "-").
 std::string DefaultDecompressedName(const std::string& input);
+
+// Runs `run` on each input in turn (zstd-style several inputs): a failure prints its
+// one line on stderr and the next input is still done. Returns 0 when all succeeded,
+// else the exit code of the first failure.
+int RunEach(const std::vector<std::string>& inputs, const std::function<int(const std::string&)>& run);
 
 }  // namespace pixelzip::cli

@@ -200,6 +200,12 @@ std::vector<std::string> ShippedModelNames() {
   return names;
 }
 
+std::vector<ShippedModelEntry> ShippedModelEntries() {
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.table.entries;
+}
+
 std::array<uint8_t, 32> Sha256(const void* data, size_t size) {
   std::array<uint8_t, 32> digest{};
   unsigned int length = 0;
