@@ -135,7 +135,10 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
   png_set_user_limits(png, kPngMaxDimension, kPngMaxDimension);
   png_set_read_fn(png, st, PngReadFn);
   if (st->want_metadata) {
-    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, nullptr, 0);  // chunks libpng does not know
+    // Unknown chunks: the ancillary ones are kept (IF_SAFE keeps ancillary chunks in libpng
+    // 1.6; CollectChunks sorts out the unsafe-to-copy ones), an unknown critical chunk is
+    // still an error, as without metadata.
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_IF_SAFE, nullptr, 0);
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kRawChunks, kRawChunkCount);
   }
   png_read_info(png, info);
