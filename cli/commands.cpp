@@ -163,6 +163,12 @@ int RunCompress(const CompressOptions& o) {
     return ReadImageBytes(bytes.data(), bytes.size(), in_name, o.strip ? nullptr : &metadata);
   });
   options.metadata = std::move(metadata.items);
+  if (o.effort >= 0) {
+    std::string order, model;
+    EffortChoice(o.effort, image.channels >= 3 ? 3 : 1, &order, &model);
+    options.order = ParseOrder(order);
+    options.model = model;
+  }
 
   ProgressBar progress("compressing " + in_name);
   progress.SetMegapixels(double(image.width) * image.height / 1e6);
@@ -258,6 +264,20 @@ int RunDecompress(const DecompressOptions& o) {
                  SecondsSince(start));
   }
   return kExitOk;
+}
+
+void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model) {
+  if (effort < 0 || effort > 9) throw CommandError("", kExitUsage, "-e takes an effort from 0 to 9");
+  *order = "raster";
+  *model = effort == 0 ? "order0-adaptive" : "default";
+  if (effort >= 1 && effort <= 3) {
+    for (const ShippedModel& m : ShippedModels()) {
+      if (m.order == Order::kMultiscale &&
+          std::find(m.default_for.begin(), m.default_for.end(), colour_channels) != m.default_for.end()) {
+        *order = "multiscale";
+      }
+    }
+  }
 }
 
 int RunEach(const std::vector<std::string>& inputs, const std::function<int(const std::string&)>& run) {

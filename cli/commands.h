@@ -62,7 +62,13 @@ struct CompressOptions {
   bool strip = false;            // drop the image's metadata (PNG chunks, PNM comments) on purpose
   bool quiet = false;            // no warnings, no progress bar
   bool remove_input = false;     // --rm: delete the input once its output is complete (not for stdin/stdout)
+  int effort = -1;               // -e 0-9, instead of order and model (-1: not given); see EffortChoice
 };
+
+// What -e picks: 0 order0-adaptive in raster order (fastest, weakest); 1-3 the default
+// multiscale model (fast decode), or raster where no multiscale model codes the image's
+// colour channels; 4-9 the default raster model (best rate). Sets order and model.
+void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model);
 
 struct DecompressOptions {
   std::string input;            // path or "-"

@@ -71,10 +71,19 @@ int Main(int argc, char** argv) {
   compress->add_option("-o,--output", co.output,
                        "output file, with one input (default: IN.pxz; stdout when IN is -); - for stdout");
   compress->add_flag("-c,--stdout", compress_stdout, "write to stdout (one input)");
-  compress->add_option("--order", co.order, "coding order: raster (best rate) or multiscale (fast decode)")
-      ->check(CLI::IsMember({"raster", "multiscale"}))
-      ->capture_default_str();
-  compress->add_option("-m,--model", co.model, ModelHelp())->capture_default_str();
+  CLI::Option* compress_order =
+      compress->add_option("--order", co.order, "coding order: raster (best rate) or multiscale (fast decode)")
+          ->check(CLI::IsMember({"raster", "multiscale"}))
+          ->capture_default_str();
+  CLI::Option* compress_model = compress->add_option("-m,--model", co.model, ModelHelp())->capture_default_str();
+  compress
+      ->add_option("-e,--effort", co.effort,
+                   "effort 0-9 instead of --order and --model: 0 order0-adaptive (fastest, weakest), 1-3 the default "
+                   "multiscale model (fast decode; raster where none codes the image), 4-9 the default raster "
+                   "model (best rate)")
+      ->check(CLI::Range(0, 9))
+      ->excludes(compress_order)
+      ->excludes(compress_model);
   compress->add_option("--device", co.device, "where the model runs: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();

@@ -501,6 +501,24 @@ TEST_F(CliTest, WarnsWhenAPxzIsGivenAnImageName) {
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
+TEST_F(CliTest, EffortPicksOrderAndModel) {
+  std::string order, model;
+  EffortChoice(0, 3, &order, &model);
+  EXPECT_EQ(order + " " + model, "raster order0-adaptive");
+  EffortChoice(9, 3, &order, &model);
+  EXPECT_EQ(order + " " + model, "raster default");
+  EffortChoice(2, 3, &order, &model);
+  EXPECT_EQ(model, "default");
+  const std::string in = WriteImage("in.png", MakeImage(8, 6, 3));
+  RunResult r = RunPixelzip({"compress", in, "-e", "0"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"info", in + ".pxz"});
+  const std::string info(r.out.begin(), r.out.end());
+  EXPECT_NE(info.find("architecture: order0-adaptive"), std::string::npos) << info;
+  EXPECT_EQ(RunPixelzip({"compress", in, "-e", "1", "--order", "raster", "-f"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunPixelzip({"compress", in, "-e", "10", "-f"}).exit_code, kExitUsage);
+}
+
 TEST(CliProgress, LineShowsElapsedEtaAndRate) {
   EXPECT_EQ(FormatProgressLine("compressing a.png", 0.25, 12.0, 4.0),
             "compressing a.png [======                  ]  25%  0:12, ETA 0:36, 0.08 MP/s");
