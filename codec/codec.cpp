@@ -222,7 +222,10 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     codec::RangeSymbolSource source(decoder);
     model->Decode(View(h.width, h.height, colour_channels, colour.data()), source,
                   Stage(options.progress, 0, alpha ? colour_share : 1));
-    if (alpha) codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source, Stage(options.progress, colour_share, 1));
+    if (alpha) {
+      codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source,
+                              Stage(options.progress, colour_share, 1));
+    }
     if (!decoder.AtCleanEnd())
       throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
 
