@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -102,19 +103,68 @@ void WriteAll(int fd, const uint8_t* data, size_t size, const std::string& what)
   }
 }
 
+// Character devices (/dev/null) and FIFOs are written in place; nothing is replaced.
+bool IsWriteThroughKind(mode_t mode) { return S_ISCHR(mode) || S_ISFIFO(mode); }
+
+// Why a file of this kind is never an output; nullptr for the kinds AtomicFile writes.
+const char* RefusedKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory";
+  if (S_ISBLK(mode)) return "is a block device; pixelzip does not write to block devices";
+  if (S_ISSOCK(mode)) return "is a socket";
+  if (!S_ISREG(mode) && !IsWriteThroughKind(mode)) return "is not a regular file";
+  return nullptr;
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(std::string path, bool overwrite) : path_(std::move(path)), overwrite_(overwrite) {
+AtomicFile::AtomicFile(std::string path, bool overwrite)
+    : path_(std::move(path)), target_(path_), overwrite_(overwrite) {
   if (path_.empty() || path_ == "-") throw Error(ErrorCode::kInvalidArgument, "not a file name");
   struct stat st {};
   if (lstat(path_.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::kInvalidArgument, "is a directory");
+    if (S_ISLNK(st.st_mode)) {
+      // Never rename over the link: write through it to its final target.
+      if (!overwrite_) throw OutputExistsError();
+      char* resolved = realpath(path_.c_str(), nullptr);
+      if (resolved == nullptr) {
+        const int err = errno;
+        if (err == ENOENT) {
+          throw Error(ErrorCode::kIo, "is a symbolic link to a file that does not exist (pixelzip writes through "
+                                      "symbolic links, never over them)");
+        }
+        ThrowErrno("cannot follow the symbolic link", err);
+      }
+      target_ = resolved;
+      std::free(resolved);
+      if (stat(target_.c_str(), &st) != 0) ThrowErrno("cannot stat the link's target " + target_, errno);
+    }
+    if (const char* why = RefusedKind(st.st_mode)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  target_ == path_ ? std::string(why) : "links to " + target_ + ", which " + why);
+    }
+    if (IsWriteThroughKind(st.st_mode)) {
+      fd_ = open(target_.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+      if (fd_ < 0) ThrowErrno("cannot open", errno);
+      struct stat opened {};
+      if (fstat(fd_, &opened) != 0 || !IsWriteThroughKind(opened.st_mode)) {
+        close(fd_);
+        fd_ = -1;
+        throw Error(ErrorCode::kIo, "changed while it was being opened");
+      }
+      if (!overwrite_ && isatty(fd_)) {
+        close(fd_);
+        fd_ = -1;
+        throw Error(ErrorCode::kInvalidArgument, "is a terminal; refusing to write binary data to it (use --force)");
+      }
+      through_ = true;
+      return;
+    }
     if (!overwrite_) throw OutputExistsError();
   }
   InstallSignalHandlersOnce();
-  std::string templ = DirName(path_) + "/." + BaseName(path_) + ".XXXXXX";
+  std::string templ = DirName(target_) + "/." + BaseName(target_) + ".XXXXXX";
   fd_ = mkstemp(templ.data());
-  if (fd_ < 0) ThrowErrno("cannot create a temporary file in " + DirName(path_), errno);
+  if (fd_ < 0) ThrowErrno("cannot create a temporary file in " + DirName(target_), errno);
   temp_path_ = templ;
   RegisterTemp(temp_path_);
   if (fchmod(fd_, 0666 & ~CurrentUmask()) != 0) {
@@ -145,14 +195,26 @@ void AtomicFile::Write(const uint8_t* data, size_t size) {
 
 void AtomicFile::Commit() {
   if (fd_ < 0) throw Error(ErrorCode::kInternal, "AtomicFile::Commit twice");
+  if (through_) {
+    const int fd = fd_;
+    fd_ = -1;
+    if (close(fd) != 0) ThrowErrno("cannot close", errno);
+    return;
+  }
   if (fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) ThrowErrno("cannot sync", errno);
   const int fd = fd_;
   fd_ = -1;
   if (close(fd) != 0) ThrowErrno("cannot close", errno);
 
   const char* from = temp_path_.c_str();
-  const char* to = path_.c_str();
+  const char* to = target_.c_str();
   if (overwrite_) {
+    // A link (or special file) put in the target's place meanwhile is not renamed over.
+    struct stat st {};
+    if (lstat(to, &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw Error(ErrorCode::kIo, target_ + " stopped being a regular file while the output was written; not "
+                                            "replacing it");
+    }
     if (rename(from, to) != 0) ThrowErrno("cannot rename the temporary file into place", errno);
   } else if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0) {
     const int err = errno;
@@ -165,7 +227,7 @@ void AtomicFile::Commit() {
       throw OutputExistsError();
     } else {
       // No hard links either (FAT, some FUSE): check, then rename (a small window).
-      if (FileExists(path_)) throw OutputExistsError();
+      if (FileExists(target_)) throw OutputExistsError();
       if (rename(from, to) != 0) ThrowErrno("cannot rename the temporary file into place", errno);
     }
   }
@@ -173,7 +235,7 @@ void AtomicFile::Commit() {
   temp_path_.clear();
 
   // Make the new directory entry durable too; not every file system can.
-  const int dir = open(DirName(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir = open(DirName(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     fsync(dir);
     close(dir);
@@ -232,6 +294,11 @@ bool SameFile(const std::string& a, const std::string& b) {
   struct stat sa {}, sb {};
   if (stat(a.c_str(), &sa) != 0 || stat(b.c_str(), &sb) != 0) return false;
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool OutputWouldReplace(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0 && !IsWriteThroughKind(st.st_mode);
 }
 
 bool FileExists(const std::string& path) {

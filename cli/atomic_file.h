@@ -21,15 +21,31 @@ class OutputExistsError : public Error {
 
 // One output file in the making.
 //
-// Guarantees: until Commit() returns, `path` is untouched (an existing file
-// keeps its bytes and mode); if the object is destroyed without a successful
-// Commit(), or the process is interrupted by SIGINT/SIGTERM/SIGHUP, the
-// temporary file is removed. All failures throw pixelzip::Error: kIo for
-// system errors, OutputExistsError when `path` exists and overwrite is false.
+// What `path` names decides how it is written:
+//  - nothing, or a regular file: the bytes go to a temporary file beside it,
+//    renamed over `path` on Commit() (an existing file needs overwrite);
+//  - a symbolic link (needs overwrite): followed, all the way; its final
+//    target, which must exist and be a regular file or one of the special
+//    files below, is written as above. The link itself is never replaced:
+//    no rename ever lands on a symbolic link;
+//  - a character device or a FIFO (e.g. /dev/null, a named pipe): written
+//    through, in place, with no temporary file and no rename, and without
+//    overwrite (nothing is replaced). Not atomic: a failure may leave part of
+//    the output written. A terminal is refused unless overwrite (binary data);
+//  - a directory, a block device, a socket: refused (kInvalidArgument).
+//
+// Guarantees for the temporary-file kinds: until Commit() returns, the file
+// written is untouched (an existing file keeps its bytes and mode); if the
+// object is destroyed without a successful Commit(), or the process is
+// interrupted by SIGINT/SIGTERM/SIGHUP, the temporary file is removed. All
+// failures throw pixelzip::Error: kIo for system errors, OutputExistsError
+// when `path` exists (and is not a character device or FIFO) and overwrite is
+// false.
 class AtomicFile {
  public:
-  // Creates the temporary file "<dir of path>/.<name of path>.XXXXXX" (mode
-  // 0666 minus umask). REQUIRES: path is not empty and not "-".
+  // Creates the temporary file "<dir of target>/.<name of target>.XXXXXX"
+  // (mode 0666 minus umask), or opens the special file. REQUIRES: path is not
+  // empty and not "-".
   AtomicFile(std::string path, bool overwrite);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
@@ -46,16 +62,26 @@ class AtomicFile {
   void Commit();
 
   const std::string& path() const { return path_; }
+  // The file that Commit() replaces or creates: `path`, or its symbolic link's target.
+  const std::string& target_path() const { return target_; }
   const std::string& temp_path() const { return temp_path_; }  // empty once committed or removed
+  bool writes_through() const { return through_; }  // a character device or FIFO, written in place
 
  private:
   void RemoveTemp() noexcept;
 
   std::string path_;
+  std::string target_;
   std::string temp_path_;
   bool overwrite_;
+  bool through_ = false;
   int fd_ = -1;
 };
+
+// True when writing to `path` would replace something that exists (any kind of
+// file but a character device or FIFO, which are written through): the CLI asks
+// for --force first.
+bool OutputWouldReplace(const std::string& path);
 
 // Writes `bytes` to `path` through an AtomicFile, or to stdout when path is "-".
 // Throws pixelzip::Error as AtomicFile does.

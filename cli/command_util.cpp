@@ -53,6 +53,38 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+namespace {
+// m:ss, or h:mm:ss from an hour on.
+std::string ClockText(double seconds) {
+  const long s = seconds < 0 ? 0 : static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+}  // namespace
+
+std::string FormatProgressLine(const std::string& label, double fraction, double elapsed_s, double megapixels) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  constexpr int kWidth = 24;
+  const int filled = static_cast<int>(fraction * kWidth);
+  std::string bar(static_cast<size_t>(filled), '=');
+  bar.resize(kWidth, ' ');
+  char pct[8];
+  std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(fraction * 100.0));
+  std::string line = label + " [" + bar + "] " + pct + "  " + ClockText(elapsed_s);
+  if (fraction > 0.005 && fraction < 1.0) line += ", ETA " + ClockText(elapsed_s * (1.0 - fraction) / fraction);
+  if (megapixels > 0 && elapsed_s > 0) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, ", %.2f MP/s", fraction * megapixels / elapsed_s);
+    line += rate;
+  }
+  return line;
+}
+
 ProgressBar::ProgressBar(std::string label)
     : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
 
@@ -76,13 +108,10 @@ void ProgressBar::Update(double fraction) {
   if (now - start_ < std::chrono::seconds(1)) return;
   if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && fraction < 1.0) return;
   last_draw_ = now;
-  fraction = std::clamp(fraction, 0.0, 1.0);
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(fraction * kWidth);
-  std::string bar(static_cast<size_t>(filled), '=');
-  bar.resize(kWidth, ' ');
-  // "\033[K" erases what a longer label left behind.
-  std::fprintf(stderr, "\r%s [%s] %3d%%\033[K", label_.c_str(), bar.c_str(), static_cast<int>(fraction * 100.0));
+  const std::string line =
+      FormatProgressLine(label_, fraction, std::chrono::duration<double>(now - start_).count(), megapixels_);
+  // "\033[K" erases what a longer line left behind.
+  std::fprintf(stderr, "\r%s\033[K", line.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -51,7 +51,11 @@ double SecondsSince(Clock::time_point start);
 
 // A one-line progress bar on stderr: drawn only when stderr is a terminal and
 // the work has taken more than a second since construction; erased by Clear()
-// and on destruction.
+// and on destruction. Beside the bar: time elapsed, the estimated time left
+// (from the rate so far) and, given the work's size, megapixels per second:
+//   compressing a.png [=========               ]  31%  0:12, ETA 0:27, 0.84 MP/s
+// FormatProgressLine() is that text, for tests.
+std::string FormatProgressLine(const std::string& label, double fraction, double elapsed_s, double megapixels);
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label);
@@ -64,6 +68,8 @@ class ProgressBar {
   Progress Callback();
   // Changes the text in front of the bar (from the next redraw).
   void SetLabel(std::string label) { label_ = std::move(label); }
+  // The size of the whole work in megapixels (0: no rate shown).
+  void SetMegapixels(double megapixels) { megapixels_ = megapixels; }
   // Erases the bar (e.g. before writing to a stdout that may be the same terminal).
   void Clear();
 
@@ -71,6 +77,7 @@ class ProgressBar {
   void Update(double fraction);
 
   std::string label_;
+  double megapixels_ = 0;
   bool enabled_;
   bool drawn_ = false;
   Clock::time_point start_;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include "formats/image_io.h"
 #include "models/identity.h"
 #include "pixelzip/codec.h"
+#include "pixelzip/models.h"
 
 namespace pixelzip::cli {
 namespace {
@@ -52,12 +55,34 @@ void CheckOutput(const std::string& input, const std::string& output, bool force
     throw CommandError(output, kExitUsage, "is the input file; refusing to overwrite it");
   }
   if (IsDirectory(output)) throw CommandError(output, kExitIo, "is a directory");
-  if (!force && FileExists(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
+  // A character device or FIFO (/dev/null, a pipe) is written through and replaces nothing.
+  if (!force && OutputWouldReplace(output)) throw CommandError(output, kExitExists, OutputExistsError().what());
 }
 
 // Writes bytes to `output` ("-": stdout) atomically; errors name the output.
 void WriteResult(const std::string& output, const std::vector<uint8_t>& bytes, bool force) {
   WithFile(DisplayName(output, true), [&] { WriteOutput(output, bytes, force); });
+}
+
+// --rm: the input goes once its output is complete; never stdin, and not when the
+// output went to stdout (where it may not have been kept).
+void RemoveInputIfAsked(bool remove, const std::string& input, const std::string& output, bool quiet) {
+  if (!remove || input == "-") return;
+  if (output == "-") {
+    if (!quiet) std::fprintf(stderr, "%s\n", FormatErrorLine(input, "warning: --rm: not removed, the output went to stdout").c_str());
+    return;
+  }
+  if (std::remove(input.c_str()) != 0) {
+    throw CommandError(input, kExitIo, std::string("cannot remove the input (--rm): ") + std::strerror(errno));
+  }
+}
+
+// One warning line on stderr per item of metadata that could not be kept.
+void WarnNotKept(const std::string& file, const std::vector<std::string>& not_kept, bool quiet) {
+  if (quiet) return;
+  for (const std::string& what : not_kept) {
+    std::fprintf(stderr, "%s\n", FormatErrorLine(file, "warning: not kept: " + what).c_str());
+  }
 }
 
 // Reads an image (PNG/PNM) or decodes a .pxz stream, chosen by the file name.
@@ -135,10 +160,21 @@ int RunCompress(const CompressOptions& o) {
 
   const auto start = Clock::now();
   const std::vector<uint8_t> bytes = WithFile(in_name, [&] { return ReadInput(o.input); });
-  const Image image = WithFile(in_name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), in_name); });
+  ImageMetadata metadata;
+  const Image image = WithFile(in_name, [&] {
+    return ReadImageBytes(bytes.data(), bytes.size(), in_name, o.strip ? nullptr : &metadata);
+  });
+  options.metadata = std::move(metadata.items);
+  if (o.effort >= 0) {
+    std::string order, model;
+    EffortChoice(o.effort, image.channels >= 3 ? 3 : 1, &order, &model);
+    options.order = ParseOrder(order);
+    options.model = model;
+  }
 
   ProgressBar progress("compressing " + in_name);
-  options.progress = progress.Callback();
+  progress.SetMegapixels(double(image.width) * image.height / 1e6);
+  if (!o.quiet) options.progress = progress.Callback();
   EncodeResult result;
   try {
     result = WithFile(in_name, [&] { return Encode(image, options); });
@@ -146,7 +182,15 @@ int RunCompress(const CompressOptions& o) {
     RethrowBlamingModel(e, o.model);
   }
   progress.Clear();
+  WarnNotKept(in_name, metadata.not_kept, o.quiet);
+  WarnNotKept(in_name, result.metadata_not_kept, o.quiet);
+  if (!o.quiet && !o.output.empty() && HasImageExtension(output)) {
+    std::fprintf(stderr, "%s\n",
+                 FormatErrorLine(out_name, "warning: the name ends like an image, but the file holds a .pxz stream")
+                     .c_str());
+  }
   WriteResult(output, result.stream, o.force);
+  RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
 
   if (o.verbose) {
     const uint64_t subpixels = image.SubpixelCount();
@@ -182,7 +226,15 @@ int RunDecompress(const DecompressOptions& o) {
   const auto start = Clock::now();
   const std::vector<uint8_t> bytes = WithFile(in_name, [&] { return ReadInput(o.input); });
   ProgressBar progress("decompressing " + in_name);
-  options.progress = progress.Callback();
+  if (bytes.size() >= 4) {
+    try {
+      const StreamInfo head = ReadStreamInfo(bytes.data(), bytes.size(), options.limits);
+      progress.SetMegapixels(double(head.width) * head.height / 1e6);
+    } catch (const Error&) {
+      // Decode reports it.
+    }
+  }
+  if (!o.quiet) options.progress = progress.Callback();
   Image image;
   try {
     image = WithFile(in_name, [&] { return Decode(bytes, options); });
@@ -191,8 +243,21 @@ int RunDecompress(const DecompressOptions& o) {
   }
   progress.Clear();
   const FileFormat out_format = format ? *format : (output == "-" ? FileFormat::kPng : FormatForPath(output));
-  const std::vector<uint8_t> encoded = WithFile(out_name, [&] { return EncodeImage(image, out_format); });
+  StreamInfo info;
+  if (!o.strip) info = WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); });
+  if (info.metadata_unreadable && !o.quiet) {
+    std::fprintf(stderr, "%s\n",
+                 FormatErrorLine(in_name, "warning: the header's extension area (" +
+                                              std::to_string(info.extension_bytes) +
+                                              " bytes) holds no metadata this pixelzip can read; skipped")
+                     .c_str());
+  }
+  std::vector<std::string> not_kept;
+  const std::vector<uint8_t> encoded =
+      WithFile(out_name, [&] { return EncodeImage(image, out_format, info.metadata, &not_kept); });
+  WarnNotKept(out_name, not_kept, o.quiet);
   WriteResult(output, encoded, o.force);
+  RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
 
   if (o.verbose) {
     std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
@@ -201,6 +266,38 @@ int RunDecompress(const DecompressOptions& o) {
                  SecondsSince(start));
   }
   return kExitOk;
+}
+
+void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model) {
+  if (effort < 0 || effort > 9) throw CommandError("", kExitUsage, "-e takes an effort from 0 to 9");
+  *order = "raster";
+  *model = effort == 0 ? "order0-adaptive" : "default";
+  if (effort >= 1 && effort <= 3) {
+    for (const ShippedModel& m : ShippedModels()) {
+      if (m.order == Order::kMultiscale &&
+          std::find(m.default_for.begin(), m.default_for.end(), colour_channels) != m.default_for.end()) {
+        *order = "multiscale";
+      }
+    }
+  }
+}
+
+int RunEach(const std::vector<std::string>& inputs, const std::function<int(const std::string&)>& run) {
+  int first_failure = kExitOk;
+  for (const std::string& input : inputs) {
+    int code = kExitOk;
+    try {
+      code = run(input);
+    } catch (const CommandError& e) {
+      std::fprintf(stderr, "%s\n", FormatErrorLine(e.file(), e.what()).c_str());
+      code = e.exit_code();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s\n", FormatErrorLine(DisplayName(input, false), e.what()).c_str());
+      code = ExitCodeFor(e.code());
+    }
+    if (code != kExitOk && first_failure == kExitOk) first_failure = code;
+  }
+  return first_failure;
 }
 
 int RunInfo(const InfoOptions& o) {
@@ -212,6 +309,8 @@ int RunInfo(const InfoOptions& o) {
   std::printf("file: %s\n", name.c_str());
   std::printf("format version: %u.%u\n", info.version_major, info.version_minor);
   std::printf("architecture: %s\n", info.architecture.c_str());
+  const std::string model_name = ShippedModelName(info.weights_sha256);
+  std::printf("model: %s\n", model_name.empty() ? "(not shipped with this build)" : model_name.c_str());
   std::printf("weights sha256: %s\n", hash.c_str());
   std::printf("order: %s\n", OrderName(info.order));
   std::printf("adaptive stage: %s\n", info.adaptive ? "yes" : "no");
@@ -223,6 +322,36 @@ int RunInfo(const InfoOptions& o) {
   std::printf("file bytes: %zu\n", bytes.size());
   std::printf("pixel checksum: %08x\n", info.pixel_checksum);
   std::printf("bits per subpixel: %.4f\n", BitsPerSubpixel(bytes.size(), subpixels));
+  std::string metadata;
+  for (const MetadataItem& item : info.metadata) {
+    metadata += (metadata.empty() ? "" : ", ") + DescribeMetadataItem(item) + " (" + std::to_string(item.data.size()) +
+                " bytes)";
+  }
+  if (info.metadata_unreadable) metadata = "unreadable (" + std::to_string(info.extension_bytes) + " bytes skipped)";
+  std::printf("metadata: %s\n", metadata.empty() ? "none" : metadata.c_str());
+  std::fflush(stdout);
+  if (std::ferror(stdout)) throw CommandError("<stdout>", kExitIo, "cannot write");
+  return kExitOk;
+}
+
+namespace {
+std::string ChannelNames(const std::vector<uint32_t>& channels) {
+  std::string out;
+  for (uint32_t c : channels) out += (out.empty() ? "" : ",") + std::string(c == 1 ? "grey" : c == 3 ? "rgb" : "?");
+  return out.empty() ? "-" : out;
+}
+}  // namespace
+
+int RunModels() {
+  const std::vector<ShippedModel> models = ShippedModels();
+  size_t width = 4;
+  for (const ShippedModel& m : models) width = std::max(width, m.name.size());
+  std::printf("%-*s  %-10s  %-8s  %s\n", static_cast<int>(width), "name", "order", "channels", "default");
+  for (const ShippedModel& m : models) {
+    const std::string def = m.default_for.empty() ? "-" : "yes (" + ChannelNames(m.default_for) + ")";
+    std::printf("%-*s  %-10s  %-8s  %s\n", static_cast<int>(width), m.name.c_str(), OrderName(m.order),
+                ChannelNames(m.colour_channels).c_str(), def.c_str());
+  }
   std::fflush(stdout);
   if (std::ferror(stdout)) throw CommandError("<stdout>", kExitIo, "cannot write");
   return kExitOk;

@@ -3,8 +3,10 @@
 // returns an exit code or throws CommandError, which names the file at fault.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "pixelzip/error.h"
 
@@ -58,7 +60,16 @@ struct CompressOptions {
   bool force = false;            // overwrite an existing output; allow writing to a terminal
   bool verbose = false;          // print sizes and rate on stderr
   bool no_adaptive = false;      // code with the model alone (format 1.0), for comparison
+  bool strip = false;            // drop the image's metadata (PNG chunks, PNM comments) on purpose
+  bool quiet = false;            // no warnings, no progress bar
+  bool remove_input = false;     // --rm: delete the input once its output is complete (not for stdin/stdout)
+  int effort = -1;               // -e 0-9, instead of order and model (-1: not given); see EffortChoice
 };
+
+// What -e picks: 0 order0-adaptive in raster order (fastest, weakest); 1-3 the default
+// multiscale model (fast decode), or raster where no multiscale model codes the image's
+// colour channels; 4-9 the default raster model (best rate). Sets order and model.
+void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model);
 
 struct DecompressOptions {
   std::string input;            // path or "-"
@@ -68,6 +79,9 @@ struct DecompressOptions {
   std::string device = "auto";
   bool force = false;
   bool verbose = false;
+  bool strip = false;           // do not write the stream's metadata into the image
+  bool quiet = false;           // no warnings, no progress bar
+  bool remove_input = false;    // --rm, as for compress
 };
 
 struct InfoOptions {
@@ -87,8 +101,15 @@ int RunCompress(const CompressOptions& options);
 int RunDecompress(const DecompressOptions& options);
 int RunInfo(const InfoOptions& options);
 int RunVerify(const VerifyOptions& options);
+// `pixelzip models`: one line per shipped model: name, order, channels, default.
+int RunModels();
 
 // The default output name `decompress` uses for `input` (not "-").
 std::string DefaultDecompressedName(const std::string& input);
+
+// Runs `run` on each input in turn (zstd-style several inputs): a failure prints its
+// one line on stderr and the next input is still done. Returns 0 when all succeeded,
+// else the exit code of the first failure.
+int RunEach(const std::vector<std::string>& inputs, const std::function<int(const std::string&)>& run);
 
 }  // namespace pixelzip::cli

@@ -154,7 +154,9 @@ class Measurer {
  public:
   Measurer(const CompareOptions& o, std::vector<Order> orders, double total_work)
       : o_(o), orders_(std::move(orders)), device_(ParseDevice(o.device)), total_work_(total_work),
-        bar_("compare"), overall_(bar_.Callback()) {}
+        bar_("compare"), overall_(bar_.Callback()) {
+    bar_.SetMegapixels(total_work_ / 1e6);
+  }
 
   Row Measure(const std::string& path) {
     Row row;
@@ -172,7 +174,7 @@ class Measurer {
     row.png9 = WithFile(name, [&] { return EncodePng(image, 9); }).size();
     // All encodes first, then the decodes: an order that turns out n/a leaves
     // the run early, so the bar does not stop short of the end.
-    const double step = static_cast<double>(row.subpixels);  // work units of one encode or decode
+    const double step = double(image.width) * image.height;  // work units (pixels) of one encode or decode
     std::vector<std::vector<uint8_t>> streams(orders_.size());
     row.orders.resize(orders_.size());
     for (size_t k = 0; k < orders_.size(); ++k) {
@@ -181,6 +183,7 @@ class Measurer {
         done_ += step;
       } else {
         total_work_ -= 2 * step;  // not coded: the bar measures the work that is left
+        bar_.SetMegapixels(total_work_ / 1e6);
       }
     }
     for (size_t k = 0; k < orders_.size(); ++k) {
@@ -194,7 +197,7 @@ class Measurer {
   void ClearProgress() { bar_.Clear(); }
 
  private:
-  // `done` in work units (subpixels coded or decoded) of the whole run.
+  // `done` in work units (pixels coded or decoded) of the whole run.
   void Report(double done) {
     if (overall_) overall_(total_work_ > 0 ? std::min(done / total_work_, 1.0) : 1.0);
   }
@@ -278,7 +281,7 @@ class Measurer {
   const CompareOptions& o_;
   std::vector<Order> orders_;
   Device device_;
-  double total_work_;  // work units: subpixels x 2 (encode, decode) x orders, less what was not coded
+  double total_work_;  // work units: pixels x 2 (encode, decode) x orders, less what was not coded
   double done_ = 0;    // work units finished
   ProgressBar bar_;
   Progress overall_;
@@ -623,15 +626,15 @@ int RunCompareRates(const CompareOptions& o) {
 
   // Every image is read and checked before any work, so that a bad one fails at once.
   const std::vector<std::string> files = ExpandInputs(o.inputs);
-  double subpixels = 0;
+  double pixels = 0;
   for (const std::string& path : files) {
     const std::string name = DisplayName(path, false);
     const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(path); });
-    subpixels += static_cast<double>(
-        WithFile(name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), name); }).SubpixelCount());
+    const Image image = WithFile(name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), name); });
+    pixels += double(image.width) * image.height;
   }
 
-  Measurer measurer(o, orders, subpixels * 2.0 * static_cast<double>(orders.size()));
+  Measurer measurer(o, orders, pixels * 2.0 * static_cast<double>(orders.size()));
   std::vector<Row> rows;
   for (const std::string& path : files) rows.push_back(measurer.Measure(path));
   measurer.ClearProgress();

@@ -3,10 +3,12 @@
 // "pixelzip: FILE: PROBLEM", and a non-zero exit code (see ExitCodeHelp()).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -22,6 +24,19 @@
 namespace {
 
 using namespace pixelzip::cli;
+
+constexpr const char* kSubcommandFooter = "Exit codes: see 'pixelzip --help'.";
+
+// -o and -c name one output: refused with several inputs, and with each other.
+void CheckSeveralInputs(const std::vector<std::string>& inputs, const std::string& output, bool to_stdout) {
+  if (to_stdout && !output.empty()) throw CommandError("", kExitUsage, "-c and -o name the output twice; give one");
+  if (inputs.size() > 1) {
+    if (!output.empty() || to_stdout)
+      throw CommandError("", kExitUsage, "-o and -c take one input; with several, each output is named after its input");
+    if (std::count(inputs.begin(), inputs.end(), "-") > 0)
+      throw CommandError("<stdin>", kExitUsage, "stdin (-) can only be the one input");
+  }
+}
 
 int PrintError(const std::string& file, const std::string& message, int code) {
   std::fprintf(stderr, "%s\n", FormatErrorLine(file, message).c_str());
@@ -47,30 +62,53 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(std::string("Run 'pixelzip SUBCOMMAND --help' for a subcommand's options.\n\n") + ExitCodeHelp());
 
+  // compress and decompress take several inputs (zstd-style); -o and -c only with one.
   CompressOptions co;
-  CLI::App* compress = app.add_subcommand("compress", "Compress a PNG/PNM image to a .pxz file");
-  compress->add_option("IN", co.input, "input image (PNG or PNM); - for stdin")->required();
-  compress->add_option("-o,--output", co.output, "output file (default: IN.pxz; stdout when IN is -); - for stdout");
-  compress->add_option("--order", co.order, "coding order: raster (best rate) or multiscale (fast decode)")
-      ->check(CLI::IsMember({"raster", "multiscale"}))
-      ->capture_default_str();
-  compress->add_option("-m,--model", co.model, ModelHelp())->capture_default_str();
+  std::vector<std::string> compress_inputs;
+  bool compress_stdout = false, compress_keep = false;
+  CLI::App* compress = app.add_subcommand("compress", "Compress PNG/PNM images to .pxz files");
+  compress->add_option("IN", compress_inputs, "input images (PNG or PNM), each to IN.pxz; - for stdin")->required();
+  compress->add_option("-o,--output", co.output,
+                       "output file, with one input (default: IN.pxz; stdout when IN is -); - for stdout");
+  compress->add_flag("-c,--stdout", compress_stdout, "write to stdout (one input)");
+  CLI::Option* compress_order =
+      compress->add_option("--order", co.order, "coding order: raster (best rate) or multiscale (fast decode)")
+          ->check(CLI::IsMember({"raster", "multiscale"}))
+          ->capture_default_str();
+  CLI::Option* compress_model = compress->add_option("-m,--model", co.model, ModelHelp())->capture_default_str();
+  compress
+      ->add_option("-e,--effort", co.effort,
+                   "effort 0-9 instead of --order and --model: 0 order0-adaptive (fastest, weakest), 1-3 the default "
+                   "multiscale model (fast decode; raster where none codes the image), 4-9 the default raster "
+                   "model (best rate)")
+      ->check(CLI::Range(0, 9))
+      ->excludes(compress_order)
+      ->excludes(compress_model);
   compress->add_option("--device", co.device, "where the model runs: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   compress->add_flag("-f,--force", co.force, "overwrite an existing output; allow binary output to a terminal");
+  CLI::Option* compress_rm = compress->add_flag("--rm", co.remove_input, "remove each input once its output is complete");
+  compress->add_flag("-k,--keep", compress_keep, "keep the inputs (the default)")->excludes(compress_rm);
   compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
   compress->add_flag("--no-adaptive", co.no_adaptive,
                     "code with the model alone, without the online-adaptive stage (format 1.0 stream)");
-  compress->footer(ExitCodeHelp());
+  compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
+  compress->add_flag("--strip", co.strip,
+                     "drop the image's metadata (ICC profile, gAMA, cHRM, sRGB, EXIF, XMP, text and other PNG chunks, "
+                     "PNM comments); by default it is kept in the .pxz and restored on decompress");
+  compress->footer(kSubcommandFooter);
 
   DecompressOptions dopt;
-  CLI::App* decompress = app.add_subcommand("decompress", "Decompress a .pxz file to PNG or PNM");
-  decompress->add_option("IN", dopt.input, "input .pxz file; - for stdin")->required();
+  std::vector<std::string> decompress_inputs;
+  bool decompress_stdout = false, decompress_keep = false;
+  CLI::App* decompress = app.add_subcommand("decompress", "Decompress .pxz files to PNG or PNM");
+  decompress->add_option("IN", decompress_inputs, "input .pxz files; - for stdin")->required();
   decompress->add_option("-o,--output", dopt.output,
-                         "output image (default: IN without .pxz, .png added if it names no image format; "
-                         "stdout when IN is -); the format follows the extension: .ppm .pgm .pnm .pam -> PNM, "
-                         "else PNG");
+                         "output image, with one input (default: IN without .pxz, .png added if it names no image "
+                         "format; stdout when IN is -); the format follows the extension: .ppm .pgm .pnm .pam -> "
+                         "PNM, else PNG");
+  decompress->add_flag("-c,--stdout", decompress_stdout, "write to stdout (one input; PNG unless --format pnm)");
   decompress->add_option("--format", dopt.format, "output format regardless of extension: png or pnm")
       ->check(CLI::IsMember({"png", "pnm"}));
   decompress->add_option("-m,--model", dopt.model,
@@ -79,13 +117,18 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   decompress->add_flag("-f,--force", dopt.force, "overwrite an existing output; allow binary output to a terminal");
+  CLI::Option* decompress_rm =
+      decompress->add_flag("--rm", dopt.remove_input, "remove each input once its output is complete");
+  decompress->add_flag("-k,--keep", decompress_keep, "keep the inputs (the default)")->excludes(decompress_rm);
   decompress->add_flag("-v,--verbose", dopt.verbose, "print sizes and time on stderr");
-  decompress->footer(ExitCodeHelp());
+  decompress->add_flag("-q,--quiet", dopt.quiet, "print no warnings and no progress bar");
+  decompress->add_flag("--strip", dopt.strip, "do not write the stream's metadata into the image");
+  decompress->footer(kSubcommandFooter);
 
   InfoOptions io;
   CLI::App* info = app.add_subcommand("info", "Print the header fields of a .pxz file");
   info->add_option("FILE", io.input, ".pxz file; - for stdin")->required();
-  info->footer(ExitCodeHelp());
+  info->footer(kSubcommandFooter);
 
   VerifyOptions ver;
   CLI::App* verify = app.add_subcommand(
@@ -93,7 +136,7 @@ int Main(int argc, char** argv) {
   verify->add_option("A", ver.first, "image (PNG, PNM) or .pxz file; - for stdin")->required();
   verify->add_option("B", ver.second, "image (PNG, PNM) or .pxz file; - for stdin")->required();
   verify->add_flag("-q,--quiet", ver.quiet, "print nothing, only set the exit code");
-  verify->footer(ExitCodeHelp());
+  verify->footer(kSubcommandFooter);
 
   CompareOptions cmp;
   CLI::App* compare = app.add_subcommand(
@@ -112,7 +155,7 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
-  compare->footer(ExitCodeHelp());
+  compare->footer(kSubcommandFooter);
 
   TrainCommandOptions tr;
   CLI::App* train = app.add_subcommand("train", "Train a model on a folder of images and export its integer model file");
@@ -142,10 +185,11 @@ int Main(int argc, char** argv) {
   train->add_option("--export", tr.export_path, "write the integer model file here at the end");
   train->add_option("--report-dir", tr.report_dir, "with --export: float and integer bits/dim on centre crops of these images");
   train->add_option("--report-crop", tr.report_crop, "crop size for --report-dir")->capture_default_str();
-  train->footer(ExitCodeHelp());
+  train->footer(kSubcommandFooter);
 
-  CLI::App* models = app.add_subcommand("models", "List the models built into this pixelzip");
-  models->footer(ExitCodeHelp());
+  CLI::App* models = app.add_subcommand(
+      "models", "List the models built into this pixelzip: name, coding order, channels, and which is the default");
+  models->footer(kSubcommandFooter);
 
   try {
     app.parse(argc, argv);
@@ -157,8 +201,24 @@ int Main(int argc, char** argv) {
   }
 
   try {
-    if (compress->parsed()) return RunCompress(co);
-    if (decompress->parsed()) return RunDecompress(dopt);
+    if (compress->parsed()) {
+      CheckSeveralInputs(compress_inputs, co.output, compress_stdout);
+      if (compress_stdout) co.output = "-";
+      return RunEach(compress_inputs, [&](const std::string& input) {
+        CompressOptions one = co;
+        one.input = input;
+        return RunCompress(one);
+      });
+    }
+    if (decompress->parsed()) {
+      CheckSeveralInputs(decompress_inputs, dopt.output, decompress_stdout);
+      if (decompress_stdout) dopt.output = "-";
+      return RunEach(decompress_inputs, [&](const std::string& input) {
+        DecompressOptions one = dopt;
+        one.input = input;
+        return RunDecompress(one);
+      });
+    }
     if (info->parsed()) return RunInfo(io);
     if (verify->parsed()) return RunVerify(ver);
     if (compare->parsed()) return RunCompareRates(cmp);
@@ -166,10 +226,7 @@ int Main(int argc, char** argv) {
       tr.progress = isatty(fileno(stderr)) != 0;
       return RunTrain(tr);
     }
-    if (models->parsed()) {
-      for (const std::string& name : pixelzip::ShippedModelNames()) std::printf("%s\n", name.c_str());
-      return kExitOk;
-    }
+    if (models->parsed()) return RunModels();
   } catch (const CommandError& e) {
     return PrintError(e.file(), e.what(), e.exit_code());
   } catch (const pixelzip::Error& e) {

@@ -52,6 +52,11 @@ list(REMOVE_DUPLICATES PIXELZIP_EXPORTED_LIBRARIES)
 message(STATUS "pixelzip: installed libraries: ${PIXELZIP_EXPORTED_LIBRARIES}")
 
 install(TARGETS pixelzip RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/cli/share/pixelzip.bash-completion
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pixelzip)
+if(PIXELZIP_MAN_PAGE)
+  install(FILES ${PIXELZIP_MAN_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
 install(TARGETS pixelzip_library ${PIXELZIP_EXPORTED_LIBRARIES}
   EXPORT pixelzipTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -3,7 +3,11 @@
 // channel (coded by symbol_coding.h's alpha coder).
 #include "pixelzip/codec.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -68,18 +72,46 @@ models::PlaneView View(uint32_t width, uint32_t height, uint32_t channels, uint8
   return view;
 }
 
-// Copies the colour channels (all but the last) out of an image with alpha, or back.
+// Copies the colour channels (all but the last) out of an image with alpha.
 void SplitColour(const Image& image, std::vector<uint8_t>& colour) {
   const uint32_t c = image.channels, cc = c - 1;
   const size_t pixels = size_t{image.width} * image.height;
   colour.resize(pixels * cc);
   for (size_t i = 0; i < pixels; ++i) std::copy_n(&image.pixels[i * c], cc, &colour[i * cc]);
 }
-void MergeColour(const std::vector<uint8_t>& colour, Image& image) {
-  const uint32_t c = image.channels, cc = c - 1;
-  const size_t pixels = size_t{image.width} * image.height;
-  for (size_t i = 0; i < pixels; ++i) std::copy_n(&colour[i * cc], cc, &image.pixels[i * c]);
-}
+
+// Zeroed memory whose pages are committed only when first written: an anonymous mapping
+// of fresh zero pages. The decoder fills its planes through these, so a corrupt stream
+// whose header claims a huge image costs memory in proportion to what it decodes (the
+// Limits bound the address space), not the size it claims.
+class LazyZeroBuffer {
+ public:
+  explicit LazyZeroBuffer(size_t size) : size_(size) {
+    if (size_ == 0) return;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<uint8_t*>(p);
+  }
+  ~LazyZeroBuffer() {
+    if (data_ != nullptr) munmap(data_, size_);
+  }
+  LazyZeroBuffer(const LazyZeroBuffer&) = delete;
+  LazyZeroBuffer& operator=(const LazyZeroBuffer&) = delete;
+  uint8_t* data() const { return data_; }
+  // Returns the whole pages below `end` to the system (they read as zero afterwards).
+  void ReleaseBefore(size_t end) {
+    static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    end = std::min(end, size_) / page * page;
+    if (data_ == nullptr || end <= released_) return;
+    madvise(data_ + released_, end - released_, MADV_DONTNEED);
+    released_ = end;
+  }
+
+ private:
+  size_t size_;
+  uint8_t* data_ = nullptr;
+  size_t released_ = 0;
+};
 
 // The stage parameters new streams record (tuned on held-out photos-train crops and
 // synthetic graphics, never on Kodak). Raster streams give the stage 2-D positions;
@@ -142,6 +174,9 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     h.width = image.width;
     h.height = image.height;
     h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
+    std::vector<std::string> metadata_not_kept;
+    h.extension = codec::MetadataExtension(options.metadata, &metadata_not_kept);
+    if (!h.extension.empty()) h.version_minor = codec::kVersionMinorMetadata;
 
     entropy::RangeEncoder encoder;
     codec::RangeSymbolSink sink(encoder);  // alpha, and colour without the adaptive stage
@@ -175,6 +210,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     result.stream = codec::WriteHeader(h);
     result.stream.insert(result.stream.end(), payload.begin(), payload.end());
     result.model_bits = sink.bits() + (adaptive_sink ? adaptive_sink->bits() : 0.0);
+    result.metadata_not_kept = std::move(metadata_not_kept);
     if (options.progress) options.progress(1.0);
     return result;
   });
@@ -195,16 +231,17 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     }
     const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
 
-    // ReadHeader checked the limits, including the memory these allocations take.
-    Image image;
-    image.width = h.width;
-    image.height = h.height;
-    image.channels = h.channels;
-    image.pixels.resize(image.SubpixelCount());
-
+    // ReadHeader checked the limits, including the memory these planes take. They are
+    // committed only as the model and the alpha coder write them; the image itself is
+    // allocated once the whole payload has decoded and ended cleanly.
+    const size_t pixels = size_t{h.width} * h.height;
+    const uint32_t colour_channels = ColourChannels(h.channels);
+    const double colour_share = static_cast<double>(colour_channels) / h.channels;
+    const bool alpha = HasAlpha(h.channels);
+    LazyZeroBuffer colour(pixels * colour_channels);
+    LazyZeroBuffer alpha_plane(alpha ? pixels : 0);
     entropy::RangeDecoder decoder(data + header_bytes, h.payload_bytes);
     codec::RangeSymbolSource source(decoder);
-    const uint32_t colour_channels = ColourChannels(h.channels);
     std::unique_ptr<adaptive::Stage> stage;
     std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
     if (h.version_major == 2) {  // ReadHeader checked the record
@@ -214,19 +251,41 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     }
     models::SymbolSource& colour_source =
         adaptive_source ? static_cast<models::SymbolSource&>(*adaptive_source) : source;
-    const double colour_share = static_cast<double>(colour_channels) / h.channels;
-    if (HasAlpha(h.channels)) {
-      std::vector<uint8_t> colour(size_t{h.width} * h.height * colour_channels);
-      model->Decode(View(h.width, h.height, colour_channels, colour.data()), colour_source,
-                    Stage(options.progress, 0, colour_share));
-      MergeColour(colour, image);
-      codec::DecodeAlpha(image, source, Stage(options.progress, colour_share, 1));
-    } else {
-      model->Decode(View(h.width, h.height, colour_channels, image.pixels.data()), colour_source,
-                    Stage(options.progress, 0, 1));
+    model->Decode(View(h.width, h.height, colour_channels, colour.data()), colour_source,
+                  Stage(options.progress, 0, alpha ? colour_share : 1));
+    if (alpha) {
+      codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source,
+                              Stage(options.progress, colour_share, 1));
     }
     if (!decoder.AtCleanEnd())
       throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
+
+    // The image grows band by band (its capacity reserved, so only written pages count)
+    // while the planes' copied pages are released: assembling it adds no peak memory.
+    Image image;
+    image.width = h.width;
+    image.height = h.height;
+    image.channels = h.channels;
+    image.pixels.reserve(image.SubpixelCount());
+    constexpr size_t kBandPixels = size_t{1} << 18;
+    std::vector<uint8_t> band;
+    for (size_t p0 = 0; p0 < pixels; p0 += kBandPixels) {
+      const size_t n = std::min(kBandPixels, pixels - p0);
+      const uint8_t* from = colour.data() + p0 * colour_channels;
+      if (alpha) {
+        const uint32_t c = h.channels;
+        band.resize(n * c);
+        for (size_t i = 0; i < n; ++i) {
+          std::memcpy(&band[i * c], from + i * colour_channels, colour_channels);
+          band[i * c + colour_channels] = alpha_plane.data()[p0 + i];
+        }
+        image.pixels.insert(image.pixels.end(), band.begin(), band.end());
+        alpha_plane.ReleaseBefore(p0 + n);
+      } else {
+        image.pixels.insert(image.pixels.end(), from, from + n * colour_channels);
+      }
+      colour.ReleaseBefore((p0 + n) * colour_channels);
+    }
     const uint32_t crc = codec::Crc32(image.pixels.data(), image.pixels.size());
     if (crc != h.pixel_crc32) {
       throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload, "
@@ -254,6 +313,9 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.pixel_checksum = h.pixel_crc32;
     info.header_bytes = header_bytes;
     info.adaptive = h.version_major == 2;
+    info.extension_bytes = h.extension.size();
+    if (h.version_minor >= codec::kVersionMinorMetadata && !h.extension.empty())
+      info.metadata_unreadable = !codec::ParseMetadataExtension(h.extension, &info.metadata);
     return info;
   });
 }

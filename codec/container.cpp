@@ -113,6 +113,8 @@ class HeaderReader {
   }
 
   size_t position() const { return pos_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
 
  private:
   void Need(size_t n, const char* what) {
@@ -136,11 +138,41 @@ class HeaderReader {
   size_t pos_ = 0;
 };
 
+// A major version newer than this build's, read from `data`: the stream is either from a
+// newer pixelzip or a 1.x stream whose version field is damaged. When the bytes are laid
+// out as a 1.x header whose header_crc32 matches only with the major version set back to
+// one this build reads, the version field is what is damaged: that is corruption.
+// (A genuinely newer stream either has a matching CRC as it is, or a layout of its own.)
+// Returns the major version the CRC matches with, or 0.
+uint32_t MajorVersionDamaged(const uint8_t* data, size_t size) {
+  if (size < 9) return 0;
+  const size_t arch = data[8];
+  if (arch == 0 || arch > kMaxArchitectureBytes) return 0;
+  const size_t ext_length_at = 63 + arch;  // docs/format.md section 2, 1.x layout
+  if (size < ext_length_at + 2) return 0;
+  const size_t crc_at = ext_length_at + 2 + (size_t{data[ext_length_at]} | size_t{data[ext_length_at + 1]} << 8);
+  if (size < crc_at || size - crc_at < 4) return 0;
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= uint32_t{data[crc_at + i]} << (8 * i);
+  if (Crc32(data, crc_at) == stored) return 0;  // intact: a newer stream laid out like 1.x
+  std::vector<uint8_t> copy(data, data + crc_at);
+  for (uint32_t major = 1; major <= kVersionMajor; ++major) {
+    copy[4] = static_cast<uint8_t>(major);
+    copy[5] = static_cast<uint8_t>(major >> 8);
+    if (Crc32(copy.data(), copy.size()) == stored) return major;
+  }
+  return 0;
+}
+
 // Checked as soon as the version is read: a newer major version may lay out
 // everything after it differently.
-void CheckVersion(const Header& h) {
+void CheckVersion(const Header& h, const uint8_t* data, size_t size) {
   const std::string version = std::to_string(h.version_major) + "." + std::to_string(h.version_minor);
   if (h.version_major > kVersionMajor) {
+    if (const uint32_t intended = MajorVersionDamaged(data, size)) {
+      Corrupt("damaged header: the format version field reads " + version +
+              ", but the header checksum matches only with major version " + std::to_string(intended));
+    }
     throw Error(ErrorCode::kUnsupported, "stream was made by a newer pixelzip (format version " + version +
                                              "; this build reads " + std::to_string(kVersionMajor) + ".x)");
   }
@@ -153,7 +185,7 @@ void DescribeHeader(Io& io, Header& h) {
   io.Magic(h.magic);
   io.U16(h.version_major, "major version");
   io.U16(h.version_minor, "minor version");
-  if constexpr (Io::kReading) CheckVersion(h);
+  if constexpr (Io::kReading) CheckVersion(h, io.data(), io.size());
   io.String8(h.architecture, kMaxArchitectureBytes, "architecture");
   io.Bytes(h.weights_sha256, "weights hash");
   io.U8(h.order, "coding order");
@@ -266,6 +298,81 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
     return false;
   }
   return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes);
+}
+
+namespace {
+bool IsChunkType(const std::string& t) {
+  return t.size() == 4 && std::all_of(t.begin(), t.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+         });
+}
+}  // namespace
+
+std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata,
+                                       std::vector<std::string>* not_kept) {
+  constexpr size_t kMaxArea = 0xffff, kEntryHead = 3;
+  std::vector<uint8_t> out;
+  for (const MetadataItem& item : metadata) {
+    std::vector<uint8_t> body;
+    uint8_t tag = 0;
+    if (item.kind == MetadataItem::Kind::kPngChunk) {
+      if (!IsChunkType(item.png_type) || static_cast<uint8_t>(item.place) > 2) {
+        if (not_kept) not_kept->push_back("a PNG chunk with an invalid type or place");
+        continue;
+      }
+      tag = kEntryPngChunk;
+      body.assign(item.png_type.begin(), item.png_type.end());
+      body.push_back(static_cast<uint8_t>(item.place));
+    } else {
+      tag = kEntryPnmComment;
+    }
+    if (item.data.size() > kMaxArea || out.size() + kEntryHead + body.size() + item.data.size() > kMaxArea) {
+      if (not_kept) {
+        not_kept->push_back(DescribeMetadataItem(item) + " (" + std::to_string(item.data.size()) +
+                            " bytes): the header's extension area holds at most " + std::to_string(kMaxArea) +
+                            " bytes of metadata, " + std::to_string(kMaxArea - std::min(kMaxArea, out.size())) +
+                            " of them left");
+      }
+      continue;
+    }
+    body.insert(body.end(), item.data.begin(), item.data.end());
+    out.push_back(tag);
+    out.push_back(static_cast<uint8_t>(body.size()));
+    out.push_back(static_cast<uint8_t>(body.size() >> 8));
+    out.insert(out.end(), body.begin(), body.end());
+  }
+  return out;
+}
+
+bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata) {
+  std::vector<MetadataItem> items;
+  size_t pos = 0;
+  while (pos < extension.size()) {
+    if (extension.size() - pos < 3) return false;
+    const uint8_t tag = extension[pos];
+    const size_t length = size_t{extension[pos + 1]} | size_t{extension[pos + 2]} << 8;
+    pos += 3;
+    if (extension.size() - pos < length) return false;
+    const uint8_t* body = extension.data() + pos;
+    pos += length;
+    MetadataItem item;
+    if (tag == kEntryPngChunk) {
+      if (length < 5) return false;
+      item.kind = MetadataItem::Kind::kPngChunk;
+      item.png_type.assign(reinterpret_cast<const char*>(body), 4);
+      if (!IsChunkType(item.png_type) || body[4] > 2) return false;
+      item.place = static_cast<MetadataItem::Place>(body[4]);
+      item.data.assign(body + 5, body + length);
+    } else if (tag == kEntryPnmComment) {
+      item.kind = MetadataItem::Kind::kPnmComment;
+      item.data.assign(body, body + length);
+    } else {
+      continue;  // a later minor version's entry
+    }
+    items.push_back(std::move(item));
+  }
+  if (metadata) *metadata = std::move(items);
+  return true;
 }
 
 uint32_t Crc32(const uint8_t* data, size_t size) {

@@ -17,6 +17,12 @@ inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
 // still written as 1.0 (byte for byte what 1.x writers wrote); with it, as 2.0.
 inline constexpr uint16_t kVersionMajor = 2;
 inline constexpr uint16_t kVersionMinor = 0;
+// The minor version a stream with metadata entries in its extension area gets (section 2.1);
+// a stream without metadata stays kVersionMinor, byte for byte as before.
+inline constexpr uint16_t kVersionMinorMetadata = 1;
+// Extension entry tags (section 2.1).
+inline constexpr uint8_t kEntryPngChunk = 1;
+inline constexpr uint8_t kEntryPnmComment = 2;
 inline constexpr size_t kMaxArchitectureBytes = 64;
 // Bytes of the header around the architecture string and the extension area.
 inline constexpr size_t kFixedHeaderBytes = 69;
@@ -51,6 +57,18 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
 // Bytes a decoder allocates for an image with this header (its pixels, and a colour
 // plane when there is alpha); false if that overflows uint64.
 bool DecodeMemoryBytes(const Header& header, uint64_t* bytes);
+
+// The extension area holding `metadata` as entries (docs/format.md, section 2.1), in order;
+// an item that does not fit in the area's 65535 bytes (or is malformed: a PNG chunk type that
+// is not 4 ASCII letters) is left out and described in `*not_kept` ("iCCP chunk (70000 bytes):
+// ...").
+std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata,
+                                       std::vector<std::string>* not_kept);
+
+// The metadata in an extension area of version 1.1 or later, skipping entries of unknown
+// tags. Returns false (and no items) when the entries do not exactly fill the area: the
+// metadata is then unreadable, which does not stop the pixels from decoding.
+bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata);
 
 // zlib CRC-32 of `size` bytes (any size).
 uint32_t Crc32(const uint8_t* data, size_t size);

@@ -94,4 +94,11 @@ void DecodeAlpha(Image& image, models::SymbolSource& source, const Progress& pro
             progress);
 }
 
+void DecodeAlphaPlane(uint32_t width, uint32_t height, uint8_t* alpha, models::SymbolSource& source,
+                      const Progress& progress) {
+  WalkAlpha(width, height, 1, alpha,
+            [&source](const models::SubpixelCdf& cdf, uint8_t& v) { v = static_cast<uint8_t>(source.Get(cdf)); },
+            progress);
+}
+
 }  // namespace pixelzip::codec

@@ -77,5 +77,8 @@ class AdaptiveSymbolSource final : public models::SymbolSource {
 void EncodeAlpha(const Image& image, models::SymbolSink& sink, const Progress& progress);
 // Fills the alpha channel of `image` (allocated, dimensions set); other channels are untouched.
 void DecodeAlpha(Image& image, models::SymbolSource& source, const Progress& progress);
+// The same values into a plane of its own: `alpha` holds width * height bytes, one per pixel.
+void DecodeAlphaPlane(uint32_t width, uint32_t height, uint8_t* alpha, models::SymbolSource& source,
+                      const Progress& progress);
 
 }  // namespace pixelzip::codec

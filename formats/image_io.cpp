@@ -89,12 +89,16 @@ void ValidateImageForEncode(const Image& image, const char* what) {
 }  // namespace formats_internal
 
 Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name) {
+  return ReadImageBytes(data, size, name, nullptr);
+}
+
+Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata) {
   if (size == 0) throw Error(ErrorCode::kTruncatedInput, name + ": the file is empty");
 
   const size_t head = size < 8 ? size : 8;
   if (std::memcmp(data, kPngSignature, head) == 0) {
     if (size < 8) throw Error(ErrorCode::kTruncatedInput, name + ": truncated PNG: the file ends inside the signature");
-    return formats_internal::ReadPng(data, size, name);
+    return formats_internal::ReadPng(data, size, name, metadata);
   }
   if (size >= 8) {
     // A PNG signature with a few bytes changed is a damaged PNG (the
@@ -111,7 +115,7 @@ Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name) 
       case '5':
       case '6':
       case '7':
-        return formats_internal::ReadPnm(data, size, name);
+        return formats_internal::ReadPnm(data, size, name, metadata);
       case '1':
       case '2':
       case '3':
@@ -144,6 +148,11 @@ Image ReadImageFile(const std::string& path) {
   }
   std::fclose(f);
   return ReadImageBytes(data.data(), data.size(), path);
+}
+
+std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
+                                 std::vector<std::string>* not_kept) {
+  return format == FileFormat::kPnm ? EncodePnm(image, metadata, not_kept) : EncodePng(image, 6, metadata, not_kept);
 }
 
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format) {

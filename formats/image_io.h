@@ -32,6 +32,21 @@ constexpr uint64_t kMaxImageBytes = uint64_t{1} << 31;
 
 enum class FileFormat { kPng, kPnm };
 
+// An image file's metadata (see MetadataItem), and what a reader or writer could
+// not keep, each a phrase naming the item and why ("hIST chunk: ...").
+//   PNG: kept byte for byte, in order, with their place (before PLTE, before or
+//        after IDAT): iCCP sRGB gAMA cHRM cICP mDCv cLLi pHYs eXIf iTXt tEXt zTXt
+//        tIME sPLT oFFs pCAL sCAL sTER, bKGD and sBIT when the image keeps its
+//        colour type (8-bit grey, grey+alpha, RGB, RGBA without tRNS), and
+//        unknown chunks that are safe to copy. Not kept (named): hIST, bKGD and
+//        sBIT of widened images, unknown unsafe-to-copy chunks. tRNS becomes the
+//        alpha channel.
+//   PNM/PAM: header comments, in order ('#' to the end of the line).
+struct ImageMetadata {
+  std::vector<MetadataItem> items;
+  std::vector<std::string> not_kept;
+};
+
 // Reads a PNG or binary PNM/PAM file, chosen by its magic bytes (never by
 // its extension). Path "-" reads standard input.
 // Guarantees: on return width, height >= 1, channels in 1..4 and
@@ -46,21 +61,33 @@ Image ReadImageFile(const std::string& path);
 // kUnsupported (16-bit PNG, PNM maxval other than 255, unknown format),
 // kLimitExceeded (image larger than kMaxImageBytes).
 Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name_for_errors);
+// As above, also filling `*metadata` (when not null).
+Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name_for_errors, ImageMetadata* metadata);
 
 // Encodes as PNG: 1 -> grey, 2 -> grey+alpha, 3 -> RGB, 4 -> RGBA, 8 bits.
 // REQUIRES: width, height >= 1; channels in 1..4; pixels.size() ==
 // SubpixelCount(); width, height < 2^31; compression_level in 0..9.
 // Violations throw kInvalidArgument.
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level = 6);
+// With metadata: PNG chunks are written in their places, in order; PNM comments and
+// malformed items are left out and named in `*not_kept` (when not null).
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept);
 
 // Encodes as binary PNM: P5 for 1 channel, P6 for 3 channels, and PAM (P7,
 // TUPLTYPE GRAYSCALE_ALPHA or RGB_ALPHA) for 2 and 4 channels, since P5/P6
 // can't carry alpha. MAXVAL is always 255. ReadImageBytes reads all three.
 // REQUIRES: as EncodePng (without the level); violations throw kInvalidArgument.
 std::vector<uint8_t> EncodePnm(const Image& image);
+// With metadata: PNM comments as '#' lines right after the magic line (a comment holding a
+// line break is left out); PNG chunks are left out. What is left out is named in `*not_kept`.
+std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept);
 
 // Encodes in the given format (EncodePng at its default level, or EncodePnm).
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format);
+std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
+                                 std::vector<std::string>* not_kept);
 
 // Chooses the output format from the extension, case-insensitively:
 // .ppm, .pgm, .pnm, .pam -> kPnm; .png and anything else (including "-"

@@ -22,9 +22,10 @@ size_t CheckedImageBytes(uint64_t width, uint64_t height, uint64_t channels, con
 void ValidateImageForEncode(const Image& image, const char* what);
 
 // REQUIRES: data begins with the 8-byte PNG signature (size >= 8).
-Image ReadPng(const uint8_t* data, size_t size, const std::string& name);
+// `metadata` may be null (nothing collected).
+Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata);
 
 // REQUIRES: size >= 2, data[0] == 'P', data[1] in {'5', '6', '7'}.
-Image ReadPnm(const uint8_t* data, size_t size, const std::string& name);
+Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata);
 
 }  // namespace pixelzip::formats_internal

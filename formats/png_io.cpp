@@ -13,6 +13,7 @@
 //    back in ordinary C++ code.
 #include <png.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -86,8 +87,19 @@ struct PngReadState {
   png_uint_32 channels = 0;  // after expansion
   uint64_t stored_bytes = 0;  // filtered size before expansion, not interlaced
   size_t rowbytes = 0;
+  bool has_trns = false;
+  bool want_metadata = false;  // keep ancillary chunks as unknown chunks (raw bytes, with their place)
   std::vector<uint8_t>* pixels = nullptr;  // owned by ReadPng's frame
 };
+
+// Ancillary chunks read as raw bytes (libpng's "unknown chunk" path, even for chunks it
+// knows) so that they are kept byte for byte. tRNS is not among them: it becomes alpha.
+constexpr png_byte kRawChunks[] = "iCCP\0sRGB\0gAMA\0cHRM\0cICP\0mDCv\0cLLi\0pHYs\0eXIf\0iTXt\0tEXt\0zTXt\0"
+                                  "tIME\0sPLT\0oFFs\0pCAL\0sCAL\0sTER\0bKGD\0sBIT\0hIST";
+constexpr int kRawChunkCount = 21;
+// Of those, the ones kept whatever the image's layout.
+constexpr const char* kAlwaysKept[] = {"iCCP", "sRGB", "gAMA", "cHRM", "cICP", "mDCv", "cLLi", "pHYs", "eXIf",
+                                       "iTXt", "tEXt", "zTXt", "tIME", "sPLT", "oFFs", "pCAL", "sCAL", "sTER"};
 
 void CopyMessage(char* dst, png_const_charp msg) {
   std::snprintf(dst, kMessageSize, "%s", msg != nullptr ? msg : "(no message)");
@@ -122,6 +134,13 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
 
   png_set_user_limits(png, kPngMaxDimension, kPngMaxDimension);
   png_set_read_fn(png, st, PngReadFn);
+  if (st->want_metadata) {
+    // Unknown chunks: the ancillary ones are kept (IF_SAFE keeps ancillary chunks in libpng
+    // 1.6; CollectChunks sorts out the unsafe-to-copy ones), an unknown critical chunk is
+    // still an error, as without metadata.
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_IF_SAFE, nullptr, 0);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kRawChunks, kRawChunkCount);
+  }
   png_read_info(png, info);
 
   int interlace = 0;
@@ -134,6 +153,7 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
   // Size checks come before png_read_update_info, which already allocates
   // (and clears) row buffers of the full width.
   const bool has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
+  st->has_trns = has_trns;
   st->channels = ExpandedChannels(st->color_type, has_trns);
   if (st->channels == 0) {
     st->stop = PngStop::kBadLayout;
@@ -175,8 +195,9 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
       png_read_row(png, st->pixels->data() + size_t{y} * st->rowbytes, nullptr);
     }
   }
-  // Reads up to IEND, so a file cut after the image data is still refused.
-  png_read_end(png, nullptr);
+  // Reads up to IEND, so a file cut after the image data is still refused; the chunks after
+  // IDAT go into `info` too.
+  png_read_end(png, info);
   st->stop = PngStop::kDone;
   return true;
 }
@@ -186,6 +207,8 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
 struct PngWriteState {
   std::vector<uint8_t>* out = nullptr;  // owned by EncodePng's frame
   const Image* image = nullptr;
+  png_unknown_chunk* chunks = nullptr;  // metadata chunks, owned by EncodePng's frame
+  int chunk_count = 0;
   int level = 6;
   bool out_of_memory = false;
   char error[kMessageSize] = {};
@@ -221,6 +244,11 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   png_set_compression_level(png, st->level);
   png_set_IHDR(png, info, image.width, image.height, 8, kColorTypes[image.channels], PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (st->chunk_count > 0) {
+    // Written as they were read: every chunk, in order, in its place.
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, nullptr, 0);
+    png_set_unknown_chunks(png, info, st->chunks, st->chunk_count);
+  }
   png_write_info(png, info);
   const size_t rowbytes = size_t{image.width} * image.channels;
   for (uint32_t y = 0; y < image.height; ++y) {
@@ -230,16 +258,55 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   return true;
 }
 
+// The ancillary chunks libpng kept as unknown chunks, sorted into kept and not kept.
+void CollectChunks(png_structp png, png_infop info, const PngReadState& st, ImageMetadata* metadata) {
+  png_unknown_chunkp chunks = nullptr;
+  const int count = png_get_unknown_chunks(png, info, &chunks);
+  // bKGD and sBIT are written for the colour type and bit depth: kept only when those stay.
+  const bool same_layout = st.bit_depth == 8 && !st.has_trns && st.color_type != PNG_COLOR_TYPE_PALETTE;
+  for (int i = 0; i < count; ++i) {
+    const png_unknown_chunk& c = chunks[i];
+    const std::string type(reinterpret_cast<const char*>(c.name), 4);
+    std::string why;
+    bool known = false;
+    for (const char* k : kAlwaysKept) known = known || type == k;
+    if (known) {
+    } else if (type == "bKGD" || type == "sBIT") {
+      if (!same_layout) {
+        why = "it is written for the colour type and bit depth of the file, which pixelzip widens to 8-bit " +
+              std::string(st.channels == 1 ? "grey" : st.channels == 2 ? "grey+alpha" : st.channels == 3 ? "RGB" : "RGBA");
+      }
+    } else if (type == "hIST") {
+      why = "it belongs to the palette, which pixelzip widens to RGB";
+    } else if ((c.name[3] & 0x20) == 0) {
+      why = "an unknown chunk that is not safe to copy once the image data is rewritten (PNG specification, 5.4)";
+    }
+    if (!why.empty()) {
+      metadata->not_kept.push_back(type + " chunk: " + why);
+      continue;
+    }
+    MetadataItem item;
+    item.kind = MetadataItem::Kind::kPngChunk;
+    item.png_type = type;
+    item.place = (c.location & PNG_AFTER_IDAT) != 0  ? MetadataItem::Place::kAfterIdat
+                 : (c.location & PNG_HAVE_PLTE) != 0 ? MetadataItem::Place::kBeforeIdat
+                                                     : MetadataItem::Place::kBeforePlte;
+    item.data.assign(c.data, c.data + c.size);
+    metadata->items.push_back(std::move(item));
+  }
+}
+
 }  // namespace
 
 namespace formats_internal {
 
-Image ReadPng(const uint8_t* data, size_t size, const std::string& name) {
+Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata) {
   std::vector<uint8_t> pixels;
   PngReadState st;
   st.data = data;
   st.size = size;
   st.pixels = &pixels;
+  st.want_metadata = metadata != nullptr;
 
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, PngReadErrorFn, PngReadWarningFn);
   if (png == nullptr) throw Error(ErrorCode::kInternal, name + ": could not initialise libpng");
@@ -249,6 +316,14 @@ Image ReadPng(const uint8_t* data, size_t size, const std::string& name) {
     throw Error(ErrorCode::kInternal, name + ": could not initialise libpng");
   }
   const bool ok = RunPngDecode(png, info, &st);
+  if (ok && st.stop == PngStop::kDone && metadata != nullptr) {
+    try {
+      CollectChunks(png, info, st, metadata);
+    } catch (...) {
+      png_destroy_read_struct(&png, &info, nullptr);
+      throw;
+    }
+  }
   png_destroy_read_struct(&png, &info, nullptr);
 
   if (!ok) {
@@ -294,7 +369,36 @@ Image ReadPng(const uint8_t* data, size_t size, const std::string& name) {
 }  // namespace formats_internal
 
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level) {
+  return EncodePng(image, compression_level, {}, nullptr);
+}
+
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept) {
   formats_internal::ValidateImageForEncode(image, "EncodePng");
+  std::vector<png_unknown_chunk> chunks;
+  for (const MetadataItem& item : metadata) {
+    const bool letters = item.png_type.size() == 4 && std::all_of(item.png_type.begin(), item.png_type.end(), [](char c) {
+                           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+                         });
+    if (item.kind != MetadataItem::Kind::kPngChunk || !letters || (item.png_type[0] & 0x20) == 0 ||
+        item.data.size() > 0x7fffffffu) {
+      if (not_kept) {
+        not_kept->push_back(DescribeMetadataItem(item) + (item.kind == MetadataItem::Kind::kPngChunk
+                                                              ? ": not an ancillary chunk PNG can hold"
+                                                              : ": PNG has no place for it (decompress to PNM to keep it)"));
+      }
+      continue;
+    }
+    png_unknown_chunk c{};
+    std::memcpy(c.name, item.png_type.data(), 4);
+    c.name[4] = 0;
+    c.data = const_cast<png_byte*>(item.data.data());
+    c.size = item.data.size();
+    c.location = item.place == MetadataItem::Place::kAfterIdat    ? PNG_AFTER_IDAT
+                 : item.place == MetadataItem::Place::kBeforeIdat ? PNG_HAVE_PLTE
+                                                                  : PNG_HAVE_IHDR;
+    chunks.push_back(c);
+  }
   if (compression_level < 0 || compression_level > 9) {
     throw Error(ErrorCode::kInvalidArgument,
                 "EncodePng: compression level " + std::to_string(compression_level) + " is not in 0..9");
@@ -304,6 +408,8 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level) {
   st.out = &out;
   st.image = &image;
   st.level = compression_level;
+  st.chunks = chunks.data();
+  st.chunk_count = static_cast<int>(chunks.size());
 
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, PngWriteErrorFn, PngWriteWarningFn);
   if (png == nullptr) throw Error(ErrorCode::kInternal, "EncodePng: could not initialise libpng");

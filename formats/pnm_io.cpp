@@ -4,6 +4,7 @@
 // numbers separated by whitespace, where '#' starts a comment running to the
 // end of the line; exactly one whitespace character separates maxval from
 // the raster. PAM (P7) has "KEY value" lines ending with "ENDHDR\n".
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -49,30 +50,48 @@ class HeaderReader {
       if (IsSpace(data_[pos_])) {
         ++pos_;
       } else if (data_[pos_] == '#') {
-        while (pos_ < size_ && data_[pos_] != '\n' && data_[pos_] != '\r') ++pos_;
+        SkipComment();
       } else {
         break;
       }
     }
   }
 
+  // At a '#': skips the comment up to (not including) its line end, keeping its text
+  // when comments are collected.
+  void SkipComment() {
+    const size_t start = ++pos_;
+    while (pos_ < size_ && data_[pos_] != '\n' && data_[pos_] != '\r') ++pos_;
+    if (comments_ != nullptr) {
+      MetadataItem item;
+      item.kind = MetadataItem::Kind::kPnmComment;
+      item.data.assign(data_ + start, data_ + pos_);
+      comments_->push_back(std::move(item));
+    }
+  }
+
+  void CollectCommentsInto(std::vector<MetadataItem>* comments) { comments_ = comments; }
+
   // Skips spaces and tabs only (within a PAM header line).
   void SkipBlanks() {
     while (pos_ < size_ && (data_[pos_] == ' ' || data_[pos_] == '\t')) ++pos_;
   }
 
-  // Reads a decimal number at the current position (saturating at kNumberCap).
-  uint64_t ReadNumber(const char* what) {
+  // Reads a decimal number at the current position (saturating at kNumberCap);
+  // `text`, when given, receives the digits as written (for messages).
+  uint64_t ReadNumber(const char* what, std::string* text = nullptr) {
     if (pos_ >= size_) Fail(ErrorCode::kTruncatedInput, std::string("the header ends before the ") + what);
     if (!IsDigit(data_[pos_])) {
       Fail(ErrorCode::kCorruptInput, std::string("expected the ") + what + ", found " + Describe(data_[pos_]));
     }
     uint64_t value = 0;
+    const size_t start = pos_;
     while (pos_ < size_ && IsDigit(data_[pos_])) {
       value = value * 10 + (data_[pos_] - '0');
       if (value > kNumberCap) value = kNumberCap;
       ++pos_;
     }
+    if (text != nullptr) text->assign(reinterpret_cast<const char*>(data_ + start), pos_ - start);
     return value;
   }
 
@@ -100,6 +119,7 @@ class HeaderReader {
   size_t pos_ = 0;
   const std::string& name_;
   const char* kind_;
+  std::vector<MetadataItem>* comments_ = nullptr;
 };
 
 struct PnmHeader {
@@ -107,23 +127,35 @@ struct PnmHeader {
   uint64_t height = 0;
   uint64_t channels = 0;
   uint64_t maxval = 0;
+  // The numbers as written in the file (values above saturate at kNumberCap).
+  std::string width_text = "0", height_text = "0", channels_text = "0", maxval_text = "0";
 };
+
+// A number from the file for a message: as written, leading zeros included; a very long
+// one is shortened in the middle, with its digit count.
+std::string AsWritten(const std::string& digits) {
+  constexpr size_t kShown = 48;
+  if (digits.size() <= kShown) return digits;
+  return digits.substr(0, 20) + "..." + digits.substr(digits.size() - 20) + " (" + std::to_string(digits.size()) +
+         " digits)";
+}
 
 void CheckDimensionsAndMaxval(const PnmHeader& h, HeaderReader& r, const std::string& name) {
   if (h.width == 0 || h.height == 0) {
     r.Fail(ErrorCode::kCorruptInput,
-           "width and height must be at least 1 (got " + std::to_string(h.width) + "x" + std::to_string(h.height) + ")");
+           "width and height must be at least 1 (got " + AsWritten(h.width_text) + "x" + AsWritten(h.height_text) +
+               ")");
   }
   if (h.maxval == 0 || h.maxval > 65535) {
-    r.Fail(ErrorCode::kCorruptInput, "maxval must be in 1..65535 (got " + std::to_string(h.maxval) + ")");
+    r.Fail(ErrorCode::kCorruptInput, "maxval must be in 1..65535 (got " + AsWritten(h.maxval_text) + ")");
   }
   if (h.maxval != 255) {
-    r.Fail(ErrorCode::kUnsupported, "maxval " + std::to_string(h.maxval) +
+    r.Fail(ErrorCode::kUnsupported, "maxval " + AsWritten(h.maxval_text) +
                                         " is not supported (only 255, i.e. 8 bits per sample)");
   }
   if (h.width > 0xffffffffu || h.height > 0xffffffffu) {
-    throw Error(ErrorCode::kLimitExceeded, name + ": image dimensions " + std::to_string(h.width) + "x" +
-                                               std::to_string(h.height) + " are too large");
+    throw Error(ErrorCode::kLimitExceeded, name + ": image dimensions " + AsWritten(h.width_text) + "x" +
+                                               AsWritten(h.height_text) + " are too large");
   }
 }
 
@@ -133,15 +165,15 @@ PnmHeader ReadPnmHeader(HeaderReader& r, uint64_t channels) {
   h.channels = channels;
   r.set_pos(2);
   r.SkipSpaceAndComments();
-  h.width = r.ReadNumber("width");
+  h.width = r.ReadNumber("width", &h.width_text);
   r.SkipSpaceAndComments();
-  h.height = r.ReadNumber("height");
+  h.height = r.ReadNumber("height", &h.height_text);
   r.SkipSpaceAndComments();
-  h.maxval = r.ReadNumber("maxval");
+  h.maxval = r.ReadNumber("maxval", &h.maxval_text);
   if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
   if (r.Peek() == '#') {
     // A comment before the delimiting newline; the newline is the delimiter.
-    while (!r.AtEnd() && r.Peek() != '\n' && r.Peek() != '\r') r.set_pos(r.pos() + 1);
+    r.SkipComment();
     if (r.AtEnd()) r.Fail(ErrorCode::kTruncatedInput, "the file ends after the header, before the pixel data");
   } else if (!IsSpace(r.Peek())) {
     r.Fail(ErrorCode::kCorruptInput, "expected whitespace after maxval, found " + Describe(r.Peek()));
@@ -175,22 +207,24 @@ PnmHeader ReadPamHeader(HeaderReader& r) {
       continue;
     }
     uint64_t* field = nullptr;
+    std::string* text = nullptr;
     bool* seen = nullptr;
     if (key == "WIDTH") {
-      field = &h.width, seen = &have_width;
+      field = &h.width, text = &h.width_text, seen = &have_width;
     } else if (key == "HEIGHT") {
-      field = &h.height, seen = &have_height;
+      field = &h.height, text = &h.height_text, seen = &have_height;
     } else if (key == "DEPTH") {
-      field = &h.channels, seen = &have_depth;
+      field = &h.channels, text = &h.channels_text, seen = &have_depth;
     } else if (key == "MAXVAL") {
-      field = &h.maxval, seen = &have_maxval;
+      field = &h.maxval, text = &h.maxval_text, seen = &have_maxval;
     } else {
       r.Fail(ErrorCode::kCorruptInput, "unknown header line '" + key.substr(0, 32) + "'");
     }
     if (*seen) r.Fail(ErrorCode::kCorruptInput, key + " appears twice in the header");
     *seen = true;
     r.SkipBlanks();
-    *field = r.ReadNumber(key == "DEPTH" ? "depth" : key == "MAXVAL" ? "maxval" : key == "WIDTH" ? "width" : "height");
+    *field = r.ReadNumber(key == "DEPTH" ? "depth" : key == "MAXVAL" ? "maxval" : key == "WIDTH" ? "width" : "height",
+                          text);
     r.SkipBlanks();
     if (!r.AtEnd() && r.Peek() != '\n' && r.Peek() != '\r') {
       r.Fail(ErrorCode::kCorruptInput, "unexpected " + Describe(r.Peek()) + " after " + key);
@@ -201,7 +235,7 @@ PnmHeader ReadPamHeader(HeaderReader& r) {
   }
   if (h.channels == 0) r.Fail(ErrorCode::kCorruptInput, "DEPTH must be at least 1");
   if (h.channels > 4) {
-    r.Fail(ErrorCode::kUnsupported, "DEPTH " + std::to_string(h.channels) + " is not supported (only 1 to 4)");
+    r.Fail(ErrorCode::kUnsupported, "DEPTH " + AsWritten(h.channels_text) + " is not supported (only 1 to 4)");
   }
   static const char* const kTuplTypes[5] = {"", "GRAYSCALE", "GRAYSCALE_ALPHA", "RGB", "RGB_ALPHA"};
   if (!tupltype.empty()) {
@@ -225,10 +259,12 @@ PnmHeader ReadPamHeader(HeaderReader& r) {
 
 namespace formats_internal {
 
-Image ReadPnm(const uint8_t* data, size_t size, const std::string& name) {
+Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata) {
   const char magic = static_cast<char>(data[1]);
   const bool pam = magic == '7';
   HeaderReader r(data, size, name, pam ? "PAM" : "PNM");
+  std::vector<MetadataItem> comments;
+  if (metadata != nullptr) r.CollectCommentsInto(&comments);
   if (size < 3) r.Fail(ErrorCode::kTruncatedInput, "the file ends inside the header");
   if (!IsSpace(data[2]) && data[2] != '#') {
     throw Error(ErrorCode::kUnsupported, name + ": unrecognised file format (starts like PNM but the magic is not "
@@ -253,20 +289,36 @@ Image ReadPnm(const uint8_t* data, size_t size, const std::string& name) {
   image.height = static_cast<uint32_t>(h.height);
   image.channels = static_cast<uint32_t>(h.channels);
   image.pixels.assign(data + r.pos(), data + r.pos() + bytes);
+  if (metadata != nullptr) metadata->items.insert(metadata->items.end(), comments.begin(), comments.end());
   return image;
 }
 
 }  // namespace formats_internal
 
-std::vector<uint8_t> EncodePnm(const Image& image) {
+std::vector<uint8_t> EncodePnm(const Image& image) { return EncodePnm(image, {}, nullptr); }
+
+std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept) {
   formats_internal::ValidateImageForEncode(image, "EncodePnm");
   const std::string dims = std::to_string(image.width) + " " + std::to_string(image.height);
+  // Comments go right after the magic line, one per line, in order.
+  std::string comments;
+  for (const MetadataItem& item : metadata) {
+    const bool one_line = std::none_of(item.data.begin(), item.data.end(), [](uint8_t c) { return c == '\n' || c == '\r'; });
+    if (item.kind == MetadataItem::Kind::kPnmComment && one_line) {
+      comments += "#" + std::string(item.data.begin(), item.data.end()) + "\n";
+    } else if (not_kept != nullptr) {
+      not_kept->push_back(DescribeMetadataItem(item) + (item.kind == MetadataItem::Kind::kPnmComment
+                                                            ? ": a comment cannot hold a line break"
+                                                            : ": PNM has no place for it (decompress to PNG to keep it)"));
+    }
+  }
   std::string header;
   switch (image.channels) {
-    case 1: header = "P5\n" + dims + "\n255\n"; break;
-    case 3: header = "P6\n" + dims + "\n255\n"; break;
+    case 1: header = "P5\n" + comments + dims + "\n255\n"; break;
+    case 3: header = "P6\n" + comments + dims + "\n255\n"; break;
     default:
-      header = "P7\nWIDTH " + std::to_string(image.width) + "\nHEIGHT " + std::to_string(image.height) +
+      header = "P7\n" + comments + "WIDTH " + std::to_string(image.width) + "\nHEIGHT " + std::to_string(image.height) +
                "\nDEPTH " + std::to_string(image.channels) + "\nMAXVAL 255\nTUPLTYPE " +
                (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") + "\nENDHDR\n";
       break;

@@ -201,4 +201,10 @@ std::vector<std::string> ShippedModelNames() {
   return names;
 }
 
+std::vector<ShippedModelEntry> ShippedModelEntries() {
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.table.entries;
+}
+
 }  // namespace pixelzip::models

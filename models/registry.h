@@ -43,6 +43,9 @@ std::shared_ptr<const CodingModel> OpenModel(const std::string& name_or_path, De
 std::shared_ptr<const CodingModel> FindModelByHash(const std::array<uint8_t, 32>& sha256, Device device);
 // Names of the shipped models, in registration order.
 std::vector<std::string> ShippedModelNames();
+// The shipped models' entries (name, identity, order, channels, rank, summary), in
+// registration order; nothing is loaded.
+std::vector<ShippedModelEntry> ShippedModelEntries();
 // The name "default" stands for, or "" when no shipped model codes that combination.
 std::string DefaultModelName(Order order, uint32_t colour_channels);
 

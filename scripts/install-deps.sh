@@ -15,6 +15,8 @@ PACKAGES=(
   # command line, tests, benchmarks
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   ca-certificates
+  # the man page (cli/share/make-man.sh)
+  help2man
   # reports (bench/dataset-report.sh, bench/training-curves.sh; the test script.dataset_report):
   # the classical codecs pixelzip is compared with, jq and gnuplot
   jq gnuplot-nox imagemagick webp libjxl-tools libopenjp2-tools

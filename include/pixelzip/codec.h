@@ -22,6 +22,9 @@ struct EncodeOptions {
   // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
   bool adaptive = true;
   Progress progress;
+  // Kept in the header's extension area (format 1.1), in order, as far as its 65535 bytes
+  // reach; what does not fit is named in EncodeResult::metadata_not_kept. Empty: a 1.0 stream.
+  std::vector<MetadataItem> metadata;
 };
 
 struct DecodeOptions {
@@ -42,11 +45,15 @@ struct StreamInfo {
   uint32_t pixel_checksum = 0;
   uint64_t header_bytes = 0;
   bool adaptive = false;  // coded through the adaptive stage (format 2.0)
+  std::vector<MetadataItem> metadata;  // from the extension area (format 1.1 and later)
+  bool metadata_unreadable = false;    // the extension area's entries did not parse; none returned
+  uint64_t extension_bytes = 0;
 };
 
 struct EncodeResult {
   std::vector<uint8_t> stream;  // the complete .pxz file
   double model_bits = 0;        // sum of -log2 p(subpixel) under the integer model (colour + alpha)
+  std::vector<std::string> metadata_not_kept;  // EncodeOptions::metadata items left out, and why
 };
 
 EncodeResult Encode(const Image& image, const EncodeOptions& options = {});

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace pixelzip {
@@ -23,5 +24,25 @@ struct Image {
     return width == o.width && height == o.height && channels == o.channels && pixels == o.pixels;
   }
 };
+
+// One piece of an image file's metadata, kept byte for byte (docs/format.md, section 2.1):
+// a PNG ancillary chunk, or a PNM/PAM header comment. Not needed to decode the pixels.
+struct MetadataItem {
+  enum class Kind : uint8_t { kPngChunk = 1, kPnmComment = 2 };
+  // Where a PNG chunk stood: before PLTE, between PLTE and IDAT, after IDAT.
+  enum class Place : uint8_t { kBeforePlte = 0, kBeforeIdat = 1, kAfterIdat = 2 };
+  Kind kind = Kind::kPngChunk;
+  std::string png_type;               // kPngChunk: the 4-letter chunk type, e.g. "iCCP"
+  Place place = Place::kBeforePlte;   // kPngChunk only
+  std::vector<uint8_t> data;          // the chunk's data; a comment's text (after '#', no line end)
+  bool operator==(const MetadataItem& o) const {
+    return kind == o.kind && png_type == o.png_type && place == o.place && data == o.data;
+  }
+};
+
+// "iCCP chunk" / "PNM comment": how messages name an item.
+inline std::string DescribeMetadataItem(const MetadataItem& item) {
+  return item.kind == MetadataItem::Kind::kPngChunk ? item.png_type + " chunk" : std::string("PNM comment");
+}
 
 }  // namespace pixelzip

@@ -2,11 +2,14 @@
 #include "atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 
 #include "commands.h"
 #include "test_util.h"
@@ -128,6 +131,92 @@ TEST(AtomicFileTest, SignalRemovesTheTemporaryFile) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGTERM) << "the handler must re-raise the signal";
   EXPECT_TRUE(dir.List().empty());
+}
+
+// -o naming a symbolic link: the link stays a link; its target gets the bytes.
+TEST(AtomicFileTest, WritesThroughASymbolicLinkNeverOverIt) {
+  ScratchDir dir;
+  ASSERT_EQ(mkdir((dir / "sub").c_str(), 0755), 0);
+  WriteBytes(dir / "sub/target.bin", kOld);
+  ASSERT_EQ(symlink("sub/target.bin", (dir / "link.bin").c_str()), 0);
+  EXPECT_THROW(WriteOutput(dir / "link.bin", kHello, /*overwrite=*/false), OutputExistsError);
+  EXPECT_EQ(ReadBytes(dir / "sub/target.bin"), kOld);
+  WriteOutput(dir / "link.bin", kHello, /*overwrite=*/true);
+  struct stat st {};
+  ASSERT_EQ(lstat((dir / "link.bin").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced";
+  EXPECT_EQ(ReadBytes(dir / "sub/target.bin"), kHello);
+  EXPECT_EQ(dir.List(), (std::vector<std::string>{"link.bin", "sub"}));
+  // A dangling link is refused, and nothing is created.
+  ASSERT_EQ(symlink("missing.bin", (dir / "dangling.bin").c_str()), 0);
+  EXPECT_THROW(WriteOutput(dir / "dangling.bin", kHello, true), Error);
+  EXPECT_FALSE(Exists(dir / "missing.bin"));
+  ASSERT_EQ(lstat((dir / "dangling.bin").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+// A FIFO is written through (a reader gets the bytes) and stays a FIFO, with or without overwrite.
+TEST(AtomicFileTest, WritesThroughAFifo) {
+  ScratchDir dir;
+  const std::string fifo = dir / "pipe";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (bool overwrite : {false, true}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const int fd = open(fifo.c_str(), O_RDONLY);
+      uint8_t buf[16];
+      ssize_t total = 0, n = 0;
+      while (fd >= 0 && (n = read(fd, buf + total, sizeof buf - size_t(total))) > 0) total += n;
+      _exit(total == 5 && std::memcmp(buf, "hello", 5) == 0 ? 0 : 1);
+    }
+    AtomicFile file(fifo, overwrite);
+    EXPECT_TRUE(file.writes_through());
+    EXPECT_TRUE(file.temp_path().empty());
+    file.Write(kHello);
+    file.Commit();
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the reader did not get the bytes";
+    struct stat st {};
+    ASSERT_EQ(lstat(fifo.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  }
+  EXPECT_EQ(dir.List(), std::vector<std::string>{"pipe"});
+  EXPECT_FALSE(OutputWouldReplace(fifo));
+}
+
+// A character device like /dev/null: made here with mknod (skipped without the right to),
+// so a regression replaces a scratch node and never the real /dev/null.
+TEST(AtomicFileTest, WritesThroughACharacterDeviceAndLinksToIt) {
+  ScratchDir dir;
+  const std::string node = dir / "null";
+  if (mknod(node.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) GTEST_SKIP() << "cannot mknod here";
+  ASSERT_EQ(symlink("null", (dir / "null-link").c_str()), 0);
+  WriteOutput(node, kHello, /*overwrite=*/false);
+  WriteOutput(node, kHello, /*overwrite=*/true);
+  WriteOutput(dir / "null-link", kHello, /*overwrite=*/true);
+  struct stat st {};
+  ASSERT_EQ(lstat(node.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device node was replaced by a regular file";
+  ASSERT_EQ(lstat((dir / "null-link").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(dir.List(), (std::vector<std::string>{"null", "null-link"}));
+}
+
+TEST(AtomicFileTest, RefusesBlockDevicesAndSockets) {
+  ScratchDir dir;
+  const std::string node = dir / "disk";
+  if (mknod(node.c_str(), S_IFBLK | 0600, makedev(7, 0)) != 0) GTEST_SKIP() << "cannot mknod here";
+  try {
+    WriteOutput(node, kHello, true);
+    FAIL() << "a block device was written";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+  struct stat st {};
+  ASSERT_EQ(lstat(node.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISBLK(st.st_mode));
 }
 
 TEST(ReadInputTest, ReadsAWholeFile) {

@@ -3,6 +3,8 @@
 // --help. Every image is made here.
 #include <gtest/gtest.h>
 #include <pty.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,11 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "command_util.h"
 #include "commands.h"
 #include "formats/image_io.h"
 #include "pixelzip/codec.h"
 #include "pixelzip/image.h"
 #include "test_util.h"
+#include "../formats/png_chunks.h"
 
 namespace pixelzip::cli {
 namespace {
@@ -365,6 +369,181 @@ TEST_F(CliTest, NeverOverwritesTheInputEvenWithForce) {
   ExpectDirHolds(dir_, {"in.png"});
 }
 
+// -o naming a symbolic link or a device node, with -f: the link and the node stay what they are.
+TEST_F(CliTest, WritesThroughLinksAndDeviceNodesNeverReplacingThem) {
+  const Image image = MakeImage(10, 7, 3);
+  const std::string in = WriteImage("in.png", image);
+  WriteBytes(dir_ / "target.pxz", {'o', 'l', 'd'});
+  ASSERT_EQ(symlink("target.pxz", (dir_ / "link.pxz").c_str()), 0);
+  RunResult r = RunPixelzip({"compress", in, "-o", dir_ / "link.pxz", "--model", "order0-adaptive"});
+  ExpectOneLineError(r, kExitExists, dir_ / "link.pxz");
+  r = RunPixelzip({"compress", in, "-o", dir_ / "link.pxz", "--model", "order0-adaptive", "-f"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir_ / "link.pxz"));
+  EXPECT_EQ(Decode(ReadBytes(dir_ / "target.pxz")), image);
+  ExpectDirHolds(dir_, {"in.png", "link.pxz", "target.pxz"});
+
+  // A node like /dev/null, made here so that a regression cannot replace the real one.
+  if (mknod((dir_ / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) GTEST_SKIP() << "cannot mknod here";
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"-f"}}) {
+    std::vector<std::string> args = {"compress", in, "-o", dir_ / "null", "--model", "order0-adaptive"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = RunPixelzip(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    struct stat st {};
+    ASSERT_EQ(lstat((dir_ / "null").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device node was replaced";
+  }
+  ExpectDirHolds(dir_, {"in.png", "link.pxz", "null", "target.pxz"});
+}
+
+// ---- Metadata: kept by default, restored on decode, dropped with --strip, named when lost ----
+
+TEST_F(CliTest, PngMetadataComesBackByteForByte) {
+  const Image image = MakeImage(9, 6, 3);
+  std::vector<png_test::Chunk> before = png_test::TypicalChunksBeforeIdat();
+  before.push_back({"dSIG", png_test::Bytes("a signature, unsafe to copy")});
+  const std::vector<png_test::Chunk> after = {{"tEXt", png_test::Bytes(std::string("Comment\0at the end", 18))}};
+  const std::string in = dir_ / "in.png";
+  WriteBytes(in, png_test::RgbPngWithChunks(image.width, image.height, image.pixels, before, after));
+
+  RunResult r = RunPixelzip({"compress", in, "--model", "order0-adaptive"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r.err;
+  EXPECT_EQ(r.ErrLines()[0], "pixelzip: " + in + ": warning: not kept: dSIG chunk: an unknown chunk that is not safe "
+                             "to copy once the image data is rewritten (PNG specification, 5.4)");
+  r = RunPixelzip({"info", in + ".pxz"});
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("format version: 1.1"), std::string::npos);
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  std::vector<png_test::Chunk> expected = png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(in)));
+  expected.erase(std::remove_if(expected.begin(), expected.end(), [](const auto& c) { return c.type == "dSIG"; }),
+                 expected.end());
+  EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(dir_ / "out.png"))), expected);
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+
+  // Decoding to PNM names what PNM cannot hold; -q silences it.
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.ppm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.ErrLines().size(), before.size() - 1 + after.size()) << r.err;
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.ppm", "-f", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+
+  // --strip on compress: a 1.0 stream, and a PNG without the chunks; -q: no warning.
+  r = RunPixelzip({"compress", in, "--model", "order0-adaptive", "--strip", "-q", "-o", dir_ / "stripped.pxz"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  r = RunPixelzip({"decompress", dir_ / "stripped.pxz", "-o", dir_ / "stripped.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(dir_ / "stripped.png"))),
+            (std::vector<png_test::Chunk>{{"IDAT", {}}}));
+  // --strip on decompress: the stream keeps them, the image does not get them.
+  r = RunPixelzip({"decompress", in + ".pxz", "--strip", "-o", dir_ / "stripped2.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadBytes(dir_ / "stripped2.png"), ReadBytes(dir_ / "stripped.png"));
+}
+
+TEST_F(CliTest, PnmCommentsComeBack) {
+  const Image image = MakeImage(4, 3, 3);
+  std::string file = "P6\n# one\n# two\n4 3\n255\n";
+  file.append(image.pixels.begin(), image.pixels.end());
+  WriteBytes(dir_ / "in.ppm", std::vector<uint8_t>(file.begin(), file.end()));
+  RunResult r = RunPixelzip({"compress", dir_ / "in.ppm", "--model", "order0-adaptive"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"decompress", dir_ / "in.ppm.pxz", "-o", dir_ / "out.ppm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadBytes(dir_ / "out.ppm"), ReadBytes(dir_ / "in.ppm"));
+}
+
+// ---- Several inputs, --rm/-k, -c, the image-extension warning ----
+
+TEST_F(CliTest, SeveralInputsEachToItsOwnOutput) {
+  const Image a = MakeImage(6, 5, 3, 1), b = MakeImage(7, 4, 1, 2);
+  const std::string pa = WriteImage("a.png", a), pb = WriteImage("b.pgm", b);
+  RunResult r = RunPixelzip({"compress", pa, pb, "--model", "order0-adaptive"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ExpectDirHolds(dir_, {"a.png", "a.png.pxz", "b.pgm", "b.pgm.pxz"});
+  // -k is the default; --rm removes each input once its output is complete.
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
+  r = RunPixelzip({"decompress", pa + ".pxz", pb + ".pxz", "-k"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImage(pa), a);
+  EXPECT_EQ(ReadImage(pb), b);
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
+  r = RunPixelzip({"decompress", pa + ".pxz", pb + ".pxz", "--rm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ExpectDirHolds(dir_, {"a.png", "b.pgm"});
+  EXPECT_EQ(RunPixelzip({"compress", pa, "--rm", "-k"}).exit_code, kExitUsage);
+
+  // A failing input is reported and the others are still done; the first failure's code is returned.
+  WriteBytes(dir_ / "bad.png", {'n', 'o', 'p', 'e'});
+  r = RunPixelzip({"compress", dir_ / "bad.png", pa, "--model", "order0-adaptive", "--rm"});
+  EXPECT_EQ(r.exit_code, kExitUnsupported) << Describe(r);
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r.err;
+  EXPECT_EQ(r.ErrLines()[0].rfind("pixelzip: " + dir_ / "bad.png" + ": ", 0), 0u) << r.err;
+  ExpectDirHolds(dir_, {"a.png.pxz", "b.pgm", "bad.png"});
+  EXPECT_EQ(Decode(ReadBytes(pa + ".pxz")), a);
+
+  // -o and -c name one output.
+  EXPECT_EQ(RunPixelzip({"compress", pa + ".pxz", dir_ / "b.pgm", "-o", dir_ / "x.pxz"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunPixelzip({"decompress", pa + ".pxz", pa + ".pxz", "-c"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunPixelzip({"decompress", pa + ".pxz", "-c", "-o", dir_ / "y.png"}).exit_code, kExitUsage);
+}
+
+TEST_F(CliTest, DashCWritesToStdoutAndKeepsTheInputEvenWithRm) {
+  const Image image = MakeImage(5, 5, 4);
+  const std::string in = WriteImage("in.png", image);
+  RunResult r = RunPixelzip({"compress", in, "-c", "--model", "order0-adaptive", "--rm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Decode(r.out), image);
+  EXPECT_TRUE(Exists(in)) << "--rm removed an input whose output went to stdout";
+  EXPECT_NE(r.err.find("--rm"), std::string::npos) << r.err;
+  WriteBytes(dir_ / "s.pxz", r.out);
+  r = RunPixelzip({"decompress", dir_ / "s.pxz", "-c", "--format", "pnm"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(ReadImageBytes(r.out.data(), r.out.size(), "stdout"), image);
+}
+
+TEST_F(CliTest, WarnsWhenAPxzIsGivenAnImageName) {
+  const std::string in = WriteImage("in.png", MakeImage(4, 4, 3));
+  RunResult r = RunPixelzip({"compress", in, "-o", dir_ / "out.png", "--model", "order0-adaptive"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_EQ(r.ErrLines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(".pxz"), std::string::npos) << r.err;
+  r = RunPixelzip({"compress", in, "-o", dir_ / "out2.png", "--model", "order0-adaptive", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(CliTest, EffortPicksOrderAndModel) {
+  std::string order, model;
+  EffortChoice(0, 3, &order, &model);
+  EXPECT_EQ(order + " " + model, "raster order0-adaptive");
+  EffortChoice(9, 3, &order, &model);
+  EXPECT_EQ(order + " " + model, "raster default");
+  EffortChoice(2, 3, &order, &model);
+  EXPECT_EQ(model, "default");
+  const std::string in = WriteImage("in.png", MakeImage(8, 6, 3));
+  RunResult r = RunPixelzip({"compress", in, "-e", "0"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"info", in + ".pxz"});
+  const std::string info(r.out.begin(), r.out.end());
+  EXPECT_NE(info.find("architecture: order0-adaptive"), std::string::npos) << info;
+  EXPECT_EQ(RunPixelzip({"compress", in, "-e", "1", "--order", "raster", "-f"}).exit_code, kExitUsage);
+  EXPECT_EQ(RunPixelzip({"compress", in, "-e", "10", "-f"}).exit_code, kExitUsage);
+}
+
+TEST(CliProgress, LineShowsElapsedEtaAndRate) {
+  EXPECT_EQ(FormatProgressLine("compressing a.png", 0.25, 12.0, 4.0),
+            "compressing a.png [======                  ]  25%  0:12, ETA 0:36, 0.08 MP/s");
+  EXPECT_EQ(FormatProgressLine("x", 1.0, 3725.0, 0), "x [========================] 100%  1:02:05");
+}
+
 // ---- Bad input: one line naming the file, a distinct exit code, no output ----
 
 TEST_F(CliTest, CorruptStreamsFailCleanly) {
@@ -579,6 +758,8 @@ TEST_F(CliTest, HelpForEverySubcommand) {
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
     const std::string out(r.out.begin(), r.out.end());
     EXPECT_NE(out.find("Usage"), std::string::npos) << out;
+    // The exit-code table is in the top-level help only; subcommands point to it.
+    EXPECT_EQ(out.find("internal error (a bug in pixelzip)") != std::string::npos, sub.empty()) << out;
     for (const std::string& w : words) EXPECT_NE(out.find(w), std::string::npos) << w << " missing in:\n" << out;
   }
   const RunResult v = RunPixelzip({"--version"});
@@ -591,7 +772,13 @@ TEST_F(CliTest, ModelsListsTheShippedModels) {
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   const std::string out(r.out.begin(), r.out.end());
   ASSERT_FALSE(out.empty());
-  const std::string first = out.substr(0, out.find('\n'));
+  // A header line, then "name order channels default" per model.
+  EXPECT_EQ(out.rfind("name ", 0), 0u) << out;
+  const std::string second = out.substr(out.find('\n') + 1);
+  const std::string first = second.substr(0, second.find(' '));
+  EXPECT_NE(out.find("order0-adaptive"), std::string::npos) << out;
+  // Exactly one default per order and channel count that some model codes; info names the model alike.
+  EXPECT_NE(out.find("yes ("), std::string::npos) << out;
   // The first shipped model can be named explicitly (when it codes RGB in raster order).
   const std::string in = WriteImage("in.png", MakeImage(9, 7, 3));
   const RunResult c = RunPixelzip({"compress", in, "--model", first});

@@ -1,7 +1,12 @@
 // Round trips, stream info, model bits, error codes and limits of the public codec API.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -239,6 +244,119 @@ TEST(Codec, LimitsAreCheckedBeforeDecoding) {
   EXPECT_EQ(CodeOf([&] { Decode(stream, dopt); }), ErrorCode::kLimitExceeded);
   dopt.limits.max_memory_bytes += 1;
   EXPECT_EQ(Decode(stream, dopt), image);
+}
+
+// Peak resident memory (VmHWM) and current (VmRSS) of this process, in bytes.
+uint64_t ProcStatusBytes(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(std::string(key).size())) * 1024;
+  }
+  return 0;
+}
+
+// A 754 KB stream whose header claims 16384 x 16384 x 4 and whose random payload passes
+// the plausibility check: the decoder must report corruption having committed memory only
+// for what it decoded, not the 1.75 GiB the header claims (measured in a child process).
+TEST(Codec, AHugeClaimedImageCostsMemoryOnlyForWhatDecodes) {
+  std::vector<uint8_t> stream = Encode(MakeImage(4, 4, 4), test::Order0Options()).stream;
+  size_t hb = 0;
+  codec::Header h = test::HeaderOf(stream, &hb);
+  h.width = h.height = 16384;
+  const uint64_t subpixels = uint64_t{h.width} * h.height * h.channels;
+  std::vector<uint8_t> payload(subpixels / 1424);
+  uint32_t x = 12345;
+  for (uint8_t& b : payload) b = static_cast<uint8_t>((x = x * 1664525u + 1013904223u) >> 24);
+  h.payload_bytes = payload.size();
+  stream = codec::WriteHeader(h);
+  stream.insert(stream.end(), payload.begin(), payload.end());
+  ASSERT_NO_THROW(ReadStreamInfo(stream.data(), stream.size()));
+
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const uint64_t before = ProcStatusBytes("VmRSS:");
+    int code = 2;
+    try {
+      Decode(stream);
+    } catch (const Error& e) {
+      code = e.code() == ErrorCode::kCorruptInput ? 0 : 3;
+    }
+    const uint64_t grown = ProcStatusBytes("VmHWM:") - before;
+    std::fprintf(stderr, "decoder's peak memory growth: %.1f MiB\n", grown / 1048576.0);
+    _exit(code != 0 ? code : grown > (uint64_t{200} << 20) ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 1) << "the decoder committed over 200 MiB before reporting corruption";
+  EXPECT_NE(WEXITSTATUS(status), 2) << "the random payload decoded";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// A damaged major version (the header CRC matches version 1) is corruption; a real newer
+// version is unsupported.
+TEST(Codec, ADamagedVersionFieldIsCorruptionNotANewerFormat) {
+  const std::vector<uint8_t> valid = Encode(MakeImage(6, 5, 3), test::Order0Options()).stream;
+  for (int bit = 0; bit < 16; ++bit) {
+    std::vector<uint8_t> s = valid;
+    s[4 + bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    if (s[4] == 0 && s[5] == 0) continue;  // major 0: corrupt anyway
+    EXPECT_EQ(CodeOf([&] { Decode(s); }), ErrorCode::kCorruptInput) << "bit " << bit;
+    EXPECT_NE(MessageOf([&] { Decode(s); }).find("damaged"), std::string::npos) << "bit " << bit;
+  }
+  size_t hb = 0;
+  codec::Header h = test::HeaderOf(valid, &hb);
+  h.version_major = 2;
+  EXPECT_EQ(CodeOf([&] { Decode(test::WithHeader(valid, h)); }), ErrorCode::kUnsupported);
+  // A newer layout whose bytes hold no matching CRC at all: unsupported as well.
+  std::vector<uint8_t> s = test::WithHeader(valid, h);
+  s[hb - 1] ^= 0xff;
+  EXPECT_EQ(CodeOf([&] { Decode(s); }), ErrorCode::kUnsupported);
+}
+
+TEST(Metadata, ItemsRoundTripThroughTheHeaderAndUnknownTagsAreSkipped) {
+  const Image image = MakeImage(7, 5, 3);
+  EncodeOptions options = test::Order0Options();
+  const std::vector<uint8_t> plain = Encode(image, options).stream;
+  options.metadata = test::MetadataGolden();
+  const EncodeResult with = Encode(image, options);
+  EXPECT_TRUE(with.metadata_not_kept.empty());
+  const StreamInfo info = ReadStreamInfo(with.stream.data(), with.stream.size());
+  EXPECT_EQ(info.version_minor, 1u);
+  EXPECT_EQ(info.metadata, test::MetadataGolden());
+  EXPECT_EQ(Decode(with.stream), image);
+  EXPECT_EQ(ReadStreamInfo(plain.data(), plain.size()).version_minor, 0u);
+
+  size_t hb = 0;
+  codec::Header h = test::HeaderOf(plain, &hb);
+  h.version_minor = 3;
+  h.extension = {9, 2, 0, 'x', 'y', 2, 3, 0, 'a', 'b', 'c'};
+  const std::vector<uint8_t> later = test::WithHeader(plain, h);
+  const StreamInfo later_info = ReadStreamInfo(later.data(), later.size());
+  EXPECT_FALSE(later_info.metadata_unreadable);
+  ASSERT_EQ(later_info.metadata.size(), 1u);
+  EXPECT_EQ(later_info.metadata[0].kind, MetadataItem::Kind::kPnmComment);
+  EXPECT_EQ(later_info.metadata[0].data, (std::vector<uint8_t>{'a', 'b', 'c'}));
+  EXPECT_EQ(Decode(later), image);
+}
+
+TEST(Metadata, WhatDoesNotFitTheExtensionAreaIsNamed) {
+  const Image image = MakeImage(3, 3, 1);
+  EncodeOptions options = test::Order0Options();
+  MetadataItem big;
+  big.png_type = "iCCP";
+  big.data.assign(40000, 7);
+  options.metadata = {big, big};
+  options.metadata[1].png_type = "eXIf";
+  const EncodeResult r = Encode(image, options);
+  ASSERT_EQ(r.metadata_not_kept.size(), 1u);
+  EXPECT_EQ(r.metadata_not_kept[0].rfind("eXIf chunk (40000 bytes)", 0), 0u) << r.metadata_not_kept[0];
+  const StreamInfo info = ReadStreamInfo(r.stream.data(), r.stream.size());
+  ASSERT_EQ(info.metadata.size(), 1u);
+  EXPECT_EQ(info.metadata[0], big);
+  EXPECT_EQ(Decode(r.stream), image);
 }
 
 TEST(Codec, EveryTruncationIsTruncatedInput) {

@@ -41,6 +41,31 @@ TEST(Golden, NewerMinorVersionWithExtensionBytesStillDecodes) {
   EXPECT_EQ(Decode(stream), expected);
 }
 
+TEST(Golden, MetadataEntriesReadBackAndReEncodeToTheirBytes) {
+  const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + test::kMetadataGolden);
+  const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+  EXPECT_EQ(info.version_major, 1u);
+  EXPECT_EQ(info.version_minor, 1u);
+  EXPECT_FALSE(info.metadata_unreadable);
+  EXPECT_EQ(info.metadata, test::MetadataGolden());
+  const test::ValidGolden& base = test::ValidGoldens().front();
+  const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + base.stem + test::PnmExtension(base.channels)));
+  EXPECT_EQ(Decode(stream), expected);
+  EncodeOptions options = test::Order0Options();
+  options.metadata = test::MetadataGolden();
+  EXPECT_EQ(Encode(expected, options).stream, stream);
+  // Without metadata the stream is the 1.0 golden, byte for byte.
+  EXPECT_EQ(Encode(expected, test::Order0Options()).stream,
+            test::ReadFileBytes(kDir + "/" + std::string(base.stem) + ".pxz"));
+}
+
+TEST(Golden, ExtensionBytesThatAreNotEntriesAreIgnored) {
+  const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + test::kFutureMinorGolden);
+  const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+  EXPECT_TRUE(info.metadata_unreadable);
+  EXPECT_TRUE(info.metadata.empty());
+}
+
 class InvalidGolden : public ::testing::TestWithParam<test::InvalidGolden> {};
 
 TEST_P(InvalidGolden, FailsWithItsErrorCode) {

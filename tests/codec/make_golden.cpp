@@ -49,11 +49,19 @@ int main(int argc, char** argv) {
       x.extension = {1, 2, 3, 4, 5};
       WriteFileBytes(dir + "/" + kFutureMinorGolden, WithHeader(valid, x));
     }
+    {
+      pixelzip::EncodeOptions options = Order0Options();
+      options.metadata = MetadataGolden();
+      WriteFileBytes(dir + "/" + kMetadataGolden,
+                     pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), options).stream);
+    }
     out["bad_magic.pxz"] = valid;
     out["bad_magic.pxz"][1] = 'Q';
     out["short_bad_magic.pxz"] = {'G', 'I'};
     out["future_major.pxz"] = with([](Header& x) { x.version_major = 3; });
     out["version_0.pxz"] = with([](Header& x) { x.version_major = 0; });
+    out["damaged_major_version.pxz"] = valid;  // major 1 -> 257, header CRC left as it was
+    out["damaged_major_version.pxz"][5] ^= 0x01;
     out["truncated_empty.pxz"] = {};
     out["truncated_in_magic.pxz"] = Cut(valid, 2);
     out["truncated_in_version.pxz"] = Cut(valid, 6);
@@ -129,7 +137,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "make_golden: %s is not listed in InvalidGoldens()\n", out.begin()->first.c_str());
       return 1;
     }
-    std::printf("make_golden: wrote %zu valid and %zu invalid streams to %s\n", ValidGoldens().size() + 1,
+    std::printf("make_golden: wrote %zu valid and %zu invalid streams to %s\n", ValidGoldens().size() + 2,
                 InvalidGoldens().size(), dir.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_golden: %s\n", e.what());

@@ -167,6 +167,27 @@ inline std::string PnmExtension(uint32_t channels) {
 // valid_rgb_16x12's pixels.
 inline constexpr const char* kFutureMinorGolden = "future_minor_rgb_16x12.pxz";
 
+// valid_rgb_16x12's pixels with these metadata items: a version 1.1 stream (section 2.1).
+inline constexpr const char* kMetadataGolden = "metadata_rgb_16x12.pxz";
+inline std::vector<MetadataItem> MetadataGolden() {
+  auto chunk = [](const char* type, MetadataItem::Place place, const std::string& data) {
+    MetadataItem item;
+    item.kind = MetadataItem::Kind::kPngChunk;
+    item.png_type = type;
+    item.place = place;
+    item.data.assign(data.begin(), data.end());
+    return item;
+  };
+  MetadataItem comment;
+  comment.kind = MetadataItem::Kind::kPnmComment;
+  const std::string text = " made by make_golden";
+  comment.data.assign(text.begin(), text.end());
+  return {chunk("gAMA", MetadataItem::Place::kBeforePlte, std::string("\x00\x00\xb1\x8f", 4)),
+          chunk("tEXt", MetadataItem::Place::kBeforeIdat, std::string("Comment\0golden", 14)),
+          chunk("zTXt", MetadataItem::Place::kAfterIdat, std::string("Title\0\0\x78\x9c\x03\x00\x00\x00\x00\x01", 15)),
+          comment};
+}
+
 struct InvalidGolden {
   const char* file;
   ErrorCode code;
@@ -177,6 +198,7 @@ inline const std::vector<InvalidGolden>& InvalidGoldens() {
       {"short_bad_magic.pxz", ErrorCode::kCorruptInput},
       {"future_major.pxz", ErrorCode::kUnsupported},
       {"version_0.pxz", ErrorCode::kCorruptInput},
+      {"damaged_major_version.pxz", ErrorCode::kCorruptInput},
       {"truncated_empty.pxz", ErrorCode::kTruncatedInput},
       {"truncated_in_magic.pxz", ErrorCode::kTruncatedInput},
       {"truncated_in_version.pxz", ErrorCode::kTruncatedInput},

@@ -141,6 +141,34 @@ TEST(PngSuiteTest, EveryValidImageLoadsOrIsRefusedAsSixteenBit) {
   EXPECT_EQ(refused_16, 33);
 }
 
+// Every 8-bit PngSuite image's kept chunks come back byte for byte, in order and place,
+// through EncodePng; the chunks not kept are named, and only those the rules name.
+TEST(PngSuiteTest, MetadataRoundTripsThroughEveryLoadableImage) {
+  int with_metadata = 0;
+  for (const std::string& name : SuiteFiles()) {
+    if (name[0] == 'x') continue;
+    const std::vector<uint8_t> bytes = ReadFileBytes(PngSuiteDir() + "/" + name);
+    if (ReadFacts(bytes).bit_depth == 16) continue;
+    ImageMetadata metadata;
+    const Image image = ReadImageBytes(bytes.data(), bytes.size(), name, &metadata);
+    EXPECT_EQ(image, Load(name)) << name;
+    for (const std::string& why : metadata.not_kept) {
+      const std::string type = why.substr(0, 4);
+      EXPECT_TRUE(type == "hIST" || type == "bKGD" || type == "sBIT" || (type[3] & 0x20) == 0) << name << ": " << why;
+    }
+    std::vector<std::string> not_kept;
+    const std::vector<uint8_t> out = EncodePng(image, 6, metadata.items, &not_kept);
+    EXPECT_TRUE(not_kept.empty()) << name;
+    ImageMetadata again;
+    EXPECT_EQ(ReadImageBytes(out.data(), out.size(), name, &again), image) << name;
+    EXPECT_EQ(again.items, metadata.items) << name;
+    EXPECT_TRUE(again.not_kept.empty()) << name;
+    with_metadata += !metadata.items.empty();
+  }
+  std::cout << "PngSuite: " << with_metadata << " 8-bit images with kept metadata\n";
+  EXPECT_GT(with_metadata, 20);
+}
+
 TEST(PngSuiteTest, EveryInvalidImageIsRefusedWithItsName) {
   int invalid = 0;
   for (const std::string& name : SuiteFiles()) {

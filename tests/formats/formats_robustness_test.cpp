@@ -241,6 +241,13 @@ TEST(PnmRobustnessTest, MalformedHeadersRefused) {
       {"P5\n100000 100000\n255\n" + px4, ErrorCode::kLimitExceeded, "limit"},
       {"P6\n65536 32768\n255\n" + px4, ErrorCode::kLimitExceeded, "limit"},
       {"P5\n99999999999999999999999 1\n255\n" + px4, ErrorCode::kLimitExceeded, "too large"},
+      // Numbers beyond 64 bits are shown as written, not clamped.
+      {"P5\n99999999999999999999999 1\n255\n" + px4, ErrorCode::kLimitExceeded, "99999999999999999999999x1"},
+      {"P5\n2 2\n123456789012345678901234567890\n" + px4, ErrorCode::kCorruptInput,
+       "got 123456789012345678901234567890)"},
+      {"P5\n2 2\n" + std::string(100, '7') + "\n" + px4, ErrorCode::kCorruptInput, "(100 digits)"},
+      {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 00000000000000000000000000000000000000005\nMAXVAL 255\nENDHDR\n",
+       ErrorCode::kUnsupported, "DEPTH 00000000000000000000000000000000000000005 is"},
       {"P5\n2 2\n65535\n" + px4 + px4, ErrorCode::kUnsupported, "maxval 65535"},
       {"P5\n2 2\n15\n" + px4, ErrorCode::kUnsupported, "maxval 15"},
       {"P5\n2 2\n0\n" + px4, ErrorCode::kCorruptInput, "maxval"},

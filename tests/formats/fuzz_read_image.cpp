@@ -4,6 +4,8 @@
 // over-reads and UB are caught by the sanitizers.
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "formats/image_io.h"
 
@@ -23,6 +25,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::vector<uint8_t> pnm = pixelzip::EncodePnm(image);
     if (!(pixelzip::ReadImageBytes(png.data(), png.size(), "png") == image)) std::abort();
     if (!(pixelzip::ReadImageBytes(pnm.data(), pnm.size(), "pnm") == image)) std::abort();
+    // With metadata: the same pixels, and the kept items come back through each format.
+    pixelzip::ImageMetadata metadata;
+    if (!(pixelzip::ReadImageBytes(data, size, "fuzz", &metadata) == image)) std::abort();
+    std::vector<std::string> not_kept;
+    const std::vector<uint8_t> png2 = pixelzip::EncodePng(image, 1, metadata.items, &not_kept);
+    const std::vector<uint8_t> pnm2 = pixelzip::EncodePnm(image, metadata.items, &not_kept);
+    pixelzip::ImageMetadata back;
+    if (!(pixelzip::ReadImageBytes(png2.data(), png2.size(), "png", &back) == image)) std::abort();
+    if (!(pixelzip::ReadImageBytes(pnm2.data(), pnm2.size(), "pnm", &back) == image)) std::abort();
   }
   return 0;
 }

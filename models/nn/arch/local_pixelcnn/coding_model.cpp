@@ -82,12 +82,21 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 }
 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
-  const int W = plane.width, H = plane.height, C = plane.channels;
+  // The plane grows a row at a time: its capacity is reserved up front (address space; the pages
+  // are committed as rows are written), so a corrupt stream that claims a huge image costs memory
+  // only for the rows it decodes. The engine reads only rows above and pixels to the left.
+  QPlane plane;
+  plane.width = int(image.width);
+  plane.height = 0;
+  plane.channels = int(image.channels);
+  plane.q.reserve(size_t(image.width) * image.height * image.channels);
+  const int W = plane.width, H = int(image.height), C = plane.channels;
   LocalPixelCnnCpuEngine ev(model_);
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   for (int y = 0; y < H; ++y) {
+    plane.q.resize(size_t(y + 1) * W * C);
+    plane.height = y + 1;
     for (int x = 0; x < W; ++x) {
       ev.Evaluate(plane, y, x, params.data());
       coder.Decode(image, y, x, params.data(), source, &plane.q[(size_t(y) * W + x) * C]);

@@ -33,9 +33,10 @@ MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, 
 
 MultiscaleCodingModel::~MultiscaleCodingModel() = default;
 
-std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, EngineKind engine) const {
-  ++group_evaluations_;
-  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, threads_);
+std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0,
+                                                        int y1) const {
+  if (y0 == 0) ++group_evaluations_;
+  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, threads_, y0, y1);
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
   return TorchGuarded([&] {
     torch::NoGradGuard ng;
@@ -76,16 +77,26 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
   for (int l = L; l >= 1; --l) {
     const int s = 1 << (l - 1);
     const int hc = int((int64_t(H) + 2 * s - 1) / (2 * s)), wc = int((int64_t(W) + 2 * s - 1) / (2 * s));
+    // The CPU engine computes a group's parameters in bands of coarse rows (about 4 MiB each, a
+    // row per thread at least): a whole group's are P int16 per coarse pixel, which at the finest
+    // level would be P / 2 bytes per image pixel. A LibTorch engine computes the whole group at once.
+    const int band = engine_ == EngineKind::kCpu
+                         ? int(std::min<int64_t>(hc, std::max<int64_t>(threads_, (int64_t(4) << 20) / (int64_t(wc) * P * 2))))
+                         : hc;
     for (int g = 0; g < kMultiscaleGroups; ++g) {
-      const auto gp = GroupParams(plane, s, g, engine_);
-      for (int Y = 0; Y < hc; ++Y) {
-        const int64_t y = int64_t(s) * (2 * Y + GroupPhaseY(g));
-        if (y >= H) break;
-        for (int X = 0; X < wc; ++X) {
-          const int64_t x = int64_t(s) * (2 * X + GroupPhaseX(g));
-          if (x >= W) break;
-          code(&gp[(size_t(Y) * wc + X) * P], int(y), int(x));
-          done += 1;
+      for (int Y0 = 0; Y0 < hc; Y0 += band) {
+        if (int64_t(s) * (2 * Y0 + GroupPhaseY(g)) >= H) break;
+        const int Y1 = std::min(hc, Y0 + band);
+        const auto gp = band == hc ? GroupParams(plane, s, g, engine_) : GroupParams(plane, s, g, engine_, Y0, Y1);
+        for (int Y = Y0; Y < Y1; ++Y) {
+          const int64_t y = int64_t(s) * (2 * Y + GroupPhaseY(g));
+          if (y >= H) break;
+          for (int X = 0; X < wc; ++X) {
+            const int64_t x = int64_t(s) * (2 * X + GroupPhaseX(g));
+            if (x >= W) break;
+            code(&gp[(size_t(Y - Y0) * wc + X) * P], int(y), int(x));
+            done += 1;
+          }
         }
       }
       if (progress) progress(done / total);

@@ -38,8 +38,10 @@ class MultiscaleCodingModel final : public CodingModel {
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
   const IntMultiscalePixelCnn& model() const { return model_; }
-  // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`.
-  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, EngineKind engine) const;
+  // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`; the CPU
+  // engine can compute coarse rows [y0, y1) only (a LibTorch engine computes the whole group).
+  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0 = 0,
+                                   int y1 = -1) const;
 
   // Network evaluations since construction (for tests and benchmarks): whole-plane group evaluations
   // and single-pixel base steps.

@@ -156,18 +156,21 @@ IntMultiscalePixelCnn IntMultiscalePixelCnn::Read(const ModelFile& f) {
   return m;
 }
 
-std::vector<int16_t> GroupParamsCpu(const IntMultiscalePixelCnn& m, const QPlane& plane, int s, int g, int threads) {
+std::vector<int16_t> GroupParamsCpu(const IntMultiscalePixelCnn& m, const QPlane& plane, int s, int g, int threads,
+                                    int y0, int y1) {
   const int H = plane.height, W = plane.width, C = plane.channels, P = m.shape.ParamCount();
   const int hc = int((int64_t(H) + 2 * int64_t(s) - 1) / (2 * int64_t(s)));
   const int wc = int((int64_t(W) + 2 * int64_t(s) - 1) / (2 * int64_t(s)));
+  y0 = std::clamp(y0, 0, hc);
+  y1 = y1 < 0 ? hc : std::clamp(y1, y0, hc);
   const IntGroupNet& n = m.groups[g];
   const int phases = GroupInputPhases(g), hidden = m.shape.hidden, inner = m.shape.inner;
-  std::vector<int16_t> out(size_t(hc) * wc * P);
-  threads = std::max(1, std::min(threads, hc));
+  std::vector<int16_t> out(size_t(y1 - y0) * wc * P);
+  threads = std::max(1, std::min(threads, y1 - y0));
   auto work = [&](int t) {
     std::vector<int16_t> features(static_cast<size_t>(n.conv0.in)), h(static_cast<size_t>(hidden)),
         a(static_cast<size_t>(hidden)), u(static_cast<size_t>(inner)), inc(static_cast<size_t>(hidden));
-    for (int Y = t; Y < hc; Y += threads)
+    for (int Y = y0 + t; Y < y1; Y += threads)
       for (int X = 0; X < wc; ++X) {
         // Feature [phase * C + c][ky][kx]: the phase's pixel at coarse (Y + ky - 1, X + kx - 1), image position
         // (s(2(Y + ky - 1) + py), s(2(X + kx - 1) + px)); zero outside the image (which covers every coarse
@@ -191,7 +194,7 @@ std::vector<int16_t> GroupParamsCpu(const IntMultiscalePixelCnn& m, const QPlane
             h[size_t(i)] = int16_t(std::clamp<int32_t>(int32_t(h[size_t(i)]) + inc[size_t(i)], -kInt16Max, kInt16Max));
         }
         for (int i = 0; i < hidden; ++i) a[size_t(i)] = n.lut_head(h[size_t(i)]);
-        n.head.Apply(a.data(), &out[(size_t(Y) * wc + X) * P]);
+        n.head.Apply(a.data(), &out[(size_t(Y - y0) * wc + X) * P]);
       }
   };
   if (threads == 1) {

@@ -84,6 +84,9 @@ struct IntMultiscalePixelCnn {
 // wc = ceil(W / 2s)); entry (Y, X) belongs to pixel (s(2Y + py), s(2X + px)) (parameters of positions
 // outside the image are computed too and ignored). Reads only the known phases' pixels of `plane`
 // (the pixels at multiples of 2s and the earlier groups of this level). CPU engine, `threads` >= 1.
-std::vector<int16_t> GroupParamsCpu(const IntMultiscalePixelCnn& m, const QPlane& plane, int s, int g, int threads);
+// With y0, y1: only coarse rows [y0, min(y1, hc)), as [y1 - y0][wc][P] (bit-equal to those rows of
+// the whole), so that a caller can walk a group in bands of bounded memory.
+std::vector<int16_t> GroupParamsCpu(const IntMultiscalePixelCnn& m, const QPlane& plane, int s, int g, int threads,
+                                    int y0 = 0, int y1 = -1);
 
 }  // namespace pixelzip::models::nn
