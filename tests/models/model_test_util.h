@@ -64,17 +64,19 @@ inline std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_
   return out;
 }
 
-// The range coder behind a model's Encode / Decode. With record_cdfs, every CDF put or got (all 257 edges)
-// is kept, in order, so that tests can compare the encoder's CDFs with the decoder's.
+// The range coder behind a model's Encode / Decode; the sink counts the symbols put. With record_cdfs, every
+// CDF put or got (all 257 edges) is kept, in order, so that tests can compare the encoder's CDFs with the decoder's.
 class RangeSink final : public SymbolSink {
  public:
   entropy::RangeEncoder encoder;
+  int64_t symbols = 0;
   bool record_cdfs = false;
   std::vector<uint32_t> cdfs;
   void Put(const SubpixelCdf& cdf, int s) override {
     if (record_cdfs)
       for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
     encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
+    ++symbols;
   }
 };
 class RangeSource final : public SymbolSource {
