@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "models/nn/exact_torch.h"
+#include "models/nn/local_batch.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -97,9 +98,32 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   int32_t previous[3];
+  // The CPU engine: the batched SIMD kernels on all threads (bit-identical to PixelEvaluator).
+  std::unique_ptr<LocalBatchEngine> engine;
+  std::unique_ptr<PaddedPlane> padded;
+  std::unique_ptr<WorkerTeam> team;
+  std::vector<LocalBatchEngine::Workspace> ws;
+  std::vector<PixelPos> band;
+  if (encoder_ == EngineKind::kCpu) {
+    engine = std::make_unique<LocalBatchEngine>(model_, KernelKind::kSimd);
+    padded = std::make_unique<PaddedPlane>(W, H, C, engine->Reach());
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) padded->at(y, x)[c] = plane.at(y, x, c);
+    team = std::make_unique<WorkerTeam>(DefaultCodingThreads());
+  }
+  std::vector<int16_t> params;
   for (int y0 = 0; y0 < H; y0 += kBandRows) {
     const int y1 = std::min(H, y0 + kBandRows);
-    const auto params = BatchedParams(plane, y0, y1, encoder_);
+    if (engine) {
+      band.clear();
+      for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < W; ++x) band.push_back(PixelPos{y, x});
+      params.resize(band.size() * size_t(P));
+      engine->EvaluateParallel(*padded, band.data(), band.size(), params.data(), *team, ws);
+    } else {
+      params = BatchedParams(plane, y0, y1, encoder_);
+    }
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {
         const int16_t* p = &params[(size_t(y - y0) * W + x) * P];
@@ -115,25 +139,24 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 }
 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const ProgressFn& progress) const {
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = int(image.height);
-  plane.channels = int(image.channels);
-  plane.q.assign(size_t(image.width) * image.height * image.channels, 0);
-  const int W = plane.width, H = plane.height, C = plane.channels;
-  PixelEvaluator ev(model_);
+  const int W = int(image.width), H = int(image.height), C = int(image.channels);
+  // One pixel at a time (the raster layout allows no batch), with the SIMD kernels.
+  const LocalBatchEngine engine(model_, KernelKind::kSimd);
+  PaddedPlane padded(W, H, C, engine.Reach());
+  LocalBatchEngine::Workspace ws;
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   int32_t previous[3];
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
-      ev.Evaluate(plane, y, x, params.data());
+      const PixelPos pos{y, x};
+      engine.Evaluate(padded, &pos, 1, params.data(), ws);
       for (int c = 0; c < C; ++c) {
         cdf.Prepare(params.data(), c, previous);
         const int v = source.Get(cdf);
         image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
         previous[c] = 2 * v - 255;
-        plane.q[(size_t(y) * W + x) * C + c] = int16_t(previous[c]);
+        padded.at(y, x)[c] = int16_t(previous[c]);
       }
     }
     if (progress && (y % 8 == 7 || y == H - 1)) progress(double(y + 1) / H);

@@ -5,6 +5,9 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/hyperparameters.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_layers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/int_local_pixelcnn.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/int_simd.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/local_batch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/local_wavefront.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_coding_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_pixelcnn.cpp
   ${CMAKE_CURRENT_LIST_DIR}/local_trainable.cpp
@@ -29,6 +32,11 @@ target_sources(pixelzip_models PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/trainer.cpp)
 target_sources(pixelzip_models PRIVATE ${CMAKE_CURRENT_LIST_DIR}/int_aux.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_coding_model.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_torch.cpp ${CMAKE_CURRENT_LIST_DIR}/aux_trainable.cpp)
 target_link_libraries(pixelzip_models PUBLIC ${TORCH_LIBRARIES} OpenSSL::Crypto)
+# Highway (libhwy-dev): the SIMD kernels of int_simd.cpp, dispatched at run time.
+find_path(PIXELZIP_HWY_INCLUDE hwy/highway.h REQUIRED)
+find_library(PIXELZIP_HWY_LIBRARY hwy REQUIRED)
+target_include_directories(pixelzip_models PRIVATE ${PIXELZIP_HWY_INCLUDE})
+target_link_libraries(pixelzip_models PRIVATE ${PIXELZIP_HWY_LIBRARY} Threads::Threads)
 target_compile_definitions(pixelzip_models PRIVATE PIXELZIP_HAVE_NN_MODELS=1)
 
 # The shipped weights (models/weights/*.pxzm) compiled into the library.
