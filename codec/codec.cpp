@@ -79,6 +79,11 @@ void MergeColour(const std::vector<uint8_t>& colour, Image& image) {
   for (size_t i = 0; i < pixels; ++i) std::copy_n(&colour[i * cc], cc, &image.pixels[i * c]);
 }
 
+// The Order a header's order byte codes with (the wavefront layout is raster order's conditionals).
+Order OrderOf(const Header& h) {
+  return h.order == codec::kOrderRasterWavefront ? Order::kRaster : static_cast<Order>(h.order);
+}
+
 bool SameIdentity(const models::ModelIdentity& a, const models::ModelIdentity& b) {
   return a.architecture == b.architecture && a.weights_sha256 == b.weights_sha256;
 }
@@ -96,7 +101,7 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
                                                  "); give that model's file to decode it");
     }
   } else if (options.model == "default") {
-    model = models::ResolveModel("default", static_cast<Order>(h.order), ColourChannels(h.channels), options.device);
+    model = models::ResolveModel("default", OrderOf(h), ColourChannels(h.channels), options.device);
   } else {
     model = models::OpenModel(options.model, options.device);
   }
@@ -105,7 +110,9 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
                                                ", but model '" + options.model + "' is " +
                                                models::DescribeIdentity(model->Identity()));
   }
-  if (static_cast<uint8_t>(model->Order()) != h.order || !model->SupportsChannels(ColourChannels(h.channels))) {
+  const bool wavefront = h.order == codec::kOrderRasterWavefront;
+  if (model->Order() != static_cast<models::CodingOrder>(OrderOf(h)) || (wavefront && model->WavefrontSlope() <= 0) ||
+      !model->SupportsChannels(ColourChannels(h.channels))) {
     throw Error(ErrorCode::kCorruptInput, "header's coding order or channel count does not fit its model " +
                                               models::DescribeIdentity(recorded));
   }
@@ -123,10 +130,18 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     const std::shared_ptr<const models::CodingModel> model =
         models::ResolveModel(options.model, options.order, colour_channels, options.device);
 
+    if (options.layout == Layout::kWavefront && (options.order != Order::kRaster || model->WavefrontSlope() <= 0))
+      throw Error(ErrorCode::kInvalidArgument, "the wavefront layout needs raster order and a model with a bounded "
+                                               "causal window (local-pixelcnn); model " +
+                                                   models::DescribeIdentity(model->Identity()) + " has none");
+    const bool wavefront = options.order == Order::kRaster && options.layout != Layout::kRaster &&
+                           model->WavefrontSlope() > 0;
+
     Header h;
     h.architecture = model->Identity().architecture;
     h.weights_sha256 = model->Identity().weights_sha256;
-    h.order = static_cast<uint8_t>(options.order);
+    h.order = wavefront ? codec::kOrderRasterWavefront : static_cast<uint8_t>(options.order);
+    h.version_major = codec::MajorVersionFor(h.order);
     h.channels = static_cast<uint8_t>(image.channels);
     h.width = image.width;
     h.height = image.height;
@@ -138,13 +153,20 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     if (HasAlpha(image.channels)) {
       std::vector<uint8_t> colour;
       SplitColour(image, colour);
-      model->Encode(View(image.width, image.height, colour_channels, colour.data()), sink,
-                    Stage(options.progress, 0, colour_share));
+      const models::PlaneView view = View(image.width, image.height, colour_channels, colour.data());
+      if (wavefront)
+        model->EncodeWavefront(view, sink, Stage(options.progress, 0, colour_share));
+      else
+        model->Encode(view, sink, Stage(options.progress, 0, colour_share));
       codec::EncodeAlpha(image, sink, Stage(options.progress, colour_share, 1));
     } else {
       // CodingModel::Encode guarantees it does not modify the pixels.
       uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
-      model->Encode(View(image.width, image.height, colour_channels, pixels), sink, Stage(options.progress, 0, 1));
+      const models::PlaneView view = View(image.width, image.height, colour_channels, pixels);
+      if (wavefront)
+        model->EncodeWavefront(view, sink, Stage(options.progress, 0, 1));
+      else
+        model->Encode(view, sink, Stage(options.progress, 0, 1));
     }
     std::vector<uint8_t> payload = encoder.Finish();
     h.payload_bytes = payload.size();
@@ -172,6 +194,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
                                                 " unexpected bytes after the end of the stream");
     }
     const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
+    const bool wavefront = h.order == codec::kOrderRasterWavefront;
 
     // ReadHeader checked the limits, including the memory these allocations take.
     Image image;
@@ -186,13 +209,19 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     const double colour_share = static_cast<double>(colour_channels) / h.channels;
     if (HasAlpha(h.channels)) {
       std::vector<uint8_t> colour(size_t{h.width} * h.height * colour_channels);
-      model->Decode(View(h.width, h.height, colour_channels, colour.data()), source,
-                    Stage(options.progress, 0, colour_share));
+      const models::PlaneView view = View(h.width, h.height, colour_channels, colour.data());
+      if (wavefront)
+        model->DecodeWavefront(view, source, Stage(options.progress, 0, colour_share));
+      else
+        model->Decode(view, source, Stage(options.progress, 0, colour_share));
       MergeColour(colour, image);
       codec::DecodeAlpha(image, source, Stage(options.progress, colour_share, 1));
     } else {
-      model->Decode(View(h.width, h.height, colour_channels, image.pixels.data()), source,
-                    Stage(options.progress, 0, 1));
+      const models::PlaneView view = View(h.width, h.height, colour_channels, image.pixels.data());
+      if (wavefront)
+        model->DecodeWavefront(view, source, Stage(options.progress, 0, 1));
+      else
+        model->Decode(view, source, Stage(options.progress, 0, 1));
     }
     if (!decoder.AtCleanEnd())
       throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
@@ -215,7 +244,8 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.version_minor = h.version_minor;
     info.architecture = h.architecture;
     info.weights_sha256 = h.weights_sha256;
-    info.order = static_cast<Order>(h.order);
+    info.order = OrderOf(h);
+    info.layout = h.order == codec::kOrderRasterWavefront ? Layout::kWavefront : Layout::kRaster;
     info.width = h.width;
     info.height = h.height;
     info.channels = h.channels;

@@ -168,7 +168,8 @@ void DescribeHeader(Io& io, Header& h) {
 std::string FieldProblem(const Header& h) {
   if (!models::IsValidArchitectureName(h.architecture))
     return "architecture name is not 1-64 printable ASCII characters";
-  if (h.order > static_cast<uint8_t>(Order::kMultiscale)) return "unknown coding order " + std::to_string(h.order);
+  if (h.order > kOrderRasterWavefront || (h.order == kOrderRasterWavefront && h.version_major < 2))
+    return "unknown coding order " + std::to_string(h.order);
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";

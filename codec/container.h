@@ -13,19 +13,25 @@
 namespace pixelzip::codec {
 
 inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
-inline constexpr uint16_t kVersionMajor = 1;
+// The newest major version this build reads. Version 2 adds coding order 2 (raster conditionals,
+// wavefront layout); every other stream is still written as 1.0, which 1.x readers decode.
+inline constexpr uint16_t kVersionMajor = 2;
 inline constexpr uint16_t kVersionMinor = 0;
 inline constexpr size_t kMaxArchitectureBytes = 64;
+// Order byte values (docs/format.md section 2): 0 raster, 1 multiscale (Order), and
+inline constexpr uint8_t kOrderRasterWavefront = 2;  // raster conditionals, wavefront layout (major >= 2)
+// The major version a stream of this order byte is written with: 2 for the wavefront layout, else 1.
+inline constexpr uint16_t MajorVersionFor(uint8_t order) { return order == kOrderRasterWavefront ? 2 : 1; }
 // Bytes of the header around the architecture string and the extension area.
 inline constexpr size_t kFixedHeaderBytes = 69;
 
 struct Header {
   std::array<uint8_t, 4> magic = kMagic;
-  uint16_t version_major = kVersionMajor;
+  uint16_t version_major = 1;          // MajorVersionFor(order)
   uint16_t version_minor = kVersionMinor;
   std::string architecture;             // 1-64 printable ASCII characters, no spaces
   std::array<uint8_t, 32> weights_sha256{};
-  uint8_t order = 0;                    // Order
+  uint8_t order = 0;                    // Order, or kOrderRasterWavefront
   uint8_t channels = 0;                 // 1-4
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;

@@ -15,6 +15,11 @@
 namespace pixelzip {
 
 enum class Order : uint8_t { kRaster = 0, kMultiscale = 1 };
+// Order of the symbols in the payload for raster order (docs/format.md section 3.1). The
+// wavefront layout codes the same conditionals (the same rate) in an order whose lines a
+// decoder evaluates in batches on all cores; only models with a bounded causal window
+// (local-pixelcnn) have it. kAuto: wavefront where the model has it, else raster.
+enum class Layout : uint8_t { kAuto = 0, kRaster = 1, kWavefront = 2 };
 enum class Device : uint8_t { kAuto = 0, kCpu = 1, kCuda = 2 };
 
 // Resource limits a decoder checks (overflow-safe) before it allocates anything.
@@ -32,6 +37,7 @@ using Progress = std::function<void(double)>;
 struct EncodeOptions {
   std::string model = "default";  // a shipped model's name, or a model file's path
   Order order = Order::kRaster;
+  Layout layout = Layout::kAuto;  // for Order::kRaster
   Device device = Device::kAuto;
   Progress progress;
 };
@@ -49,6 +55,7 @@ struct StreamInfo {
   std::string architecture;
   std::array<uint8_t, 32> weights_sha256{};
   Order order = Order::kRaster;
+  Layout layout = Layout::kRaster;  // kRaster or kWavefront
   uint32_t width = 0, height = 0, channels = 0;
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;
