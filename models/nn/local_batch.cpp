@@ -9,7 +9,7 @@
 namespace pixelzip::models::nn {
 
 namespace {
-constexpr size_t kSubBatch = 32;  // pixels per pass through the layers: activations stay in L1/L2
+constexpr size_t kSubBatch = 48;  // pixels per pass through the layers: activations stay in L1/L2
 int Even(int v) { return (v + 1) / 2 * 2; }
 }  // namespace
 
