@@ -126,6 +126,22 @@ void BM_ImageDecodeWavefront(benchmark::State& state) {
 }
 BENCHMARK(BM_ImageDecodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
+// Existing (raster layout, version 1.0) streams: one network step per pixel, SIMD kernels, one thread.
+void BM_ImageDecodeRasterLayout(benchmark::State& state) {
+  SetThreads(2);
+  EncodeOptions options;
+  options.model = "local-pixelcnn-rgb";
+  options.layout = Layout::kRaster;
+  const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
+  for (auto _ : state) {
+    const Image out = Decode(stream);
+    if (out.pixels != TheImage().pixels) state.SkipWithError("decoded image differs");
+  }
+  state.counters["bpsp"] = double(stream.size()) * 8.0 / double(TheImage().pixels.size());
+  state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
+}
+BENCHMARK(BM_ImageDecodeRasterLayout)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();
