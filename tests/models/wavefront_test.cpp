@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <string>
 #include <tuple>
 
 #include "entropy/range_coder.h"
@@ -72,9 +73,13 @@ template <class Body>
 void ForEachTarget(Body body) {
   const auto targets = SimdTargetsForTest();
   ASSERT_FALSE(targets.empty());
+  std::string names;
+  for (int64_t t : targets) names += SimdTargetNameOf(t) + " ";
+  ::testing::Test::RecordProperty("simd_targets", names);
   for (int64_t t : targets) {
     SetSimdTargetForTest(t);
     SCOPED_TRACE(SimdTargetNameOf(t));
+    EXPECT_EQ(SimdTargetName(), SimdTargetNameOf(t)) << "the dispatch did not switch to the target under test";
     body();
   }
   SetSimdTargetForTest(0);
