@@ -77,7 +77,7 @@ std::vector<uint8_t> Serialize(const StageParams& p) {
 
 std::string Problem(const StageParams& p) {
   if (p.kind != 1) return "unknown adaptive stage kind " + std::to_string(p.kind);
-  if (p.positions > 1) return "unknown adaptive stage position mode " + std::to_string(p.positions);
+  if (p.positions > 2) return "unknown adaptive stage position mode " + std::to_string(p.positions);
   if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
   if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
   if (p.counter_limit < 1 || p.counter_limit > 1023) return "adaptive stage counter limit " + std::to_string(p.counter_limit);
@@ -112,18 +112,20 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
-  return (params.positions == 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
+  return (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
 
-Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels)
-    : params_(params), width_(width), height_(height), channels_(channels) {
+Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels, int wavefront_slope)
+    : params_(params), width_(width), height_(height), channels_(channels), slope_(wavefront_slope) {
   const std::string problem = Problem(params);
   if (!problem.empty()) throw std::invalid_argument(problem);
   if (channels < 1 || channels > 3 || width == 0 || height == 0)
     throw std::invalid_argument("adaptive stage: image must be 1-3 channels and not empty");
+  if (params.positions == 2 && wavefront_slope < 1)
+    throw std::invalid_argument("adaptive stage: the wavefront layout needs a slope >= 1");
   subpixels_ = uint64_t{width} * height * channels;
-  if (params.positions == 1) plane_.assign(subpixels_, 0);
+  if (params.positions >= 1) plane_.assign(subpixels_, 0);
   const int bits = TableBits(params, subpixels_);
   slot_mask_ = (1u << bits) - 1;
   Slot init;
@@ -147,9 +149,8 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   channel_ = c;
   conf_ = ConfidenceBucket(outside_mass);
   int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
-  if (params_.positions == 1 && index_ < subpixels_) {
-    const uint64_t pixel = index_ / channels_;
-    const int64_t y = static_cast<int64_t>(pixel / width_), x = static_cast<int64_t>(pixel % width_);
+  if (params_.positions >= 1 && index_ < subpixels_) {
+    const int64_t y = pos_y_, x = pos_x_;
     const bool hasW = x > 0, hasN = y > 0;
     const auto at = [&](int64_t yy, int64_t xx, uint32_t cc, int fallback) {
       return (yy >= 0 && xx >= 0 && xx < int64_t{width_}) ? int{Pixel(yy, xx, cc)} : fallback;
@@ -263,9 +264,34 @@ void Stage::Update(int bit) {
 
 void Stage::End(int symbol) {
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  if (params_.positions == 1 && index_ < subpixels_) plane_[index_] = static_cast<uint8_t>(symbol);
+  if (params_.positions >= 1 && index_ < subpixels_) {
+    plane_[(static_cast<size_t>(pos_y_) * width_ + static_cast<size_t>(pos_x_)) * channels_ + c] = static_cast<uint8_t>(symbol);
+    if (c + 1 == channels_) NextPixel();
+  }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
+}
+
+void Stage::NextPixel() {
+  const int64_t W = width_, H = height_;
+  if (params_.positions == 1) {
+    if (++pos_x_ == W) pos_x_ = 0, ++pos_y_;
+    return;
+  }
+  // Wavefront: the next pixel of line t = x + k y has y + 1; else the first (smallest y)
+  // pixel of the next non-empty line. Past the last pixel nothing is coded any more.
+  if (pos_y_ + 1 < H && pos_x_ - slope_ >= 0) {
+    ++pos_y_, pos_x_ -= slope_;
+    return;
+  }
+  const int64_t last_line = (W - 1) + slope_ * (H - 1);
+  for (int64_t t = pos_x_ + slope_ * pos_y_ + 1; t <= last_line; ++t) {
+    const int64_t y = t - (W - 1) <= 0 ? 0 : (t - (W - 1) + slope_ - 1) / slope_;  // smallest y with x < W
+    if (y < H && t - slope_ * y >= 0) {
+      pos_y_ = y, pos_x_ = t - slope_ * y;
+      return;
+    }
+  }
 }
 
 uint64_t Stage::Digest() const {

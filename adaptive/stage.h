@@ -29,7 +29,9 @@ inline constexpr uint32_t kTotal = 1u << 16;
 // byte layout.
 struct StageParams {
   uint8_t kind = 1;          // 1: binary logistic mixing, this file (the only kind)
-  uint8_t positions = 1;     // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved
+  // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved; 2: the
+  // wavefront layout (lines x + k y, pixels of a line in increasing y; k from the model).
+  uint8_t positions = 1;
   uint8_t table_bits = 16;   // log2 of the slots of each context table (10-22), capped by image size
   uint8_t mixer_rate = 5;    // mixer learning rate, 1-255
   uint16_t counter_limit = 255;  // counters adapt at rate 1/(n+1.5), n capped here (1-1023)
@@ -55,8 +57,9 @@ class Stage {
   static uint64_t MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
 
   // REQUIRES: Problem(params) empty; channels 1-3 (the colour channels, interleaved).
-  // width, height >= 1. Throws std::invalid_argument otherwise.
-  Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
+  // width, height >= 1; wavefront_slope >= 1 when params.positions == 2 (the layout's k).
+  // Throws std::invalid_argument otherwise.
+  Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels, int wavefront_slope = 0);
 
   // Codes one symbol. `at(edge)` is the model's CDF (0 <= edge <= 256); values are
   // clamped to [0, 2^16] and a non-increasing CDF is tolerated (the refined decisions
@@ -88,12 +91,16 @@ class Stage {
   };
 
   uint8_t Pixel(int64_t y, int64_t x, uint32_t c) const;
+  // Moves (pos_y_, pos_x_) to the next pixel of the stream's layout (positions 1 and 2).
+  void NextPixel();
   void SelectSlots(int high_nibble);
 
   StageParams params_;
   uint32_t width_, height_, channels_;
   uint64_t subpixels_;
   uint64_t index_ = 0;
+  int64_t slope_ = 0;                   // positions 2: the wavefront's k
+  int64_t pos_y_ = 0, pos_x_ = 0;       // positions 1, 2: the pixel of the current symbol
   std::vector<uint8_t> plane_;          // the symbols coded so far, at their positions
   std::array<uint8_t, 3> last_{};       // stream mode: previous symbol of each channel
   uint32_t slot_mask_;

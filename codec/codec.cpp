@@ -114,12 +114,18 @@ class LazyZeroBuffer {
 };
 
 // The stage parameters new streams record (tuned on held-out photos-train crops and
-// synthetic graphics, never on Kodak). Raster streams give the stage 2-D positions;
-// multiscale streams visit pixels in another order, so the stage sees stream order only.
-adaptive::StageParams DefaultStageParams(Order order) {
+// synthetic graphics, never on Kodak). Raster and wavefront streams give the stage 2-D
+// positions; multiscale streams visit pixels in another order, so the stage sees stream
+// order only.
+adaptive::StageParams DefaultStageParams(uint8_t order_byte) {
   adaptive::StageParams p;
-  p.positions = order == Order::kRaster ? 1 : 0;
+  p.positions = order_byte == codec::kOrderRasterWavefront ? 2 : order_byte == uint8_t(Order::kRaster) ? 1 : 0;
   return p;
+}
+
+// The Order a header's order byte codes with (the wavefront layout is raster order's conditionals).
+Order OrderOf(const Header& h) {
+  return h.order == codec::kOrderRasterWavefront ? Order::kRaster : static_cast<Order>(h.order);
 }
 
 bool SameIdentity(const models::ModelIdentity& a, const models::ModelIdentity& b) {
@@ -139,7 +145,7 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
                                                  "); give that model's file to decode it");
     }
   } else if (options.model == "default") {
-    model = models::ResolveModel("default", static_cast<Order>(h.order), ColourChannels(h.channels), options.device);
+    model = models::ResolveModel("default", OrderOf(h), ColourChannels(h.channels), options.device);
   } else {
     model = models::OpenModel(options.model, options.device);
   }
@@ -148,7 +154,9 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
                                                ", but model '" + options.model + "' is " +
                                                models::DescribeIdentity(model->Identity()));
   }
-  if (static_cast<uint8_t>(model->Order()) != h.order || !model->SupportsChannels(ColourChannels(h.channels))) {
+  const bool wavefront = h.order == codec::kOrderRasterWavefront;
+  if (model->Order() != OrderOf(h) || (wavefront && model->WavefrontSlope() <= 0) ||
+      !model->SupportsChannels(ColourChannels(h.channels))) {
     throw Error(ErrorCode::kCorruptInput, "header's coding order or channel count does not fit its model " +
                                               models::DescribeIdentity(recorded));
   }
@@ -166,10 +174,18 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     const std::shared_ptr<const models::CodingModel> model =
         models::ResolveModel(options.model, options.order, colour_channels, options.device);
 
+    if (options.layout == Layout::kWavefront && (options.order != Order::kRaster || model->WavefrontSlope() <= 0))
+      throw Error(ErrorCode::kInvalidArgument, "the wavefront layout needs raster order and a model with a bounded "
+                                               "causal window (local-pixelcnn); model " +
+                                                   models::DescribeIdentity(model->Identity()) + " has none");
+    const bool wavefront = options.order == Order::kRaster && options.layout != Layout::kRaster &&
+                           model->WavefrontSlope() > 0;
+
     Header h;
     h.architecture = model->Identity().architecture;
     h.weights_sha256 = model->Identity().weights_sha256;
-    h.order = static_cast<uint8_t>(options.order);
+    h.order = wavefront ? codec::kOrderRasterWavefront : static_cast<uint8_t>(options.order);
+    h.version_major = codec::MajorVersionFor(h.order);
     h.channels = static_cast<uint8_t>(image.channels);
     h.width = image.width;
     h.height = image.height;
@@ -183,10 +199,11 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     std::unique_ptr<adaptive::Stage> stage;
     std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
     if (options.adaptive) {
-      const adaptive::StageParams params = DefaultStageParams(options.order);
+      const adaptive::StageParams params = DefaultStageParams(h.order);
       h.version_major = 2;
       h.stage = adaptive::Serialize(params);
-      stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels);
+      stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
+                                                model->WavefrontSlope());
       adaptive_sink = std::make_unique<codec::AdaptiveSymbolSink>(encoder, *stage);
     }
     models::SymbolSink& colour_sink = adaptive_sink ? static_cast<models::SymbolSink&>(*adaptive_sink) : sink;
@@ -194,14 +211,20 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     if (HasAlpha(image.channels)) {
       std::vector<uint8_t> colour;
       SplitColour(image, colour);
-      model->Encode(View(image.width, image.height, colour_channels, colour.data()), colour_sink,
-                    Stage(options.progress, 0, colour_share));
+      const models::PlaneView view = View(image.width, image.height, colour_channels, colour.data());
+      if (wavefront)
+        model->EncodeWavefront(view, colour_sink, Stage(options.progress, 0, colour_share));
+      else
+        model->Encode(view, colour_sink, Stage(options.progress, 0, colour_share));
       codec::EncodeAlpha(image, sink, Stage(options.progress, colour_share, 1));
     } else {
       // CodingModel::Encode guarantees it does not modify the pixels.
       uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
-      model->Encode(View(image.width, image.height, colour_channels, pixels), colour_sink,
-                    Stage(options.progress, 0, 1));
+      const models::PlaneView view = View(image.width, image.height, colour_channels, pixels);
+      if (wavefront)
+        model->EncodeWavefront(view, colour_sink, Stage(options.progress, 0, 1));
+      else
+        model->Encode(view, colour_sink, Stage(options.progress, 0, 1));
     }
     std::vector<uint8_t> payload = encoder.Finish();
     h.payload_bytes = payload.size();
@@ -230,6 +253,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
                                                 " unexpected bytes after the end of the stream");
     }
     const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
+    const bool wavefront = h.order == codec::kOrderRasterWavefront;
 
     // ReadHeader checked the limits, including the memory these planes take. They are
     // committed only as the model and the alpha coder write them; the image itself is
@@ -244,15 +268,18 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     codec::RangeSymbolSource source(decoder);
     std::unique_ptr<adaptive::Stage> stage;
     std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
-    if (h.version_major == 2) {  // ReadHeader checked the record
+    if (!h.stage.empty()) {  // ReadHeader checked the record (and positions 2 only with order 2)
       stage = std::make_unique<adaptive::Stage>(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height,
-                                                colour_channels);
+                                                colour_channels, model->WavefrontSlope());
       adaptive_source = std::make_unique<codec::AdaptiveSymbolSource>(decoder, *stage);
     }
     models::SymbolSource& colour_source =
         adaptive_source ? static_cast<models::SymbolSource&>(*adaptive_source) : source;
-    model->Decode(View(h.width, h.height, colour_channels, colour.data()), colour_source,
-                  Stage(options.progress, 0, alpha ? colour_share : 1));
+    const models::PlaneView view = View(h.width, h.height, colour_channels, colour.data());
+    if (wavefront)
+      model->DecodeWavefront(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
+    else
+      model->Decode(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
     if (alpha) {
       codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source,
                               Stage(options.progress, colour_share, 1));
@@ -305,14 +332,15 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.version_minor = h.version_minor;
     info.architecture = h.architecture;
     info.weights_sha256 = h.weights_sha256;
-    info.order = static_cast<Order>(h.order);
+    info.order = OrderOf(h);
+    info.layout = h.order == codec::kOrderRasterWavefront ? Layout::kWavefront : Layout::kRaster;
     info.width = h.width;
     info.height = h.height;
     info.channels = h.channels;
     info.payload_bytes = h.payload_bytes;
     info.pixel_checksum = h.pixel_crc32;
     info.header_bytes = header_bytes;
-    info.adaptive = h.version_major == 2;
+    info.adaptive = !h.stage.empty();
     info.extension_bytes = h.extension.size();
     if (h.version_minor >= codec::kVersionMinorMetadata && !h.extension.empty())
       info.metadata_unreadable = !codec::ParseMetadataExtension(h.extension, &info.metadata);

@@ -203,13 +203,16 @@ void DescribeHeader(Io& io, Header& h) {
 std::string FieldProblem(const Header& h) {
   if (!models::IsValidArchitectureName(h.architecture))
     return "architecture name is not 1-64 printable ASCII characters";
-  if (h.order > static_cast<uint8_t>(Order::kMultiscale)) return "unknown coding order " + std::to_string(h.order);
+  if (h.order > kOrderRasterWavefront || (h.order == kOrderRasterWavefront && h.version_major < 2))
+    return "unknown coding order " + std::to_string(h.order);
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
-  if (h.version_major == 2) {
+  if (!h.stage.empty()) {
     try {
-      adaptive::Parse(h.stage.data(), h.stage.size());
+      const adaptive::StageParams p = adaptive::Parse(h.stage.data(), h.stage.size());
+      if (p.positions == 2 && h.order != kOrderRasterWavefront)
+        return "adaptive stage record: wavefront positions in a stream of order " + std::to_string(h.order);
     } catch (const std::invalid_argument& e) {
       return std::string("adaptive stage record: ") + e.what();
     }
@@ -287,14 +290,14 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
   if (__builtin_mul_overflow(pixels, uint64_t{h.channels}, &image)) return false;
   if (has_alpha && __builtin_mul_overflow(pixels, uint64_t{h.channels} - 1u, &colour_plane)) return false;
   uint64_t stage = 0;
-  if (h.version_major == 2 && image / h.channels <= (uint64_t{1} << 40)) {  // larger fails the sum anyway
+  if (!h.stage.empty() && image / h.channels <= (uint64_t{1} << 40)) {  // larger fails the sum anyway
     try {
       const uint32_t colour = h.channels >= 3 ? 3 : 1;
       stage = adaptive::Stage::MemoryBytes(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height, colour);
     } catch (const std::invalid_argument&) {
       return false;
     }
-  } else if (h.version_major == 2) {
+  } else if (!h.stage.empty()) {
     return false;
   }
   return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes);

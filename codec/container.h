@@ -13,8 +13,9 @@
 namespace pixelzip::codec {
 
 inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
-// The newest version this build reads and writes. Streams without the adaptive stage are
-// still written as 1.0 (byte for byte what 1.x writers wrote); with it, as 2.0.
+// The newest major version this build reads. Version 2 adds the adaptive stage record and
+// coding order 2 (raster conditionals, wavefront layout); a stream that uses neither is still
+// written as 1.0 (byte for byte what 1.x writers wrote), which 1.x readers decode.
 inline constexpr uint16_t kVersionMajor = 2;
 inline constexpr uint16_t kVersionMinor = 0;
 // The minor version a stream with metadata entries in its extension area gets (section 2.1);
@@ -24,21 +25,26 @@ inline constexpr uint16_t kVersionMinorMetadata = 1;
 inline constexpr uint8_t kEntryPngChunk = 1;
 inline constexpr uint8_t kEntryPnmComment = 2;
 inline constexpr size_t kMaxArchitectureBytes = 64;
+// Order byte values (docs/format.md section 2): 0 raster, 1 multiscale (Order), and
+inline constexpr uint8_t kOrderRasterWavefront = 2;  // raster conditionals, wavefront layout (major >= 2)
+// The major version a stream of this order byte is written with: 2 for the wavefront layout, else 1.
+inline constexpr uint16_t MajorVersionFor(uint8_t order) { return order == kOrderRasterWavefront ? 2 : 1; }
 // Bytes of the header around the architecture string and the extension area.
 inline constexpr size_t kFixedHeaderBytes = 69;
 
 struct Header {
   std::array<uint8_t, 4> magic = kMagic;
-  uint16_t version_major = 1;  // 1: no adaptive stage; 2: `stage` holds its record
+  uint16_t version_major = 1;  // 2 when the stream has a stage record or order 2 (MajorVersionFor)
   uint16_t version_minor = kVersionMinor;
   std::string architecture;             // 1-64 printable ASCII characters, no spaces
   std::array<uint8_t, 32> weights_sha256{};
-  uint8_t order = 0;                    // Order
+  uint8_t order = 0;                    // Order, or kOrderRasterWavefront
   uint8_t channels = 0;                 // 1-4
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;
   uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels
-  std::vector<uint8_t> stage;           // 2.x only: the adaptive stage record (adaptive::Serialize)
+  std::vector<uint8_t> stage;           // 2.x only: the adaptive stage record (adaptive::Serialize);
+                                        // empty: coded by the model alone
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none
   uint32_t header_crc32 = 0;            // CRC-32 of every header byte before this field
 };

@@ -12,6 +12,7 @@
 
 #include "models/identity.h"
 #include "pixelzip/types.h"  // Order, Progress
+#include "pixelzip/error.h"
 
 namespace pixelzip::models {
 
@@ -64,6 +65,20 @@ class CodingModel {
   virtual void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const = 0;
   // Fills `image` (dimensions and channels set, data allocated) from `source` in coding order.
   virtual void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const = 0;
+
+  // The wavefront layout (docs/format.md section 3.2): the same conditionals as raster order, the
+  // symbols ordered by lines x + k y. Returns k, or 0 when the model cannot code that layout
+  // (only raster-order models with a bounded causal window can).
+  virtual int WavefrontSlope() const { return 0; }
+  // As Encode and Decode, in the wavefront layout. REQUIRES: WavefrontSlope() > 0.
+  virtual void EncodeWavefront(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
+    (void)image, (void)sink, (void)progress;
+    throw Error(ErrorCode::kUnsupported, "this model cannot code the wavefront layout");
+  }
+  virtual void DecodeWavefront(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
+    (void)image, (void)source, (void)progress;
+    throw Error(ErrorCode::kUnsupported, "this model cannot code the wavefront layout");
+  }
 };
 
 }  // namespace pixelzip::models

@@ -14,9 +14,16 @@
 
 namespace pixelzip {
 
+// Order of the symbols in the payload for raster order (docs/format.md section 3.2). The
+// wavefront layout codes the same conditionals (the same rate) in an order whose lines a
+// decoder evaluates in batches on all cores; only models with a bounded causal window
+// (local-pixelcnn) have it. kAuto: wavefront where the model has it, else raster.
+enum class Layout : uint8_t { kAuto = 0, kRaster = 1, kWavefront = 2 };
+
 struct EncodeOptions {
   std::string model = "default";  // a shipped model's name, or a model file's path
   Order order = Order::kRaster;
+  Layout layout = Layout::kAuto;  // for Order::kRaster
   Device device = Device::kAuto;
   // The online-adaptive stage between the model and the range coder (docs/format.md
   // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
@@ -40,6 +47,7 @@ struct StreamInfo {
   std::string architecture;
   std::array<uint8_t, 32> weights_sha256{};
   Order order = Order::kRaster;
+  Layout layout = Layout::kRaster;  // kRaster or kWavefront
   uint32_t width = 0, height = 0, channels = 0;
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;

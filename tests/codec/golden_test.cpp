@@ -3,6 +3,7 @@
 // stored bytes; each invalid one must fail with its specific error code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "pixelzip/codec.h"
@@ -28,6 +29,48 @@ TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
                                                   "change needs a version bump (docs/format.md)";
     // The generator still makes the same image (make_golden stays in step with the files).
     EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
+  }
+}
+
+TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
+  const std::vector<std::string> shipped = ShippedModelNames();
+  for (const test::WavefrontGolden& g : test::WavefrontGoldens()) {
+    SCOPED_TRACE(g.stem);
+    if (std::find(shipped.begin(), shipped.end(), g.model) == shipped.end())
+      GTEST_SKIP() << "this build does not ship " << g.model << " (no neural models)";
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+    EXPECT_EQ(info.version_major, 2u);
+    EXPECT_EQ(info.order, Order::kRaster);
+    EXPECT_EQ(info.layout, Layout::kWavefront);
+    EXPECT_EQ(Decode(stream), expected);
+    EXPECT_EQ(Encode(expected, test::WavefrontOptions(g)).stream, stream) << "the encoder no longer produces the golden bytes";
+    EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
+    // The raster layout codes the same conditionals: the same model bits.
+    EncodeOptions raster = test::WavefrontOptions(g);
+    raster.layout = Layout::kRaster;
+    const EncodeResult r = Encode(expected, raster), w = Encode(expected, test::WavefrontOptions(g));
+    EXPECT_NEAR(r.model_bits, w.model_bits, 1e-9 * r.model_bits);
+    EXPECT_EQ(ReadStreamInfo(r.stream.data(), r.stream.size()).version_major, 1u);
+    EXPECT_EQ(Decode(r.stream), expected);
+  }
+}
+
+TEST(Golden, VersionOneStreamWithTheWavefrontOrderByteIsCorrupt) {
+  const test::WavefrontGolden& g = test::WavefrontGoldens().front();
+  const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+  size_t hb = 0;
+  test::HeaderOf(stream, &hb);
+  std::vector<uint8_t> v1 = stream;
+  v1[4] = 1;  // version_major, u16 little-endian
+  v1[5] = 0;
+  test::FixHeaderCrc(v1, hb);
+  try {
+    Decode(v1);
+    ADD_FAILURE() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorruptInput) << e.what();
   }
 }
 

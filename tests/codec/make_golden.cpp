@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
+    for (const WavefrontGolden& g : WavefrontGoldens()) {
+      const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, WavefrontOptions(g)).stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+    }
+
     // Every invalid stream is a damaged copy of the RGB one.
     const ValidGolden& base = ValidGoldens().front();
     const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), Order0Options()).stream;
@@ -58,7 +64,7 @@ int main(int argc, char** argv) {
     out["bad_magic.pxz"] = valid;
     out["bad_magic.pxz"][1] = 'Q';
     out["short_bad_magic.pxz"] = {'G', 'I'};
-    out["future_major.pxz"] = with([](Header& x) { x.version_major = 3; });
+    out["future_major.pxz"] = with([](Header& x) { x.version_major = pixelzip::codec::kVersionMajor + 1; });
     out["version_0.pxz"] = with([](Header& x) { x.version_major = 0; });
     out["damaged_major_version.pxz"] = valid;  // major 1 -> 257, header CRC left as it was
     out["damaged_major_version.pxz"][5] ^= 0x01;

@@ -165,6 +165,28 @@ inline std::string PnmExtension(uint32_t channels) {
 
 // A version 1.7 stream with 5 extension bytes: a 1.0 reader must skip them and decode
 // valid_rgb_16x12's pixels.
+// Version 2.0 streams in the wavefront layout (order byte 2), coded with the shipped local-pixelcnn
+// models (the layout needs a model with a bounded causal window); same checks as ValidGoldens.
+struct WavefrontGolden {
+  const char* stem;
+  const char* model;
+  uint32_t width, height, channels, seed;
+};
+inline const std::vector<WavefrontGolden>& WavefrontGoldens() {
+  static const std::vector<WavefrontGolden> cases = {
+      {"wavefront_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21},
+      {"wavefront_grey_alpha_7x5", "local-pixelcnn-grey", 7, 5, 2, 22},
+      {"wavefront_rgba_3x9", "local-pixelcnn-rgb", 3, 9, 4, 23},
+  };
+  return cases;
+}
+inline EncodeOptions WavefrontOptions(const WavefrontGolden& g) {
+  EncodeOptions options;
+  options.model = g.model;
+  options.layout = Layout::kWavefront;
+  return options;
+}
+
 inline constexpr const char* kFutureMinorGolden = "future_minor_rgb_16x12.pxz";
 
 // valid_rgb_16x12's pixels with these metadata items: a version 1.1 stream (section 2.1).

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <thread>
 
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/torch/batched.h"
 #include "models/nn/torch/exact_ops.h"
 #include "pixelzip/error.h"
@@ -69,9 +70,32 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
+  // The CPU engine: the batched SIMD kernels on all threads (bit-identical to LocalPixelCnnCpuEngine).
+  std::unique_ptr<LocalBatchEngine> engine;
+  std::unique_ptr<PaddedPlane> padded;
+  std::unique_ptr<WorkerTeam> team;
+  std::vector<LocalBatchEngine::Workspace> ws;
+  std::vector<PixelPos> band;
+  if (encoder_ == EngineKind::kCpu) {
+    engine = std::make_unique<LocalBatchEngine>(model_, KernelKind::kSimd);
+    padded = std::make_unique<PaddedPlane>(W, H, C, engine->Reach());
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) padded->at(y, x)[c] = plane.at(y, x, c);
+    team = std::make_unique<WorkerTeam>(DefaultCodingThreads());
+  }
+  std::vector<int16_t> params;
   for (int y0 = 0; y0 < H; y0 += kBandRows) {
     const int y1 = std::min(H, y0 + kBandRows);
-    const auto params = BatchedParams(plane, y0, y1, encoder_);
+    if (engine) {
+      band.clear();
+      for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < W; ++x) band.push_back(PixelPos{y, x});
+      params.resize(band.size() * size_t(P));
+      engine->EvaluateParallel(*padded, band.data(), band.size(), params.data(), *team, ws);
+    } else {
+      params = BatchedParams(plane, y0, y1, encoder_);
+    }
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {
         const int16_t* p = &params[(size_t(y - y0) * W + x) * P];
@@ -82,24 +106,18 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
 }
 
 void LocalPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  // The plane grows a row at a time: its capacity is reserved up front (address space; the pages
-  // are committed as rows are written), so a corrupt stream that claims a huge image costs memory
-  // only for the rows it decodes. The engine reads only rows above and pixels to the left.
-  QPlane plane;
-  plane.width = int(image.width);
-  plane.height = 0;
-  plane.channels = int(image.channels);
-  plane.q.reserve(size_t(image.width) * image.height * image.channels);
-  const int W = plane.width, H = int(image.height), C = plane.channels;
-  LocalPixelCnnCpuEngine ev(model_);
+  const int W = int(image.width), H = int(image.height), C = int(image.channels);
+  // One pixel at a time (the raster layout allows no batch), with the SIMD kernels.
+  const LocalBatchEngine engine(model_, KernelKind::kSimd);
+  PaddedPlane padded(W, H, C, engine.Reach());
+  LocalBatchEngine::Workspace ws;
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
   for (int y = 0; y < H; ++y) {
-    plane.q.resize(size_t(y + 1) * W * C);
-    plane.height = y + 1;
     for (int x = 0; x < W; ++x) {
-      ev.Evaluate(plane, y, x, params.data());
-      coder.Decode(image, y, x, params.data(), source, &plane.q[(size_t(y) * W + x) * C]);
+      const PixelPos pos{y, x};
+      engine.Evaluate(padded, &pos, 1, params.data(), ws);
+      coder.Decode(image, y, x, params.data(), source, padded.at(y, x));
     }
     ReportRow(progress, y, H);
   }

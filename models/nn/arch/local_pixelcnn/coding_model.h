@@ -10,6 +10,7 @@
 #include "models/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
 #include "models/nn/torch/device.h"  // EngineKind
+#include "models/nn/runtime/int_simd.h"
 
 namespace pixelzip::models::nn {
 
@@ -25,6 +26,16 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+  // Wavefront layout (local_wavefront.cpp): k = kernel / 2 + 1.
+  int WavefrontSlope() const override { return model_.shape.kernel / 2 + 1; }
+  void EncodeWavefront(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
+  void DecodeWavefront(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
+  // The same with a chosen thread count and kernel (tests and benchmarks; the overrides use
+  // DefaultCodingThreads() and the SIMD kernels).
+  void EncodeWavefrontWith(const PlaneView& image, SymbolSink& sink, const Progress& progress, int threads,
+                           KernelKind kernel) const;
+  void DecodeWavefrontWith(const PlaneView& image, SymbolSource& source, const Progress& progress, int threads,
+                           KernelKind kernel) const;
 
   const IntLocalPixelCnn& model() const { return model_; }
   // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.

@@ -1,0 +1,147 @@
+// Issue 22: the batched integer kernels (scalar reference against Highway SIMD, G multiply-adds
+// per second) and whole-image coding with the default model local-pixelcnn-rgb in the wavefront
+// layout, 1 and 2 threads (seconds per 768x512 image).
+//
+//   ./bench/pixelzip_bench_wavefront --benchmark_min_time=1
+//   PIXELZIP_BENCH_IMAGE=photo.png ./bench/pixelzip_bench_wavefront --benchmark_filter=Image
+//
+// Without PIXELZIP_BENCH_IMAGE the image is a synthetic 768x512 RGB picture (smooth gradients,
+// edges and noise); with it, the top-left 768x512 (or less) of that PNG/PNM. State the machine
+// and whether it was idle when quoting numbers.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "formats/image_io.h"
+#include "models/nn/runtime/int_simd.h"
+#include "pixelzip/codec.h"
+
+namespace {
+
+using namespace pixelzip;
+using namespace pixelzip::models::nn;
+
+IntLinear RandomLayer(int out, int in) {
+  std::mt19937_64 rng(7);
+  IntLinear l;
+  l.out = out;
+  l.in = in;
+  std::uniform_int_distribution<int> w(-200, 200);
+  for (int i = 0; i < out * in; ++i) l.weight.push_back(int16_t(w(rng)));
+  l.bias.assign(size_t(out), 1000);
+  l.requant.assign(size_t(out), Requant{20000, 24});
+  return l;
+}
+
+// Args: out, in, rows, kernel (0 scalar, 1 SIMD).
+void BM_LinearRows(benchmark::State& state) {
+  const int out = int(state.range(0)), in = int(state.range(1)), rows = int(state.range(2));
+  const KernelKind kind = state.range(3) ? KernelKind::kSimd : KernelKind::kScalar;
+  const IntLinear layer = RandomLayer(out, in);
+  const PackedLinear packed(layer);
+  const size_t stride = size_t(packed.in_pairs) * 2;
+  std::vector<int16_t> a(size_t(rows) * stride), o(size_t(rows) * out);
+  std::mt19937_64 rng(3);
+  for (auto& v : a) v = int16_t(int(rng() % 4095) - 2047);
+  for (auto _ : state) {
+    LinearRows(packed, a.data(), stride, size_t(rows), o.data(), size_t(out), kind);
+    benchmark::DoNotOptimize(o.data());
+  }
+  const double macs = double(out) * in * rows;
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(kind == KernelKind::kSimd ? "simd " + SimdTargetName() : "scalar");
+}
+BENCHMARK(BM_LinearRows)
+    ->Args({192, 96, 64, 0})->Args({192, 96, 64, 1})
+    ->Args({96, 192, 64, 0})->Args({96, 192, 64, 1})
+    ->Args({96, 183, 64, 0})->Args({96, 183, 64, 1})
+    ->Args({192, 96, 1, 0})->Args({192, 96, 1, 1});
+
+Image BenchImage() {
+  if (const char* path = std::getenv("PIXELZIP_BENCH_IMAGE")) {
+    const Image full = ReadImageFile(path);
+    Image crop;
+    crop.width = std::min<uint32_t>(768, full.width);
+    crop.height = std::min<uint32_t>(512, full.height);
+    crop.channels = 3;
+    crop.pixels.resize(size_t(crop.width) * crop.height * 3);
+    for (uint32_t y = 0; y < crop.height; ++y)
+      for (uint32_t x = 0; x < crop.width; ++x)
+        for (uint32_t c = 0; c < 3; ++c)
+          crop.pixels[(size_t(y) * crop.width + x) * 3 + c] =
+              full.pixels[(size_t(y) * full.width + x) * full.channels + (full.channels >= 3 ? c : 0)];
+    return crop;
+  }
+  Image img;
+  img.width = 768;
+  img.height = 512;
+  img.channels = 3;
+  img.pixels.resize(size_t(768) * 512 * 3);
+  std::mt19937_64 rng(1);
+  for (uint32_t y = 0; y < 512; ++y)
+    for (uint32_t x = 0; x < 768; ++x)
+      for (uint32_t c = 0; c < 3; ++c) {
+        int v = int((x / 3 + y / 2) * (c + 1)) % 256 + ((x / 97 + y / 61) % 2 ? 40 : 0) + int(rng() % 9);
+        img.pixels[(size_t(y) * 768 + x) * 3 + c] = uint8_t(std::clamp(v, 0, 255));
+      }
+  return img;
+}
+
+const Image& TheImage() {
+  static const Image image = BenchImage();
+  return image;
+}
+
+void SetThreads(int threads) { setenv("PIXELZIP_THREADS", std::to_string(threads).c_str(), 1); }
+
+// Arg: threads.
+void BM_ImageEncodeWavefront(benchmark::State& state) {
+  SetThreads(int(state.range(0)));
+  EncodeOptions options;
+  options.model = "local-pixelcnn-rgb";
+  options.layout = Layout::kWavefront;
+  size_t bytes = 0;
+  for (auto _ : state) bytes = Encode(TheImage(), options).stream.size();
+  state.counters["bpsp"] = double(bytes) * 8.0 / double(TheImage().pixels.size());
+  state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
+}
+BENCHMARK(BM_ImageEncodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+void BM_ImageDecodeWavefront(benchmark::State& state) {
+  SetThreads(2);
+  EncodeOptions options;
+  options.model = "local-pixelcnn-rgb";
+  options.layout = Layout::kWavefront;
+  const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
+  SetThreads(int(state.range(0)));
+  for (auto _ : state) {
+    const Image out = Decode(stream);
+    if (out.pixels != TheImage().pixels) state.SkipWithError("decoded image differs");
+  }
+  state.counters["bpsp"] = double(stream.size()) * 8.0 / double(TheImage().pixels.size());
+  state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
+}
+BENCHMARK(BM_ImageDecodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+// Existing (raster layout, version 1.0) streams: one network step per pixel, SIMD kernels, one thread.
+void BM_ImageDecodeRasterLayout(benchmark::State& state) {
+  SetThreads(2);
+  EncodeOptions options;
+  options.model = "local-pixelcnn-rgb";
+  options.layout = Layout::kRaster;
+  const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
+  for (auto _ : state) {
+    const Image out = Decode(stream);
+    if (out.pixels != TheImage().pixels) state.SkipWithError("decoded image differs");
+  }
+  state.counters["bpsp"] = double(stream.size()) * 8.0 / double(TheImage().pixels.size());
+  state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
+}
+BENCHMARK(BM_ImageDecodeRasterLayout)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

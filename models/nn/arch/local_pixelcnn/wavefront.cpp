@@ -1,0 +1,95 @@
+// The wavefront layout of the Local PixelCNN (docs/format.md section 3.2): raster
+// conditionals, symbols ordered by lines t = x + k y (k = kernel / 2 + 1), pixels
+// of a line in increasing y, channels in order inside a pixel. The decoder
+// evaluates each line's pixels as one batch on all threads, then range-decodes
+// them; the encoder evaluates groups of lines (bounded memory) and emits them.
+#include <algorithm>
+
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/runtime/mixture_cdf.h"
+
+namespace pixelzip::models::nn {
+
+namespace {
+constexpr size_t kEncodeGroupPixels = 8192;  // pixels evaluated per encoder batch (~1.6 MB of parameters)
+}
+
+void LocalPixelCnnCodingModel::EncodeWavefront(const PlaneView& image, SymbolSink& sink,
+                                               const Progress& progress) const {
+  EncodeWavefrontWith(image, sink, progress, DefaultCodingThreads(), KernelKind::kSimd);
+}
+
+void LocalPixelCnnCodingModel::DecodeWavefront(const PlaneView& image, SymbolSource& source,
+                                               const Progress& progress) const {
+  DecodeWavefrontWith(image, source, progress, DefaultCodingThreads(), KernelKind::kSimd);
+}
+
+void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, SymbolSink& sink,
+                                                   const Progress& progress, int threads, KernelKind kernel) const {
+  const LocalBatchEngine engine(model_, kernel);
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = engine.ParamCount();
+  PaddedPlane plane(W, H, C, engine.Reach());
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) plane.at(y, x)[c] = int16_t(2 * int(image.at(uint32_t(y), uint32_t(x), uint32_t(c))) - 255);
+  const Wavefront wf{W, H, WavefrontSlope()};
+  const int64_t lines = wf.Lines();
+  WorkerTeam team(threads);
+  std::vector<LocalBatchEngine::Workspace> ws;
+  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  std::vector<PixelPos> pixels;
+  std::vector<int16_t> params;
+  int32_t previous[3];
+  for (int64_t t = 0; t < lines;) {
+    pixels.clear();
+    while (t < lines && pixels.size() < kEncodeGroupPixels) wf.Line(t++, pixels);
+    params.resize(pixels.size() * size_t(P));
+    engine.EvaluateParallel(plane, pixels.data(), pixels.size(), params.data(), team, ws);
+    for (size_t i = 0; i < pixels.size(); ++i) {
+      const int16_t* p = &params[i * size_t(P)];
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(p, c, previous);
+        const int v = image.at(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c));
+        sink.Put(cdf, v);
+        previous[c] = 2 * v - 255;
+      }
+    }
+    if (progress) progress(double(t) / double(lines));
+  }
+}
+
+void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, SymbolSource& source,
+                                                   const Progress& progress, int threads, KernelKind kernel) const {
+  const LocalBatchEngine engine(model_, kernel);
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = engine.ParamCount();
+  PaddedPlane plane(W, H, C, engine.Reach());
+  const Wavefront wf{W, H, WavefrontSlope()};
+  const int64_t lines = wf.Lines();
+  WorkerTeam team(threads);
+  std::vector<LocalBatchEngine::Workspace> ws;
+  MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
+  std::vector<PixelPos> pixels;
+  std::vector<int16_t> params;
+  int32_t previous[3];
+  for (int64_t t = 0; t < lines; ++t) {
+    pixels.clear();
+    wf.Line(t, pixels);
+    params.resize(pixels.size() * size_t(P));
+    engine.EvaluateParallel(plane, pixels.data(), pixels.size(), params.data(), team, ws);
+    for (size_t i = 0; i < pixels.size(); ++i) {
+      const int16_t* p = &params[i * size_t(P)];
+      int16_t* q = plane.at(pixels[i].y, pixels[i].x);
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(p, c, previous);
+        const int v = source.Get(cdf);
+        image.at(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c)) = uint8_t(v);
+        previous[c] = 2 * v - 255;
+        q[c] = int16_t(previous[c]);
+      }
+    }
+    if (progress && (t % 64 == 63 || t == lines - 1)) progress(double(t + 1) / double(lines));
+  }
+}
+
+}  // namespace pixelzip::models::nn
