@@ -1,6 +1,7 @@
 // The adaptive stage through the codec with the shipped models (issue 21): round trips
-// in both orders, grey and colour, with and without alpha, 1x1 and odd sizes; format
-// 2.0 with the stage, 1.0 without; and its effect on the rate of synthetic images.
+// in both orders (raster in both layouts), grey and colour, with and without alpha, 1x1
+// and odd sizes; format 2.0 with the stage or the wavefront layout, 1.0 with neither; and
+// its effect on the rate of synthetic images.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,10 +13,11 @@
 namespace pixelzip {
 namespace {
 
-EncodeOptions Options(Order order, bool adaptive) {
+EncodeOptions Options(Order order, bool adaptive, Layout layout = Layout::kAuto) {
   EncodeOptions eo;
   eo.order = order;
   eo.adaptive = adaptive;
+  eo.layout = layout;
   return eo;
 }
 
@@ -31,11 +33,16 @@ TEST_P(AdaptiveCodecRoundTrip, DecodesToTheSamePixelsWithAndWithoutTheStage) {
   for (const std::string& name : {std::string("flat"), std::string("photolike")}) {
     Image image = synthetic::Make(name, k.w, k.h, k.channels == 2 || k.channels == 4 ? k.channels - 1 : k.channels, 4);
     if (k.channels == 2 || k.channels == 4) image = test::MakeImage(k.w, k.h, k.channels, 9);
-    for (const bool adaptive : {true, false}) {
-      SCOPED_TRACE(name + (adaptive ? " stage on" : " stage off"));
-      const EncodeResult encoded = Encode(image, Options(k.order, adaptive));
+    for (const bool adaptive : {true, false})
+    for (const Layout layout : {Layout::kRaster, Layout::kAuto}) {
+      SCOPED_TRACE(name + (adaptive ? " stage on" : " stage off") +
+                   (layout == Layout::kRaster ? ", raster layout" : ", default layout"));
+      const EncodeResult encoded = Encode(image, Options(k.order, adaptive, layout));
       const StreamInfo info = ReadStreamInfo(encoded.stream.data(), encoded.stream.size());
-      EXPECT_EQ(info.version_major, adaptive ? 2u : 1u);
+      // The default raster model (local-pixelcnn) writes the wavefront layout by default (2.0).
+      const bool wavefront = k.order == Order::kRaster && layout == Layout::kAuto;
+      EXPECT_EQ(info.layout, wavefront ? Layout::kWavefront : Layout::kRaster);
+      EXPECT_EQ(info.version_major, adaptive || wavefront ? 2u : 1u);
       EXPECT_EQ(info.adaptive, adaptive);
       EXPECT_EQ(Decode(encoded.stream), image);
       // The payload is the ideal code length (model_bits) plus at most a few bytes.

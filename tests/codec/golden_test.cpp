@@ -47,12 +47,16 @@ TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     EXPECT_EQ(Decode(stream), expected);
     EXPECT_EQ(Encode(expected, test::WavefrontOptions(g)).stream, stream) << "the encoder no longer produces the golden bytes";
     EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
-    // The raster layout codes the same conditionals: the same model bits.
+    EXPECT_EQ(info.adaptive, g.adaptive);
+    // The raster layout codes the same conditionals: the same model bits (without the stage,
+    // whose contexts depend on the order it sees the pixels in).
     EncodeOptions raster = test::WavefrontOptions(g);
     raster.layout = Layout::kRaster;
     const EncodeResult r = Encode(expected, raster), w = Encode(expected, test::WavefrontOptions(g));
-    EXPECT_NEAR(r.model_bits, w.model_bits, 1e-9 * r.model_bits);
-    EXPECT_EQ(ReadStreamInfo(r.stream.data(), r.stream.size()).version_major, 1u);
+    if (!g.adaptive) {
+      EXPECT_NEAR(r.model_bits, w.model_bits, 1e-9 * r.model_bits);
+      EXPECT_EQ(ReadStreamInfo(r.stream.data(), r.stream.size()).version_major, 1u);
+    }
     EXPECT_EQ(Decode(r.stream), expected);
   }
 }

@@ -163,20 +163,23 @@ inline std::string PnmExtension(uint32_t channels) {
   return channels == 1 ? ".pgm" : channels == 3 ? ".ppm" : ".pam";
 }
 
-// A version 1.7 stream with 5 extension bytes: a 1.0 reader must skip them and decode
-// valid_rgb_16x12's pixels.
 // Version 2.0 streams in the wavefront layout (order byte 2), coded with the shipped local-pixelcnn
 // models (the layout needs a model with a bounded causal window); same checks as ValidGoldens.
+// With `adaptive` the stream also has the adaptive stage, following the wavefront (positions 2);
+// without, its stage record is empty.
 struct WavefrontGolden {
   const char* stem;
   const char* model;
   uint32_t width, height, channels, seed;
+  bool adaptive;
 };
 inline const std::vector<WavefrontGolden>& WavefrontGoldens() {
   static const std::vector<WavefrontGolden> cases = {
-      {"wavefront_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21},
-      {"wavefront_grey_alpha_7x5", "local-pixelcnn-grey", 7, 5, 2, 22},
-      {"wavefront_rgba_3x9", "local-pixelcnn-rgb", 3, 9, 4, 23},
+      {"wavefront_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, false},
+      {"wavefront_grey_alpha_7x5", "local-pixelcnn-grey", 7, 5, 2, 22, false},
+      {"wavefront_rgba_3x9", "local-pixelcnn-rgb", 3, 9, 4, 23, false},
+      {"wavefront2_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, true},
+      {"wavefront2_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true},
   };
   return cases;
 }
@@ -184,9 +187,12 @@ inline EncodeOptions WavefrontOptions(const WavefrontGolden& g) {
   EncodeOptions options;
   options.model = g.model;
   options.layout = Layout::kWavefront;
+  options.adaptive = g.adaptive;
   return options;
 }
 
+// A version 1.7 stream with 5 extension bytes: a 1.0 reader must skip them and decode
+// valid_rgb_16x12's pixels.
 inline constexpr const char* kFutureMinorGolden = "future_minor_rgb_16x12.pxz";
 
 // valid_rgb_16x12's pixels with these metadata items: a version 1.1 stream (section 2.1).
