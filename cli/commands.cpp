@@ -313,6 +313,8 @@ int RunInfo(const InfoOptions& o) {
   std::printf("model: %s\n", model_name.empty() ? "(not shipped with this build)" : model_name.c_str());
   std::printf("weights sha256: %s\n", hash.c_str());
   std::printf("order: %s\n", OrderName(info.order));
+  if (info.order == Order::kRaster)
+    std::printf("layout: %s\n", info.layout == Layout::kWavefront ? "wavefront" : "raster");
   std::printf("adaptive stage: %s\n", info.adaptive ? "yes" : "no");
   std::printf("width: %u\n", info.width);
   std::printf("height: %u\n", info.height);

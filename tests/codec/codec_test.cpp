@@ -308,7 +308,7 @@ TEST(Codec, ADamagedVersionFieldIsCorruptionNotANewerFormat) {
   }
   size_t hb = 0;
   codec::Header h = test::HeaderOf(valid, &hb);
-  h.version_major = 2;
+  h.version_major = codec::kVersionMajor + 1;
   EXPECT_EQ(CodeOf([&] { Decode(test::WithHeader(valid, h)); }), ErrorCode::kUnsupported);
   // A newer layout whose bytes hold no matching CRC at all: unsupported as well.
   std::vector<uint8_t> s = test::WithHeader(valid, h);
