@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
@@ -288,6 +290,45 @@ TEST(TorchLineEngine, CudaEqualsCpuEnginesWhereADeviceExists) {
   auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
   ASSERT_NE(model, nullptr);
   CheckTorchLineEngine(model->model(), EngineKind::kTorchCuda, 29, 14, rng);
+}
+
+// Seconds per wavefront line of a 768x512 image (the longest lines: 128 pixels) with the shipped model:
+// LibTorch on the CPU against the SIMD batch engine on 1 and 2 threads (run by hand:
+// --gtest_also_run_disabled_tests --gtest_filter='*TorchLineEngine*Timing*').
+TEST(TorchLineEngine, DISABLED_TimingKodakLines) {
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  const IntLocalPixelCnn& m = model->model();
+  const int W = 768, H = 512, C = m.shape.channels, P = m.shape.ParamCount();
+  std::mt19937_64 rng(1);
+  const auto img = RandomImage(rng, W, H, C);
+  PaddedPlane p(W, H, C, m.shape.kernel / 2);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) p.at(y, x)[c] = int16_t(2 * img[(size_t(y) * W + x) * C + c] - 255);
+  const Wavefront wf{W, H, m.shape.kernel / 2 + 1};
+  std::vector<PixelPos> line;
+  wf.Line(wf.Lines() / 2, line);
+  std::vector<int16_t> a(line.size() * P), b(a.size());
+  const LocalTorchLineEngine torch_line(m, EngineKind::kTorchCpu);
+  const LocalBatchEngine batch(m, KernelKind::kSimd);
+  const int reps = 50;
+  auto time = [&](auto&& fn) {
+    fn();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+  };
+  const double t_torch = time([&] { torch_line.Evaluate(p, line.data(), line.size(), a.data()); });
+  for (int threads : {1, 2}) {
+    WorkerTeam team(threads);
+    std::vector<LocalBatchEngine::Workspace> ws;
+    const double t_simd = time([&] { batch.EvaluateParallel(p, line.data(), line.size(), b.data(), team, ws); });
+    std::printf("line of %zu pixels: LibTorch CPU %.3f ms, SIMD %d thread(s) %.3f ms\n", line.size(), t_torch * 1e3,
+                threads, t_simd * 1e3);
+  }
+  EXPECT_EQ(a, b);
 }
 
 TEST(Wavefront, LinesCoverTheImageOnceAndRespectTheCausalWindow) {

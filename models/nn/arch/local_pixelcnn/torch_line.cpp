@@ -44,6 +44,17 @@ LocalTorchLineEngine::LocalTorchLineEngine(const IntLocalPixelCnn& m, EngineKind
 
 LocalTorchLineEngine::~LocalTorchLineEngine() = default;
 
+namespace {
+// One exact 1x1 layer over x [1, in, n, 1]. On the CPU, LibTorch's convolution (oneDNN; a 1x1 kernel
+// admits no Winograd/FFT transform, so it sums integer products in fp32 and is exact under the loader's
+// bound in any order) instead of ApplyLinear's matmul, which this build runs on a slow reference BLAS.
+torch::Tensor Linear1x1(const torch::Tensor& x, const TorchIntLinear& l) {
+  if (x.is_cuda()) return exact_ops::ApplyLinear(x, l, false);
+  auto acc = torch::nn::functional::conv2d(x, l.weight, torch::nn::functional::Conv2dFuncOptions().bias(l.bias));
+  return exact_ops::Requantize(acc, acc, l, false);
+}
+}  // namespace
+
 void LocalTorchLineEngine::Evaluate(const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* params) const {
   if (n == 0) return;
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -73,13 +84,13 @@ void LocalTorchLineEngine::Evaluate(const PaddedPlane& p, const PixelPos* px, si
     const LocalTensors& t = impl_->t;
     // [1, F, n, 1]: the 1x1 layers of ExactForward treat the pixels as one image column.
     auto x = torch::from_blob(feat.data(), {1, F, int64_t(n), 1}, torch::kFloat32).to(impl_->device);
-    auto h = exact_ops::ApplyLinear(x, t.conv0, false);
+    auto h = Linear1x1(x, t.conv0);
     for (int i = 0; i < t.blocks; ++i) {
       auto a = exact_ops::ApplyLut(h, t.pre[size_t(i)], false);
-      auto inner = exact_ops::ApplyLut(exact_ops::ApplyLinear(a, t.conv1[size_t(i)], false), t.mid[size_t(i)], false);
-      h = (h + exact_ops::ApplyLinear(inner, t.conv2[size_t(i)], false)).clamp(-kInt16Max, kInt16Max);
+      auto inner = exact_ops::ApplyLut(Linear1x1(a, t.conv1[size_t(i)]), t.mid[size_t(i)], false);
+      h = (h + Linear1x1(inner, t.conv2[size_t(i)])).clamp(-kInt16Max, kInt16Max);
     }
-    auto out = exact_ops::ApplyLinear(exact_ops::ApplyLut(h, t.head_lut, false), t.head, false);  // [1, P, n, 1]
+    auto out = Linear1x1(exact_ops::ApplyLut(h, t.head_lut, false), t.head);  // [1, P, n, 1]
     auto q = out.view({P_, int64_t(n)}).t().to(torch::kCPU).to(torch::kInt16).contiguous();
     std::memcpy(params, q.data_ptr<int16_t>(), size_t(P_) * n * sizeof(int16_t));
   });
