@@ -2,10 +2,14 @@
 // scalar reference bit for bit on random layers at the extremes the loader allows (on every
 // instruction set this CPU runs), the batched engine equals LocalPixelCnnCpuEngine, and the
 // wavefront layout codes exactly raster order's conditionals and decodes with 1 and 2
-// threads to the same image.
+// threads to the same image. The LibTorch line engine (torch_line.h, EngineKind::kTorchCpu
+// here; CUDA where a device exists) equals both engines bit for bit and codes the same
+// wavefront stream.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
@@ -15,6 +19,7 @@
 #include "models/nn/runtime/int_simd.h"
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/torch_line.h"
 #include "models/registry.h"
 
 namespace pixelzip::models::nn {
@@ -142,8 +147,10 @@ TEST(SimdKernels, LutAndResidualEqualScalar) {
   });
 }
 
-// A random integer local-pixelcnn that passes Validate().
-IntLocalPixelCnn RandomModel(std::mt19937_64& rng, int channels, int kernel, int act_bits, int weight_bits) {
+// A random integer local-pixelcnn that passes Validate(); `extreme`: every weight at the largest magnitude
+// the loader's bound (sum|w| * max|a| + |b| < 2^24) and weight_bits allow.
+IntLocalPixelCnn RandomModel(std::mt19937_64& rng, int channels, int kernel, int act_bits, int weight_bits,
+                             bool extreme = false) {
   IntLocalPixelCnn m;
   m.shape.channels = channels;
   m.shape.kernel = kernel;
@@ -155,7 +162,7 @@ IntLocalPixelCnn RandomModel(std::mt19937_64& rng, int channels, int kernel, int
   m.shape.weight_bits = weight_bits;
   const int32_t act = m.shape.ActMax(), wmax = m.shape.WeightMax();
   auto linear = [&](int out, int in, int32_t max_input) {
-    IntLinear l = RandomLinear(rng, out, in, wmax, max_input, false);
+    IntLinear l = RandomLinear(rng, out, in, wmax, max_input, extreme);
     for (auto& r : l.requant) r = Requant{int32_t(16384 + rng() % 16384), 13 + int32_t(rng() % 4)};
     l.lo = -kInt16Max;
     l.hi = kInt16Max;
@@ -216,6 +223,112 @@ TEST(LocalBatchEngine, EqualsLocalPixelCnnCpuEngineForEveryKernelAndThreadCount)
         EXPECT_EQ(got, want) << "kernel " << int(kind) << " threads " << threads;
       }
   }
+}
+
+// The LibTorch line engine on `engine` against LocalPixelCnnCpuEngine, pixel by pixel, on every wavefront
+// line of a random image (the lines' batches) and on all pixels at once, shuffled.
+void CheckTorchLineEngine(const IntLocalPixelCnn& m, EngineKind engine, int W, int H, std::mt19937_64& rng) {
+  const int channels = m.shape.channels, P = m.shape.ParamCount();
+  const auto img = RandomImage(rng, W, H, channels);
+  QPlane q;
+  q.width = W; q.height = H; q.channels = channels;
+  for (uint8_t v : img) q.q.push_back(int16_t(2 * v - 255));
+  const LocalTorchLineEngine torch_line(m, engine);
+  ASSERT_EQ(torch_line.ParamCount(), P);
+  PaddedPlane p(W, H, channels, torch_line.Reach());
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < channels; ++c) p.at(y, x)[c] = q.q[(size_t(y) * W + x) * channels + c];
+  LocalPixelCnnCpuEngine ev(m);
+  const LocalBatchEngine batch(m, KernelKind::kSimd);
+  LocalBatchEngine::Workspace ws;
+  const Wavefront wf{W, H, m.shape.kernel / 2 + 1};
+  std::vector<PixelPos> all, line;
+  for (int64_t t = 0; t < wf.Lines(); ++t) {
+    line.clear();
+    wf.Line(t, line);
+    std::vector<int16_t> want(line.size() * P), simd(want.size()), got(want.size(), 0);
+    for (size_t i = 0; i < line.size(); ++i) ev.Evaluate(q, line[i].y, line[i].x, &want[i * P]);
+    batch.Evaluate(p, line.data(), line.size(), simd.data(), ws);
+    torch_line.Evaluate(p, line.data(), line.size(), got.data());
+    ASSERT_EQ(simd, want) << "line " << t;
+    ASSERT_EQ(got, want) << "line " << t;
+    all.insert(all.end(), line.begin(), line.end());
+  }
+  std::shuffle(all.begin(), all.end(), rng);
+  std::vector<int16_t> want(all.size() * P), got(want.size(), 0);
+  for (size_t i = 0; i < all.size(); ++i) ev.Evaluate(q, all[i].y, all[i].x, &want[i * P]);
+  torch_line.Evaluate(p, all.data(), all.size(), got.data());
+  EXPECT_EQ(got, want);
+}
+
+TEST(TorchLineEngine, EqualsCpuEnginesOnRandomAndExtremeModels) {
+  std::mt19937_64 rng(17);
+  for (auto [channels, kernel, act_bits, weight_bits, extreme] :
+       {std::tuple{3, 11, 12, 16, true}, std::tuple{3, 11, 12, 16, false}, std::tuple{1, 5, 8, 8, true},
+        std::tuple{3, 3, 10, 8, false}, std::tuple{3, 7, 8, 8, true}}) {
+    SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", act_bits " << act_bits
+                                      << ", weight_bits " << weight_bits << (extreme ? ", extreme" : ""));
+    const IntLocalPixelCnn m = RandomModel(rng, channels, kernel, act_bits, weight_bits, extreme);
+    CheckTorchLineEngine(m, EngineKind::kTorchCpu, 19, 13, rng);
+  }
+}
+
+TEST(TorchLineEngine, EqualsCpuEnginesOnShippedRgbModel) {
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  std::mt19937_64 rng(3);
+  CheckTorchLineEngine(model->model(), EngineKind::kTorchCpu, 29, 14, rng);
+}
+
+TEST(TorchLineEngine, CudaEqualsCpuEnginesWhereADeviceExists) {
+  if (EncoderEngine(Device::kAuto) != EngineKind::kTorchCuda) GTEST_SKIP() << "no CUDA device";
+  std::mt19937_64 rng(23);
+  CheckTorchLineEngine(RandomModel(rng, 3, 11, 12, 16, true), EngineKind::kTorchCuda, 19, 13, rng);
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  CheckTorchLineEngine(model->model(), EngineKind::kTorchCuda, 29, 14, rng);
+}
+
+// Seconds per wavefront line of a 768x512 image (the longest lines: 128 pixels) with the shipped model:
+// LibTorch on the CPU against the SIMD batch engine on 1 and 2 threads (run by hand:
+// --gtest_also_run_disabled_tests --gtest_filter='*TorchLineEngine*Timing*').
+TEST(TorchLineEngine, DISABLED_TimingKodakLines) {
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  const IntLocalPixelCnn& m = model->model();
+  const int W = 768, H = 512, C = m.shape.channels, P = m.shape.ParamCount();
+  std::mt19937_64 rng(1);
+  const auto img = RandomImage(rng, W, H, C);
+  PaddedPlane p(W, H, C, m.shape.kernel / 2);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) p.at(y, x)[c] = int16_t(2 * img[(size_t(y) * W + x) * C + c] - 255);
+  const Wavefront wf{W, H, m.shape.kernel / 2 + 1};
+  std::vector<PixelPos> line;
+  wf.Line(wf.Lines() / 2, line);
+  std::vector<int16_t> a(line.size() * P), b(a.size());
+  const LocalTorchLineEngine torch_line(m, EngineKind::kTorchCpu);
+  const LocalBatchEngine batch(m, KernelKind::kSimd);
+  const int reps = 50;
+  auto time = [&](auto&& fn) {
+    fn();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+  };
+  const double t_torch = time([&] { torch_line.Evaluate(p, line.data(), line.size(), a.data()); });
+  for (int threads : {1, 2}) {
+    WorkerTeam team(threads);
+    std::vector<LocalBatchEngine::Workspace> ws;
+    const double t_simd = time([&] { batch.EvaluateParallel(p, line.data(), line.size(), b.data(), team, ws); });
+    std::printf("line of %zu pixels: LibTorch CPU %.3f ms, SIMD %d thread(s) %.3f ms\n", line.size(), t_torch * 1e3,
+                threads, t_simd * 1e3);
+  }
+  EXPECT_EQ(a, b);
 }
 
 TEST(Wavefront, LinesCoverTheImageOnceAndRespectTheCausalWindow) {
@@ -323,6 +436,55 @@ TEST(Wavefront, RandomModelsCodeRasterConditionalsAndRoundTrip) {
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
     CheckWavefront(model, W, H, uint64_t(W * 31 + H));
   }
+}
+
+// A model made with a LibTorch engine codes the wavefront layout through the LibTorch line engine: the
+// same stream as the CPU engine, and it decodes to the image.
+void CheckTorchWavefront(const IntLocalPixelCnn& m, EngineKind engine, int W, int H, uint64_t seed) {
+  ModelFile f;
+  m.Write(f);
+  const auto bytes = f.Serialize();
+  LocalPixelCnnCodingModel cpu(bytes, "model", EngineKind::kCpu), torch_model(bytes, "model", engine);
+  ASSERT_EQ(cpu.torch_line(), nullptr);
+  ASSERT_NE(torch_model.torch_line(), nullptr);
+  const int C = m.shape.channels;
+  std::mt19937_64 rng(seed);
+  const auto img = RandomImage(rng, W, H, C);
+  PlaneView view{uint32_t(W), uint32_t(H), uint32_t(C), const_cast<uint8_t*>(img.data())};
+  entropy::RangeEncoder a, b;
+  RecordingSink sa(&a), sb(&b);
+  cpu.EncodeWavefrontWith(view, sa, {}, 2, KernelKind::kSimd);
+  torch_model.EncodeWavefront(view, sb, {});
+  const auto stream = a.Finish();
+  EXPECT_EQ(b.Finish(), stream);
+  std::vector<uint8_t> out(img.size(), 0);
+  PlaneView ov{uint32_t(W), uint32_t(H), uint32_t(C), out.data()};
+  RangeSource src(stream);
+  torch_model.DecodeWavefront(ov, src, {});
+  EXPECT_EQ(out, img);
+  EXPECT_TRUE(src.decoder.AtCleanEnd());
+}
+
+TEST(Wavefront, LibTorchEngineCodesTheSameStreamAndRoundTrips) {
+  std::mt19937_64 rng(29);
+  for (auto [channels, kernel, W, H, extreme] :
+       {std::tuple{3, 11, 23, 17, true}, std::tuple{1, 7, 9, 30, false}, std::tuple{3, 5, 1, 1, false}}) {
+    SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
+    CheckTorchWavefront(RandomModel(rng, channels, kernel, 12, 16, extreme), EngineKind::kTorchCpu, W, H,
+                        uint64_t(W + H));
+  }
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  CheckTorchWavefront(model->model(), EngineKind::kTorchCpu, 37, 21, 1);
+}
+
+TEST(Wavefront, CudaEngineCodesTheSameStreamWhereADeviceExists) {
+  if (EncoderEngine(Device::kAuto) != EngineKind::kTorchCuda) GTEST_SKIP() << "no CUDA device";
+  auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  ASSERT_NE(model, nullptr);
+  CheckTorchWavefront(model->model(), EngineKind::kTorchCuda, 37, 21, 1);
 }
 
 TEST(Wavefront, ShippedRgbModelCodesRasterConditionalsAndRoundTrips) {

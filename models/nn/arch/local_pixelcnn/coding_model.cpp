@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
+#include "models/nn/arch/local_pixelcnn/torch_line.h"
 #include "models/nn/torch/batched.h"
 #include "models/nn/torch/exact_ops.h"
 #include "pixelzip/error.h"
@@ -36,6 +37,7 @@ LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& b
     torch_ = std::make_unique<TorchState>();
     torch_->device = ExactDevice(encoder);
     torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
+    torch_line_ = std::make_unique<LocalTorchLineEngine>(model_, encoder);
   }
 }
 

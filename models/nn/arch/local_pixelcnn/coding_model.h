@@ -1,6 +1,9 @@
 // Local PixelCNN as a codec model (models::CodingModel), raster order.
 // Encoder: one batched pass per band of rows (CPU engine on all cores, or the
 // exact LibTorch path on CUDA). Decoder: the CPU engine, pixel by pixel.
+// Wavefront layout (wavefront.cpp): one batch per line, on the CPU engine, or on
+// the LibTorch line engine (torch_line.h) when the model was made with a LibTorch
+// engine (kTorchCpu, kTorchCuda), for encoding and decoding alike.
 #pragma once
 
 #include <memory>
@@ -13,6 +16,8 @@
 #include "models/nn/runtime/int_simd.h"
 
 namespace pixelzip::models::nn {
+
+class LocalTorchLineEngine;
 
 class LocalPixelCnnCodingModel final : public CodingModel {
  public:
@@ -30,14 +35,18 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   int WavefrontSlope() const override { return model_.shape.kernel / 2 + 1; }
   void EncodeWavefront(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void DecodeWavefront(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
-  // The same with a chosen thread count and kernel (tests and benchmarks; the overrides use
-  // DefaultCodingThreads() and the SIMD kernels).
+  // The same with a chosen thread count and kernel on the CPU engine (tests and benchmarks; the overrides
+  // use DefaultCodingThreads() and the SIMD kernels, or the LibTorch line engine when there is one).
   void EncodeWavefrontWith(const PlaneView& image, SymbolSink& sink, const Progress& progress, int threads,
                            KernelKind kernel) const;
   void DecodeWavefrontWith(const PlaneView& image, SymbolSource& source, const Progress& progress, int threads,
                            KernelKind kernel) const;
 
   const IntLocalPixelCnn& model() const { return model_; }
+  // The engine this model was made with (its encoder's; the wavefront decoder's too).
+  EngineKind engine() const { return encoder_; }
+  // The LibTorch line engine of the wavefront layout; nullptr when the engine is kCpu.
+  const LocalTorchLineEngine* torch_line() const { return torch_line_.get(); }
   // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.
   std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const;
 
@@ -47,6 +56,13 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   EngineKind encoder_;
   struct TorchState;
   std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<LocalTorchLineEngine> torch_line_;
+  template <class Eval>
+  void EncodeWavefrontBy(const PlaneView& image, SymbolSink& sink, const Progress& progress, int reach,
+                         const Eval& eval) const;
+  template <class Eval>
+  void DecodeWavefrontBy(const PlaneView& image, SymbolSource& source, const Progress& progress, int reach,
+                         const Eval& eval) const;
 };
 
 }  // namespace pixelzip::models::nn

@@ -3,10 +3,14 @@
 // of a line in increasing y, channels in order inside a pixel. The decoder
 // evaluates each line's pixels as one batch on all threads, then range-decodes
 // them; the encoder evaluates groups of lines (bounded memory) and emits them.
+// The evaluation is the CPU batch engine (SIMD kernels on all threads) or, when the
+// model was made with a LibTorch engine, the exact LibTorch line engine on its device
+// (torch_line.h); both give the same parameters bit for bit, hence the same stream.
 #include <algorithm>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/coding_model.h"
+#include "models/nn/arch/local_pixelcnn/torch_line.h"
 #include "models/nn/runtime/mixture_cdf.h"
 
 namespace pixelzip::models::nn {
@@ -17,26 +21,58 @@ constexpr size_t kEncodeGroupPixels = 8192;  // pixels evaluated per encoder bat
 
 void LocalPixelCnnCodingModel::EncodeWavefront(const PlaneView& image, SymbolSink& sink,
                                                const Progress& progress) const {
+  if (torch_line_) {
+    const LocalTorchLineEngine& e = *torch_line_;
+    EncodeWavefrontBy(image, sink, progress, e.Reach(),
+                      [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) { e.Evaluate(p, px, n, out); });
+    return;
+  }
   EncodeWavefrontWith(image, sink, progress, DefaultCodingThreads(), KernelKind::kSimd);
 }
 
 void LocalPixelCnnCodingModel::DecodeWavefront(const PlaneView& image, SymbolSource& source,
                                                const Progress& progress) const {
+  if (torch_line_) {
+    const LocalTorchLineEngine& e = *torch_line_;
+    DecodeWavefrontBy(image, source, progress, e.Reach(),
+                      [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) { e.Evaluate(p, px, n, out); });
+    return;
+  }
   DecodeWavefrontWith(image, source, progress, DefaultCodingThreads(), KernelKind::kSimd);
 }
 
 void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, SymbolSink& sink,
                                                    const Progress& progress, int threads, KernelKind kernel) const {
   const LocalBatchEngine engine(model_, kernel);
-  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = engine.ParamCount();
-  PaddedPlane plane(W, H, C, engine.Reach());
+  WorkerTeam team(threads);
+  std::vector<LocalBatchEngine::Workspace> ws;
+  EncodeWavefrontBy(image, sink, progress, engine.Reach(),
+                    [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) {
+                      engine.EvaluateParallel(p, px, n, out, team, ws);
+                    });
+}
+
+void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, SymbolSource& source,
+                                                   const Progress& progress, int threads, KernelKind kernel) const {
+  const LocalBatchEngine engine(model_, kernel);
+  WorkerTeam team(threads);
+  std::vector<LocalBatchEngine::Workspace> ws;
+  DecodeWavefrontBy(image, source, progress, engine.Reach(),
+                    [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) {
+                      engine.EvaluateParallel(p, px, n, out, team, ws);
+                    });
+}
+
+template <class Eval>
+void LocalPixelCnnCodingModel::EncodeWavefrontBy(const PlaneView& image, SymbolSink& sink, const Progress& progress,
+                                                 int reach, const Eval& eval) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
+  PaddedPlane plane(W, H, C, reach);
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x)
       for (int c = 0; c < C; ++c) plane.at(y, x)[c] = int16_t(2 * int(image.at(uint32_t(y), uint32_t(x), uint32_t(c))) - 255);
   const Wavefront wf{W, H, WavefrontSlope()};
   const int64_t lines = wf.Lines();
-  WorkerTeam team(threads);
-  std::vector<LocalBatchEngine::Workspace> ws;
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<PixelPos> pixels;
   std::vector<int16_t> params;
@@ -45,7 +81,7 @@ void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, Symbo
     pixels.clear();
     while (t < lines && pixels.size() < kEncodeGroupPixels) wf.Line(t++, pixels);
     params.resize(pixels.size() * size_t(P));
-    engine.EvaluateParallel(plane, pixels.data(), pixels.size(), params.data(), team, ws);
+    eval(plane, pixels.data(), pixels.size(), params.data());
     for (size_t i = 0; i < pixels.size(); ++i) {
       const int16_t* p = &params[i * size_t(P)];
       for (int c = 0; c < C; ++c) {
@@ -59,15 +95,13 @@ void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, Symbo
   }
 }
 
-void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, SymbolSource& source,
-                                                   const Progress& progress, int threads, KernelKind kernel) const {
-  const LocalBatchEngine engine(model_, kernel);
-  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = engine.ParamCount();
-  PaddedPlane plane(W, H, C, engine.Reach());
+template <class Eval>
+void LocalPixelCnnCodingModel::DecodeWavefrontBy(const PlaneView& image, SymbolSource& source, const Progress& progress,
+                                                 int reach, const Eval& eval) const {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
+  PaddedPlane plane(W, H, C, reach);
   const Wavefront wf{W, H, WavefrontSlope()};
   const int64_t lines = wf.Lines();
-  WorkerTeam team(threads);
-  std::vector<LocalBatchEngine::Workspace> ws;
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
   std::vector<PixelPos> pixels;
   std::vector<int16_t> params;
@@ -76,7 +110,7 @@ void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, Symbo
     pixels.clear();
     wf.Line(t, pixels);
     params.resize(pixels.size() * size_t(P));
-    engine.EvaluateParallel(plane, pixels.data(), pixels.size(), params.data(), team, ws);
+    eval(plane, pixels.data(), pixels.size(), params.data());
     for (size_t i = 0; i < pixels.size(); ++i) {
       const int16_t* p = &params[i * size_t(P)];
       int16_t* q = plane.at(pixels[i].y, pixels[i].x);

@@ -1,0 +1,42 @@
+// The wavefront's line-batched step through the exact LibTorch path (issue 22 item 5):
+// a list of pixels whose causal windows are known is evaluated as one batch on the
+// LibTorch device (CPU or CUDA). Each pixel's conv0 features (its causal window and
+// the median edge predictor, the order of IntLocalPixelCnn's conv0) are gathered on
+// the host into a [features, N] matrix, the only data that moves to the device per
+// call; every layer then runs as the exact fp32 GEMM + int64 requantisation of
+// ExactForward (torch/exact_ops.h). Exact under the loader's bound (every partial
+// sum < 2^24), so the parameters equal LocalBatchEngine's and LocalPixelCnnCpuEngine's
+// bit for bit. This header keeps LibTorch out of its users.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"
+#include "models/nn/arch/local_pixelcnn/engine.h"
+#include "models/nn/torch/device.h"  // EngineKind
+
+namespace pixelzip::models::nn {
+
+class LocalTorchLineEngine {
+ public:
+  // REQUIRES: model.shape.aux == 0; engine is kTorchCpu or kTorchCuda. Throws Error(kUnsupported) when
+  // kTorchCuda is asked and no CUDA device exists. The model is copied into tensors (it need not outlive this).
+  LocalTorchLineEngine(const IntLocalPixelCnn& model, EngineKind engine);
+  ~LocalTorchLineEngine();
+  LocalTorchLineEngine(const LocalTorchLineEngine&) = delete;
+  LocalTorchLineEngine& operator=(const LocalTorchLineEngine&) = delete;
+
+  int ParamCount() const { return P_; }
+  int Reach() const { return r_; }
+  // params[i * ParamCount() ...] for pixels[i], i < n. REQUIRES: every pixel in the causal window of each
+  // pixel is set in `plane`. Not reentrant (one host staging buffer): one caller at a time.
+  void Evaluate(const PaddedPlane& plane, const PixelPos* pixels, size_t n, int16_t* params) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int r_, C_, P_, F_;
+};
+
+}  // namespace pixelzip::models::nn
