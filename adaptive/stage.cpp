@@ -1,7 +1,13 @@
 #include "adaptive/stage.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "adaptive/tables.h"
 
@@ -26,14 +32,26 @@ uint64_t Hash(std::initializer_list<uint32_t> values) {
   return h;
 }
 
-int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+inline int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+inline int32_t Clamp4095(int32_t x) { return x < -4095 ? -4095 : x > 4095 ? 4095 : x; }
 
 // 0-8 from the model's mass outside the three bins around its median (0 - 2^16).
-int ConfidenceBucket(uint32_t outside) {
-  int b = 0;
-  while ((1u << b) <= outside && b < 17) ++b;  // b = bit length of outside
+inline int ConfidenceBucket(uint32_t outside) {
+  // b = bit length of outside, at most 17 (outside <= 2^16 in the stage's use).
+  int b = outside == 0 ? 0 : 32 - __builtin_clz(outside);
+  if (b > 17) b = 17;
   return std::min(8, b / 2);
 }
+
+// The hot copies of Log2Fixed, StretchRatio and Squash (the public ones may not be
+// inlined into the stage when the library is built position independent).
+inline int32_t Log2FixedInline(uint32_t v) {
+  const int e = 31 - __builtin_clz(v);
+  const uint32_t f = e >= 8 ? (v >> (e - 8)) & 255 : (v << (8 - e)) & 255;
+  return e * 256 + tables::kLog2Frac[f];
+}
+inline int32_t StretchRatioInline(uint32_t a, uint32_t b) { return Clamp4095(Log2FixedInline(a) - Log2FixedInline(b)); }
+inline uint32_t SquashInline(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
 
 constexpr int kApmCells = 33;
 
@@ -60,15 +78,11 @@ void ApmUpdate(std::vector<uint16_t>& t, size_t index, int bit, int rate) {
 
 }  // namespace
 
-int32_t Log2Fixed(uint32_t v) {
-  const int e = 31 - __builtin_clz(v);
-  const uint32_t f = e >= 8 ? (v >> (e - 8)) & 255 : (v << (8 - e)) & 255;
-  return e * 256 + tables::kLog2Frac[f];
-}
+int32_t Log2Fixed(uint32_t v) { return Log2FixedInline(v); }
 
-int32_t StretchRatio(uint32_t a, uint32_t b) { return Clamp4095(int64_t{Log2Fixed(a)} - Log2Fixed(b)); }
+int32_t StretchRatio(uint32_t a, uint32_t b) { return StretchRatioInline(a, b); }
 
-uint32_t Squash(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
+uint32_t Squash(int32_t x) { return SquashInline(x); }
 
 std::vector<uint8_t> Serialize(const StageParams& p) {
   return {p.kind, p.positions, p.table_bits, p.mixer_rate, static_cast<uint8_t>(p.counter_limit & 255),
@@ -127,11 +141,24 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   subpixels_ = uint64_t{width} * height * channels;
   if (params.positions >= 1) plane_.assign(subpixels_, 0);
   const int bits = TableBits(params, subpixels_);
+  table_bits_ = bits;
   slot_mask_ = (1u << bits) - 1;
   Slot init;
   init.check = 0;
   std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
-  tables_.assign(size_t{kContexts} << bits, init);
+  table_slots_ = size_t{kContexts} << bits;
+  {
+    constexpr size_t kHuge = size_t{1} << 21;
+    const size_t bytes = table_slots_ * sizeof(Slot);
+    const size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
+    void* mem = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (mem == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == kHuge) madvise(mem, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing but speed
+#endif
+    tables_.reset(static_cast<Slot*>(mem));
+    std::fill(tables_.get(), tables_.get() + table_slots_, init);
+  }
   weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
   for (size_t s = 0; s < size_t{3} * 8 * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
   weights2_.assign(size_t{3} * 256 * kInputs, 65536 / 16);
@@ -189,48 +216,84 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   const auto q = [](int d) { return uint32_t(d < -12 ? 0 : d < -4 ? 1 : d < -1 ? 2 : d <= 1 ? 3 : d <= 4 ? 4 : d <= 12 ? 5 : 6); };
   ctx_[6] = Hash({6, c, m, q(W - median), q(N - median), q(NE - median)});
   ctx_[7] = Hash({7, c, q(W - NW), q(N - NW), q(NE - N), q(W - WW), q(N - NN), uint32_t(conf_)});
+  low_parent_ = -1;
   SelectSlots(-1);
 }
 
+Stage::Slot* Stage::SlotOf(int i, uint64_t h) {
+  return tables_.get() + ((size_t(i) << table_bits_) + (h & slot_mask_));
+}
+
+void Stage::Claim(int i, uint64_t h) {
+  Slot* s = SlotOf(i, h);
+  const uint32_t check = static_cast<uint32_t>(h >> 32) | 1u;
+  if (s->check != check) {
+    s->check = check;
+    std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
+  }
+  slot_[i] = s;
+}
+
 void Stage::SelectSlots(int high_nibble) {
-  for (int i = 0; i < kContexts; ++i) {
-    const uint64_t h = high_nibble < 0 ? ctx_[i] : Mix64(ctx_[i] + 0x51u + uint64_t(high_nibble));
-    Slot* s = &tables_[(size_t(i) * (size_t{slot_mask_} + 1)) + (h & slot_mask_)];
-    const uint32_t check = static_cast<uint32_t>(h >> 32) | 1u;
-    if (s->check != check) {
-      s->check = check;
-      std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
+  if (high_nibble < 0) {
+    for (int i = 0; i < kContexts; ++i) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+    for (int i = 0; i < kContexts; ++i) Claim(i, ctx_[i]);
+    return;
+  }
+  // The low nibble's hashes were computed (and their slots prefetched) at depth 3 for
+  // both values of the high nibble's last bit when the parent node matches.
+  const int parent = 8 | (high_nibble >> 1);
+  if (low_parent_ == parent) {
+    const uint64_t* h = low_hash_[high_nibble & 1];
+    for (int i = 0; i < kContexts; ++i) Claim(i, h[i]);
+    return;
+  }
+  for (int i = 0; i < kContexts; ++i) Claim(i, Mix64(ctx_[i] + 0x51u + uint64_t(high_nibble)));
+}
+
+void Stage::PrefetchLowNibble(int node) {
+  // node: the depth-3 node (8-15); the high nibble will be (2 node + bit) & 15.
+  low_parent_ = node;
+  for (int b = 0; b < 2; ++b) {
+    const uint64_t nib = uint64_t((2 * node + b) & 15);
+    for (int i = 0; i < kContexts; ++i) {
+      const uint64_t h = Mix64(ctx_[i] + 0x51u + nib);
+      low_hash_[b][i] = h;
+      __builtin_prefetch(SlotOf(i, h), 1);
     }
-    slot_[i] = s;
   }
 }
 
 uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   depth_ = depth;
   node_ = node;
+  if (depth == 3) PrefetchLowNibble(node);
   if (depth == 4) SelectSlots(node & 15);
   // Node within the current nibble's 15-node subtree: 1 - 15.
   const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
+  int32_t* const x = x_.data();
   for (int i = 0; i < kContexts; ++i) {
     uint32_t* ctr = &slot_[i]->node[sub - 1];
     counter_[i] = ctr;
     const uint32_t p22 = *ctr >> 10;
-    x_[i] = StretchRatio(p22, (1u << 22) - p22);
+    x[i] = StretchRatioInline(p22, (1u << 22) - p22);
   }
-  x_[kContexts] = Clamp4095(model_stretch);
-  x_[kContexts + 1] = 256;
-  w_ = &weights_[((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs];
-  w2_ = &weights2_[(size_t(channel_) * 256 + size_t(node)) * kInputs];
+  x[kContexts] = Clamp4095(model_stretch);
+  x[kContexts + 1] = 256;
+  const int32_t* w = weights_.data() + ((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs;
+  const int32_t* w2 = weights2_.data() + (size_t(channel_) * 256 + size_t(node)) * kInputs;
+  w_ = const_cast<int32_t*>(w);
+  w2_ = const_cast<int32_t*>(w2);
   int64_t dot = 0, dot2 = 0;
   for (int i = 0; i < kInputs; ++i) {
-    dot += int64_t{w_[i]} * x_[i];
-    dot2 += int64_t{w2_[i]} * x_[i];
+    dot += int64_t{w[i]} * x[i];
+    dot2 += int64_t{w2[i]} * x[i];
   }
   const int32_t st1 = Clamp4095(dot >> 16), st2 = Clamp4095(dot2 >> 16);
-  p_mix1_ = Squash(st1);
-  p_mix2_ = Squash(st2);
+  p_mix1_ = SquashInline(st1);
+  p_mix2_ = SquashInline(st2);
   const int32_t st = (st1 + st2) / 2;
-  p_mix_ = Squash(st);
+  p_mix_ = SquashInline(st);
   const size_t c1 = size_t(channel_) * 256 + size_t(node);
   const uint32_t p1 = ApmRead(apm1_, c1, st, &a1_);
   const uint32_t p2 = ApmRead(apm2_, c1 * kConfBuckets + size_t(conf_), st, &a2_);
@@ -238,25 +301,34 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   return std::clamp<uint32_t>(p, 1, kTotal - 1);
 }
 
+uint32_t Stage::PredictMasses(int depth, int node, uint32_t m1, uint32_t m0) {
+  return Predict(depth, node, StretchRatioInline(m1, m0));
+}
+
 void Stage::Update(int bit) {
-  // Mixer.
-  const int64_t err = ((int64_t{bit} << 16) - int64_t{p_mix1_}) * params_.mixer_rate;
-  const int64_t err2 = ((int64_t{bit} << 16) - int64_t{p_mix2_}) * params_.mixer_rate;
+  // Mixer. |x| <= 4095 and |err| < 2^24, so each step fits 2^18 and the sums int32.
+  const int32_t err = ((bit << 16) - int32_t(p_mix1_)) * int32_t(params_.mixer_rate);
+  const int32_t err2 = ((bit << 16) - int32_t(p_mix2_)) * int32_t(params_.mixer_rate);
+  constexpr int32_t kWMax = 64 << 16;
+  const int32_t* const x = x_.data();
+  int32_t* const w = w_;
+  int32_t* const w2 = w2_;
   for (int i = 0; i < kInputs; ++i) {
-    const int64_t w = w_[i] + ((int64_t{x_[i]} * err) >> 18);
-    w_[i] = static_cast<int32_t>(std::clamp<int64_t>(w, -(int64_t{64} << 16), int64_t{64} << 16));
-    const int64_t v = w2_[i] + ((int64_t{x_[i]} * err2) >> 18);
-    w2_[i] = static_cast<int32_t>(std::clamp<int64_t>(v, -(int64_t{64} << 16), int64_t{64} << 16));
+    const int32_t a = w[i] + int32_t((int64_t{x[i]} * err) >> 18);
+    w[i] = a < -kWMax ? -kWMax : a > kWMax ? kWMax : a;
+    const int32_t v = w2[i] + int32_t((int64_t{x[i]} * err2) >> 18);
+    w2[i] = v < -kWMax ? -kWMax : v > kWMax ? kWMax : v;
   }
   // Counters.
-  const int64_t target = bit ? int64_t{kP22Max} : 0;
+  const int32_t target = bit ? int32_t{kP22Max} : 0;
+  const uint32_t limit = params_.counter_limit;
   for (int i = 0; i < kContexts; ++i) {
     uint32_t& v = *counter_[i];
     const uint32_t n = v & 1023;
-    int64_t p = v >> 10;
-    p += ((target - p) * tables::kRate[n]) >> 16;
-    p = std::clamp<int64_t>(p, 1, kP22Max);
-    v = (static_cast<uint32_t>(p) << 10) | (n < params_.counter_limit ? n + 1 : n);
+    int32_t p = int32_t(v >> 10);
+    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
+    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
+    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
   }
   ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
   ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
@@ -303,7 +375,7 @@ uint64_t Stage::Digest() const {
   bytes(&index_, sizeof index_);
   bytes(plane_.data(), plane_.size());
   bytes(last_.data(), last_.size());
-  bytes(tables_.data(), tables_.size() * sizeof(Slot));
+  bytes(tables_.get(), table_slots_ * sizeof(Slot));
   bytes(weights_.data(), weights_.size() * sizeof(int32_t));
   bytes(weights2_.data(), weights2_.size() * sizeof(int32_t));
   bytes(apm1_.data(), apm1_.size() * 2);
