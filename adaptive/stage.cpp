@@ -8,6 +8,10 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define PIXELZIP_STAGE_AVX2 1
+#endif
 
 #include "adaptive/tables.h"
 
@@ -46,9 +50,11 @@ inline int ConfidenceBucket(uint32_t outside) {
 // The hot copies of Log2Fixed, StretchRatio and Squash (the public ones may not be
 // inlined into the stage when the library is built position independent).
 inline int32_t Log2FixedInline(uint32_t v) {
-  const int e = 31 - __builtin_clz(v);
-  const uint32_t f = e >= 8 ? (v >> (e - 8)) & 255 : (v << (8 - e)) & 255;
-  return e * 256 + tables::kLog2Frac[f];
+  // With the leading 1 moved to bit 31, bits 30-23 are the 8 bits below it (zeros
+  // shifted in when v has fewer): the same f as (v >> (e - 8)) or (v << (8 - e)).
+  const int z = __builtin_clz(v);
+  const uint32_t f = ((v << z) >> 23) & 255;
+  return (31 - z) * 256 + tables::kLog2Frac[f];
 }
 inline int32_t StretchRatioInline(uint32_t a, uint32_t b) { return Clamp4095(Log2FixedInline(a) - Log2FixedInline(b)); }
 inline uint32_t SquashInline(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
@@ -75,6 +81,40 @@ void ApmUpdate(std::vector<uint16_t>& t, size_t index, int bit, int rate) {
   v += (target - v) >> rate;
   t[index] = static_cast<uint16_t>(std::clamp(v, 1, 65535));
 }
+
+constexpr int32_t kWMax = 64 << 16;
+
+// w[i] += (x[i] * err) >> 18, clamped to +-2^22, for i < n, with err = 4096 eh + el
+// (0 <= el < 4096): (x err) >> 18 = (x eh + ((x el) >> 12)) >> 6 exactly, in int32
+// (|x| <= 4095, |err| < 2^24, so |x eh| < 2^25 and |x el| < 2^24).
+inline void UpdateWeightsScalar(int32_t* w, const int32_t* x, int n, int32_t eh, int32_t el) {
+  for (int i = 0; i < n; ++i) {
+    const int32_t a = w[i] + ((x[i] * eh + ((x[i] * el) >> 12)) >> 6);
+    w[i] = a < -kWMax ? -kWMax : a > kWMax ? kWMax : a;
+  }
+}
+
+#ifdef PIXELZIP_STAGE_AVX2
+// The same for 8 weights (the 8 context inputs), both mixers at once.
+__attribute__((target("avx2"))) void UpdateWeights8Avx2(int32_t* w, int32_t* w2, const int32_t* x, int32_t eh,
+                                                        int32_t el, int32_t eh2, int32_t el2) {
+  const __m256i vx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i hi = _mm256_set1_epi32(kWMax), lo = _mm256_set1_epi32(-kWMax);
+  __m256i d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh)),
+                               _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el)), 12));
+  __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_srai_epi32(d, 6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+  d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh2)),
+                       _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el2)), 12));
+  v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), _mm256_srai_epi32(d, 6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w2), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+}
+
+bool HaveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+}
+#endif
 
 }  // namespace
 
@@ -165,16 +205,20 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
   InitApm(apm1_, size_t{3} * 256);
   InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
+#ifdef PIXELZIP_STAGE_AVX2
+  avx2_ = HaveAvx2();
+#endif
+  Gather();
 }
 
 uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
   return plane_[(static_cast<size_t>(y) * width_ + static_cast<size_t>(x)) * channels_ + c];
 }
 
-void Stage::Begin(int median, uint32_t outside_mass) {
+void Stage::Gather() {
+  // The neighbours of symbol index_ and the contexts that do not depend on the model
+  // (0, 1, 2, 4), whose slots are prefetched while the model's CDF is searched.
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  channel_ = c;
-  conf_ = ConfidenceBucket(outside_mass);
   int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
   if (params_.positions >= 1 && index_ < subpixels_) {
     const int64_t y = pos_y_, x = pos_x_;
@@ -198,17 +242,33 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   } else {
     W = N = NW = NE = WW = NN = last_[c];
   }
-  const uint32_t m = static_cast<uint32_t>(median);
+  nb_ = {W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr};
   ctx_[0] = Hash({0, c, uint32_t(W), uint32_t(N)});
   ctx_[1] = Hash({1, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE)});
   ctx_[2] = Hash({2, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE), uint32_t(WW), uint32_t(NN)});
-  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
   if (c > 0) {
     ctx_[4] = Hash({4, c, uint32_t((W + ref - Wr) & 255), uint32_t((N + ref - Nr) & 255)});
-    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
   } else {
     const int grad = std::abs(W - N) + std::abs(N - NW);
     ctx_[4] = Hash({4, c, uint32_t((W + N - NW) & 255), uint32_t(std::min(grad, 31))});
+  }
+  for (int i : {0, 1, 2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  gathered_ = index_;
+}
+
+void Stage::Begin(int median, uint32_t outside_mass) {
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  channel_ = c;
+  conf_ = ConfidenceBucket(outside_mass);
+  if (gathered_ != index_) Gather();
+  const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
+  (void)Wr;
+  (void)Nr;
+  const uint32_t m = static_cast<uint32_t>(median);
+  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
+  if (c > 0) {
+    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
+  } else {
     ctx_[5] = Hash({5, c, m, uint32_t(W)});
   }
   // The model's median against the neighbours (bias by local shape), and the local
@@ -306,18 +366,21 @@ uint32_t Stage::PredictMasses(int depth, int node, uint32_t m1, uint32_t m0) {
 }
 
 void Stage::Update(int bit) {
-  // Mixer. |x| <= 4095 and |err| < 2^24, so each step fits 2^18 and the sums int32.
+  // Mixer (UpdateWeightsScalar: exact in int32).
   const int32_t err = ((bit << 16) - int32_t(p_mix1_)) * int32_t(params_.mixer_rate);
   const int32_t err2 = ((bit << 16) - int32_t(p_mix2_)) * int32_t(params_.mixer_rate);
-  constexpr int32_t kWMax = 64 << 16;
+  const int32_t eh = err >> 12, el = err & 4095, eh2 = err2 >> 12, el2 = err2 & 4095;
   const int32_t* const x = x_.data();
-  int32_t* const w = w_;
-  int32_t* const w2 = w2_;
-  for (int i = 0; i < kInputs; ++i) {
-    const int32_t a = w[i] + int32_t((int64_t{x[i]} * err) >> 18);
-    w[i] = a < -kWMax ? -kWMax : a > kWMax ? kWMax : a;
-    const int32_t v = w2[i] + int32_t((int64_t{x[i]} * err2) >> 18);
-    w2[i] = v < -kWMax ? -kWMax : v > kWMax ? kWMax : v;
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    UpdateWeights8Avx2(w_, w2_, x, eh, el, eh2, el2);
+    UpdateWeightsScalar(w_ + kContexts, x + kContexts, 2, eh, el);
+    UpdateWeightsScalar(w2_ + kContexts, x + kContexts, 2, eh2, el2);
+  } else
+#endif
+  {
+    UpdateWeightsScalar(w_, x, kInputs, eh, el);
+    UpdateWeightsScalar(w2_, x, kInputs, eh2, el2);
   }
   // Counters.
   const int32_t target = bit ? int32_t{kP22Max} : 0;
@@ -342,6 +405,7 @@ void Stage::End(int symbol) {
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
+  Gather();
 }
 
 void Stage::NextPixel() {

@@ -96,6 +96,9 @@ class Stage {
   // Moves (pos_y_, pos_x_) to the next pixel of the stream's layout (positions 1 and 2).
   void NextPixel();
   void SelectSlots(int high_nibble);
+  // Reads the neighbours of symbol index_ into nb_, hashes the contexts that do not
+  // depend on the model and prefetches their slots (after each End).
+  void Gather();
   Slot* SlotOf(int context, uint64_t hash);
   // Points slot_[context] at the hash's slot, resetting it when it held another context.
   void Claim(int context, uint64_t hash);
@@ -122,6 +125,9 @@ class Stage {
   std::unique_ptr<Slot[], FreeSlots> tables_;
   size_t table_slots_ = 0;
   std::array<uint64_t, kContexts> ctx_{};
+  std::array<int, 10> nb_{};            // W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr of symbol gathered_
+  uint64_t gathered_ = ~uint64_t{0};
+  bool avx2_ = false;                   // the CPU runs the AVX2 weight update (same results)
   std::array<Slot*, kContexts> slot_{};
   int low_parent_ = -1;                 // the depth-3 node low_hash_ belongs to, or -1
   uint64_t low_hash_[2][kContexts] = {};
