@@ -8,7 +8,7 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(PIXELZIP_STAGE_NO_AVX2)
 #include <immintrin.h>
 #define PIXELZIP_STAGE_AVX2 1
 #endif
@@ -108,6 +108,47 @@ __attribute__((target("avx2"))) void UpdateWeights8Avx2(int32_t* w, int32_t* w2,
                        _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el2)), 12));
   v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), _mm256_srai_epi32(d, 6));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(w2), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+}
+
+struct Log2Frac32 {
+  int32_t v[256];
+};
+constexpr Log2Frac32 MakeLog2Frac32() {
+  Log2Frac32 t{};
+  for (int i = 0; i < 256; ++i) t.v[i] = tables::kLog2Frac[i];
+  return t;
+}
+constexpr Log2Frac32 kLog2Frac32 = MakeLog2Frac32();
+
+// Log2Fixed of 8 values 1 <= v < 2^24: converted to float exactly, the exponent field is
+// 127 + e and the top 8 mantissa bits are f, so (bits >> 15) = 256 (127 + e) + f.
+__attribute__((target("avx2"))) inline __m256i Log2Fixed8(__m256i v) {
+  const __m256i t = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(v)), 15);
+  const __m256i f = _mm256_and_si256(t, _mm256_set1_epi32(255));
+  const __m256i e = _mm256_sub_epi32(_mm256_andnot_si256(_mm256_set1_epi32(255), t), _mm256_set1_epi32(127 * 256));
+  return _mm256_add_epi32(e, _mm256_i32gather_epi32(kLog2Frac32.v, f, 4));
+}
+
+// Sum of w[i] * x[i] (int64) over 8 lanes.
+__attribute__((target("avx2"))) inline int64_t Dot8(__m256i w, __m256i x) {
+  const __m256i even = _mm256_mul_epi32(w, x);
+  const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(w, 32), _mm256_srli_epi64(x, 32));
+  const __m256i s = _mm256_add_epi64(even, odd);
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+}
+
+// The context inputs x[0..8) = StretchRatio(p, 2^22 - p) of the 8 counters'
+// probabilities (1 <= p < 2^22) and the two mixers' dot products over x[0..10).
+__attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, const int32_t* w, const int32_t* w2,
+                                             int64_t* dot, int64_t* dot2) {
+  const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p22));
+  const __m256i q = _mm256_sub_epi32(_mm256_set1_epi32(1 << 22), p);
+  __m256i st = _mm256_sub_epi32(Log2Fixed8(p), Log2Fixed8(q));
+  st = _mm256_max_epi32(_mm256_min_epi32(st, _mm256_set1_epi32(4095)), _mm256_set1_epi32(-4095));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(x), st);
+  *dot = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), st) + int64_t{w[8]} * x[8] + int64_t{w[9]} * x[9];
+  *dot2 = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), st) + int64_t{w2[8]} * x[8] + int64_t{w2[9]} * x[9];
 }
 
 bool HaveAvx2() {
@@ -332,11 +373,11 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   // Node within the current nibble's 15-node subtree: 1 - 15.
   const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
   int32_t* const x = x_.data();
+  uint32_t p22[kContexts];
   for (int i = 0; i < kContexts; ++i) {
     uint32_t* ctr = &slot_[i]->node[sub - 1];
     counter_[i] = ctr;
-    const uint32_t p22 = *ctr >> 10;
-    x[i] = StretchRatioInline(p22, (1u << 22) - p22);
+    p22[i] = *ctr >> 10;
   }
   x[kContexts] = Clamp4095(model_stretch);
   x[kContexts + 1] = 256;
@@ -345,9 +386,17 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   w_ = const_cast<int32_t*>(w);
   w2_ = const_cast<int32_t*>(w2);
   int64_t dot = 0, dot2 = 0;
-  for (int i = 0; i < kInputs; ++i) {
-    dot += int64_t{w[i]} * x[i];
-    dot2 += int64_t{w2[i]} * x[i];
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    MixAvx2(p22, x, w, w2, &dot, &dot2);
+  } else
+#endif
+  {
+    for (int i = 0; i < kContexts; ++i) x[i] = StretchRatioInline(p22[i], (1u << 22) - p22[i]);
+    for (int i = 0; i < kInputs; ++i) {
+      dot += int64_t{w[i]} * x[i];
+      dot2 += int64_t{w2[i]} * x[i];
+    }
   }
   const int32_t st1 = Clamp4095(dot >> 16), st2 = Clamp4095(dot2 >> 16);
   p_mix1_ = SquashInline(st1);
