@@ -151,6 +151,36 @@ __attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, co
   *dot2 = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), st) + int64_t{w2[8]} * x[8] + int64_t{w2[9]} * x[9];
 }
 
+struct Rate32 {
+  int32_t v[1024];
+};
+constexpr Rate32 MakeRate32() {
+  Rate32 t{};
+  for (int i = 0; i < 1024; ++i) t.v[i] = tables::kRate[i];
+  return t;
+}
+constexpr Rate32 kRate32 = MakeRate32();
+
+// The 8 counters' update (Stage::Update's scalar loop) on their values v[0..8): p moves
+// by ((target - p) * kRate[n]) >> 16 (|.| < 2^22: the low 32 bits of the logical
+// 64-bit shift are those of the arithmetic one), clamped to [1, 2^22 - 1]; n counts
+// up to limit.
+__attribute__((target("avx2"))) void UpdateCounters8Avx2(uint32_t* v, int32_t target, uint32_t limit) {
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+  const __m256i n = _mm256_and_si256(c, _mm256_set1_epi32(1023));
+  const __m256i p = _mm256_srli_epi32(c, 10);
+  const __m256i rate = _mm256_i32gather_epi32(kRate32.v, n, 4);
+  const __m256i diff = _mm256_sub_epi32(_mm256_set1_epi32(target), p);
+  const __m256i even = _mm256_srli_epi64(_mm256_mul_epi32(diff, rate), 16);
+  const __m256i odd = _mm256_srli_epi64(_mm256_mul_epi32(_mm256_srli_epi64(diff, 32), _mm256_srli_epi64(rate, 32)), 16);
+  const __m256i step = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  __m256i q = _mm256_add_epi32(p, step);
+  q = _mm256_max_epi32(_mm256_min_epi32(q, _mm256_set1_epi32(int32_t{kP22Max})), _mm256_set1_epi32(1));
+  const __m256i vl = _mm256_set1_epi32(int32_t(limit));
+  const __m256i n1 = _mm256_add_epi32(n, _mm256_and_si256(_mm256_cmpgt_epi32(vl, n), _mm256_set1_epi32(1)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), _mm256_or_si256(_mm256_slli_epi32(q, 10), n1));
+}
+
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2");
   return have;
@@ -434,6 +464,17 @@ void Stage::Update(int bit) {
   // Counters.
   const int32_t target = bit ? int32_t{kP22Max} : 0;
   const uint32_t limit = params_.counter_limit;
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    uint32_t v[kContexts];
+    for (int i = 0; i < kContexts; ++i) v[i] = *counter_[i];
+    UpdateCounters8Avx2(v, target, limit);
+    for (int i = 0; i < kContexts; ++i) *counter_[i] = v[i];
+    ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
+    ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
+    return;
+  }
+#endif
   for (int i = 0; i < kContexts; ++i) {
     uint32_t& v = *counter_[i];
     const uint32_t n = v & 1023;
