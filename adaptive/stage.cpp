@@ -1,7 +1,17 @@
 #include "adaptive/stage.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(PIXELZIP_STAGE_NO_AVX2)
+#include <immintrin.h>
+#define PIXELZIP_STAGE_AVX2 1
+#endif
 
 #include "adaptive/tables.h"
 
@@ -26,14 +36,28 @@ uint64_t Hash(std::initializer_list<uint32_t> values) {
   return h;
 }
 
-int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+inline int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+inline int32_t Clamp4095(int32_t x) { return x < -4095 ? -4095 : x > 4095 ? 4095 : x; }
 
 // 0-8 from the model's mass outside the three bins around its median (0 - 2^16).
-int ConfidenceBucket(uint32_t outside) {
-  int b = 0;
-  while ((1u << b) <= outside && b < 17) ++b;  // b = bit length of outside
+inline int ConfidenceBucket(uint32_t outside) {
+  // b = bit length of outside, at most 17 (outside <= 2^16 in the stage's use).
+  int b = outside == 0 ? 0 : 32 - __builtin_clz(outside);
+  if (b > 17) b = 17;
   return std::min(8, b / 2);
 }
+
+// The hot copies of Log2Fixed, StretchRatio and Squash (the public ones may not be
+// inlined into the stage when the library is built position independent).
+inline int32_t Log2FixedInline(uint32_t v) {
+  // With the leading 1 moved to bit 31, bits 30-23 are the 8 bits below it (zeros
+  // shifted in when v has fewer): the same f as (v >> (e - 8)) or (v << (8 - e)).
+  const int z = __builtin_clz(v);
+  const uint32_t f = ((v << z) >> 23) & 255;
+  return (31 - z) * 256 + tables::kLog2Frac[f];
+}
+inline int32_t StretchRatioInline(uint32_t a, uint32_t b) { return Clamp4095(Log2FixedInline(a) - Log2FixedInline(b)); }
+inline uint32_t SquashInline(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
 
 constexpr int kApmCells = 33;
 
@@ -58,17 +82,118 @@ void ApmUpdate(std::vector<uint16_t>& t, size_t index, int bit, int rate) {
   t[index] = static_cast<uint16_t>(std::clamp(v, 1, 65535));
 }
 
-}  // namespace
+constexpr int32_t kWMax = 64 << 16;
 
-int32_t Log2Fixed(uint32_t v) {
-  const int e = 31 - __builtin_clz(v);
-  const uint32_t f = e >= 8 ? (v >> (e - 8)) & 255 : (v << (8 - e)) & 255;
-  return e * 256 + tables::kLog2Frac[f];
+// w[i] += (x[i] * err) >> 18, clamped to +-2^22, for i < n, with err = 4096 eh + el
+// (0 <= el < 4096): (x err) >> 18 = (x eh + ((x el) >> 12)) >> 6 exactly, in int32
+// (|x| <= 4095, |err| < 2^24, so |x eh| < 2^25 and |x el| < 2^24).
+inline void UpdateWeightsScalar(int32_t* w, const int32_t* x, int n, int32_t eh, int32_t el) {
+  for (int i = 0; i < n; ++i) {
+    const int32_t a = w[i] + ((x[i] * eh + ((x[i] * el) >> 12)) >> 6);
+    w[i] = a < -kWMax ? -kWMax : a > kWMax ? kWMax : a;
+  }
 }
 
-int32_t StretchRatio(uint32_t a, uint32_t b) { return Clamp4095(int64_t{Log2Fixed(a)} - Log2Fixed(b)); }
+#ifdef PIXELZIP_STAGE_AVX2
+// The same for 8 weights (the 8 context inputs), both mixers at once.
+__attribute__((target("avx2"))) void UpdateWeights8Avx2(int32_t* w, int32_t* w2, const int32_t* x, int32_t eh,
+                                                        int32_t el, int32_t eh2, int32_t el2) {
+  const __m256i vx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i hi = _mm256_set1_epi32(kWMax), lo = _mm256_set1_epi32(-kWMax);
+  __m256i d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh)),
+                               _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el)), 12));
+  __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_srai_epi32(d, 6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+  d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh2)),
+                       _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el2)), 12));
+  v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), _mm256_srai_epi32(d, 6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w2), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+}
 
-uint32_t Squash(int32_t x) { return tables::kSquash[Clamp4095(x) + 4095]; }
+struct Log2Frac32 {
+  int32_t v[256];
+};
+constexpr Log2Frac32 MakeLog2Frac32() {
+  Log2Frac32 t{};
+  for (int i = 0; i < 256; ++i) t.v[i] = tables::kLog2Frac[i];
+  return t;
+}
+constexpr Log2Frac32 kLog2Frac32 = MakeLog2Frac32();
+
+// Log2Fixed of 8 values 1 <= v < 2^24: converted to float exactly, the exponent field is
+// 127 + e and the top 8 mantissa bits are f, so (bits >> 15) = 256 (127 + e) + f.
+__attribute__((target("avx2"))) inline __m256i Log2Fixed8(__m256i v) {
+  const __m256i t = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(v)), 15);
+  const __m256i f = _mm256_and_si256(t, _mm256_set1_epi32(255));
+  const __m256i e = _mm256_sub_epi32(_mm256_andnot_si256(_mm256_set1_epi32(255), t), _mm256_set1_epi32(127 * 256));
+  return _mm256_add_epi32(e, _mm256_i32gather_epi32(kLog2Frac32.v, f, 4));
+}
+
+// Sum of w[i] * x[i] (int64) over 8 lanes.
+__attribute__((target("avx2"))) inline int64_t Dot8(__m256i w, __m256i x) {
+  const __m256i even = _mm256_mul_epi32(w, x);
+  const __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(w, 32), _mm256_srli_epi64(x, 32));
+  const __m256i s = _mm256_add_epi64(even, odd);
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+}
+
+// The context inputs x[0..8) = StretchRatio(p, 2^22 - p) of the 8 counters'
+// probabilities (1 <= p < 2^22) and the two mixers' dot products over x[0..10).
+__attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, const int32_t* w, const int32_t* w2,
+                                             int64_t* dot, int64_t* dot2) {
+  const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p22));
+  const __m256i q = _mm256_sub_epi32(_mm256_set1_epi32(1 << 22), p);
+  __m256i st = _mm256_sub_epi32(Log2Fixed8(p), Log2Fixed8(q));
+  st = _mm256_max_epi32(_mm256_min_epi32(st, _mm256_set1_epi32(4095)), _mm256_set1_epi32(-4095));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(x), st);
+  *dot = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), st) + int64_t{w[8]} * x[8] + int64_t{w[9]} * x[9];
+  *dot2 = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), st) + int64_t{w2[8]} * x[8] + int64_t{w2[9]} * x[9];
+}
+
+struct Rate32 {
+  int32_t v[1024];
+};
+constexpr Rate32 MakeRate32() {
+  Rate32 t{};
+  for (int i = 0; i < 1024; ++i) t.v[i] = tables::kRate[i];
+  return t;
+}
+constexpr Rate32 kRate32 = MakeRate32();
+
+// The 8 counters' update (Stage::Update's scalar loop) on their values v[0..8): p moves
+// by ((target - p) * kRate[n]) >> 16 (|.| < 2^22: the low 32 bits of the logical
+// 64-bit shift are those of the arithmetic one), clamped to [1, 2^22 - 1]; n counts
+// up to limit.
+__attribute__((target("avx2"))) void UpdateCounters8Avx2(uint32_t* v, int32_t target, uint32_t limit) {
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+  const __m256i n = _mm256_and_si256(c, _mm256_set1_epi32(1023));
+  const __m256i p = _mm256_srli_epi32(c, 10);
+  const __m256i rate = _mm256_i32gather_epi32(kRate32.v, n, 4);
+  const __m256i diff = _mm256_sub_epi32(_mm256_set1_epi32(target), p);
+  const __m256i even = _mm256_srli_epi64(_mm256_mul_epi32(diff, rate), 16);
+  const __m256i odd = _mm256_srli_epi64(_mm256_mul_epi32(_mm256_srli_epi64(diff, 32), _mm256_srli_epi64(rate, 32)), 16);
+  const __m256i step = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  __m256i q = _mm256_add_epi32(p, step);
+  q = _mm256_max_epi32(_mm256_min_epi32(q, _mm256_set1_epi32(int32_t{kP22Max})), _mm256_set1_epi32(1));
+  const __m256i vl = _mm256_set1_epi32(int32_t(limit));
+  const __m256i n1 = _mm256_add_epi32(n, _mm256_and_si256(_mm256_cmpgt_epi32(vl, n), _mm256_set1_epi32(1)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), _mm256_or_si256(_mm256_slli_epi32(q, 10), n1));
+}
+
+bool HaveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+}
+#endif
+
+}  // namespace
+
+int32_t Log2Fixed(uint32_t v) { return Log2FixedInline(v); }
+
+int32_t StretchRatio(uint32_t a, uint32_t b) { return StretchRatioInline(a, b); }
+
+uint32_t Squash(int32_t x) { return SquashInline(x); }
 
 std::vector<uint8_t> Serialize(const StageParams& p) {
   return {p.kind, p.positions, p.table_bits, p.mixer_rate, static_cast<uint8_t>(p.counter_limit & 255),
@@ -127,27 +252,44 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   subpixels_ = uint64_t{width} * height * channels;
   if (params.positions >= 1) plane_.assign(subpixels_, 0);
   const int bits = TableBits(params, subpixels_);
+  table_bits_ = bits;
   slot_mask_ = (1u << bits) - 1;
   Slot init;
   init.check = 0;
   std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
-  tables_.assign(size_t{kContexts} << bits, init);
+  table_slots_ = size_t{kContexts} << bits;
+  {
+    constexpr size_t kHuge = size_t{1} << 21;
+    const size_t bytes = table_slots_ * sizeof(Slot);
+    const size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
+    void* mem = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (mem == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == kHuge) madvise(mem, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing but speed
+#endif
+    tables_.reset(static_cast<Slot*>(mem));
+    std::fill(tables_.get(), tables_.get() + table_slots_, init);
+  }
   weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
   for (size_t s = 0; s < size_t{3} * 8 * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
   weights2_.assign(size_t{3} * 256 * kInputs, 65536 / 16);
   for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
   InitApm(apm1_, size_t{3} * 256);
   InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
+#ifdef PIXELZIP_STAGE_AVX2
+  avx2_ = HaveAvx2();
+#endif
+  Gather();
 }
 
 uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
   return plane_[(static_cast<size_t>(y) * width_ + static_cast<size_t>(x)) * channels_ + c];
 }
 
-void Stage::Begin(int median, uint32_t outside_mass) {
+void Stage::Gather() {
+  // The neighbours of symbol index_ and the contexts that do not depend on the model
+  // (0, 1, 2, 4), whose slots are prefetched while the model's CDF is searched.
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  channel_ = c;
-  conf_ = ConfidenceBucket(outside_mass);
   int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
   if (params_.positions >= 1 && index_ < subpixels_) {
     const int64_t y = pos_y_, x = pos_x_;
@@ -171,17 +313,33 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   } else {
     W = N = NW = NE = WW = NN = last_[c];
   }
-  const uint32_t m = static_cast<uint32_t>(median);
+  nb_ = {W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr};
   ctx_[0] = Hash({0, c, uint32_t(W), uint32_t(N)});
   ctx_[1] = Hash({1, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE)});
   ctx_[2] = Hash({2, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE), uint32_t(WW), uint32_t(NN)});
-  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
   if (c > 0) {
     ctx_[4] = Hash({4, c, uint32_t((W + ref - Wr) & 255), uint32_t((N + ref - Nr) & 255)});
-    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
   } else {
     const int grad = std::abs(W - N) + std::abs(N - NW);
     ctx_[4] = Hash({4, c, uint32_t((W + N - NW) & 255), uint32_t(std::min(grad, 31))});
+  }
+  for (int i : {0, 1, 2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  gathered_ = index_;
+}
+
+void Stage::Begin(int median, uint32_t outside_mass) {
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  channel_ = c;
+  conf_ = ConfidenceBucket(outside_mass);
+  if (gathered_ != index_) Gather();
+  const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
+  (void)Wr;
+  (void)Nr;
+  const uint32_t m = static_cast<uint32_t>(median);
+  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
+  if (c > 0) {
+    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
+  } else {
     ctx_[5] = Hash({5, c, m, uint32_t(W)});
   }
   // The model's median against the neighbours (bias by local shape), and the local
@@ -189,48 +347,92 @@ void Stage::Begin(int median, uint32_t outside_mass) {
   const auto q = [](int d) { return uint32_t(d < -12 ? 0 : d < -4 ? 1 : d < -1 ? 2 : d <= 1 ? 3 : d <= 4 ? 4 : d <= 12 ? 5 : 6); };
   ctx_[6] = Hash({6, c, m, q(W - median), q(N - median), q(NE - median)});
   ctx_[7] = Hash({7, c, q(W - NW), q(N - NW), q(NE - N), q(W - WW), q(N - NN), uint32_t(conf_)});
+  low_parent_ = -1;
   SelectSlots(-1);
 }
 
+Stage::Slot* Stage::SlotOf(int i, uint64_t h) {
+  return tables_.get() + ((size_t(i) << table_bits_) + (h & slot_mask_));
+}
+
+void Stage::Claim(int i, uint64_t h) {
+  Slot* s = SlotOf(i, h);
+  const uint32_t check = static_cast<uint32_t>(h >> 32) | 1u;
+  if (s->check != check) {
+    s->check = check;
+    std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
+  }
+  slot_[i] = s;
+}
+
 void Stage::SelectSlots(int high_nibble) {
-  for (int i = 0; i < kContexts; ++i) {
-    const uint64_t h = high_nibble < 0 ? ctx_[i] : Mix64(ctx_[i] + 0x51u + uint64_t(high_nibble));
-    Slot* s = &tables_[(size_t(i) * (size_t{slot_mask_} + 1)) + (h & slot_mask_)];
-    const uint32_t check = static_cast<uint32_t>(h >> 32) | 1u;
-    if (s->check != check) {
-      s->check = check;
-      std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
+  if (high_nibble < 0) {
+    for (int i = 0; i < kContexts; ++i) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+    for (int i = 0; i < kContexts; ++i) Claim(i, ctx_[i]);
+    return;
+  }
+  // The low nibble's hashes were computed (and their slots prefetched) at depth 3 for
+  // both values of the high nibble's last bit when the parent node matches.
+  const int parent = 8 | (high_nibble >> 1);
+  if (low_parent_ == parent) {
+    const uint64_t* h = low_hash_[high_nibble & 1];
+    for (int i = 0; i < kContexts; ++i) Claim(i, h[i]);
+    return;
+  }
+  for (int i = 0; i < kContexts; ++i) Claim(i, Mix64(ctx_[i] + 0x51u + uint64_t(high_nibble)));
+}
+
+void Stage::PrefetchLowNibble(int node) {
+  // node: the depth-3 node (8-15); the high nibble will be (2 node + bit) & 15.
+  low_parent_ = node;
+  for (int b = 0; b < 2; ++b) {
+    const uint64_t nib = uint64_t((2 * node + b) & 15);
+    for (int i = 0; i < kContexts; ++i) {
+      const uint64_t h = Mix64(ctx_[i] + 0x51u + nib);
+      low_hash_[b][i] = h;
+      __builtin_prefetch(SlotOf(i, h), 1);
     }
-    slot_[i] = s;
   }
 }
 
 uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   depth_ = depth;
   node_ = node;
+  if (depth == 3) PrefetchLowNibble(node);
   if (depth == 4) SelectSlots(node & 15);
   // Node within the current nibble's 15-node subtree: 1 - 15.
   const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
+  int32_t* const x = x_.data();
+  uint32_t p22[kContexts];
   for (int i = 0; i < kContexts; ++i) {
     uint32_t* ctr = &slot_[i]->node[sub - 1];
     counter_[i] = ctr;
-    const uint32_t p22 = *ctr >> 10;
-    x_[i] = StretchRatio(p22, (1u << 22) - p22);
+    p22[i] = *ctr >> 10;
   }
-  x_[kContexts] = Clamp4095(model_stretch);
-  x_[kContexts + 1] = 256;
-  w_ = &weights_[((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs];
-  w2_ = &weights2_[(size_t(channel_) * 256 + size_t(node)) * kInputs];
+  x[kContexts] = Clamp4095(model_stretch);
+  x[kContexts + 1] = 256;
+  const int32_t* w = weights_.data() + ((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs;
+  const int32_t* w2 = weights2_.data() + (size_t(channel_) * 256 + size_t(node)) * kInputs;
+  w_ = const_cast<int32_t*>(w);
+  w2_ = const_cast<int32_t*>(w2);
   int64_t dot = 0, dot2 = 0;
-  for (int i = 0; i < kInputs; ++i) {
-    dot += int64_t{w_[i]} * x_[i];
-    dot2 += int64_t{w2_[i]} * x_[i];
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    MixAvx2(p22, x, w, w2, &dot, &dot2);
+  } else
+#endif
+  {
+    for (int i = 0; i < kContexts; ++i) x[i] = StretchRatioInline(p22[i], (1u << 22) - p22[i]);
+    for (int i = 0; i < kInputs; ++i) {
+      dot += int64_t{w[i]} * x[i];
+      dot2 += int64_t{w2[i]} * x[i];
+    }
   }
   const int32_t st1 = Clamp4095(dot >> 16), st2 = Clamp4095(dot2 >> 16);
-  p_mix1_ = Squash(st1);
-  p_mix2_ = Squash(st2);
+  p_mix1_ = SquashInline(st1);
+  p_mix2_ = SquashInline(st2);
   const int32_t st = (st1 + st2) / 2;
-  p_mix_ = Squash(st);
+  p_mix_ = SquashInline(st);
   const size_t c1 = size_t(channel_) * 256 + size_t(node);
   const uint32_t p1 = ApmRead(apm1_, c1, st, &a1_);
   const uint32_t p2 = ApmRead(apm2_, c1 * kConfBuckets + size_t(conf_), st, &a2_);
@@ -238,25 +440,48 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   return std::clamp<uint32_t>(p, 1, kTotal - 1);
 }
 
+uint32_t Stage::PredictMasses(int depth, int node, uint32_t m1, uint32_t m0) {
+  return Predict(depth, node, StretchRatioInline(m1, m0));
+}
+
 void Stage::Update(int bit) {
-  // Mixer.
-  const int64_t err = ((int64_t{bit} << 16) - int64_t{p_mix1_}) * params_.mixer_rate;
-  const int64_t err2 = ((int64_t{bit} << 16) - int64_t{p_mix2_}) * params_.mixer_rate;
-  for (int i = 0; i < kInputs; ++i) {
-    const int64_t w = w_[i] + ((int64_t{x_[i]} * err) >> 18);
-    w_[i] = static_cast<int32_t>(std::clamp<int64_t>(w, -(int64_t{64} << 16), int64_t{64} << 16));
-    const int64_t v = w2_[i] + ((int64_t{x_[i]} * err2) >> 18);
-    w2_[i] = static_cast<int32_t>(std::clamp<int64_t>(v, -(int64_t{64} << 16), int64_t{64} << 16));
+  // Mixer (UpdateWeightsScalar: exact in int32).
+  const int32_t err = ((bit << 16) - int32_t(p_mix1_)) * int32_t(params_.mixer_rate);
+  const int32_t err2 = ((bit << 16) - int32_t(p_mix2_)) * int32_t(params_.mixer_rate);
+  const int32_t eh = err >> 12, el = err & 4095, eh2 = err2 >> 12, el2 = err2 & 4095;
+  const int32_t* const x = x_.data();
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    UpdateWeights8Avx2(w_, w2_, x, eh, el, eh2, el2);
+    UpdateWeightsScalar(w_ + kContexts, x + kContexts, 2, eh, el);
+    UpdateWeightsScalar(w2_ + kContexts, x + kContexts, 2, eh2, el2);
+  } else
+#endif
+  {
+    UpdateWeightsScalar(w_, x, kInputs, eh, el);
+    UpdateWeightsScalar(w2_, x, kInputs, eh2, el2);
   }
   // Counters.
-  const int64_t target = bit ? int64_t{kP22Max} : 0;
+  const int32_t target = bit ? int32_t{kP22Max} : 0;
+  const uint32_t limit = params_.counter_limit;
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    uint32_t v[kContexts];
+    for (int i = 0; i < kContexts; ++i) v[i] = *counter_[i];
+    UpdateCounters8Avx2(v, target, limit);
+    for (int i = 0; i < kContexts; ++i) *counter_[i] = v[i];
+    ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
+    ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
+    return;
+  }
+#endif
   for (int i = 0; i < kContexts; ++i) {
     uint32_t& v = *counter_[i];
     const uint32_t n = v & 1023;
-    int64_t p = v >> 10;
-    p += ((target - p) * tables::kRate[n]) >> 16;
-    p = std::clamp<int64_t>(p, 1, kP22Max);
-    v = (static_cast<uint32_t>(p) << 10) | (n < params_.counter_limit ? n + 1 : n);
+    int32_t p = int32_t(v >> 10);
+    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
+    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
+    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
   }
   ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
   ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
@@ -270,6 +495,7 @@ void Stage::End(int symbol) {
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
+  Gather();
 }
 
 void Stage::NextPixel() {
@@ -303,7 +529,7 @@ uint64_t Stage::Digest() const {
   bytes(&index_, sizeof index_);
   bytes(plane_.data(), plane_.size());
   bytes(last_.data(), last_.size());
-  bytes(tables_.data(), tables_.size() * sizeof(Slot));
+  bytes(tables_.get(), table_slots_ * sizeof(Slot));
   bytes(weights_.data(), weights_.size() * sizeof(int32_t));
   bytes(weights2_.data(), weights2_.size() * sizeof(int32_t));
   bytes(apm1_.data(), apm1_.size() * 2);

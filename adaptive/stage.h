@@ -18,6 +18,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,7 +87,7 @@ class Stage {
   static constexpr int kContexts = 8;
   static constexpr int kInputs = kContexts + 2;
   static constexpr int kConfBuckets = 9;
-  struct Slot {
+  struct alignas(64) Slot {  // one cache line
     uint32_t check;
     uint32_t node[15];
   };
@@ -94,6 +96,16 @@ class Stage {
   // Moves (pos_y_, pos_x_) to the next pixel of the stream's layout (positions 1 and 2).
   void NextPixel();
   void SelectSlots(int high_nibble);
+  // Reads the neighbours of symbol index_ into nb_, hashes the contexts that do not
+  // depend on the model and prefetches their slots (after each End).
+  void Gather();
+  Slot* SlotOf(int context, uint64_t hash);
+  // Points slot_[context] at the hash's slot, resetting it when it held another context.
+  void Claim(int context, uint64_t hash);
+  // At depth 3: hashes and prefetches the low nibble's slots for both possible high nibbles.
+  void PrefetchLowNibble(int node);
+  // Predict with the model's stretch StretchRatio(m1, m0).
+  uint32_t PredictMasses(int depth, int node, uint32_t m1, uint32_t m0);
 
   StageParams params_;
   uint32_t width_, height_, channels_;
@@ -104,9 +116,21 @@ class Stage {
   std::vector<uint8_t> plane_;          // the symbols coded so far, at their positions
   std::array<uint8_t, 3> last_{};       // stream mode: previous symbol of each channel
   uint32_t slot_mask_;
-  std::vector<Slot> tables_;            // kContexts tables of slot_mask_ + 1 slots
+  int table_bits_;
+  struct FreeSlots {
+    void operator()(Slot* p) const { std::free(p); }
+  };
+  // kContexts tables of slot_mask_ + 1 slots, 2 MiB aligned (huge pages where the
+  // system gives them: the slots are read at random, one cache line each).
+  std::unique_ptr<Slot[], FreeSlots> tables_;
+  size_t table_slots_ = 0;
   std::array<uint64_t, kContexts> ctx_{};
+  std::array<int, 10> nb_{};            // W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr of symbol gathered_
+  uint64_t gathered_ = ~uint64_t{0};
+  bool avx2_ = false;                   // the CPU runs the AVX2 weight update (same results)
   std::array<Slot*, kContexts> slot_{};
+  int low_parent_ = -1;                 // the depth-3 node low_hash_ belongs to, or -1
+  uint64_t low_hash_[2][kContexts] = {};
   std::vector<int32_t> weights_;        // 3 channels * 8 depths * kConfBuckets sets of kInputs
   std::vector<int32_t> weights2_;       // second mixer: 3 channels * 256 nodes sets of kInputs
   std::vector<uint16_t> apm1_, apm2_;   // 33 cells per context
@@ -151,7 +175,7 @@ int Stage::Code(const At& at, Coder&& coder) {
     uint32_t cm = cdf(mid);
     cm = cm < clo ? clo : cm > chi ? chi : cm;
     const uint32_t m0 = cm - clo, m1 = chi - cm;
-    const uint32_t p1 = Predict(d, node, StretchRatio(m1 > 0 ? m1 : 1, m0 > 0 ? m0 : 1));
+    const uint32_t p1 = PredictMasses(d, node, m1 > 0 ? m1 : 1, m0 > 0 ? m0 : 1);
     const int bit = coder(d, p1) ? 1 : 0;
     Update(bit);
     node = 2 * node + bit;
