@@ -19,7 +19,7 @@ PACKAGES=(
   libcli11-dev                    # the command line (header-only)
   googletest libgtest-dev libgmock-dev   # tests (static libraries + CMake config)
   libbenchmark-dev libbenchmark1debian   # bench/
-  libhwy-dev libhwy1              # Highway SIMD kernels (models/nn/int_simd.cpp)
+  libhwy-dev libhwy1              # Highway SIMD kernels (models/nn/runtime/int_simd.cpp)
   "$@"
 )
 

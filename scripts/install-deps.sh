@@ -12,7 +12,7 @@ PACKAGES=(
   cmake make g++ clang libclang-rt-14-dev pkg-config
   # libraries (LibTorch brings its own dependencies: protobuf, glog, gflags, ...)
   libtorch-dev libpng-dev zlib1g-dev libssl-dev
-  libhwy-dev   # Highway: the SIMD kernels of models/nn/int_simd.cpp
+  libhwy-dev   # Highway: the SIMD kernels of models/nn/runtime/int_simd.cpp
   # command line, tests, benchmarks
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   ca-certificates
