@@ -17,6 +17,15 @@ PaddedPlane::PaddedPlane(int w, int h, int c, int reach)
     : width(w), height(h), channels(c), r(reach), stride(size_t(w + 2 * reach) * c),
       q(size_t(h + reach) * size_t(w + 2 * reach) * c, 0) {}
 
+PaddedPlane ToPaddedPlane(const PlaneView& image, int reach) {
+  const int W = int(image.width), H = int(image.height), C = int(image.channels);
+  PaddedPlane plane(W, H, C, reach);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) plane.at(y, x)[c] = int16_t(2 * int(image.at(uint32_t(y), uint32_t(x), uint32_t(c))) - 255);
+  return plane;
+}
+
 void Wavefront::Line(int64_t t, std::vector<PixelPos>& out) const {
   const int64_t y_lo = std::max<int64_t>(0, (t - (width - 1) + k - 1) / k);
   const int64_t y_hi = std::min<int64_t>(height - 1, t / k);

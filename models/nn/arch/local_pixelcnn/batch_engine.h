@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "models/coding_model.h"  // PlaneView
 #include "models/nn/arch/local_pixelcnn/engine.h"
 #include "models/nn/runtime/int_simd.h"
 
@@ -29,6 +30,9 @@ struct PaddedPlane {
   int16_t* at(int y, int x) { return q.data() + size_t(y + r) * stride + size_t(x + r) * channels; }
   const int16_t* at(int y, int x) const { return q.data() + size_t(y + r) * stride + size_t(x + r) * channels; }
 };
+
+// The padded plane of every pixel of `image` (q = 2v - 255), for an engine of reach `reach`.
+PaddedPlane ToPaddedPlane(const PlaneView& image, int reach);
 
 struct PixelPos {
   int y, x;

@@ -69,8 +69,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
 }
 
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
-  const QPlane plane = ToQPlane(image);
-  const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
+  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   // The CPU engine: the batched SIMD kernels on all threads (bit-identical to LocalPixelCnnCpuEngine).
   std::unique_ptr<LocalBatchEngine> engine;
@@ -78,13 +77,13 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   std::unique_ptr<WorkerTeam> team;
   std::vector<LocalBatchEngine::Workspace> ws;
   std::vector<PixelPos> band;
+  QPlane plane;  // the LibTorch path's input
   if (encoder_ == EngineKind::kCpu) {
     engine = std::make_unique<LocalBatchEngine>(model_, KernelKind::kSimd);
-    padded = std::make_unique<PaddedPlane>(W, H, C, engine->Reach());
-    for (int y = 0; y < H; ++y)
-      for (int x = 0; x < W; ++x)
-        for (int c = 0; c < C; ++c) padded->at(y, x)[c] = plane.at(y, x, c);
+    padded = std::make_unique<PaddedPlane>(ToPaddedPlane(image, engine->Reach()));
     team = std::make_unique<WorkerTeam>(DefaultCodingThreads());
+  } else {
+    plane = ToQPlane(image);
   }
   std::vector<int16_t> params;
   for (int y0 = 0; y0 < H; y0 += kBandRows) {

@@ -31,7 +31,7 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
-  // Wavefront layout (local_wavefront.cpp): k = kernel / 2 + 1.
+  // Wavefront layout (wavefront.cpp): k = kernel / 2 + 1.
   int WavefrontSlope() const override { return model_.shape.kernel / 2 + 1; }
   void EncodeWavefront(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void DecodeWavefront(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
@@ -57,6 +57,8 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   struct TorchState;
   std::unique_ptr<TorchState> torch_;
   std::unique_ptr<LocalTorchLineEngine> torch_line_;
+  template <class Body>
+  void WithLineEvaluator(bool use_torch, int threads, KernelKind kernel, const Body& body) const;
   template <class Eval>
   void EncodeWavefrontBy(const PlaneView& image, SymbolSink& sink, const Progress& progress, int reach,
                          const Eval& eval) const;

@@ -19,58 +19,53 @@ namespace {
 constexpr size_t kEncodeGroupPixels = 8192;  // pixels evaluated per encoder batch (~1.6 MB of parameters)
 }
 
-void LocalPixelCnnCodingModel::EncodeWavefront(const PlaneView& image, SymbolSink& sink,
-                                               const Progress& progress) const {
-  if (torch_line_) {
+// Calls body(reach, eval) with the line evaluator: the LibTorch line engine when the model has
+// one (and `use_torch`), else the CPU batch engine with `threads` and `kernel`.
+template <class Body>
+void LocalPixelCnnCodingModel::WithLineEvaluator(bool use_torch, int threads, KernelKind kernel,
+                                                 const Body& body) const {
+  if (use_torch && torch_line_) {
     const LocalTorchLineEngine& e = *torch_line_;
-    EncodeWavefrontBy(image, sink, progress, e.Reach(),
-                      [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) { e.Evaluate(p, px, n, out); });
+    body(e.Reach(), [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) { e.Evaluate(p, px, n, out); });
     return;
   }
-  EncodeWavefrontWith(image, sink, progress, DefaultCodingThreads(), KernelKind::kSimd);
+  const LocalBatchEngine engine(model_, kernel);
+  WorkerTeam team(threads);
+  std::vector<LocalBatchEngine::Workspace> ws;
+  body(engine.Reach(), [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) {
+    engine.EvaluateParallel(p, px, n, out, team, ws);
+  });
+}
+
+void LocalPixelCnnCodingModel::EncodeWavefront(const PlaneView& image, SymbolSink& sink,
+                                               const Progress& progress) const {
+  WithLineEvaluator(true, DefaultCodingThreads(), KernelKind::kSimd,
+                    [&](int reach, const auto& eval) { EncodeWavefrontBy(image, sink, progress, reach, eval); });
 }
 
 void LocalPixelCnnCodingModel::DecodeWavefront(const PlaneView& image, SymbolSource& source,
                                                const Progress& progress) const {
-  if (torch_line_) {
-    const LocalTorchLineEngine& e = *torch_line_;
-    DecodeWavefrontBy(image, source, progress, e.Reach(),
-                      [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) { e.Evaluate(p, px, n, out); });
-    return;
-  }
-  DecodeWavefrontWith(image, source, progress, DefaultCodingThreads(), KernelKind::kSimd);
+  WithLineEvaluator(true, DefaultCodingThreads(), KernelKind::kSimd,
+                    [&](int reach, const auto& eval) { DecodeWavefrontBy(image, source, progress, reach, eval); });
 }
 
 void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, SymbolSink& sink,
                                                    const Progress& progress, int threads, KernelKind kernel) const {
-  const LocalBatchEngine engine(model_, kernel);
-  WorkerTeam team(threads);
-  std::vector<LocalBatchEngine::Workspace> ws;
-  EncodeWavefrontBy(image, sink, progress, engine.Reach(),
-                    [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) {
-                      engine.EvaluateParallel(p, px, n, out, team, ws);
-                    });
+  WithLineEvaluator(false, threads, kernel,
+                    [&](int reach, const auto& eval) { EncodeWavefrontBy(image, sink, progress, reach, eval); });
 }
 
 void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, SymbolSource& source,
                                                    const Progress& progress, int threads, KernelKind kernel) const {
-  const LocalBatchEngine engine(model_, kernel);
-  WorkerTeam team(threads);
-  std::vector<LocalBatchEngine::Workspace> ws;
-  DecodeWavefrontBy(image, source, progress, engine.Reach(),
-                    [&](const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* out) {
-                      engine.EvaluateParallel(p, px, n, out, team, ws);
-                    });
+  WithLineEvaluator(false, threads, kernel,
+                    [&](int reach, const auto& eval) { DecodeWavefrontBy(image, source, progress, reach, eval); });
 }
 
 template <class Eval>
 void LocalPixelCnnCodingModel::EncodeWavefrontBy(const PlaneView& image, SymbolSink& sink, const Progress& progress,
                                                  int reach, const Eval& eval) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
-  PaddedPlane plane(W, H, C, reach);
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x)
-      for (int c = 0; c < C; ++c) plane.at(y, x)[c] = int16_t(2 * int(image.at(uint32_t(y), uint32_t(x), uint32_t(c))) - 255);
+  const PaddedPlane plane = ToPaddedPlane(image, reach);
   const Wavefront wf{W, H, WavefrontSlope()};
   const int64_t lines = wf.Lines();
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
