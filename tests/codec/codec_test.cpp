@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -259,8 +260,8 @@ uint64_t ProcStatusBytes(const char* key) {
 // A 754 KB stream whose header claims 16384 x 16384 x 4 and whose random payload passes
 // the plausibility check: the decoder must report corruption having committed memory only
 // for what it decoded, not the 1.75 GiB the header claims (measured in a child process).
-TEST(Codec, AHugeClaimedImageCostsMemoryOnlyForWhatDecodes) {
-  std::vector<uint8_t> stream = Encode(MakeImage(4, 4, 4), test::Order0Options()).stream;
+void ExpectHugeClaimCostsMemoryOnlyForWhatDecodes(const EncodeOptions& options) {
+  std::vector<uint8_t> stream = Encode(MakeImage(4, 4, 4), options).stream;
   size_t hb = 0;
   codec::Header h = test::HeaderOf(stream, &hb);
   h.width = h.height = 16384;
@@ -293,6 +294,22 @@ TEST(Codec, AHugeClaimedImageCostsMemoryOnlyForWhatDecodes) {
   EXPECT_NE(WEXITSTATUS(status), 1) << "the decoder committed over 200 MiB before reporting corruption";
   EXPECT_NE(WEXITSTATUS(status), 2) << "the random payload decoded";
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Codec, AHugeClaimedImageCostsMemoryOnlyForWhatDecodes) {
+  ExpectHugeClaimCostsMemoryOnlyForWhatDecodes(test::Order0Options());
+}
+
+// The same through the default raster model's wavefront decoder and its padded plane.
+TEST(Codec, AHugeClaimedWavefrontImageCostsMemoryOnlyForWhatDecodes) {
+  const std::vector<std::string> shipped = ShippedModelNames();
+  if (std::find(shipped.begin(), shipped.end(), "local-pixelcnn-rgb") == shipped.end())
+    GTEST_SKIP() << "this build does not ship local-pixelcnn-rgb (no neural models)";
+  EncodeOptions options;
+  options.model = "local-pixelcnn-rgb";
+  options.layout = Layout::kWavefront;
+  options.adaptive = false;
+  ExpectHugeClaimCostsMemoryOnlyForWhatDecodes(options);
 }
 
 // A damaged major version (the header CRC matches version 1) is corruption; a real newer

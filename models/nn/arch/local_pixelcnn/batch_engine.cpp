@@ -1,6 +1,7 @@
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 
 #include <algorithm>
+#include <new>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,7 +16,9 @@ int Even(int v) { return (v + 1) / 2 * 2; }
 
 PaddedPlane::PaddedPlane(int w, int h, int c, int reach)
     : width(w), height(h), channels(c), r(reach), stride(size_t(w + 2 * reach) * c),
-      q(size_t(h + reach) * size_t(w + 2 * reach) * c, 0) {}
+      q(static_cast<int16_t*>(std::calloc(size_t(h + reach) * stride, sizeof(int16_t)))) {
+  if (!q) throw std::bad_alloc();
+}
 
 PaddedPlane ToPaddedPlane(const PlaneView& image, int reach) {
   const int W = int(image.width), H = int(image.height), C = int(image.channels);

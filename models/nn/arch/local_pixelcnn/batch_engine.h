@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,13 +23,18 @@ namespace pixelzip::models::nn {
 
 // q = 2v - 255 of an image being coded, with a zero border of r = kernel / 2 pixels on the left,
 // right and top, so that every causal window can be read without bounds checks.
+// The storage comes from calloc: its zero pages are committed only as rows are written, so a
+// decoder fed a corrupt stream that claims a huge image costs memory for what it decodes.
 struct PaddedPlane {
   int width = 0, height = 0, channels = 0, r = 0;
   size_t stride = 0;        // int16 values per padded row
-  std::vector<int16_t> q;   // (height + r) rows of (width + 2r) pixels
-  PaddedPlane(int width, int height, int channels, int r);
-  int16_t* at(int y, int x) { return q.data() + size_t(y + r) * stride + size_t(x + r) * channels; }
-  const int16_t* at(int y, int x) const { return q.data() + size_t(y + r) * stride + size_t(x + r) * channels; }
+  struct Free {
+    void operator()(int16_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<int16_t[], Free> q;  // (height + r) rows of (width + 2r) pixels, zeroed
+  PaddedPlane(int width, int height, int channels, int r);  // throws std::bad_alloc
+  int16_t* at(int y, int x) { return q.get() + size_t(y + r) * stride + size_t(x + r) * channels; }
+  const int16_t* at(int y, int x) const { return q.get() + size_t(y + r) * stride + size_t(x + r) * channels; }
 };
 
 // The padded plane of every pixel of `image` (q = 2v - 255), for an engine of reach `reach`.
