@@ -28,7 +28,10 @@ struct TrainCommandOptions {
   bool progress = true;
 };
 
-// Returns an exit code; throws CommandError naming the file at fault.
+// Returns an exit code; throws CommandError naming the file at fault. In the LibTorch plugin only.
 int RunTrain(const TrainCommandOptions& options);
+// RunTrain of the LibTorch plugin, loaded on demand (train_launcher.cpp); throws pixelzip::Error
+// (kUnsupported) when the plugin cannot be loaded.
+int RunTrainThroughPlugin(const TrainCommandOptions& options);
 
 }  // namespace pixelzip::cli

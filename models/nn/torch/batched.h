@@ -1,6 +1,6 @@
-// The pieces every coding model's batched LibTorch pass shares: turning LibTorch
-// errors into pixelzip::Error, choosing the device, and moving rows of pixels to
-// the device and parameters back.
+// The LibTorch engines of the coding models (torch_engines.h), and the pieces every batched
+// LibTorch pass shares: turning LibTorch errors into pixelzip::Error, choosing the device, and
+// moving rows of pixels to the device and parameters back. Part of pixelzip_nn_torch.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,6 +11,7 @@
 
 #include "models/nn/runtime/qplane.h"
 #include "models/nn/torch/device.h"
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -34,5 +35,8 @@ torch::Tensor PlaneRows(const QPlane& plane, int top, int y1, const torch::Devic
 
 // Parameters x [N, P, rows, W] from row `skip` on, as int16 [N][rows - skip][W][P] on the CPU.
 std::vector<int16_t> RowParams(const torch::Tensor& x, int skip);
+
+// This library's table of LibTorch engines (what RegisterTorchEngines installs).
+const TorchEngines& LinkedTorchEngines();
 
 }  // namespace pixelzip::models::nn

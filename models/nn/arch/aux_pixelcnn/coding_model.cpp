@@ -4,8 +4,9 @@
 #include <cmath>
 #include <thread>
 
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
 #include "models/nn/runtime/mixture_cdf.h"
-#include "models/nn/torch/batched.h"
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -42,16 +43,16 @@ void RangeOrCorrupt(int grey, int c, const int* coded, int* lo, int* hi) {
 }  // namespace
 
 BatchedLocalNet::BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine) : net_(net), engine_(engine) {
-  if (engine == EngineKind::kCpu) return;
-  device_ = ExactDevice(engine);
-  tensors_ = TorchGuarded([&] { return TensorsFromInt(net_).To(device_); });
+  if (engine != EngineKind::kCpu) torch_ = RequireTorchEngines().local(net_, engine);
 }
 
+BatchedLocalNet::~BatchedLocalNet() = default;
+
 std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* aux) const {
-  const int W = plane.width, H = plane.height, C = plane.channels, P = net_.shape.ParamCount();
+  const int W = plane.width, H = plane.height, P = net_.shape.ParamCount();
   std::vector<int16_t> out(size_t(H) * W * P);
   if (engine_ == EngineKind::kCpu) {
-    const int threads = std::max(1, std::min<int>(int(std::thread::hardware_concurrency()), H));
+    const int threads = std::max(1, std::min<int>(DefaultCodingThreads(), H));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
@@ -63,28 +64,15 @@ std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* 
     for (auto& th : pool) th.join();
     return out;
   }
-  TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    const int r = net_.shape.kernel / 2, A = net_.shape.aux;
-    auto rows = [&](const QPlane& p, int top, int bottom) {
-      std::vector<float> v(size_t(bottom - top) * W * p.channels);
-      for (size_t i = 0; i < v.size(); ++i) v[i] = p.q[size_t(top) * W * p.channels + i];
-      return torch::from_blob(v.data(), {1, bottom - top, W, p.channels}, torch::kFloat32)
-          .permute({0, 3, 1, 2}).clone().to(device_);  // clone: `v` dies here
-    };
-    for (int y0 = 0; y0 < H; y0 += kBandRows) {
-      const int y1 = std::min(H, y0 + kBandRows);
-      // r rows above are causal context; one row below is the conditioning window's (masked for q).
-      const int top = std::max(0, y0 - r), bottom = std::min(H, y1 + 1);
-      auto params = ExactForward(tensors_, rows(plane, top, bottom), A > 0 ? rows(*aux, top, bottom) : torch::Tensor());
-      params = params.index({0, torch::indexing::Slice(), torch::indexing::Slice(y0 - top, y1 - top)})
-                   .permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
-      (void)C;
-      std::copy(params.data_ptr<int16_t>(), params.data_ptr<int16_t>() + size_t(y1 - y0) * W * P,
-                out.begin() + size_t(y0) * W * P);
-    }
-    return 0;
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.aux = aux;
+  for (int y0 = 0; y0 < H; y0 += kBandRows) {
+    in.y0 = y0;
+    in.y1 = std::min(H, y0 + kBandRows);
+    const auto params = torch_->Params(in);  // [rows][W][P]
+    std::copy(params.begin(), params.end(), out.begin() + size_t(y0) * W * P);
+  }
   return out;
 }
 

@@ -2,27 +2,27 @@
 // order 0 (sequential, one network step per coded pixel); the subpixel order
 // within the stream is the architecture's own (arch/aux_pixelcnn/engine.h, docs/models.md).
 // Encoder: one batched pass per network and level (CPU engine on all cores, or
-// the exact LibTorch path). Decoder: the CPU engine, pixel by pixel.
+// the exact LibTorch path, torch_engines.h). Decoder: the CPU engine, pixel by pixel.
 #pragma once
-
-#include <torch/torch.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "models/coding_model.h"
-#include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/aux_pixelcnn/engine.h"
 #include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
+
+class TorchPass;
 
 // A local PixelCNN (with or without conditioning planes) ready for batched evaluation.
 class BatchedLocalNet {
  public:
   // Throws Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
   BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine);
+  ~BatchedLocalNet();
   // Mixture parameters [H][W][P] of every pixel of `plane` as if coded in raster order with all of `plane`
   // known. REQUIRES: aux as for LocalPixelCnnCpuEngine::Evaluate. Bit-equal for every engine.
   std::vector<int16_t> Params(const QPlane& plane, const QPlane* aux) const;
@@ -30,8 +30,7 @@ class BatchedLocalNet {
  private:
   const IntLocalPixelCnn& net_;
   EngineKind engine_;
-  LocalTensors tensors_;
-  torch::Device device_{torch::kCPU};
+  std::unique_ptr<TorchPass> torch_;  // null for kCpu
 };
 
 class AuxGreyCodingModel final : public CodingModel {

@@ -26,11 +26,8 @@ class DiagonalBiLstmCodingModel final : public PixelRnnCodingModel {
   const PixelRnnShape& shape() const override { return model_.shape; }
   const MixtureTables& tables() const override { return model_.tables; }
   std::unique_ptr<PixelEngine> NewEngine(int width) const override;
-  std::vector<int16_t> TorchParams(const std::vector<int16_t>& q, int height, int width) const override;
 
   IntDiagonalBiLstm model_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
 };
 
 }  // namespace pixelzip::models::nn

@@ -1,12 +1,9 @@
 #include "models/nn/arch/gated_pixelcnn/coding_model.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 
-#include "models/nn/arch/gated_pixelcnn/exact.h"
-#include "models/nn/torch/batched.h"
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
@@ -27,39 +24,47 @@ uint32_t ClassIndexCdf::At(int edge) const {
   return free_ + uint32_t(edge - classes_);
 }
 
-struct GatedPixelCnnCodingModel::TorchState {
-  GatedTensors tensors;
-  torch::Device device{torch::kCPU};
-};
-
 GatedPixelCnnCodingModel::GatedPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                                    EngineKind encoder) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   model_ = IntGatedPixelCnn::Read(file);
   identity_.architecture = kGatedPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
-  torch_ = std::make_unique<TorchState>();
-  torch_->device = ExactDevice(encoder);
-  torch_->tensors = TorchGuarded([&] { return GatedTensorsFromInt(model_).To(torch_->device); });
+  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().gated(model_, encoder);
 }
 
 GatedPixelCnnCodingModel::~GatedPixelCnnCodingModel() = default;
 
 std::vector<int16_t> GatedPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1,
                                                              const std::vector<int>& classes) const {
-  const int W = plane.width, C = plane.channels;
-  const int64_t n = int64_t(classes.size());
   for (int k : classes)
     if (k < 0 || k >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
-  return TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    // Rows [y0 - context, y1): output row y reads pixels of rows >= y - layers * r - 1 only.
-    const int context = model_.shape.layers * model_.shape.Radius() + 1;
-    const int top = std::max(0, y0 - context);
-    auto qt = PlaneRows(plane, top, y1, torch_->device).expand({n, C, y1 - top, W}).contiguous();
-    auto ct = torch::tensor(std::vector<int64_t>(classes.begin(), classes.end()), torch::kInt64);
-    return RowParams(GatedExactForward(torch_->tensors, qt, ct.to(torch_->device)), y0 - top);  // [n, P, rows, W]
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.y0 = y0;
+  in.y1 = y1;
+  in.classes = classes;
+  if (torch_) return torch_->Params(in);
+  return RequireTorchEngines().gated(model_, EngineKind::kTorchCpu)->Params(in);
+}
+
+template <class Visit>
+void GatedPixelCnnCodingModel::WalkCpu(const PlaneView& image, int class_index, Visit&& visit,
+                                       const Progress& progress) const {
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
+  const int W = plane.width, H = plane.height, C = plane.channels;
+  GatedPixelCnnCpuEngine engine(model_, W, class_index);
+  std::vector<int16_t> params(size_t(model_.shape.ParamCount()));
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x) {
+      engine.PixelParams(plane, y, x, params.data());
+      visit(params.data(), y, x);
+      for (int c = 0; c < C; ++c)
+        plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * int(image.at(uint32_t(y), uint32_t(x), uint32_t(c))) - 255);
+    }
+    engine.FinishRow(plane, y);
+    ReportRow(progress, y, H);
+  }
 }
 
 std::vector<double> GatedPixelCnnCodingModel::ClassCodeLengths(const PlaneView& image) const {
@@ -67,7 +72,22 @@ std::vector<double> GatedPixelCnnCodingModel::ClassCodeLengths(const PlaneView& 
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount(), K = model_.shape.classes;
   std::vector<double> bits(size_t(K), 0.0);
   MixtureCdf cdf(model_.tables, C, model_.shape.mixtures);
-  int32_t previous[3];
+  int32_t previous[3] = {0, 0, 0};
+  if (!torch_) {
+    for (int k = 0; k < K; ++k) {
+      double b = 0;
+      WalkCpu(image, k, [&](const int16_t* p, int y, int x) {
+        for (int c = 0; c < C; ++c) {
+          cdf.Prepare(p, c, previous);
+          const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
+          b -= std::log2(double(cdf.At(v + 1) - cdf.At(v)) / double(kCdfTotal));
+          previous[c] = 2 * v - 255;
+        }
+      }, {});
+      bits[size_t(k)] = b;
+    }
+    return bits;
+  }
   for (int k0 = 0; k0 < K; k0 += kClassChunk) {
     std::vector<int> chunk;
     for (int k = k0; k < std::min(K, k0 + kClassChunk); ++k) chunk.push_back(k);
@@ -111,6 +131,10 @@ void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class
   if (class_index < 0 || class_index >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
   if (model_.shape.classes > 1) sink.Put(ClassIndexCdf(model_.shape.classes), class_index);
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
+  if (!torch_) {
+    WalkCpu(image, class_index, [&](const int16_t* p, int y, int x) { coder.Encode(image, y, x, p, sink); }, progress);
+    return;
+  }
   for (int y0 = 0; y0 < H; y0 += kBandRows) {
     const int y1 = std::min(H, y0 + kBandRows);
     const auto params = BatchedParams(plane, y0, y1, {class_index});

@@ -1,5 +1,6 @@
 // Gated / Conditional PixelCNN as a codec model (models::CodingModel), raster order.
-// Encoder: the exact LibTorch pass over bands of rows (CPU or CUDA); for a
+// Encoder: the decoder's integer engine with the pixels known (kCpu), or the exact LibTorch
+// pass over bands of rows (kTorchCpu, kTorchCuda; torch_engines.h); for a
 // class-conditional model (classes K > 1) it evaluates every class, picks the
 // one that codes the image in the fewest bits and codes that index first
 // (uniform over K, through the range coder, so its cost is in the rate).
@@ -15,6 +16,8 @@
 #include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
+
+class TorchPass;
 
 // CDF of the class index: symbols [0, K) share the total evenly (the remainder to K-1), every
 // other symbol gets 1. REQUIRES: 1 <= K <= 256.
@@ -32,7 +35,6 @@ class GatedPixelCnnCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
   // gated-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  // kCpu and kTorchCpu both run the encoder's LibTorch pass on the CPU.
   GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
   ~GatedPixelCnnCodingModel() override;
 
@@ -50,14 +52,17 @@ class GatedPixelCnnCodingModel final : public CodingModel {
   int ChooseClass(const PlaneView& image) const;
   // Encode with a given class. REQUIRES: 0 <= class_index < classes.
   void EncodeWithClass(const PlaneView& image, int class_index, SymbolSink& sink, const Progress& progress) const;
-  // Mixture parameters of rows [y0, y1) for each class in `classes`: [class][rows][width][P] (LibTorch path).
+  // Mixture parameters of rows [y0, y1) for each class in `classes`: [class][rows][width][P] (the LibTorch
+  // pass: the encoder's engine when it is a LibTorch one, else LibTorch on the CPU).
   std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, const std::vector<int>& classes) const;
 
  private:
   IntGatedPixelCnn model_;
   ModelIdentity identity_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<TorchPass> torch_;  // null for kCpu
+  // The integer engine over the image in decoding order, the pixels known: params(p, y, x) for each pixel.
+  template <class Visit>
+  void WalkCpu(const PlaneView& image, int class_index, Visit&& visit, const Progress& progress) const;
 };
 
 }  // namespace pixelzip::models::nn

@@ -1,5 +1,7 @@
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 
+#include "models/coding_threads.h"  // RequestedCodingThreads
+
 #include <algorithm>
 #include <new>
 #include <cstdlib>
@@ -97,6 +99,7 @@ void WorkerTeam::Run(const std::function<void(int)>& fn) {
 }
 
 int DefaultCodingThreads() {
+  if (const int requested = RequestedCodingThreads(); requested > 0) return requested;  // --threads
   if (const char* env = std::getenv("PIXELZIP_THREADS")) {
     const int v = std::atoi(env);
     if (v >= 1 && v <= 64) return v;

@@ -76,7 +76,8 @@ class WorkerTeam {
   std::exception_ptr error_;
 };
 
-// Threads to use by default: PIXELZIP_THREADS when set (1-64), else hardware_concurrency.
+// Threads to use by default: the count the codec was asked for (models/coding_threads.h: --threads,
+// EncodeOptions::threads), else PIXELZIP_THREADS when set (1-64), else hardware_concurrency.
 int DefaultCodingThreads();
 
 class LocalBatchEngine {

@@ -1,24 +1,16 @@
 #include "models/nn/arch/local_pixelcnn/coding_model.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <thread>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/torch_line.h"
-#include "models/nn/torch/batched.h"
-#include "models/nn/torch/exact_ops.h"
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
-
-struct LocalPixelCnnCodingModel::TorchState {
-  LocalTensors tensors;
-  torch::Device device{torch::kCPU};
-};
 
 namespace {
 constexpr int kBandRows = 32;
@@ -34,10 +26,9 @@ LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& b
   identity_.architecture = kLocalPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {
-    torch_ = std::make_unique<TorchState>();
-    torch_->device = ExactDevice(encoder);
-    torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
-    torch_line_ = std::make_unique<LocalTorchLineEngine>(model_, encoder);
+    const TorchEngines& torch = RequireTorchEngines();
+    torch_ = torch.local(model_, encoder);
+    torch_line_ = torch.local_line(model_, encoder);
   }
 }
 
@@ -47,7 +38,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
   const int W = plane.width, P = model_.shape.ParamCount();
   std::vector<int16_t> out(size_t(y1 - y0) * W * P);
   if (engine == EngineKind::kCpu) {
-    const int threads = std::max(1, std::min<int>(int(std::thread::hardware_concurrency()), y1 - y0));
+    const int threads = std::max(1, std::min<int>(DefaultCodingThreads(), y1 - y0));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
@@ -60,12 +51,11 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
     return out;
   }
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  return TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    // Rows [y0 - r, y1): the r rows above are context (zero-padded at the top of the image).
-    const int top = std::max(0, y0 - model_.shape.kernel / 2);
-    return RowParams(ExactForward(torch_->tensors, PlaneRows(plane, top, y1, torch_->device)), y0 - top);
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.y0 = y0;
+  in.y1 = y1;
+  return torch_->Params(in);
 }
 
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

@@ -1,6 +1,6 @@
 // Local PixelCNN as a codec model (models::CodingModel), raster order.
-// Encoder: one batched pass per band of rows (CPU engine on all cores, or the
-// exact LibTorch path on CUDA). Decoder: the CPU engine, pixel by pixel.
+// Encoder: one batched pass per band of rows (the integer SIMD batch engine on all cores, or the
+// exact LibTorch pass of the LibTorch library, torch_engines.h, for the LibTorch engines). Decoder: the CPU engine, pixel by pixel.
 // Wavefront layout (wavefront.cpp): one batch per line, on the CPU engine, or on
 // the LibTorch line engine (torch_line.h) when the model was made with a LibTorch
 // engine (kTorchCpu, kTorchCuda), for encoding and decoding alike.
@@ -18,6 +18,7 @@
 namespace pixelzip::models::nn {
 
 class LocalTorchLineEngine;
+class TorchPass;
 
 class LocalPixelCnnCodingModel final : public CodingModel {
  public:
@@ -54,8 +55,7 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   IntLocalPixelCnn model_;
   ModelIdentity identity_;
   EngineKind encoder_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' batched pass; null for kCpu
   std::unique_ptr<LocalTorchLineEngine> torch_line_;
   template <class Body>
   void WithLineEvaluator(bool use_torch, int threads, KernelKind kernel, const Body& body) const;

@@ -6,7 +6,9 @@
 // call; every layer then runs as the exact fp32 GEMM + int64 requantisation of
 // ExactForward (torch/exact_ops.h). Exact under the loader's bound (every partial
 // sum < 2^24), so the parameters equal LocalBatchEngine's and LocalPixelCnnCpuEngine's
-// bit for bit. This header keeps LibTorch out of its users.
+// bit for bit. This header keeps LibTorch out of its users; the destructor and Evaluate are virtual
+// so that the light library (pixelzip_nn, no LibTorch) can use an engine the LibTorch library made
+// (torch_engines.h) without linking its code.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,7 @@ class LocalTorchLineEngine {
   // REQUIRES: model.shape.aux == 0; engine is kTorchCpu or kTorchCuda. Throws Error(kUnsupported) when
   // kTorchCuda is asked and no CUDA device exists. The model is copied into tensors (it need not outlive this).
   LocalTorchLineEngine(const IntLocalPixelCnn& model, EngineKind engine);
-  ~LocalTorchLineEngine();
+  virtual ~LocalTorchLineEngine();
   LocalTorchLineEngine(const LocalTorchLineEngine&) = delete;
   LocalTorchLineEngine& operator=(const LocalTorchLineEngine&) = delete;
 
@@ -31,7 +33,7 @@ class LocalTorchLineEngine {
   int Reach() const { return r_; }
   // params[i * ParamCount() ...] for pixels[i], i < n. REQUIRES: every pixel in the causal window of each
   // pixel is set in `plane`. Not reentrant (one host staging buffer): one caller at a time.
-  void Evaluate(const PaddedPlane& plane, const PixelPos* pixels, size_t n, int16_t* params) const;
+  virtual void Evaluate(const PaddedPlane& plane, const PixelPos* pixels, size_t n, int16_t* params) const;
 
  private:
   struct Impl;

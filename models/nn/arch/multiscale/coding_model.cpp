@@ -1,55 +1,41 @@
 #include "models/nn/arch/multiscale/coding_model.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <thread>
 
-#include "models/nn/arch/multiscale/module.h"
-#include "models/nn/torch/batched.h"
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
-struct MultiscaleCodingModel::TorchState {
-  MultiscaleTensors tensors;
-  torch::Device device{torch::kCPU};
-};
-
 MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                              EngineKind engine, int threads)
-    : engine_(engine), threads_(threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()))) {
+    : engine_(engine), threads_(threads) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   model_ = IntMultiscalePixelCnn::Read(file);
   identity_.architecture = kMultiscalePixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
   if (engine != EngineKind::kCpu) {
-    torch_ = std::make_unique<TorchState>();
-    torch_->device = ExactDevice(engine);
-    torch_->tensors = TorchGuarded([&] { return MultiscaleTensorsFromInt(model_).To(torch_->device); });
+    torch_ = RequireTorchEngines().multiscale(model_, engine);
   }
 }
 
 MultiscaleCodingModel::~MultiscaleCodingModel() = default;
 
+int MultiscaleCodingModel::Threads() const { return threads_ > 0 ? threads_ : DefaultCodingThreads(); }
+
 std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0,
                                                         int y1) const {
   if (y0 == 0) ++group_evaluations_;
-  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, threads_, y0, y1);
+  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, Threads(), y0, y1);
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  return TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    const int H = plane.height, W = plane.width, C = plane.channels;
-    // The spacing-s grid only (the group reads nothing else).
-    const int hs = (H + s - 1) / s, ws = (W + s - 1) / s;
-    std::vector<float> q(size_t(hs) * ws * C);
-    for (int i = 0; i < hs; ++i)
-      for (int j = 0; j < ws; ++j)
-        for (int c = 0; c < C; ++c) q[(size_t(i) * ws + j) * C + c] = plane.at(i * s, j * s, c);
-    auto grid = torch::from_blob(q.data(), {1, hs, ws, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(torch_->device);
-    return RowParams(GroupExactForward(torch_->tensors.groups[g], GroupInput(grid, g)), 0);  // [1, P, hc, wc]
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.spacing = s;
+  in.group = g;
+  return torch_->Params(in);  // [hc][wc][P]
 }
 
 // Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
@@ -81,7 +67,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
     // row per thread at least): a whole group's are P int16 per coarse pixel, which at the finest
     // level would be P / 2 bytes per image pixel. A LibTorch engine computes the whole group at once.
     const int band = engine_ == EngineKind::kCpu
-                         ? int(std::min<int64_t>(hc, std::max<int64_t>(threads_, (int64_t(4) << 20) / (int64_t(wc) * P * 2))))
+                         ? int(std::min<int64_t>(hc, std::max<int64_t>(Threads(), (int64_t(4) << 20) / (int64_t(wc) * P * 2))))
                          : hc;
     for (int g = 0; g < kMultiscaleGroups; ++g) {
       for (int Y0 = 0; Y0 < hc; Y0 += band) {

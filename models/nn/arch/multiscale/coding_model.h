@@ -21,12 +21,15 @@
 
 namespace pixelzip::models::nn {
 
+class TorchPass;
+
 class MultiscaleCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
   // valid multiscale-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
   // `engine` computes the group networks on both sides (kCpu: the integer CPU engine on `threads` threads,
-  // 0 = all cores); every engine gives the same integers. The base always runs on the CPU engine.
+  // 0 = DefaultCodingThreads() when coding: --threads, PIXELZIP_THREADS or all cores); every engine gives
+  // the same integers. The base always runs on the CPU engine.
   MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind engine,
                         int threads = 0);
   ~MultiscaleCodingModel() override;
@@ -49,6 +52,7 @@ class MultiscaleCodingModel final : public CodingModel {
   int64_t base_evaluations() const { return base_evaluations_.load(); }
 
  private:
+  int Threads() const;  // threads_, or DefaultCodingThreads() when 0
   template <class Visit>
   void Walk(const PlaneView& image, QPlane& plane, Visit&& visit, const Progress& progress) const;
 
@@ -56,8 +60,7 @@ class MultiscaleCodingModel final : public CodingModel {
   ModelIdentity identity_;
   EngineKind engine_;
   int threads_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' group pass (torch_engines.h); null for kCpu
   mutable std::atomic<int64_t> group_evaluations_{0}, base_evaluations_{0};
 };
 

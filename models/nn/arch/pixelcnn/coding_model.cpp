@@ -1,21 +1,13 @@
 #include "models/nn/arch/pixelcnn/coding_model.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 
-#include "models/nn/arch/pixelcnn/module.h"
-#include "models/nn/torch/batched.h"
+#include "models/nn/torch_engines.h"
 #include "models/nn/runtime/pixel_coder.h"
 #include "models/nn/runtime/softmax_cdf.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
-
-struct PixelCnnCodingModel::TorchState {
-  PixelCnnTensors tensors;
-  torch::Device device{torch::kCPU};
-};
 
 namespace {
 constexpr int kBandPixels = 8192;  // rows per encoder pass: max(1, kBandPixels / width)
@@ -26,23 +18,41 @@ PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, cons
   model_ = IntPixelCnn::Read(file);
   identity_.architecture = kPixelCnnArch;
   identity_.weights_sha256 = file.Sha256();
-  torch_ = std::make_unique<TorchState>();
-  torch_->device = ExactDevice(encoder);
-  torch_->tensors = TorchGuarded([&] { return PixelCnnTensorsFromInt(model_).To(torch_->device); });
+  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().pixelcnn(model_, encoder);
 }
 
 PixelCnnCodingModel::~PixelCnnCodingModel() = default;
 
 std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int y0, int y1) const {
-  return TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    const int top = std::max(0, y0 - model_.shape.ContextRows());
-    // [1, L, rows, W]
-    return RowParams(PixelCnnExactForward(torch_->tensors, PlaneRows(plane, top, y1, torch_->device)), y0 - top);
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.y0 = y0;
+  in.y1 = y1;
+  if (torch_) return torch_->Params(in);
+  return RequireTorchEngines().pixelcnn(model_, EngineKind::kTorchCpu)->Params(in);
 }
 
 void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
+  if (!torch_) {
+    // The decoder's computation, the pixels known.
+    QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
+    const int W = plane.width, H = plane.height, C = plane.channels;
+    PixelCnnCpuEngine stepper(model_, W);
+    SoftmaxCdf cdf(model_.exp_table);
+    int16_t logits[256];
+    for (int y = 0; y < H; ++y) {
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) {
+          stepper.Step(plane, y, x, c, logits);
+          cdf.Prepare(logits);
+          const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
+          sink.Put(cdf, v);
+          plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
+        }
+      ReportRow(progress, y, H);
+    }
+    return;
+  }
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, L = model_.shape.Logits();
   const int band = std::max(1, kBandPixels / std::max(1, W));

@@ -1,6 +1,7 @@
 // The plain PixelCNN (arch/pixelcnn/engine.h) as a codec model, raster order (R, G, B within a pixel).
-// Encoder: one batched exact LibTorch pass per band of rows (CPU or CUDA). Decoder: the CPU
-// integer engine, subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
+// Encoder: the decoder's integer engine with the pixels known (kCpu), or one batched exact LibTorch
+// pass per band of rows (kTorchCpu, kTorchCuda; torch_engines.h). Decoder: the CPU integer engine,
+// subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
 #pragma once
 
 #include <memory>
@@ -13,11 +14,13 @@
 
 namespace pixelzip::models::nn {
 
+class TorchPass;
+
 class PixelCnnCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
-  // pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists. kCpu and
-  // kTorchCpu both encode with LibTorch on the CPU.
+  // pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists, or a LibTorch
+  // engine is asked and this build has none.
   PixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
   ~PixelCnnCodingModel() override;
 
@@ -29,14 +32,14 @@ class PixelCnnCodingModel final : public CodingModel {
 
   const IntPixelCnn& model() const { return model_; }
   // Integer logits of rows [y0, y1) of `plane`, [rows][width][256 C], from one LibTorch pass over
-  // rows [y0 - ContextRows(), y1). REQUIRES: 0 <= y0 < y1 <= plane.height.
+  // rows [y0 - ContextRows(), y1) (the encoder's engine when it is a LibTorch one, else LibTorch on the
+  // CPU). REQUIRES: 0 <= y0 < y1 <= plane.height.
   std::vector<int16_t> BatchedLogits(const QPlane& plane, int y0, int y1) const;
 
  private:
   IntPixelCnn model_;
   ModelIdentity identity_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<TorchPass> torch_;  // null for kCpu
 };
 
 }  // namespace pixelzip::models::nn

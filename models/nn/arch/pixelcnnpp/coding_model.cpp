@@ -1,21 +1,12 @@
 #include "models/nn/arch/pixelcnnpp/coding_model.h"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 
-#include "models/nn/torch/batched.h"
-#include "models/nn/torch/exact_ops.h"
-#include "models/nn/arch/pixelcnnpp/exact.h"
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
-
-struct PixelCnnPPCodingModel::TorchState {
-  PixelCnnPPTensors tensors;
-  torch::Device device{torch::kCPU};
-};
 
 PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
     : encoder_(encoder) {
@@ -28,9 +19,7 @@ PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, 
   identity_.architecture = kPixelCnnPPArch;
   identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {
-    torch_ = std::make_unique<TorchState>();
-    torch_->device = ExactDevice(encoder);
-    torch_->tensors = TorchGuarded([&] { return TensorsFromInt(model_).To(torch_->device); });
+    torch_ = RequireTorchEngines().pixelcnnpp(model_, encoder);
   }
 }
 
@@ -40,10 +29,11 @@ std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, E
   const int W = plane.width, H = plane.height;
   if (engine == EngineKind::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
   if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  return TorchGuarded([&] {
-    torch::NoGradGuard ng;
-    return RowParams(ExactForward(torch_->tensors, PlaneRows(plane, 0, H, torch_->device)), 0);
-  });
+  TorchPassInput in;
+  in.plane = &plane;
+  in.y0 = 0;
+  in.y1 = H;
+  return torch_->Params(in);
 }
 
 void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

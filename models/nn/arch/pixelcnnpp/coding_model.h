@@ -16,6 +16,8 @@
 
 namespace pixelzip::models::nn {
 
+class TorchPass;
+
 class PixelCnnPPCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
@@ -39,8 +41,7 @@ class PixelCnnPPCodingModel final : public CodingModel {
   IntPixelCnnPP model_;
   ModelIdentity identity_;
   EngineKind encoder_;
-  struct TorchState;
-  std::unique_ptr<TorchState> torch_;
+  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' pass (torch_engines.h); null for kCpu
 };
 
 }  // namespace pixelzip::models::nn

@@ -1,19 +1,29 @@
 #include "models/nn/arch/pixelrnn/coding_model.h"
 
+#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
+PixelRnnCodingModel::PixelRnnCodingModel(EngineKind encoder) : encoder_(encoder) {}
+PixelRnnCodingModel::~PixelRnnCodingModel() = default;
+
 std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, EngineKind engine) const {
-  const int W = int(image.width), H = int(image.height), C = int(image.channels), P = shape().ParamCount();
-  std::vector<int16_t> q(size_t(W) * H * C);
-  for (size_t i = 0; i < q.size(); ++i) q[i] = int16_t(2 * int(image.data[i]) - 255);
-  if (engine != EngineKind::kCpu) return TorchParams(q, H, W);
+  const int W = int(image.width), H = int(image.height), P = shape().ParamCount();
+  const QPlane q = ToQPlane(image);  // [H][W][C], 2v - 255
+  if (engine != EngineKind::kCpu) {
+    if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
+    TorchPassInput in;
+    in.plane = &q;
+    in.y0 = 0;
+    in.y1 = H;
+    return torch_->Params(in);
+  }
   std::vector<int16_t> out(size_t(W) * H * P);
   auto dec = NewEngine(W);
   for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x) dec->Evaluate(q.data(), H, y, x, &out[(size_t(y) * W + x) * P]);
+    for (int x = 0; x < W; ++x) dec->Evaluate(q.q.data(), H, y, x, &out[(size_t(y) * W + x) * P]);
   return out;
 }
 

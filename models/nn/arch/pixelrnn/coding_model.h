@@ -1,7 +1,7 @@
 // The codec side shared by the PixelRNN models (arch/row_lstm/coding_model.h,
 // arch/diagonal_bilstm/coding_model.h), raster order: the encoder runs the model's
 // incremental CPU engine over the whole image, or its exact LibTorch forward
-// (CPU or CUDA), then codes every subpixel with the integer mixture CDF; the
+// (CPU or CUDA; torch_engines.h), then codes every subpixel with the integer mixture CDF; the
 // decoder runs the CPU engine pixel by pixel.
 #pragma once
 
@@ -14,6 +14,8 @@
 #include "models/nn/torch/device.h"  // EngineKind
 
 namespace pixelzip::models::nn {
+
+class TorchPass;
 
 class PixelRnnCodingModel : public CodingModel {
  public:
@@ -42,16 +44,15 @@ class PixelRnnCodingModel : public CodingModel {
     Decoder d_;
   };
 
-  explicit PixelRnnCodingModel(EngineKind encoder) : encoder_(encoder) {}
+  explicit PixelRnnCodingModel(EngineKind encoder);
+  ~PixelRnnCodingModel() override;
   virtual const PixelRnnShape& shape() const = 0;
   virtual const MixtureTables& tables() const = 0;
   virtual std::unique_ptr<PixelEngine> NewEngine(int width) const = 0;
-  // The LibTorch engine's parameters [H][W][P] of q ([H][W][C], 2v - 255); throws kInternal when the
-  // model was not made with a LibTorch encoder.
-  virtual std::vector<int16_t> TorchParams(const std::vector<int16_t>& q, int height, int width) const = 0;
 
   ModelIdentity identity_;
   EngineKind encoder_;
+  std::unique_ptr<TorchPass> torch_;  // the LibTorch engine's whole-image pass; null for kCpu
 };
 
 }  // namespace pixelzip::models::nn
