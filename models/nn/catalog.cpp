@@ -3,7 +3,9 @@
 // given by path.
 #include "models/nn/catalog.h"
 
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -58,6 +60,55 @@ const std::map<std::string, ShippedInfo>& KnownModels() {
   return known;
 }
 
+// What the registry lists of a model file, read without parsing it: the "architecture" text, the
+// first "channels" value, and the trailing SHA-256 (the identity; ModelFile::Parse verifies it when
+// the model is loaded). Throws Error(kModelInvalid) when the entries do not walk.
+struct FileSummary {
+  std::string architecture;
+  uint32_t channels = 0;
+  std::array<uint8_t, 32> sha256{};
+};
+
+FileSummary Summarize(const uint8_t* data, size_t size, const std::string& source) {
+  auto fail = [&](const char* why) { throw Error(ErrorCode::kModelInvalid, source + ": " + why); };
+  if (size < 8 + 4 + 4 + 32 || std::memcmp(data, "PXZMODEL", 8) != 0) fail("has no PXZMODEL magic");
+  const size_t end = size - 32;
+  size_t pos = 8;
+  auto le = [&](int bytes) {
+    if (end - pos < size_t(bytes)) fail("is truncated");
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t(data[pos + size_t(i)]) << (8 * i);
+    pos += size_t(bytes);
+    return v;
+  };
+  le(4);  // version, checked by Parse
+  const uint64_t count = le(4);
+  FileSummary out;
+  bool have_arch = false, have_channels = false;
+  for (uint64_t i = 0; i < count && !(have_arch && have_channels); ++i) {
+    const uint64_t name_len = le(2);
+    if (end - pos < name_len) fail("is truncated");
+    const std::string name(reinterpret_cast<const char*>(data + pos), size_t(name_len));
+    pos += size_t(name_len);
+    const uint64_t type = le(1), n = le(8);
+    const uint64_t width = type == 1 ? 2 : type == 2 ? 4 : 1;
+    if (type > 3) fail("has an entry of unknown type");
+    if (n > (end - pos) / width) fail("is truncated");
+    if (name == "architecture" && type == 3) {
+      out.architecture.assign(reinterpret_cast<const char*>(data + pos), size_t(n));
+      have_arch = true;
+    } else if (name == "channels" && type == 2 && n >= 1) {
+      out.channels = uint32_t(data[pos]) | uint32_t(data[pos + 1]) << 8 | uint32_t(data[pos + 2]) << 16 |
+                     uint32_t(data[pos + 3]) << 24;
+      have_channels = true;
+    }
+    pos += size_t(n * width);
+  }
+  if (!have_arch || !have_channels) fail("has no architecture or channels entry");
+  std::memcpy(out.sha256.data(), data + end, 32);
+  return out;
+}
+
 }  // namespace
 
 const std::vector<Architecture>& Catalog() {
@@ -108,24 +159,30 @@ double ModelCodeLengthBits(const CodingModel& model, const PlaneView& image) {
 }
 
 std::vector<ShippedModelEntry> ShippedModels() {
+  // Lazy: listing reads a few header bytes of each embedded file; a model's weights are parsed (and its
+  // SHA-256 verified) only when its factory is called, and then only that model's.
   std::vector<ShippedModelEntry> entries;
   for (const EmbeddedModelFile* f = kEmbeddedModelFiles; f->name; ++f) {
-    std::vector<uint8_t> bytes(f->data, f->data + f->size);
     const std::string name = f->name;
-    const auto file = ModelFile::Parse(bytes.data(), bytes.size(), "shipped model " + name);
+    const FileSummary summary = Summarize(f->data, f->size, "shipped model " + name);
     ShippedModelEntry e;
     e.name = name;
-    e.identity.architecture = file.Text("architecture");
-    e.identity.weights_sha256 = file.Sha256();
+    e.identity.architecture = summary.architecture;
+    e.identity.weights_sha256 = summary.sha256;
     const Architecture* a = FindArchitecture(e.identity.architecture);
     e.order = a ? a->order : Order::kRaster;
-    e.colour_channels = {uint32_t(file.Int32("channels", 1)[0])};
+    e.colour_channels = {summary.channels};
     const auto known = KnownModels().find(name);
     e.default_rank = known == KnownModels().end() ? 0 : known->second.default_rank;
     e.summary = known == KnownModels().end() ? e.identity.architecture : known->second.summary;
-    auto shared_bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
-    e.factory = [shared_bytes, name](Device device) {
-      return ModelFromBytes(*shared_bytes, "shipped model " + name, device);
+    const ModelIdentity identity = e.identity;
+    e.factory = [f, name, identity](Device device) {
+      const std::vector<uint8_t> bytes(f->data, f->data + f->size);
+      auto model = ModelFromBytes(bytes, "shipped model " + name, device);
+      if (model->Identity().architecture != identity.architecture ||
+          model->Identity().weights_sha256 != identity.weights_sha256)
+        throw Error(ErrorCode::kInternal, "shipped model " + name + ": its weights hash is not the one listed");
+      return model;
     };
     entries.push_back(std::move(e));
   }
