@@ -153,6 +153,7 @@ int RunCompress(const CompressOptions& o) {
   EncodeOptions options;
   options.order = ParseOrder(o.order);
   options.device = ParseDevice(o.device);
+  options.threads = o.threads;
   options.model = o.model;
   options.adaptive = !o.no_adaptive;
   CheckNotTerminal(output, o.force);
@@ -219,6 +220,7 @@ int RunDecompress(const DecompressOptions& o) {
   }
   DecodeOptions options;
   options.device = ParseDevice(o.device);
+  options.threads = o.threads;
   options.model = o.model;
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);

@@ -57,6 +57,7 @@ struct CompressOptions {
   std::string order = "raster";  // raster | multiscale
   std::string model = "default"; // shipped model name or model file path
   std::string device = "auto";   // cpu | cuda | auto
+  int threads = 0;               // the engines' threads (0: PIXELZIP_THREADS, else every core)
   bool force = false;            // overwrite an existing output; allow writing to a terminal
   bool verbose = false;          // print sizes and rate on stderr
   bool no_adaptive = false;      // code with the model alone (format 1.0), for comparison
@@ -77,6 +78,7 @@ struct DecompressOptions {
   std::string format;           // empty: from the output's extension (PNG on stdout); "png" or "pnm"
   std::string model;            // empty: the stream's model, found by its weights hash
   std::string device = "auto";
+  int threads = 0;              // as CompressOptions::threads
   bool force = false;
   bool verbose = false;
   bool strip = false;           // do not write the stream's metadata into the image

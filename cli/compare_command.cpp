@@ -216,6 +216,7 @@ class Measurer {
     eo.order = order;
     eo.adaptive = !o_.no_adaptive;
     eo.device = device_;
+    eo.threads = o_.threads;
     eo.progress = Stage(done_, step);
     bar_.SetLabel(name + " " + OrderName(order) + " encode");
     Report(done_);
@@ -254,6 +255,7 @@ class Measurer {
     DecodeOptions dopt;
     dopt.model = o_.model;
     dopt.device = device_;
+    dopt.threads = o_.threads;
     dopt.progress = Stage(done_, step);
     bar_.SetLabel(name + " " + order_name + " decode");
     Report(done_);

@@ -23,6 +23,7 @@ struct CompareOptions {
   std::string order = "both";       // raster | multiscale | both
   std::string model = "default";    // as for compress
   std::string device = "auto";      // cpu | cuda | auto
+  int threads = 0;                  // the engines' threads (0: PIXELZIP_THREADS, else every core)
   bool json = false;                // one JSON object on stdout instead of the text table
   bool no_adaptive = false;         // measure without the adaptive stage
 };

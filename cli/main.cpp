@@ -87,6 +87,9 @@ int Main(int argc, char** argv) {
   compress->add_option("--device", co.device, "where the model runs: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
+  compress->add_option("--threads", co.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   compress->add_flag("-f,--force", co.force, "overwrite an existing output; allow binary output to a terminal");
   CLI::Option* compress_rm = compress->add_flag("--rm", co.remove_input, "remove each input once its output is complete");
   compress->add_flag("-k,--keep", compress_keep, "keep the inputs (the default)")->excludes(compress_rm);
@@ -115,6 +118,9 @@ int Main(int argc, char** argv) {
                          "model to decode with (default: the one the stream names, found by its weights hash)");
   decompress->add_option("--device", dopt.device, "where the model runs: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  decompress->add_option("--threads", dopt.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   decompress->add_flag("-f,--force", dopt.force, "overwrite an existing output; allow binary output to a terminal");
   CLI::Option* decompress_rm =
@@ -152,6 +158,9 @@ int Main(int argc, char** argv) {
   compare->add_option("-m,--model", cmp.model, ModelHelp())->capture_default_str();
   compare->add_option("--device", cmp.device, "where the model runs: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  compare->add_option("--threads", cmp.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
@@ -224,7 +233,7 @@ int Main(int argc, char** argv) {
     if (compare->parsed()) return RunCompareRates(cmp);
     if (train->parsed()) {
       tr.progress = isatty(fileno(stderr)) != 0;
-      return RunTrain(tr);
+      return RunTrainThroughPlugin(tr);
     }
     if (models->parsed()) return RunModels();
   } catch (const CommandError& e) {

@@ -17,6 +17,7 @@
 #include "codec/container.h"
 #include "codec/symbol_coding.h"
 #include "entropy/range_coder.h"
+#include "models/coding_threads.h"
 #include "models/registry.h"
 
 namespace pixelzip {
@@ -166,6 +167,7 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
 }  // namespace
 
 EncodeResult Encode(const Image& image, const EncodeOptions& options) {
+  const models::ScopedCodingThreads threads(options.threads);  // the engines' thread count
   return Guarded("encode", [&] {
     ValidateImage(image);
     if (options.order != Order::kRaster && options.order != Order::kMultiscale)
@@ -240,6 +242,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
 }
 
 Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  const models::ScopedCodingThreads threads(options.threads);  // the engines' thread count
   return Guarded("decode", [&] {
     size_t header_bytes = 0;
     const Header h = codec::ReadHeader(data, size, options.limits, &header_bytes);

@@ -25,6 +25,9 @@ struct EncodeOptions {
   Order order = Order::kRaster;
   Layout layout = Layout::kAuto;  // for Order::kRaster
   Device device = Device::kAuto;
+  // Threads the model's engines may use (0: PIXELZIP_THREADS when set, else every core). The stream
+  // does not depend on it.
+  int threads = 0;
   // The online-adaptive stage between the model and the range coder (docs/format.md
   // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
   bool adaptive = true;
@@ -37,6 +40,7 @@ struct EncodeOptions {
 struct DecodeOptions {
   std::string model;  // empty: found by the stream's weights hash among shipped models
   Device device = Device::kAuto;
+  int threads = 0;  // as EncodeOptions::threads; the decoded image does not depend on it
   Limits limits;
   Progress progress;
 };
