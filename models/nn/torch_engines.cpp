@@ -44,14 +44,18 @@ std::vector<std::string> PluginCandidates() {
   if (const char* env = std::getenv("PIXELZIP_TORCH_PLUGIN"); env && *env) out.push_back(env);
   // Beside this library (shared build: <libdir>/pixelzip/), or below the program's prefix (static build:
   // <prefix>/bin/../lib/pixelzip/): an installed tree moved elsewhere still finds it.
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&PluginCandidates), &info) && info.dli_fname) {
-    std::string dir = info.dli_fname;
-    const size_t slash = dir.rfind('/');
-    dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+  auto beside = [&](std::string path) {
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return;
+    const std::string dir = path.substr(0, slash);
     out.push_back(dir + "/pixelzip/libpixelzip_torch.so");
     out.push_back(dir + "/../" PIXELZIP_INSTALL_LIBDIR "/pixelzip/libpixelzip_torch.so");
-  }
+  };
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&PluginCandidates), &info) && info.dli_fname) beside(info.dli_fname);
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) beside(std::string(exe, size_t(n)));
   if (*PIXELZIP_TORCH_PLUGIN_INSTALLED) out.push_back(PIXELZIP_TORCH_PLUGIN_INSTALLED);
   if (*PIXELZIP_TORCH_PLUGIN_BUILD) out.push_back(PIXELZIP_TORCH_PLUGIN_BUILD);
   return out;
