@@ -255,6 +255,60 @@ TEST_F(CliTest, DeviceCpuRoundTrips) {
   EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
 }
 
+// --threads: the stream and the decoded image do not depend on the thread count (raster with the
+// wavefront layout, raster layout, multiscale), and compare takes it too.
+TEST_F(CliTest, ThreadsDoNotChangeTheOutput) {
+  const Image image = MakeImage(40, 29, 3, 5);
+  const std::string in = WriteImage("in.png", image);
+  for (const std::vector<std::string>& how : {std::vector<std::string>{"--order", "raster"},
+                                              std::vector<std::string>{"--order", "multiscale"}}) {
+    SCOPED_TRACE(how[1]);
+    std::vector<std::vector<uint8_t>> streams;
+    for (const std::string threads : {"1", "3", "0"}) {
+      std::vector<std::string> args{"compress", in, "-f", "-o", dir_ / ("t" + threads + ".pxz"), "--threads", threads};
+      args.insert(args.end(), how.begin(), how.end());
+      const RunResult r = RunPixelzip(args);
+      ASSERT_EQ(r.exit_code, 0) << Describe(r);
+      streams.push_back(ReadBytes(dir_ / ("t" + threads + ".pxz")));
+    }
+    EXPECT_EQ(streams[0], streams[1]);
+    EXPECT_EQ(streams[0], streams[2]);
+    for (const std::string threads : {"1", "2"}) {
+      const RunResult r = RunPixelzip({"decompress", dir_ / "t3.pxz", "-f", "-o", dir_ / "out.png", "--threads", threads});
+      ASSERT_EQ(r.exit_code, 0) << Describe(r);
+      EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+    }
+  }
+  const RunResult r = RunPixelzip({"compare", in, "--order", "raster", "--threads", "2"});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(RunPixelzip({"compress", in, "-f", "--threads", "-1"}).exit_code, 0);
+}
+
+// The binary links the light library only: no LibTorch among its shared libraries (the plugin
+// brings LibTorch in for train and --device cuda).
+TEST_F(CliTest, BinaryLinksNoLibTorch) {
+  FILE* p = popen((std::string("ldd '") + PIXELZIP_BINARY + "' 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("libc.so"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libtorch"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libc10"), std::string::npos) << out;
+}
+
+// --device cuda goes through the LibTorch plugin; without a GPU it fails in one line naming CUDA.
+TEST_F(CliTest, DeviceCudaWithoutAGpuFailsCleanly) {
+  if (Exists("/proc/driver/nvidia/version")) GTEST_SKIP() << "an NVIDIA driver is present";
+  const std::string in = WriteImage("in.png", MakeImage(8, 8, 3, 1));
+  const RunResult r = RunPixelzip({"compress", in, "--device", "cuda"});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  ASSERT_EQ(r.ErrLines().size(), 1u) << Describe(r);
+  EXPECT_NE(r.err.find("CUDA"), std::string::npos) << Describe(r);
+  EXPECT_FALSE(Exists(in + ".pxz"));
+}
+
 // ---- Default names, stdin and stdout ----
 
 TEST_F(CliTest, DefaultOutputNames) {
