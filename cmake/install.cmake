@@ -16,7 +16,11 @@ include(CMakePackageConfigHelpers)
 # pixelzip::pixelzip, the one target users link. (The target `pixelzip` is the executable.)
 add_library(pixelzip_library INTERFACE)
 set_target_properties(pixelzip_library PROPERTIES EXPORT_NAME pixelzip)
-target_link_libraries(pixelzip_library INTERFACE pixelzip_codec)
+if(BUILD_SHARED_LIBS)
+  target_link_libraries(pixelzip_library INTERFACE pixelzip_shared)  # libpixelzip.so (codec/CMakeLists.txt)
+else()
+  target_link_libraries(pixelzip_library INTERFACE pixelzip_codec)   # libpixelzip.a and its archives
+endif()
 target_compile_features(pixelzip_library INTERFACE cxx_std_17)
 add_library(pixelzip::pixelzip ALIAS pixelzip_library)
 
@@ -49,8 +53,10 @@ function(pixelzip_collect_project_libraries target out_var)
   set(${out_var} ${seen} PARENT_SCOPE)
 endfunction()
 
-set(PIXELZIP_EXPORTED_LIBRARIES pixelzip_codec)
-if(NOT BUILD_SHARED_LIBS)
+if(BUILD_SHARED_LIBS)
+  set(PIXELZIP_EXPORTED_LIBRARIES pixelzip_shared)  # exported as pixelzip::pixelzip_codec
+else()
+  set(PIXELZIP_EXPORTED_LIBRARIES pixelzip_codec)
   # Static: the archives libpixelzip.a needs are installed and exported beside it.
   pixelzip_collect_project_libraries(pixelzip_codec PIXELZIP_EXPORTED_LIBRARIES)
   list(REMOVE_DUPLICATES PIXELZIP_EXPORTED_LIBRARIES)
