@@ -16,52 +16,30 @@
 
 #include "codec/container.h"
 #include "codec/fallback.h"
+#include "models/identity.h"
 #include "pixelzip/codec.h"
 #include "test_support.h"
 
 namespace pixelzip {
 namespace {
 
-// A smooth image the network-free coders handle well: a horizontal ramp, one value per
-// column, the same in every row (PNG's "up" filter makes it all zeros).
-Image Ramp(uint32_t width, uint32_t height, uint32_t channels) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.channels = channels;
-  image.pixels.resize(image.SubpixelCount());
-  for (uint32_t y = 0; y < height; ++y)
-    for (uint32_t x = 0; x < width; ++x)
-      for (uint32_t c = 0; c < channels; ++c) image.at(y, x, c) = static_cast<uint8_t>(x * (c + 1) + 17 * c);
-  return image;
-}
-
-// An image of exactly `colours` distinct pixels (1-4 channels) in blocks, with some noise in
-// where the blocks fall.
+Image Ramp(uint32_t width, uint32_t height, uint32_t channels) { return test::MakeRamp(width, height, channels); }
 Image FewColours(uint32_t width, uint32_t height, uint32_t channels, uint32_t colours, uint32_t seed) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.channels = channels;
-  image.pixels.resize(image.SubpixelCount());
-  uint32_t state = seed;
-  for (uint32_t y = 0; y < height; ++y) {
-    for (uint32_t x = 0; x < width; ++x) {
-      state = state * 1103515245u + 12345u;
-      const uint32_t k = ((x / 3 + y / 2) + ((state >> 16) % 3 == 0 ? 1 : 0)) % colours;
-      for (uint32_t c = 0; c < channels; ++c) image.at(y, x, c) = static_cast<uint8_t>(k * (37 + 50 * c) + c);
-    }
-  }
-  // Every colour at least once (the first pixels), so the count is exact.
-  for (uint32_t k = 0; k < colours && k < width * height; ++k)
-    for (uint32_t c = 0; c < channels; ++c) image.pixels[k * channels + c] = static_cast<uint8_t>(k * (37 + 50 * c) + c);
-  return image;
+  return test::MakeFewColours(width, height, channels, colours, seed);
 }
 
 EncodeOptions FallbackOn(bool adaptive = true) {
   EncodeOptions options = test::Order0Options(adaptive);
   options.fallback = Fallback::kOn;
   return options;
+}
+
+// The identities docs/format.md section 3.3 lists (the SHA-256 of each specification text).
+TEST(Fallback, IdentitiesAreTheDocumentedOnes) {
+  EXPECT_EQ(codec::DeflateArchitecture(), "deflate");
+  EXPECT_EQ(models::HexDigest(codec::DeflateHash()), "bc0bea4bd2cfb5344002d2c55610e625548d312b8879dc4f120fec5c7d2e3a94");
+  EXPECT_EQ(codec::PaletteArchitecture(), "palette");
+  EXPECT_EQ(models::HexDigest(codec::PaletteHash()), "97b4e158e83886a46492b3ce485cda75f507412d568692d11bb96bb52b3df015");
 }
 
 TEST(Fallback, DeflateRoundTripsEveryChannelCountAndSize) {
