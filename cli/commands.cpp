@@ -252,9 +252,15 @@ int RunDecompress(const DecompressOptions& o) {
                                               " bytes) holds no metadata this pixelzip can read; skipped")
                      .c_str());
   }
+  // A palette-coded stream (at most 256 distinct pixels) goes back to a palette PNG.
+  const bool palette =
+      WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); }).coding ==
+      Coding::kPalette;
   std::vector<std::string> not_kept;
-  const std::vector<uint8_t> encoded =
-      WithFile(out_name, [&] { return EncodeImage(image, out_format, info.metadata, &not_kept); });
+  const std::vector<uint8_t> encoded = WithFile(out_name, [&] {
+    return out_format == FileFormat::kPng ? EncodePng(image, 6, info.metadata, &not_kept, palette)
+                                          : EncodeImage(image, out_format, info.metadata, &not_kept);
+  });
   WarnNotKept(out_name, not_kept, o.quiet);
   WriteResult(output, encoded, o.force);
   RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
@@ -309,7 +315,10 @@ int RunInfo(const InfoOptions& o) {
   std::printf("file: %s\n", name.c_str());
   std::printf("format version: %u.%u\n", info.version_major, info.version_minor);
   std::printf("architecture: %s\n", info.architecture.c_str());
-  const std::string model_name = ShippedModelName(info.weights_sha256);
+  std::printf("coding: %s\n", info.coding == Coding::kDeflate   ? "deflate (fallback, no model)"
+                               : info.coding == Coding::kPalette ? "palette (fallback, no model)"
+                                                                 : "model");
+  const std::string model_name = info.coding == Coding::kModel ? ShippedModelName(info.weights_sha256) : "none";
   std::printf("model: %s\n", model_name.empty() ? "(not shipped with this build)" : model_name.c_str());
   std::printf("weights sha256: %s\n", hash.c_str());
   std::printf("order: %s\n", OrderName(info.order));

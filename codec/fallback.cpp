@@ -70,9 +70,9 @@ void UnfilterRow(int type, uint8_t* row, const uint8_t* prev, size_t n, size_t b
   }
 }
 
-std::vector<uint8_t> Deflate(const std::vector<uint8_t>& raw) {
+std::vector<uint8_t> Deflate(const std::vector<uint8_t>& raw, int strategy) {
   z_stream z{};
-  if (deflateInit2(&z, 9, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, 9, Z_DEFLATED, 15, 9, strategy) != Z_OK)
     throw Error(ErrorCode::kInternal, "zlib deflateInit failed");
   std::vector<uint8_t> out(deflateBound(&z, raw.size()));
   z.next_in = const_cast<Bytef*>(raw.data());
@@ -126,10 +126,13 @@ std::vector<uint8_t> EncodeDeflate(const Image& image) {
   const size_t n = size_t{image.width} * image.channels, bpp = image.channels;
   const std::vector<uint8_t> zeros(n, 0);
   // Strategies 0-4: that filter on every row; 5: per row, the filter with the least sum
-  // of |signed residual| (PNG's usual heuristic).
-  std::vector<uint8_t> best;
+  // of |signed residual| (PNG's usual heuristic). Each with zlib's default strategy; the
+  // best of them also with Z_FILTERED (what libpng uses for filtered rows). Images over
+  // 16 MiB try strategy 5 only (deflate at level 9 is slow).
+  std::vector<uint8_t> best, best_raw;
   std::vector<uint8_t> raw(image.height * (n + 1)), candidate(n);
-  for (int strategy = 0; strategy <= 5; ++strategy) {
+  const bool large = raw.size() > (size_t{16} << 20);
+  for (int strategy = large ? 5 : 0; strategy <= 5; ++strategy) {
     for (uint32_t y = 0; y < image.height; ++y) {
       const uint8_t* row = image.pixels.data() + y * n;
       const uint8_t* prev = y ? row - n : zeros.data();
@@ -147,9 +150,15 @@ std::vector<uint8_t> EncodeDeflate(const Image& image) {
       out[0] = static_cast<uint8_t>(type);
       FilterRow(type, row, prev, n, bpp, out + 1);
     }
-    std::vector<uint8_t> z = Deflate(raw);
-    if (best.empty() || z.size() < best.size()) best = std::move(z);
+    std::vector<uint8_t> z = Deflate(raw, Z_DEFAULT_STRATEGY);
+    if (best.empty() || z.size() < best.size()) {
+      best = std::move(z);
+      best_raw.swap(raw);
+      raw.resize(best_raw.size());
+    }
   }
+  std::vector<uint8_t> filtered = Deflate(best_raw, Z_FILTERED);
+  if (filtered.size() < best.size()) best = std::move(filtered);
   return best;
 }
 
