@@ -155,6 +155,7 @@ int RunCompress(const CompressOptions& o) {
   options.device = ParseDevice(o.device);
   options.model = o.model;
   options.adaptive = !o.no_adaptive;
+  if (o.no_fallback) options.fallback = Fallback::kOff;
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);
 
@@ -196,11 +197,13 @@ int RunCompress(const CompressOptions& o) {
     const uint64_t subpixels = image.SubpixelCount();
     std::fprintf(stderr,
                  "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes; %.4f bits/subpixel "
-                 "(input file %.4f, model %.4f); %.2f s\n",
+                 "(input file %.4f, model %.4f); coded by %s; %.2f s\n",
                  in_name.c_str(), out_name.c_str(), image.width, image.height, image.channels,
                  image.channels == 1 ? "" : "s", bytes.size(), result.stream.size(),
                  BitsPerSubpixel(result.stream.size(), subpixels), BitsPerSubpixel(bytes.size(), subpixels),
-                 subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0, SecondsSince(start));
+                 subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0,
+                 (result.architecture + (result.coding == Coding::kModel ? "" : " (fallback)")).c_str(),
+                 SecondsSince(start));
   }
   return kExitOk;
 }

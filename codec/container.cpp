@@ -203,7 +203,7 @@ void DescribeHeader(Io& io, Header& h) {
 std::string FieldProblem(const Header& h) {
   if (!models::IsValidArchitectureName(h.architecture))
     return "architecture name is not 1-64 printable ASCII characters";
-  if (h.order > kOrderPalette || h.version_major < MinMajorVersionFor(h.order))
+  if (h.order > kOrderPalette || (h.order >= kOrderRasterWavefront && h.version_major < MinMajorVersionFor(h.order)))
     return "unknown coding order " + std::to_string(h.order);
   if (h.order == kOrderPalette && h.stage.empty()) return "palette coding without its adaptive stage record";
   if (h.order == kOrderDeflate && !h.stage.empty()) return "deflate coding with an adaptive stage record";
@@ -280,7 +280,24 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
   if (data == nullptr && size != 0) throw Error(ErrorCode::kInvalidArgument, "null stream data");
   Header h;
   HeaderReader reader(data, size);
-  DescribeHeader(reader, h);
+  try {
+    DescribeHeader(reader, h);
+  } catch (const Error& e) {
+    // A 1.x header whose version field was damaged into another major this build reads
+    // (e.g. 1 -> 3) fails to parse in that major's layout: if its checksum matches in the
+    // 1.x layout with the major set back, that is the damage (as CheckVersion does for a
+    // major beyond this build's).
+    if (h.version_major >= 2 && h.version_major <= kVersionMajor &&
+        (e.code() == ErrorCode::kTruncatedInput || e.code() == ErrorCode::kCorruptInput)) {
+      const uint32_t intended = MajorVersionDamaged(data, size);
+      if (intended != 0 && intended != h.version_major) {
+        Corrupt("damaged header: the format version field reads " + std::to_string(h.version_major) + "." +
+                std::to_string(h.version_minor) + ", but the header checksum matches only with major version " +
+                std::to_string(intended));
+      }
+    }
+    throw;
+  }
   const std::string problem = FieldProblem(h);
   if (!problem.empty()) Corrupt("invalid header: " + problem);
   CheckLimits(h, limits);

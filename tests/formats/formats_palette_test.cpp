@@ -46,7 +46,9 @@ TEST(PalettePng, RgbAndRgbaWithFewColoursBecomePalettePngsThatReadBackExactly) {
       EXPECT_EQ(ColourType(png), 3);
       EXPECT_EQ(BitDepth(png), colours <= 2 ? 1 : colours <= 4 ? 2 : colours <= 16 ? 4 : 8);
       EXPECT_EQ(ReadImageBytes(png.data(), png.size(), "palette.png"), image);
-      if (colours <= 16) EXPECT_LT(png.size(), EncodePng(image, 9).size());  // (a big palette costs its PLTE)
+      if (colours <= 16) {  // (a big palette costs its PLTE)
+        EXPECT_LT(png.size(), EncodePng(image, 9).size());
+      }
     }
   }
 }
@@ -79,7 +81,9 @@ TEST(PalettePng, EveryPngSuitePaletteImageRoundTripsAsAPalettePng) {
         if (image.pixels[i] != 255) return false;
       return true;
     }();
-    if (!opaque_rgba) EXPECT_EQ(ColourType(png), 3);
+    if (!opaque_rgba) {
+      EXPECT_EQ(ColourType(png), 3);
+    }
     ++checked;
   }
   EXPECT_GT(checked, 30);
