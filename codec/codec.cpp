@@ -327,8 +327,12 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
         candidates.push_back(FallbackCandidate(
             base, Coding::kPalette, codec::EncodePalette(image, *palette, codec::PaletteStageParams())));
       }
+      // The stage alone: only for images of up to 2^18 pixels, where its pass is cheap (on
+      // larger images, photos, the model wins; in our synthetic set it never beat the default
+      // model, which it may on small graphics).
       const models::Order0Model order0;
-      if (options.adaptive && !palette && !SameIdentity(order0.Identity(), model->Identity()))
+      if (options.adaptive && !palette && size_t{image.width} * image.height <= (size_t{1} << 18) &&
+          !SameIdentity(order0.Identity(), model->Identity()))
         candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, {}));
     }
     candidates.push_back(

@@ -127,12 +127,12 @@ std::vector<uint8_t> EncodeDeflate(const Image& image) {
   const std::vector<uint8_t> zeros(n, 0);
   // Strategies 0-4: that filter on every row; 5: per row, the filter with the least sum
   // of |signed residual| (PNG's usual heuristic). Each with zlib's default strategy; the
-  // best of them also with Z_FILTERED (what libpng uses for filtered rows). Images over
-  // 16 MiB try strategy 5 only (deflate at level 9 is slow).
+  // best of them also with Z_FILTERED (what libpng uses for filtered rows). Images of over
+  // 1 MiB try strategies 4 and 5 only (deflate at level 9 is slow; photos pick them).
   std::vector<uint8_t> best, best_raw;
   std::vector<uint8_t> raw(image.height * (n + 1)), candidate(n);
-  const bool large = raw.size() > (size_t{16} << 20);
-  for (int strategy = large ? 5 : 0; strategy <= 5; ++strategy) {
+  const bool large = raw.size() > (size_t{1} << 20);
+  for (int strategy = large ? 4 : 0; strategy <= 5; ++strategy) {
     for (uint32_t y = 0; y < image.height; ++y) {
       const uint8_t* row = image.pixels.data() + y * n;
       const uint8_t* prev = y ? row - n : zeros.data();
