@@ -4,8 +4,8 @@
 # histogram, noise, and PngSuite's basn6a08. Needs ImageMagick; PngSuite from tests/data.
 # Usage: scripts/make-fallback-set.sh OUT_DIR
 set -eu
-out=$1; mkdir -p "$out"; cd "$out"
 here=$(cd "$(dirname "$0")/.." && pwd)
+out=$1; mkdir -p "$out"; cd "$out"
 convert -size 256x256 gradient:red-blue grad_redblue.png
 convert -size 256x256 gradient:white-black -colorspace Gray grad_grey.png
 convert -size 320x120 xc:white -font DejaVu-Sans -pointsize 28 -fill black -annotate +10+40 'pixelzip never grows' \
