@@ -156,6 +156,7 @@ int RunCompress(const CompressOptions& o) {
   options.threads = o.threads;
   options.model = o.model;
   options.adaptive = !o.no_adaptive;
+  if (o.no_fallback) options.fallback = Fallback::kOff;
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);
 
@@ -197,11 +198,13 @@ int RunCompress(const CompressOptions& o) {
     const uint64_t subpixels = image.SubpixelCount();
     std::fprintf(stderr,
                  "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes; %.4f bits/subpixel "
-                 "(input file %.4f, model %.4f); %.2f s\n",
+                 "(input file %.4f, model %.4f); coded by %s; %.2f s\n",
                  in_name.c_str(), out_name.c_str(), image.width, image.height, image.channels,
                  image.channels == 1 ? "" : "s", bytes.size(), result.stream.size(),
                  BitsPerSubpixel(result.stream.size(), subpixels), BitsPerSubpixel(bytes.size(), subpixels),
-                 subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0, SecondsSince(start));
+                 subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0,
+                 (result.architecture + (result.coding == Coding::kModel ? "" : " (fallback)")).c_str(),
+                 SecondsSince(start));
   }
   return kExitOk;
 }
@@ -254,9 +257,15 @@ int RunDecompress(const DecompressOptions& o) {
                                               " bytes) holds no metadata this pixelzip can read; skipped")
                      .c_str());
   }
+  // A palette-coded stream (at most 256 distinct pixels) goes back to a palette PNG.
+  const bool palette =
+      WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); }).coding ==
+      Coding::kPalette;
   std::vector<std::string> not_kept;
-  const std::vector<uint8_t> encoded =
-      WithFile(out_name, [&] { return EncodeImage(image, out_format, info.metadata, &not_kept); });
+  const std::vector<uint8_t> encoded = WithFile(out_name, [&] {
+    return out_format == FileFormat::kPng ? EncodePng(image, 6, info.metadata, &not_kept, palette)
+                                          : EncodeImage(image, out_format, info.metadata, &not_kept);
+  });
   WarnNotKept(out_name, not_kept, o.quiet);
   WriteResult(output, encoded, o.force);
   RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
@@ -311,7 +320,10 @@ int RunInfo(const InfoOptions& o) {
   std::printf("file: %s\n", name.c_str());
   std::printf("format version: %u.%u\n", info.version_major, info.version_minor);
   std::printf("architecture: %s\n", info.architecture.c_str());
-  const std::string model_name = ShippedModelName(info.weights_sha256);
+  std::printf("coding: %s\n", info.coding == Coding::kDeflate   ? "deflate (fallback, no model)"
+                               : info.coding == Coding::kPalette ? "palette (fallback, no model)"
+                                                                 : "model");
+  const std::string model_name = info.coding == Coding::kModel ? ShippedModelName(info.weights_sha256) : "none";
   std::printf("model: %s\n", model_name.empty() ? "(not shipped with this build)" : model_name.c_str());
   std::printf("weights sha256: %s\n", hash.c_str());
   std::printf("order: %s\n", OrderName(info.order));

@@ -215,6 +215,7 @@ class Measurer {
     eo.model = o_.model;
     eo.order = order;
     eo.adaptive = !o_.no_adaptive;
+    if (o_.no_fallback) eo.fallback = Fallback::kOff;
     eo.device = device_;
     eo.threads = o_.threads;
     eo.progress = Stage(done_, step);

@@ -26,6 +26,7 @@ struct CompareOptions {
   int threads = 0;                  // the engines' threads (0: PIXELZIP_THREADS, else every core)
   bool json = false;                // one JSON object on stdout instead of the text table
   bool no_adaptive = false;         // measure without the adaptive stage
+  bool no_fallback = false;         // measure the model's coding only
 };
 
 // Prints the table (or JSON) on stdout and a progress bar on stderr when it is

@@ -96,6 +96,9 @@ int Main(int argc, char** argv) {
   compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
   compress->add_flag("--no-adaptive", co.no_adaptive,
                     "code with the model alone, without the online-adaptive stage (format 1.0 stream)");
+  compress->add_flag("--no-fallback", co.no_fallback,
+                     "always code with the model, even where a cheap coding (deflate, palette, the stage alone) "
+                     "gives a smaller file");
   compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
   compress->add_flag("--strip", co.strip,
                      "drop the image's metadata (ICC profile, gAMA, cHRM, sRGB, EXIF, XMP, text and other PNG chunks, "
@@ -164,6 +167,7 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
+  compare->add_flag("--no-fallback", cmp.no_fallback, "measure the model's coding only, without the cheap fallbacks");
   compare->footer(kSubcommandFooter);
 
   TrainCommandOptions tr;

@@ -10,14 +10,17 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "adaptive/stage.h"
 #include "codec/container.h"
+#include "codec/fallback.h"
 #include "codec/symbol_coding.h"
 #include "entropy/range_coder.h"
 #include "models/coding_threads.h"
+#include "models/order0_model.h"
 #include "models/registry.h"
 
 namespace pixelzip {
@@ -164,6 +167,135 @@ std::shared_ptr<const models::CodingModel> ModelForStream(const Header& h, const
   return model;
 }
 
+// The header fields every coding of `image` shares.
+Header BaseHeader(const Image& image, const EncodeOptions& options, std::vector<std::string>* metadata_not_kept) {
+  Header h;
+  h.channels = static_cast<uint8_t>(image.channels);
+  h.width = image.width;
+  h.height = image.height;
+  h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
+  h.extension = codec::MetadataExtension(options.metadata, metadata_not_kept);
+  if (!h.extension.empty()) h.version_minor = codec::kVersionMinorMetadata;
+  return h;
+}
+
+// One coding of an image: its header (payload_bytes set) and payload.
+struct Candidate {
+  Header header;
+  std::vector<uint8_t> payload;
+  double bits = 0;
+  Coding coding = Coding::kModel;
+  uint64_t Bytes() const { return codec::WriteHeader(header).size() + payload.size(); }
+};
+
+// The coding by `model` (docs/format.md sections 3-4), with the adaptive stage when `adaptive`.
+Candidate EncodeWithModel(const Image& image, const Header& base, const models::CodingModel& model, Order order,
+                          bool wavefront, bool adaptive, const Progress& progress) {
+  const uint32_t colour_channels = ColourChannels(image.channels);
+  Candidate c;
+  Header& h = c.header;
+  h = base;
+  h.architecture = model.Identity().architecture;
+  h.weights_sha256 = model.Identity().weights_sha256;
+  h.order = wavefront ? codec::kOrderRasterWavefront : static_cast<uint8_t>(order);
+  h.version_major = codec::MajorVersionFor(h.order);
+
+  entropy::RangeEncoder encoder;
+  codec::RangeSymbolSink sink(encoder);  // alpha, and colour without the adaptive stage
+  std::unique_ptr<adaptive::Stage> stage;
+  std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
+  if (adaptive) {
+    const adaptive::StageParams params = DefaultStageParams(h.order);
+    h.version_major = 2;
+    h.stage = adaptive::Serialize(params);
+    stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
+                                              model.WavefrontSlope());
+    adaptive_sink = std::make_unique<codec::AdaptiveSymbolSink>(encoder, *stage);
+  }
+  models::SymbolSink& colour_sink = adaptive_sink ? static_cast<models::SymbolSink&>(*adaptive_sink) : sink;
+  const double colour_share = static_cast<double>(colour_channels) / image.channels;
+  if (HasAlpha(image.channels)) {
+    std::vector<uint8_t> colour;
+    SplitColour(image, colour);
+    const models::PlaneView view = View(image.width, image.height, colour_channels, colour.data());
+    if (wavefront)
+      model.EncodeWavefront(view, colour_sink, Stage(progress, 0, colour_share));
+    else
+      model.Encode(view, colour_sink, Stage(progress, 0, colour_share));
+    codec::EncodeAlpha(image, sink, Stage(progress, colour_share, 1));
+  } else {
+    // CodingModel::Encode guarantees it does not modify the pixels.
+    uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
+    const models::PlaneView view = View(image.width, image.height, colour_channels, pixels);
+    if (wavefront)
+      model.EncodeWavefront(view, colour_sink, Stage(progress, 0, 1));
+    else
+      model.Encode(view, colour_sink, Stage(progress, 0, 1));
+  }
+  c.payload = encoder.Finish();
+  h.payload_bytes = c.payload.size();
+  c.bits = sink.bits() + (adaptive_sink ? adaptive_sink->bits() : 0.0);
+  return c;
+}
+
+Candidate FallbackCandidate(const Header& base, Coding coding, std::vector<uint8_t> payload) {
+  Candidate c;
+  c.header = base;
+  c.coding = coding;
+  Header& h = c.header;
+  if (coding == Coding::kDeflate) {
+    h.architecture = codec::DeflateArchitecture();
+    h.weights_sha256 = codec::DeflateHash();
+    h.order = codec::kOrderDeflate;
+  } else {
+    h.architecture = codec::PaletteArchitecture();
+    h.weights_sha256 = codec::PaletteHash();
+    h.order = codec::kOrderPalette;
+    h.stage = adaptive::Serialize(codec::PaletteStageParams());
+  }
+  h.version_major = codec::MajorVersionFor(h.order);
+  c.payload = std::move(payload);
+  h.payload_bytes = c.payload.size();
+  c.bits = 8.0 * c.payload.size();
+  return c;
+}
+
+// Decodes a stream of a fallback coding (order byte 3 or 4; docs/format.md section 3.3).
+// No model is involved; the header's identity must be the coding's own.
+Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOptions& options) {
+  const bool deflate = h.order == codec::kOrderDeflate;
+  const std::string& architecture = deflate ? codec::DeflateArchitecture() : codec::PaletteArchitecture();
+  const std::array<uint8_t, 32>& hash = deflate ? codec::DeflateHash() : codec::PaletteHash();
+  if (h.architecture != architecture || h.weights_sha256 != hash) {
+    throw Error(ErrorCode::kCorruptInput, "header's coding order " + std::to_string(h.order) + " is coded by " +
+                                              models::DescribeIdentity({architecture, hash}) + ", not " +
+                                              models::DescribeIdentity({h.architecture, h.weights_sha256}));
+  }
+  // Committed only as the coding writes it (see LazyZeroBuffer).
+  LazyZeroBuffer buffer(size_t{h.width} * h.height * h.channels);
+  if (deflate) {
+    codec::DecodeDeflate(payload, h.payload_bytes, h.width, h.height, h.channels, buffer.data());
+  } else {
+    codec::DecodePalette(payload, h.payload_bytes, adaptive::Parse(h.stage.data(), h.stage.size()), h.width,
+                         h.height, h.channels, buffer.data());
+  }
+  Image image;
+  image.width = h.width;
+  image.height = h.height;
+  image.channels = h.channels;
+  image.pixels.reserve(image.SubpixelCount());
+  constexpr size_t kBand = size_t{1} << 20;
+  for (size_t at = 0; at < image.SubpixelCount(); at += kBand) {
+    const size_t n = std::min(kBand, image.SubpixelCount() - at);
+    image.pixels.insert(image.pixels.end(), buffer.data() + at, buffer.data() + at + n);
+    buffer.ReleaseBefore(at + n);
+  }
+  if (codec::Crc32(image.pixels.data(), image.pixels.size()) != h.pixel_crc32)
+    throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload)");
+  if (options.progress) options.progress(1.0);
+  return image;
+}
+
 }  // namespace
 
 EncodeResult Encode(const Image& image, const EncodeOptions& options) {
@@ -182,59 +314,42 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
                                                    models::DescribeIdentity(model->Identity()) + " has none");
     const bool wavefront = options.order == Order::kRaster && options.layout != Layout::kRaster &&
                            model->WavefrontSlope() > 0;
-
-    Header h;
-    h.architecture = model->Identity().architecture;
-    h.weights_sha256 = model->Identity().weights_sha256;
-    h.order = wavefront ? codec::kOrderRasterWavefront : static_cast<uint8_t>(options.order);
-    h.version_major = codec::MajorVersionFor(h.order);
-    h.channels = static_cast<uint8_t>(image.channels);
-    h.width = image.width;
-    h.height = image.height;
-    h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
     std::vector<std::string> metadata_not_kept;
-    h.extension = codec::MetadataExtension(options.metadata, &metadata_not_kept);
-    if (!h.extension.empty()) h.version_minor = codec::kVersionMinorMetadata;
+    const Header base = BaseHeader(image, options, &metadata_not_kept);
 
-    entropy::RangeEncoder encoder;
-    codec::RangeSymbolSink sink(encoder);  // alpha, and colour without the adaptive stage
-    std::unique_ptr<adaptive::Stage> stage;
-    std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
-    if (options.adaptive) {
-      const adaptive::StageParams params = DefaultStageParams(h.order);
-      h.version_major = 2;
-      h.stage = adaptive::Serialize(params);
-      stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
-                                                model->WavefrontSlope());
-      adaptive_sink = std::make_unique<codec::AdaptiveSymbolSink>(encoder, *stage);
+    // Never grows: the cheap codings first (no network), then the model once; the
+    // smallest stream wins, the cheaper coding on a tie (docs/format.md section 6).
+    const bool fallback = options.fallback == Fallback::kOn ||
+                          (options.fallback == Fallback::kAuto && options.model == "default");
+    std::vector<Candidate> candidates;
+    if (fallback) {
+      candidates.push_back(FallbackCandidate(base, Coding::kDeflate, codec::EncodeDeflate(image)));
+      const std::optional<std::vector<uint8_t>> palette = codec::FindPalette(image);
+      if (palette) {
+        candidates.push_back(FallbackCandidate(
+            base, Coding::kPalette, codec::EncodePalette(image, *palette, codec::PaletteStageParams())));
+      }
+      // The stage alone: only for images of up to 2^18 pixels, where its pass is cheap (on
+      // larger images, photos, the model wins; in our synthetic set it never beat the default
+      // model, which it may on small graphics).
+      const models::Order0Model order0;
+      if (options.adaptive && !palette && size_t{image.width} * image.height <= (size_t{1} << 18) &&
+          !SameIdentity(order0.Identity(), model->Identity()))
+        candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, {}));
     }
-    models::SymbolSink& colour_sink = adaptive_sink ? static_cast<models::SymbolSink&>(*adaptive_sink) : sink;
-    const double colour_share = static_cast<double>(colour_channels) / image.channels;
-    if (HasAlpha(image.channels)) {
-      std::vector<uint8_t> colour;
-      SplitColour(image, colour);
-      const models::PlaneView view = View(image.width, image.height, colour_channels, colour.data());
-      if (wavefront)
-        model->EncodeWavefront(view, colour_sink, Stage(options.progress, 0, colour_share));
-      else
-        model->Encode(view, colour_sink, Stage(options.progress, 0, colour_share));
-      codec::EncodeAlpha(image, sink, Stage(options.progress, colour_share, 1));
-    } else {
-      // CodingModel::Encode guarantees it does not modify the pixels.
-      uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
-      const models::PlaneView view = View(image.width, image.height, colour_channels, pixels);
-      if (wavefront)
-        model->EncodeWavefront(view, colour_sink, Stage(options.progress, 0, 1));
-      else
-        model->Encode(view, colour_sink, Stage(options.progress, 0, 1));
-    }
-    std::vector<uint8_t> payload = encoder.Finish();
-    h.payload_bytes = payload.size();
+    candidates.push_back(
+        EncodeWithModel(image, base, *model, options.order, wavefront, options.adaptive, options.progress));
+    size_t best = 0;
+    for (size_t i = 1; i < candidates.size(); ++i)
+      if (candidates[i].Bytes() < candidates[best].Bytes()) best = i;
+    Candidate& chosen = candidates[best];
 
     EncodeResult result;
-    result.stream = codec::WriteHeader(h);
-    result.stream.insert(result.stream.end(), payload.begin(), payload.end());
-    result.model_bits = sink.bits() + (adaptive_sink ? adaptive_sink->bits() : 0.0);
+    result.stream = codec::WriteHeader(chosen.header);
+    result.stream.insert(result.stream.end(), chosen.payload.begin(), chosen.payload.end());
+    result.model_bits = chosen.bits;
+    result.coding = chosen.coding;
+    result.architecture = chosen.header.architecture;
     result.metadata_not_kept = std::move(metadata_not_kept);
     if (options.progress) options.progress(1.0);
     return result;
@@ -255,6 +370,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
       throw Error(ErrorCode::kCorruptInput, std::to_string(present - h.payload_bytes) +
                                                 " unexpected bytes after the end of the stream");
     }
+    if (h.order >= codec::kOrderDeflate) return DecodeFallback(h, data + header_bytes, options);
     const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
     const bool wavefront = h.order == codec::kOrderRasterWavefront;
 
@@ -335,8 +451,11 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.version_minor = h.version_minor;
     info.architecture = h.architecture;
     info.weights_sha256 = h.weights_sha256;
-    info.order = OrderOf(h);
+    info.order = h.order >= codec::kOrderDeflate ? Order::kRaster : OrderOf(h);
     info.layout = h.order == codec::kOrderRasterWavefront ? Layout::kWavefront : Layout::kRaster;
+    info.coding = h.order == codec::kOrderDeflate   ? Coding::kDeflate
+                  : h.order == codec::kOrderPalette ? Coding::kPalette
+                                                    : Coding::kModel;
     info.width = h.width;
     info.height = h.height;
     info.channels = h.channels;

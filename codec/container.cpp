@@ -203,8 +203,10 @@ void DescribeHeader(Io& io, Header& h) {
 std::string FieldProblem(const Header& h) {
   if (!models::IsValidArchitectureName(h.architecture))
     return "architecture name is not 1-64 printable ASCII characters";
-  if (h.order > kOrderRasterWavefront || (h.order == kOrderRasterWavefront && h.version_major < 2))
+  if (h.order > kOrderPalette || (h.order >= kOrderRasterWavefront && h.version_major < MinMajorVersionFor(h.order)))
     return "unknown coding order " + std::to_string(h.order);
+  if (h.order == kOrderPalette && h.stage.empty()) return "palette coding without its adaptive stage record";
+  if (h.order == kOrderDeflate && !h.stage.empty()) return "deflate coding with an adaptive stage record";
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
@@ -250,8 +252,12 @@ void CheckLimits(const Header& h, const Limits& limits) {
 void CheckPayloadLength(const Header& h) {
   const uint64_t subpixels = uint64_t{h.width} * h.height * h.channels;  // fits: limits checked first
   // With the adaptive stage (2.x) a subpixel is 8 binary decisions of at least
-  // log2(65536 / 65535) bit each: over 1/45500 byte.
-  const uint64_t min_bytes = h.version_major >= 2 ? subpixels / 45500 : subpixels / (178 * 8);
+  // log2(65536 / 65535) bit each: over 1/45500 byte. The palette coding (3.x) codes one
+  // index per pixel that way; deflate expands at most 1032:1, so it is also covered.
+  const uint64_t pixels = uint64_t{h.width} * h.height;
+  const uint64_t min_bytes = h.order >= kOrderDeflate   ? pixels / 45500
+                             : h.version_major >= 2 ? subpixels / 45500
+                                                    : subpixels / (178 * 8);
   const uint64_t slack = 16;
   if (h.payload_bytes < min_bytes && min_bytes - h.payload_bytes > slack) {
     Corrupt("payload of " + std::to_string(h.payload_bytes) + " bytes is too short for " +
@@ -274,7 +280,24 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
   if (data == nullptr && size != 0) throw Error(ErrorCode::kInvalidArgument, "null stream data");
   Header h;
   HeaderReader reader(data, size);
-  DescribeHeader(reader, h);
+  try {
+    DescribeHeader(reader, h);
+  } catch (const Error& e) {
+    // A 1.x header whose version field was damaged into another major this build reads
+    // (e.g. 1 -> 3) fails to parse in that major's layout: if its checksum matches in the
+    // 1.x layout with the major set back, that is the damage (as CheckVersion does for a
+    // major beyond this build's).
+    if (h.version_major >= 2 && h.version_major <= kVersionMajor &&
+        (e.code() == ErrorCode::kTruncatedInput || e.code() == ErrorCode::kCorruptInput)) {
+      const uint32_t intended = MajorVersionDamaged(data, size);
+      if (intended != 0 && intended != h.version_major) {
+        Corrupt("damaged header: the format version field reads " + std::to_string(h.version_major) + "." +
+                std::to_string(h.version_minor) + ", but the header checksum matches only with major version " +
+                std::to_string(intended));
+      }
+    }
+    throw;
+  }
   const std::string problem = FieldProblem(h);
   if (!problem.empty()) Corrupt("invalid header: " + problem);
   CheckLimits(h, limits);
@@ -288,11 +311,15 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
   uint64_t image = 0, colour_plane = 0;
   const bool has_alpha = h.channels == 2 || h.channels == 4;
   if (__builtin_mul_overflow(pixels, uint64_t{h.channels}, &image)) return false;
-  if (has_alpha && __builtin_mul_overflow(pixels, uint64_t{h.channels} - 1u, &colour_plane)) return false;
+  // The fallback codings decode straight into the image (the palette's indices go into
+  // its first bytes); only the model coding has a separate colour plane.
+  if (has_alpha && h.order < kOrderDeflate &&
+      __builtin_mul_overflow(pixels, uint64_t{h.channels} - 1u, &colour_plane))
+    return false;
   uint64_t stage = 0;
   if (!h.stage.empty() && image / h.channels <= (uint64_t{1} << 40)) {  // larger fails the sum anyway
     try {
-      const uint32_t colour = h.channels >= 3 ? 3 : 1;
+      const uint32_t colour = h.order == kOrderPalette ? 1 : h.channels >= 3 ? 3 : 1;
       stage = adaptive::Stage::MemoryBytes(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height, colour);
     } catch (const std::invalid_argument&) {
       return false;

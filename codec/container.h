@@ -15,8 +15,10 @@ namespace pixelzip::codec {
 inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
 // The newest major version this build reads. Version 2 adds the adaptive stage record and
 // coding order 2 (raster conditionals, wavefront layout); a stream that uses neither is still
-// written as 1.0 (byte for byte what 1.x writers wrote), which 1.x readers decode.
-inline constexpr uint16_t kVersionMajor = 2;
+// written as 1.0 (byte for byte what 1.x writers wrote), which 1.x readers decode. Version 3
+// (the 2.x layout) adds the fallback codings, order bytes 3 (deflate) and 4 (palette); it is
+// written only for streams that use one.
+inline constexpr uint16_t kVersionMajor = 3;
 inline constexpr uint16_t kVersionMinor = 0;
 // The minor version a stream with metadata entries in its extension area gets (section 2.1);
 // a stream without metadata stays kVersionMinor, byte for byte as before.
@@ -27,18 +29,25 @@ inline constexpr uint8_t kEntryPnmComment = 2;
 inline constexpr size_t kMaxArchitectureBytes = 64;
 // Order byte values (docs/format.md section 2): 0 raster, 1 multiscale (Order), and
 inline constexpr uint8_t kOrderRasterWavefront = 2;  // raster conditionals, wavefront layout (major >= 2)
-// The major version a stream of this order byte is written with: 2 for the wavefront layout, else 1.
-inline constexpr uint16_t MajorVersionFor(uint8_t order) { return order == kOrderRasterWavefront ? 2 : 1; }
+inline constexpr uint8_t kOrderDeflate = 3;  // no model: PNG-filtered rows, zlib (major >= 3; fallback.h)
+inline constexpr uint8_t kOrderPalette = 4;  // no model: palette and coded indices (major >= 3; fallback.h)
+// The major version a stream of this order byte is written with: 3 for the fallback codings,
+// 2 for the wavefront layout, else 1.
+inline constexpr uint16_t MajorVersionFor(uint8_t order) {
+  return order >= kOrderDeflate ? 3 : order == kOrderRasterWavefront ? 2 : 1;
+}
+// The smallest major version that knows this order byte.
+inline constexpr uint16_t MinMajorVersionFor(uint8_t order) { return MajorVersionFor(order); }
 // Bytes of the header around the architecture string and the extension area.
 inline constexpr size_t kFixedHeaderBytes = 69;
 
 struct Header {
   std::array<uint8_t, 4> magic = kMagic;
-  uint16_t version_major = 1;  // 2 when the stream has a stage record or order 2 (MajorVersionFor)
+  uint16_t version_major = 1;  // 2 with a stage record or order 2, 3 with order 3 or 4 (MajorVersionFor)
   uint16_t version_minor = kVersionMinor;
   std::string architecture;             // 1-64 printable ASCII characters, no spaces
   std::array<uint8_t, 32> weights_sha256{};
-  uint8_t order = 0;                    // Order, or kOrderRasterWavefront
+  uint8_t order = 0;                    // Order, kOrderRasterWavefront, kOrderDeflate or kOrderPalette
   uint8_t channels = 0;                 // 1-4
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;

@@ -210,6 +210,13 @@ struct PngWriteState {
   png_unknown_chunk* chunks = nullptr;  // metadata chunks, owned by EncodePng's frame
   int chunk_count = 0;
   int level = 6;
+  // Palette PNG (colour type 3) when palette_count > 0: `indices` holds one index byte per
+  // pixel (libpng packs them to bit_depth), `palette` and `trans` (trans_count entries,
+  // the non-opaque ones, which come first) the PLTE and tRNS data. Owned by EncodePng's frame.
+  const uint8_t* indices = nullptr;
+  const png_color* palette = nullptr;
+  const png_byte* trans = nullptr;
+  int palette_count = 0, trans_count = 0, bit_depth = 8;
   bool out_of_memory = false;
   char error[kMessageSize] = {};
 };
@@ -242,17 +249,25 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   png_set_user_limits(png, kPngMaxDimension, kPngMaxDimension);
   png_set_write_fn(png, st, PngWriteFn, PngFlushFn);
   png_set_compression_level(png, st->level);
-  png_set_IHDR(png, info, image.width, image.height, 8, kColorTypes[image.channels], PNG_INTERLACE_NONE,
+  const bool palette = st->palette_count > 0;
+  png_set_IHDR(png, info, image.width, image.height, palette ? st->bit_depth : 8,
+               palette ? PNG_COLOR_TYPE_PALETTE : kColorTypes[image.channels], PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (palette) {
+    png_set_PLTE(png, info, st->palette, st->palette_count);
+    if (st->trans_count > 0) png_set_tRNS(png, info, st->trans, st->trans_count, nullptr);
+  }
   if (st->chunk_count > 0) {
     // Written as they were read: every chunk, in order, in its place.
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, nullptr, 0);
     png_set_unknown_chunks(png, info, st->chunks, st->chunk_count);
   }
   png_write_info(png, info);
-  const size_t rowbytes = size_t{image.width} * image.channels;
+  if (palette && st->bit_depth < 8) png_set_packing(png);
+  const size_t rowbytes = palette ? size_t{image.width} : size_t{image.width} * image.channels;
+  const uint8_t* rows = palette ? st->indices : image.pixels.data();
   for (uint32_t y = 0; y < image.height; ++y) {
-    png_write_row(png, image.pixels.data() + size_t{y} * rowbytes);
+    png_write_row(png, rows + size_t{y} * rowbytes);
   }
   png_write_end(png, info);
   return true;
@@ -374,9 +389,81 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level) {
 
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept) {
+  return EncodePng(image, compression_level, metadata, not_kept, false);
+}
+
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept, bool palette) {
   formats_internal::ValidateImageForEncode(image, "EncodePng");
+  // The palette: the distinct pixels, non-opaque ones first (tRNS lists only those), then
+  // by value; none when there are more than 256.
+  const uint32_t c = image.channels;
+  const bool alpha = c == 2 || c == 4;
+  std::vector<uint32_t> colours;  // packed: opaque flag, then the channels
+  if (palette && c >= 3) {
+    const size_t pixels = size_t{image.width} * image.height;
+    auto pack = [&](size_t i) {
+      uint64_t v = 0;
+      for (uint32_t k = 0; k < c; ++k) v = v << 8 | image.pixels[i * c + k];
+      const bool opaque = !alpha || image.pixels[i * c + c - 1] == 255;
+      return v | uint64_t{opaque} << 32;
+    };
+    std::vector<uint64_t> seen;
+    for (size_t i = 0; i < pixels && seen.size() <= 256; ++i) {
+      const uint64_t v = pack(i);
+      const auto it = std::lower_bound(seen.begin(), seen.end(), v);
+      if (it == seen.end() || *it != v) seen.insert(it, v);
+    }
+    // A palette PNG reads back as RGB or RGBA (RGBA only with a tRNS chunk): it keeps the
+    // channel count of RGB images and of RGBA images with some alpha below 255.
+    const bool some_transparent = !seen.empty() && (seen.front() >> 32) == 0;
+    if (seen.size() <= 256 && (c == 3 || (c == 4 && some_transparent))) {
+      for (uint64_t v : seen) colours.push_back(static_cast<uint32_t>(v));
+    }
+  }
+  std::vector<png_color> plte;
+  std::vector<png_byte> trans;
+  std::vector<uint8_t> indices;
+  int bit_depth = 8;
+  if (!colours.empty()) {
+    plte.resize(colours.size());
+    for (size_t j = 0; j < colours.size(); ++j) {
+      const uint32_t v = colours[j];
+      auto channel = [&](uint32_t k) { return static_cast<png_byte>(v >> (8 * (c - 1 - k))); };
+      const png_byte a = alpha ? channel(c - 1) : 255;
+      if (c <= 2) {
+        plte[j].red = plte[j].green = plte[j].blue = channel(0);
+      } else {
+        plte[j].red = channel(0);
+        plte[j].green = channel(1);
+        plte[j].blue = channel(2);
+      }
+      if (a != 255) trans.push_back(a);
+    }
+    const size_t pixels = size_t{image.width} * image.height;
+    indices.resize(pixels);
+    std::vector<std::pair<uint32_t, uint8_t>> index_of;  // sorted by colour
+    for (size_t j = 0; j < colours.size(); ++j) index_of.emplace_back(colours[j], static_cast<uint8_t>(j));
+    std::sort(index_of.begin(), index_of.end());
+    uint32_t last = 0;
+    uint8_t last_index = 0;
+    for (size_t i = 0; i < pixels; ++i) {
+      uint32_t v = 0;
+      for (uint32_t k = 0; k < c; ++k) v = v << 8 | image.pixels[i * c + k];
+      if (i == 0 || v != last) {
+        last = v;
+        last_index = std::lower_bound(index_of.begin(), index_of.end(), std::make_pair(v, uint8_t{0}))->second;
+      }
+      indices[i] = last_index;
+    }
+    bit_depth = colours.size() <= 2 ? 1 : colours.size() <= 4 ? 2 : colours.size() <= 16 ? 4 : 8;
+  }
   std::vector<png_unknown_chunk> chunks;
   for (const MetadataItem& item : metadata) {
+    if (!colours.empty() && (item.png_type == "bKGD" || item.png_type == "sBIT" || item.png_type == "hIST")) {
+      if (not_kept) not_kept->push_back(DescribeMetadataItem(item) + ": belongs to the source's colour type, not a palette PNG");
+      continue;
+    }
     const bool letters = item.png_type.size() == 4 && std::all_of(item.png_type.begin(), item.png_type.end(), [](char c) {
                            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
                          });
@@ -410,6 +497,14 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   st.level = compression_level;
   st.chunks = chunks.data();
   st.chunk_count = static_cast<int>(chunks.size());
+  if (!colours.empty()) {
+    st.indices = indices.data();
+    st.palette = plte.data();
+    st.palette_count = static_cast<int>(plte.size());
+    st.trans = trans.data();
+    st.trans_count = static_cast<int>(trans.size());
+    st.bit_depth = bit_depth;
+  }
 
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, PngWriteErrorFn, PngWriteWarningFn);
   if (png == nullptr) throw Error(ErrorCode::kInternal, "EncodePng: could not initialise libpng");

@@ -20,6 +20,21 @@ namespace pixelzip {
 // (local-pixelcnn) have it. kAuto: wavefront where the model has it, else raster.
 enum class Layout : uint8_t { kAuto = 0, kRaster = 1, kWavefront = 2 };
 
+// How a stream's pixels are coded (docs/format.md section 3.3): by a model (the header's
+// model; order0-adaptive through the adaptive stage is the cheap "stage alone" choice), or
+// without one by a fallback coding the encoder chose because it was smaller (format 3.0).
+enum class Coding : uint8_t {
+  kModel = 0,
+  kDeflate = 1,  // PNG-filtered rows deflated with zlib
+  kPalette = 2,  // at most 256 distinct pixels: the palette, then coded indices
+};
+
+// Whether Encode also tries the cheap codings and keeps the smallest stream ("never
+// grows"): the deflate and palette codings and, with the adaptive stage, order0-adaptive
+// through the stage. kAuto: only when the model is "default" (a caller who names a model
+// gets that model's coding); kOn: always; kOff: never.
+enum class Fallback : uint8_t { kAuto = 0, kOn = 1, kOff = 2 };
+
 struct EncodeOptions {
   std::string model = "default";  // a shipped model's name, or a model file's path
   Order order = Order::kRaster;
@@ -35,6 +50,7 @@ struct EncodeOptions {
   // Kept in the header's extension area (format 1.1), in order, as far as its 65535 bytes
   // reach; what does not fit is named in EncodeResult::metadata_not_kept. Empty: a 1.0 stream.
   std::vector<MetadataItem> metadata;
+  Fallback fallback = Fallback::kAuto;
 };
 
 struct DecodeOptions {
@@ -52,6 +68,7 @@ struct StreamInfo {
   std::array<uint8_t, 32> weights_sha256{};
   Order order = Order::kRaster;
   Layout layout = Layout::kRaster;  // kRaster or kWavefront
+  Coding coding = Coding::kModel;   // kModel: `architecture` is the model
   uint32_t width = 0, height = 0, channels = 0;
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;
@@ -64,7 +81,10 @@ struct StreamInfo {
 
 struct EncodeResult {
   std::vector<uint8_t> stream;  // the complete .pxz file
-  double model_bits = 0;        // sum of -log2 p(subpixel) under the integer model (colour + alpha)
+  double model_bits = 0;        // sum of -log2 p(subpixel) under the integer model (colour + alpha);
+                                // for a fallback coding, 8 * its payload bytes
+  Coding coding = Coding::kModel;      // what the stream holds
+  std::string architecture;            // the model's, or the fallback coding's, as in the header
   std::vector<std::string> metadata_not_kept;  // EncodeOptions::metadata items left out, and why
 };
 

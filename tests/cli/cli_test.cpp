@@ -148,7 +148,7 @@ TEST_F(CliTest, AdaptiveStageOnAndOffRoundTrip) {
   const Image image = MakeImage(19, 11, 3, 8);
   const std::string in = WriteImage("a.png", image);
   for (const bool off : {false, true}) {
-    std::vector<std::string> args = {"compress", in, "-o", dir_ / "a.pxz", "--force"};
+    std::vector<std::string> args = {"compress", in, "-o", dir_ / "a.pxz", "--force", "--no-fallback"};
     if (off) args.push_back("--no-adaptive");
     RunResult r = RunPixelzip(args);
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -203,7 +203,7 @@ TEST_F(CliTest, TrainResumedWithWiderActivationsRoundTrips) {
 TEST_F(CliTest, MultiscaleOrderRoundTrips) {
   const Image image = MakeImage(33, 18, 3, 5);
   const std::string in = WriteImage("in.png", image);
-  RunResult r = RunPixelzip({"compress", in, "--order", "multiscale", "-o", dir_ / "m.pxz"});
+  RunResult r = RunPixelzip({"compress", in, "--order", "multiscale", "-o", dir_ / "m.pxz", "--no-fallback"});
   if (r.exit_code == kExitUnsupported || r.exit_code == kExitModel) {
     GTEST_SKIP() << "the default model has no multiscale order yet: " << r.err;
   }

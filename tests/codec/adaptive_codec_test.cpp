@@ -18,6 +18,7 @@ EncodeOptions Options(Order order, bool adaptive, Layout layout = Layout::kAuto)
   eo.order = order;
   eo.adaptive = adaptive;
   eo.layout = layout;
+  eo.fallback = Fallback::kOff;  // these tests measure the model's coding, with and without the stage
   return eo;
 }
 

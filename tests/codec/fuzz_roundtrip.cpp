@@ -1,5 +1,6 @@
 // Fuzz target: an image made from the input (byte 0: channels, byte 1: width; the rest
-// are the pixels, as many whole rows as there are) encodes and decodes to itself.
+// are the pixels, as many whole rows as there are) encodes and decodes to itself, by the
+// model and with the fallbacks on.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -20,5 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   order0.model = "order0-adaptive";
   const pixelzip::EncodeResult encoded = pixelzip::Encode(image, order0);
   PIXELZIP_CODEC_FUZZ_CHECK(pixelzip::Decode(encoded.stream) == image);
+  // With the fallback codings (deflate, palette, the stage alone): whichever is smallest.
+  order0.fallback = pixelzip::Fallback::kOn;
+  const pixelzip::EncodeResult best = pixelzip::Encode(image, order0);
+  PIXELZIP_CODEC_FUZZ_CHECK(pixelzip::Decode(best.stream) == image);
+  PIXELZIP_CODEC_FUZZ_CHECK(best.stream.size() <= encoded.stream.size());
   return 0;
 }

@@ -61,6 +61,22 @@ TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
   }
 }
 
+TEST(Golden, FallbackStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
+  for (const test::FallbackGolden& g : test::FallbackGoldens()) {
+    SCOPED_TRACE(g.stem);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+    EXPECT_EQ(info.version_major, 3u);
+    EXPECT_EQ(info.coding, g.coding);
+    EXPECT_EQ(Decode(stream), expected);
+    const EncodeResult r = Encode(expected, test::FallbackOptions());
+    EXPECT_EQ(r.coding, g.coding);
+    EXPECT_EQ(r.stream, stream) << "the encoder no longer produces the golden bytes";
+    EXPECT_EQ(test::FallbackGoldenImage(g), expected);
+  }
+}
+
 TEST(Golden, VersionOneStreamWithTheWavefrontOrderByteIsCorrupt) {
   const test::WavefrontGolden& g = test::WavefrontGoldens().front();
   const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");

@@ -55,6 +55,43 @@ inline Image MakeImage(uint32_t width, uint32_t height, uint32_t channels, uint3
   return image;
 }
 
+// A horizontal ramp, the same in every row (PNG's "up" filter turns it into zeros): the
+// deflate coding's case.
+inline Image MakeRamp(uint32_t width, uint32_t height, uint32_t channels) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.resize(image.SubpixelCount());
+  for (uint32_t y = 0; y < height; ++y)
+    for (uint32_t x = 0; x < width; ++x)
+      for (uint32_t c = 0; c < channels; ++c) image.at(y, x, c) = static_cast<uint8_t>(x * (c + 1) + 17 * c);
+  return image;
+}
+
+// Exactly `colours` (1-256) distinct pixels in diagonal bands with some noise in where the
+// bands fall: the palette coding's case.
+inline Image MakeFewColours(uint32_t width, uint32_t height, uint32_t channels, uint32_t colours, uint32_t seed) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.resize(image.SubpixelCount());
+  auto colour = [](uint32_t k, uint32_t c) { return static_cast<uint8_t>(k * (37 + 50 * c) + c); };  // k -> distinct
+  uint32_t state = seed;
+  for (uint32_t y = 0; y < height; ++y) {
+    for (uint32_t x = 0; x < width; ++x) {
+      state = state * 1103515245u + 12345u;
+      const uint32_t k = ((x / 3 + y / 2) + ((state >> 16) % 3 == 0 ? 1 : 0)) % colours;
+      for (uint32_t c = 0; c < channels; ++c) image.at(y, x, c) = colour(k, c);
+    }
+  }
+  // Every colour at least once (the first pixels), so that the count is exact.
+  for (uint32_t k = 0; k < colours && k < width * height; ++k)
+    for (uint32_t c = 0; c < channels; ++c) image.pixels[k * channels + c] = colour(k, c);
+  return image;
+}
+
 inline std::vector<uint8_t> ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
@@ -188,6 +225,33 @@ inline EncodeOptions WavefrontOptions(const WavefrontGolden& g) {
   options.model = g.model;
   options.layout = Layout::kWavefront;
   options.adaptive = g.adaptive;
+  return options;
+}
+
+// Version 3.0 streams of the fallback codings (order bytes 3 and 4, docs/format.md section
+// 3.3), written by Encode with every fallback on and the order0-adaptive model, which they
+// beat by far; same checks as ValidGoldens.
+struct FallbackGolden {
+  const char* stem;
+  Coding coding;
+  uint32_t width, height, channels, colours;  // colours 0: MakeRamp, else MakeFewColours
+};
+inline const std::vector<FallbackGolden>& FallbackGoldens() {
+  static const std::vector<FallbackGolden> cases = {
+      {"deflate3_rgb_300x4", Coding::kDeflate, 300, 4, 3, 0},
+      {"deflate3_grey_alpha_280x3", Coding::kDeflate, 280, 3, 2, 0},
+      {"palette3_rgba_24x16", Coding::kPalette, 24, 16, 4, 6},
+      {"palette3_grey_20x9", Coding::kPalette, 20, 9, 1, 3},
+  };
+  return cases;
+}
+inline Image FallbackGoldenImage(const FallbackGolden& g) {
+  return g.colours == 0 ? MakeRamp(g.width, g.height, g.channels)
+                        : MakeFewColours(g.width, g.height, g.channels, g.colours, g.colours);
+}
+inline EncodeOptions FallbackOptions() {
+  EncodeOptions options = Order0Options(true);
+  options.fallback = Fallback::kOn;
   return options;
 }
 
