@@ -1,7 +1,7 @@
 // Not a benchmark: replays dumps written by adaptive_dump through the adaptive stage
 // with the parameters given, and prints the model's and the stage's ideal code length
 // in bits per subpixel (-log2 of each coded frequency / 2^16).
-//   adaptive_sim [key=value ...] DUMP...   keys: positions table_bits mixer_rate counter_limit apm_rate off
+//   adaptive_sim [key=value ...] DUMP...   keys: kind positions table_bits mixer_rate counter_limit apm_rate off
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     if (eq != std::string::npos) {
       const std::string k = a.substr(0, eq);
       const int v = std::stoi(a.substr(eq + 1));
-      if (k == "positions") p.positions = uint8_t(v);
+      if (k == "kind") p.kind = uint8_t(v);
+      else if (k == "positions") p.positions = uint8_t(v);
       else if (k == "table_bits") p.table_bits = uint8_t(v);
       else if (k == "mixer_rate") p.mixer_rate = uint8_t(v);
       else if (k == "counter_limit") p.counter_limit = uint16_t(v);
@@ -50,8 +51,8 @@ int main(int argc, char** argv) {
       cdf[256] = 65536;
       model_bits += 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
       if (off) continue;
-      stage.Code([&](int e) { return cdf[e]; }, [&](int d, uint32_t p1) {
-        const int bit = (sym >> (7 - d)) & 1;
+      stage.Code([&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+        const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
         return bit;
       });
