@@ -238,8 +238,10 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
   if (params.kind == 2)
-    return (params.positions >= 1 ? subpixels : 0) + (uint64_t{kLightContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
-           uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kApmCells * 2;
+    return (params.positions >= 1 ? subpixels : 0) +
+           (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
+           uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
+           uint64_t{3} * 2 * 16 * 2;
   return (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
@@ -280,7 +282,9 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     lweights_.assign(size_t{3} * kLightDecisions * kConfBuckets * kLightInputs, 65536 / 8);
     for (size_t s = 0; s < size_t{3} * kLightDecisions * kConfBuckets; ++s) lweights_[s * kLightInputs + kLightContexts] = 65536;
     InitApm(lapm_, size_t{3} * kLightDecisions * kConfBuckets);
-    InitApm(lapm_model_, size_t{3} * kLightModelOnly);
+    InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
+    hits_.assign(size_t{3} * 2 * 16, 1u << 15);
+    cands_.assign(size_t{slot_mask_} + 1, 0);
     GatherLight();
     return;
   }
@@ -513,7 +517,23 @@ void Stage::End(int symbol) {
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
-  if (params_.kind == 2) GatherLight(); else Gather();
+  if (params_.kind == 2) {
+    for (int k = 0; k < 2; ++k) {
+      if (cand_sym_[k] >= 0) {  // the candidate's hit rate, at rate 1/32
+        uint16_t& h = hits_[cand_hit_[k]];
+        h = uint16_t(h + (((cand_sym_[k] == symbol ? 65535 : 0) - int32_t(h)) >> 5));
+      }
+      cand_sym_[k] = -1;
+      if (cand_entry_[k] == nullptr) continue;  // End without BeginLight (low-level use)
+      uint32_t& seen = *cand_entry_[k];
+      const uint32_t repeats = ((seen >> 12) & 1) && (seen & 255) == uint32_t(symbol) ? ((seen >> 8) & 15) : 0;
+      seen = (seen & ~uint32_t{8191}) | 1u << 12 | (repeats < 15 ? repeats + 1 : 15) << 8 | uint32_t(symbol);
+      cand_entry_[k] = nullptr;
+    }
+    GatherLight();
+  } else {
+    Gather();
+  }
 }
 
 void Stage::NextPixel() {
@@ -590,23 +610,27 @@ __attribute__((target("avx2"))) void LightUpdateAvx2(int32_t* w, const int32_t* 
 }  // namespace
 
 void Stage::GatherLight() {
-  // Neighbours, and the contexts that do not depend on the model (0, 1, 4), prefetched
-  // while the model's CDF is searched.
+  // Neighbours, the contexts that do not depend on the model (2 and 4) and the exact
+  // neighbours' candidate entry, prefetched while the model's CDF is searched.
   ReadNeighbours();
   const uint64_t c = index_ % channels_;
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
-  (void)ref, (void)ref2, (void)Wr, (void)Nr;
-  ctx_[0] = LightHash(20, c | uint64_t(W) << 2 | uint64_t(N) << 10);
-  ctx_[1] = LightHash(21, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26);
-  ctx_[4] = LightHash(24, c | QuantDiff(W - NW) << 2 | QuantDiff(N - NW) << 6 | QuantDiff(NE - N) << 10 |
+  (void)Wr, (void)Nr;
+  cand_hash_ = LightHash(21, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26);
+  ctx_[2] = LightHash(24, c | QuantDiff(W - NW) << 2 | QuantDiff(N - NW) << 6 | QuantDiff(NE - N) << 10 |
                               QuantDiff(W - WW) << 14 | QuantDiff(N - NN) << 18);
-  for (int i : {0, 1, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  if (c > 0) {
+    ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+  } else {
+    ctx_[4] = LightHash(26, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26 |
+                                uint64_t(WW) << 34 | uint64_t(NN) << 42);
+  }
+  __builtin_prefetch(&cands_[cand_hash_ & slot_mask_], 1);
+  for (int i : {2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
   gathered_ = index_;
 }
 
-void Stage::ClaimLight(int i, uint64_t h) { Claim(i, h); }
-
-void Stage::BeginLight(int median, uint32_t outside_mass) {
+int Stage::BeginLight(int median, uint32_t outside_mass) {
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
   channel_ = c;
   conf_ = ConfidenceBucket(outside_mass);
@@ -614,17 +638,39 @@ void Stage::BeginLight(int median, uint32_t outside_mass) {
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)WW, (void)NN, (void)ref2;
   const int m = median;
-  const uint64_t cm = uint64_t{c} | uint64_t(m & 255) << 2;
-  ctx_[2] = LightHash(22, cm | uint64_t(conf_) << 10);
-  ctx_[3] = LightHash(23, c | QuantDiff(W - m) << 2 | QuantDiff(N - m) << 6 | QuantDiff(NW - m) << 10 |
+  ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  ctx_[1] = LightHash(23, c | QuantDiff(W - m) << 2 | QuantDiff(N - m) << 6 | QuantDiff(NW - m) << 10 |
                               QuantDiff(NE - m) << 14 | uint64_t(conf_) << 18);
   if (c > 0) {
-    ctx_[5] = LightHash(25, c | ClampDiff(ref + W - Wr - m, 12) << 2 | ClampDiff(ref + N - Nr - m, 12) << 8);
+    ctx_[3] = LightHash(25, c | ClampDiff(ref + W - Wr - m, 12) << 2 | ClampDiff(ref + N - Nr - m, 12) << 8);
   } else {
-    ctx_[5] = LightHash(25, c | ClampDiff(W + N - NW - m, 12) << 2 | ClampDiff(W - m, 12) << 8);
+    ctx_[3] = LightHash(25, c | ClampDiff(W + N - NW - m, 12) << 2 | ClampDiff(W - m, 12) << 8);
   }
-  for (int i : {2, 3, 5}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
-  for (int i = 0; i < kLightContexts; ++i) ClaimLight(i, ctx_[i]);
+  for (int i : {0, 1, 3}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  for (int i = 0; i < kLightContexts; ++i) Claim(i, ctx_[i]);
+  // Candidates: the symbols that last followed the exact neighbours W, N, NW, NE (the
+  // entry of cands_) and the exact context 4 (node 14 of its slot). Both hold: bit 12
+  // valid, bits 8-11 the times in a row the symbol followed, bits 0-7 the symbol
+  // (cands_ also bits 13-31 of the hash's upper half as a check). The centre is the
+  // candidate whose hit rate (by channel, candidate and repeats) is highest, if it
+  // beats both the model's probability of its median and even odds (on noisy photos
+  // a weaker candidate costs more than it gains).
+  light_center_ = median;
+  uint32_t best = std::max<uint32_t>(kTotal - outside_mass, kTotal / 2);
+  const uint32_t check = static_cast<uint32_t>(cand_hash_ >> 32) & ~uint32_t{8191};
+  uint32_t& entry = cands_[cand_hash_ & slot_mask_];
+  if ((entry & ~uint32_t{8191}) != check) entry = check;  // another context's entry: start anew (invalid)
+  cand_entry_[0] = &entry;
+  cand_entry_[1] = &slot_[4]->node[14];
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t seen = *cand_entry_[k];
+    cand_sym_[k] = -1;
+    if (!((seen >> 12) & 1)) continue;
+    cand_sym_[k] = int(seen & 255);
+    cand_hit_[k] = (size_t(c) * 2 + size_t(k)) * 16 + ((seen >> 8) & 15);
+    if (hits_[cand_hit_[k]] > best) best = hits_[cand_hit_[k]], light_center_ = cand_sym_[k];
+  }
+  return light_center_;
 }
 
 uint32_t Stage::PredictLightMasses(int decision, uint32_t in, uint32_t out) {
@@ -636,10 +682,8 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   const int32_t ms = Clamp4095(model_stretch);
   if (decision < 0) {  // model-only: one APM on the model's stretch
     light_mixed_ = false;
-    const size_t ctx = size_t(channel_) * kLightModelOnly + size_t(-1 - decision);
-    const uint32_t p = ApmRead(lapm_model_, ctx, ms, &la_);
-    const uint32_t pm = SquashInline(ms);
-    return std::clamp<uint32_t>((p * 3 + pm) >> 2, 1, kTotal - 1);
+    const size_t ctx = (size_t(channel_) * kLightModelOnly + size_t(-1 - decision)) * kConfBuckets + size_t(conf_);
+    return std::clamp<uint32_t>(ApmRead(lapm_model_, ctx, ms, &la_), 1, kTotal - 1);
   }
   light_mixed_ = true;
   int32_t* const x = x_.data();
@@ -649,7 +693,8 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
     x[i] = kStretch12.v[*ctr >> 20];
   }
   x[kLightContexts] = ms;
-  x[kLightContexts + 1] = 256;
+  x[kLightContexts + 1] = 256;  // a bias
+  x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
   w_ = lweights_.data() + set * kLightInputs;
   int64_t dot = 0;
@@ -685,7 +730,7 @@ void Stage::UpdateLight(int bit) {
   const uint32_t limit = params_.counter_limit;
 #ifdef PIXELZIP_STAGE_AVX2
   if (avx2_) {  // the same update on 8 lanes, 2 of them unused
-    uint32_t v[8] = {*counter_[0], *counter_[1], *counter_[2], *counter_[3], *counter_[4], *counter_[5], 0, 0};
+    uint32_t v[8] = {*counter_[0], *counter_[1], *counter_[2], *counter_[3], *counter_[4], 0, 0, 0};
     UpdateCounters8Avx2(v, target, limit);
     for (int i = 0; i < kLightContexts; ++i) *counter_[i] = v[i];
     ApmUpdate(lapm_, la_, bit, params_.apm_rate);
@@ -720,6 +765,8 @@ uint64_t Stage::Digest() const {
   bytes(lweights_.data(), lweights_.size() * sizeof(int32_t));
   bytes(lapm_.data(), lapm_.size() * 2);
   bytes(lapm_model_.data(), lapm_model_.size() * 2);
+  bytes(hits_.data(), hits_.size() * 2);
+  bytes(cands_.data(), cands_.size() * 4);
   return h;
 }
 

@@ -95,7 +95,9 @@ class Stage {
   // and the model's mass outside it, then PredictLight/UpdateLight per decision
   // (`decision` 0-13 with hashed counters, or -1 - j, j < 128, for the model-only
   // decisions: see CodeLight), then End.
-  void BeginLight(int median, uint32_t outside_mass);
+  // Returns the centre of the decisions: the model's median, or the symbol that last
+  // followed the same four neighbours when it has repeated there (see CodeLight).
+  int BeginLight(int median, uint32_t outside_mass);
   uint32_t PredictLight(int decision, int32_t model_stretch);
   void UpdateLight(int bit);
 
@@ -123,7 +125,6 @@ class Stage {
   void ReadNeighbours();
   void GatherLight();
   uint32_t PredictLightMasses(int decision, uint32_t in, uint32_t out);
-  void ClaimLight(int context, uint64_t hash);
   Slot* SlotOf(int context, uint64_t hash);
   // Points slot_[context] at the hash's slot, resetting it when it held another context.
   void Claim(int context, uint64_t hash);
@@ -170,15 +171,24 @@ class Stage {
   uint32_t p_mix_ = 0, p_mix1_ = 0, p_mix2_ = 0;
   size_t a1_ = 0, a2_ = 0;
   // Kind 2.
-  static constexpr int kLightContexts = 6;
-  static constexpr int kLightInputs = kLightContexts + 2;  // + the model + a bias
+  static constexpr int kLightContexts = 5;
+  static constexpr int kLightInputs = kLightContexts + 3;  // + the model, a bias and a zero
   static constexpr int kLightDecisions = 14;                // decisions with counters
   static constexpr int kLightModelOnly = 128;                // APM contexts of model-only decisions
   int decision_ = 0;
+  int light_center_ = 0;
+  // Symbol prediction from exact contexts (1 and 6): the candidates' hit rates by
+  // channel, context and repeat count (16-bit probabilities), and this symbol's candidates.
+  std::vector<uint16_t> hits_;
+  int cand_sym_[2] = {-1, -1};
+  size_t cand_hit_[2] = {0, 0};
+  uint32_t* cand_entry_[2] = {nullptr, nullptr};
+  std::vector<uint32_t> cands_;         // candidate entries of the exact neighbours, 2^table_bits
+  uint64_t cand_hash_ = 0;
   bool light_mixed_ = false;
   std::vector<int32_t> lweights_;       // 3 channels * kLightDecisions * kConfBuckets sets of kLightInputs
   std::vector<uint16_t> lapm_;          // the same contexts, 33 cells each
-  std::vector<uint16_t> lapm_model_;    // 3 channels * kLightModelOnly contexts, 33 cells each
+  std::vector<uint16_t> lapm_model_;    // 3 channels * kLightModelOnly * kConfBuckets contexts, 33 cells each
   size_t la_ = 0;
   uint32_t lp_mix_ = 0;
 };
@@ -206,9 +216,12 @@ int Stage::CodeLight(const At& at, Coder& coder) {
     const int mid = (lo + hi) / 2;
     if (cdf(mid) <= kTotal / 2) lo = mid; else hi = mid;
   }
-  const int m = lo;
+  const uint32_t at_median = mass(lo, lo + 1);
+  // The centre m: the model's median, or the symbol the stage predicts from the exact
+  // neighbours (decisions 12 and 13 then take the place of 0 and 1).
+  const int m = BeginLight(lo, kTotal - (at_median > kTotal ? kTotal : at_median));
+  const int alt = m != lo ? 12 : 0;
   const uint32_t at_m = mass(m, m + 1);
-  BeginLight(m, kTotal - (at_m > kTotal ? kTotal : at_m));
   const auto decide = [&](int decision, int a, int b, uint32_t in, uint32_t out) -> int {
     const uint32_t p1 = PredictLightMasses(decision, in, out);
     const int bit = coder(a, b, p1) ? 1 : 0;
@@ -216,7 +229,7 @@ int Stage::CodeLight(const At& at, Coder& coder) {
     return bit;
   };
   // 1. The median itself.
-  if (decide(0, m, m + 1, at_m, kTotal - (at_m >= kTotal ? kTotal - 1 : at_m))) {
+  if (decide(alt, m, m + 1, at_m, kTotal - (at_m >= kTotal ? kTotal - 1 : at_m))) {
     End(m);
     return m;
   }
@@ -224,7 +237,7 @@ int Stage::CodeLight(const At& at, Coder& coder) {
   int side;
   if (m == 0) side = 1;
   else if (m == 255) side = 0;
-  else side = decide(1, m + 1, 256, mass(m + 1, 256), mass(0, m));
+  else side = decide(alt + 1, m + 1, 256, mass(m + 1, 256), mass(0, m));
   // Distances e = |symbol - m| - 1 in [0, len); e in [ea, eb) is the symbol interval:
   const int len = side ? 255 - m : m;
   const auto lo_of = [m, side](int ea, int eb) { return side ? m + 1 + ea : m - eb; };
@@ -236,7 +249,7 @@ int Stage::CodeLight(const At& at, Coder& coder) {
     if (eb >= len) { eb = len; break; }
     const int a = lo_of(ea, eb), b = hi_of(ea, eb);
     const int ra = lo_of(eb, len), rb = hi_of(eb, len);
-    if (decide(2 + side * 6 + (k < 5 ? k : 5), a, b, mass(a, b), mass(ra, rb))) break;
+    if (decide(2 + side * 5 + (k < 4 ? k : 4), a, b, mass(a, b), mass(ra, rb))) break;
     ++k;
     ea = eb;
     eb = 2 * eb + 1;

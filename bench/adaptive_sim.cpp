@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     uint32_t cdf[257];
     uint16_t v[255];
     uint8_t sym;
-    double model_bits = 0, stage_bits = 0;
+    double model_bits = 0, stage_bits = 0, decisions = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
       cdf[0] = 0;
@@ -52,14 +52,15 @@ int main(int argc, char** argv) {
       model_bits += 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
       if (off) continue;
       stage.Code([&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+        ++decisions;
         const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
         return bit;
       });
     }
     std::fclose(f);
-    std::printf("%-40s model %.4f stage %.4f (%+.2f%%)\n", a.c_str(), model_bits / n, stage_bits / n,
-                100 * (stage_bits / model_bits - 1));
+    std::printf("%-40s model %.4f stage %.4f (%+.2f%%) decisions/subpixel %.2f\n", a.c_str(), model_bits / n,
+                stage_bits / n, 100 * (stage_bits / model_bits - 1), decisions / n);
     total_model += model_bits;
     total_stage += stage_bits;
     total_n += n;

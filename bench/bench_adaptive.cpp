@@ -1,7 +1,7 @@
 // The adaptive stage's cost per subpixel (issue 21): Stage::Code over a synthetic
 // stream of model CDFs (a discretised logistic around a drifting mean), with the
 // range coder left out (its cost is in bench_entropy). Items = subpixels. The argument
-// is the stage kind (1: 8 MSB-first decisions; 2: the light stage); the counter
+// are the stage kind (1: 8 MSB-first decisions; 2: the light stage) and table_bits; the counter
 // "decisions" is the binary decisions per subpixel.
 #include <benchmark/benchmark.h>
 
@@ -47,6 +47,7 @@ void BM_StageCode(benchmark::State& state) {
   }
   pixelzip::adaptive::StageParams params;
   params.kind = uint8_t(state.range(0));
+  params.table_bits = uint8_t(state.range(1));
   size_t i = 0;
   uint64_t decisions = 0;
   auto stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
@@ -71,7 +72,7 @@ void BM_StageCode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["decisions"] = benchmark::Counter(double(decisions) / double(state.iterations()));
 }
-BENCHMARK(BM_StageCode)->Arg(1)->Arg(2);
+BENCHMARK(BM_StageCode)->Args({1, 16})->Args({2, 16})->Args({2, 14})->Args({2, 12});
 
 }  // namespace
 

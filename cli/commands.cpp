@@ -155,6 +155,7 @@ int RunCompress(const CompressOptions& o) {
   options.device = ParseDevice(o.device);
   options.model = o.model;
   options.adaptive = !o.no_adaptive;
+  options.adaptive_kind = static_cast<uint8_t>(o.stage_kind);
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);
 

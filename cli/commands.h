@@ -60,6 +60,7 @@ struct CompressOptions {
   bool force = false;            // overwrite an existing output; allow writing to a terminal
   bool verbose = false;          // print sizes and rate on stderr
   bool no_adaptive = false;      // code with the model alone (format 1.0), for comparison
+  int stage_kind = 2;            // the adaptive stage's kind (1 or 2; docs/format.md section 3.1)
   bool strip = false;            // drop the image's metadata (PNG chunks, PNM comments) on purpose
   bool quiet = false;            // no warnings, no progress bar
   bool remove_input = false;     // --rm: delete the input once its output is complete (not for stdin/stdout)

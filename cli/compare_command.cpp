@@ -215,6 +215,7 @@ class Measurer {
     eo.model = o_.model;
     eo.order = order;
     eo.adaptive = !o_.no_adaptive;
+    eo.adaptive_kind = static_cast<uint8_t>(o_.stage_kind);
     eo.device = device_;
     eo.progress = Stage(done_, step);
     bar_.SetLabel(name + " " + OrderName(order) + " encode");

@@ -25,6 +25,7 @@ struct CompareOptions {
   std::string device = "auto";      // cpu | cuda | auto
   bool json = false;                // one JSON object on stdout instead of the text table
   bool no_adaptive = false;         // measure without the adaptive stage
+  int stage_kind = 2;               // the adaptive stage's kind (1 or 2)
 };
 
 // Prints the table (or JSON) on stdout and a progress bar on stderr when it is

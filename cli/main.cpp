@@ -93,6 +93,8 @@ int Main(int argc, char** argv) {
   compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
   compress->add_flag("--no-adaptive", co.no_adaptive,
                     "code with the model alone, without the online-adaptive stage (format 1.0 stream)");
+  compress->add_option("--stage-kind", co.stage_kind, "the adaptive stage's kind: 2 the light stage (default), 1 the first")
+      ->check(CLI::Range(1, 2));
   compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
   compress->add_flag("--strip", co.strip,
                      "drop the image's metadata (ICC profile, gAMA, cHRM, sRGB, EXIF, XMP, text and other PNG chunks, "
@@ -155,6 +157,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
+  compare->add_option("--stage-kind", cmp.stage_kind, "the adaptive stage's kind: 2 the light stage (default), 1 the first")
+      ->check(CLI::Range(1, 2));
   compare->footer(kSubcommandFooter);
 
   TrainCommandOptions tr;

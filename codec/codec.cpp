@@ -117,8 +117,9 @@ class LazyZeroBuffer {
 // synthetic graphics, never on Kodak). Raster and wavefront streams give the stage 2-D
 // positions; multiscale streams visit pixels in another order, so the stage sees stream
 // order only.
-adaptive::StageParams DefaultStageParams(uint8_t order_byte) {
+adaptive::StageParams DefaultStageParams(uint8_t order_byte, uint8_t kind) {
   adaptive::StageParams p;
+  p.kind = kind;
   p.positions = order_byte == codec::kOrderRasterWavefront ? 2 : order_byte == uint8_t(Order::kRaster) ? 1 : 0;
   return p;
 }
@@ -199,7 +200,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     std::unique_ptr<adaptive::Stage> stage;
     std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
     if (options.adaptive) {
-      const adaptive::StageParams params = DefaultStageParams(h.order);
+      const adaptive::StageParams params = DefaultStageParams(h.order, options.adaptive_kind);
       h.version_major = 2;
       h.stage = adaptive::Serialize(params);
       stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,

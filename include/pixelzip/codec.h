@@ -28,6 +28,9 @@ struct EncodeOptions {
   // The online-adaptive stage between the model and the range coder (docs/format.md
   // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
   bool adaptive = true;
+  // Which stage (docs/format.md section 3.1): 2, the light stage (the default), or 1,
+  // the first stage (8 decisions per subpixel, about 5 times the stage's decode time).
+  uint8_t adaptive_kind = 2;
   Progress progress;
   // Kept in the header's extension area (format 1.1), in order, as far as its 65535 bytes
   // reach; what does not fit is named in EncodeResult::metadata_not_kept. Empty: a 1.0 stream.

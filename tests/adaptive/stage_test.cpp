@@ -172,11 +172,15 @@ TEST_P(AdaptiveKind, EveryPathReturnsItsSymbol) {
         EXPECT_EQ(decisions, 8);
       } else {
         EXPECT_LE(decisions, 16);
-        if (decisions == 1) ++single;
-        if (decisions == 1) EXPECT_LE(std::abs(s - center), 1) << center;
+        if (decisions == 1) {
+          ++single;
+          EXPECT_LE(std::abs(s - center), 1) << center;
+        }
       }
     }
-    if (params.kind == 2) EXPECT_EQ(single, 1) << center;
+    if (params.kind == 2) {
+      EXPECT_EQ(single, 1) << center;
+    }
   }
 }
 
