@@ -95,8 +95,8 @@ class Stage {
   // and the model's mass outside it, then PredictLight/UpdateLight per decision
   // (`decision` 0-13 with hashed counters, or -1 - j, j < 128, for the model-only
   // decisions: see CodeLight), then End.
-  // Returns the centre of the decisions: the model's median, or the symbol that last
-  // followed the same four neighbours when it has repeated there (see CodeLight).
+  // Returns the centre of the decisions: the model's median, or a symbol candidate from
+  // the exact contexts whose hit rate beats it (docs/format.md section 3.1, step 3).
   int BeginLight(int median, uint32_t outside_mass);
   uint32_t PredictLight(int decision, int32_t model_stretch);
   void UpdateLight(int bit);
