@@ -36,8 +36,8 @@ uint64_t Hash(std::initializer_list<uint32_t> values) {
   return h;
 }
 
-inline int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
-inline int32_t Clamp4095(int32_t x) { return x < -4095 ? -4095 : x > 4095 ? 4095 : x; }
+constexpr int32_t Clamp4095(int64_t x) { return static_cast<int32_t>(x < -4095 ? -4095 : x > 4095 ? 4095 : x); }
+constexpr int32_t Clamp4095(int32_t x) { return x < -4095 ? -4095 : x > 4095 ? 4095 : x; }
 
 // 0-8 from the model's mass outside the three bins around its median (0 - 2^16).
 inline int ConfidenceBucket(uint32_t outside) {
@@ -49,7 +49,7 @@ inline int ConfidenceBucket(uint32_t outside) {
 
 // The hot copies of Log2Fixed, StretchRatio and Squash (the public ones may not be
 // inlined into the stage when the library is built position independent).
-inline int32_t Log2FixedInline(uint32_t v) {
+constexpr int32_t Log2FixedInline(uint32_t v) {
   // With the leading 1 moved to bit 31, bits 30-23 are the 8 bits below it (zeros
   // shifted in when v has fewer): the same f as (v >> (e - 8)) or (v << (8 - e)).
   const int z = __builtin_clz(v);
@@ -201,7 +201,7 @@ std::vector<uint8_t> Serialize(const StageParams& p) {
 }
 
 std::string Problem(const StageParams& p) {
-  if (p.kind != 1) return "unknown adaptive stage kind " + std::to_string(p.kind);
+  if (p.kind != 1 && p.kind != 2) return "unknown adaptive stage kind " + std::to_string(p.kind);
   if (p.positions > 2) return "unknown adaptive stage position mode " + std::to_string(p.positions);
   if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
   if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
@@ -237,6 +237,11 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
+  if (params.kind == 2)
+    return (params.positions >= 1 ? subpixels : 0) +
+           (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
+           uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
+           uint64_t{3} * 2 * 16 * 2;
   return (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
@@ -257,7 +262,7 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   Slot init;
   init.check = 0;
   std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
-  table_slots_ = size_t{kContexts} << bits;
+  table_slots_ = size_t(params.kind == 2 ? kLightContexts : kContexts) << bits;
   {
     constexpr size_t kHuge = size_t{1} << 21;
     const size_t bytes = table_slots_ * sizeof(Slot);
@@ -270,15 +275,25 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     tables_.reset(static_cast<Slot*>(mem));
     std::fill(tables_.get(), tables_.get() + table_slots_, init);
   }
+#ifdef PIXELZIP_STAGE_AVX2
+  avx2_ = HaveAvx2();
+#endif
+  if (params.kind == 2) {
+    lweights_.assign(size_t{3} * kLightDecisions * kConfBuckets * kLightInputs, 65536 / 8);
+    for (size_t s = 0; s < size_t{3} * kLightDecisions * kConfBuckets; ++s) lweights_[s * kLightInputs + kLightContexts] = 65536;
+    InitApm(lapm_, size_t{3} * kLightDecisions * kConfBuckets);
+    InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
+    hits_.assign(size_t{3} * 2 * 16, 1u << 15);
+    cands_.assign(size_t{slot_mask_} + 1, 0);
+    GatherLight();
+    return;
+  }
   weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
   for (size_t s = 0; s < size_t{3} * 8 * kConfBuckets; ++s) weights_[s * kInputs + kContexts] = 65536;  // the model
   weights2_.assign(size_t{3} * 256 * kInputs, 65536 / 16);
   for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
   InitApm(apm1_, size_t{3} * 256);
   InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
-#ifdef PIXELZIP_STAGE_AVX2
-  avx2_ = HaveAvx2();
-#endif
   Gather();
 }
 
@@ -286,9 +301,7 @@ uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
   return plane_[(static_cast<size_t>(y) * width_ + static_cast<size_t>(x)) * channels_ + c];
 }
 
-void Stage::Gather() {
-  // The neighbours of symbol index_ and the contexts that do not depend on the model
-  // (0, 1, 2, 4), whose slots are prefetched while the model's CDF is searched.
+void Stage::ReadNeighbours() {
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
   int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
   if (params_.positions >= 1 && index_ < subpixels_) {
@@ -314,6 +327,15 @@ void Stage::Gather() {
     W = N = NW = NE = WW = NN = last_[c];
   }
   nb_ = {W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr};
+}
+
+void Stage::Gather() {
+  // The neighbours of symbol index_ and the contexts that do not depend on the model
+  // (0, 1, 2, 4), whose slots are prefetched while the model's CDF is searched.
+  ReadNeighbours();
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
+  (void)ref2;
   ctx_[0] = Hash({0, c, uint32_t(W), uint32_t(N)});
   ctx_[1] = Hash({1, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE)});
   ctx_[2] = Hash({2, c, uint32_t(W), uint32_t(N), uint32_t(NW), uint32_t(NE), uint32_t(WW), uint32_t(NN)});
@@ -495,7 +517,23 @@ void Stage::End(int symbol) {
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
-  Gather();
+  if (params_.kind == 2) {
+    for (int k = 0; k < 2; ++k) {
+      if (cand_sym_[k] >= 0) {  // the candidate's hit rate, at rate 1/32
+        uint16_t& h = hits_[cand_hit_[k]];
+        h = uint16_t(h + (((cand_sym_[k] == symbol ? 65535 : 0) - int32_t(h)) >> 5));
+      }
+      cand_sym_[k] = -1;
+      if (cand_entry_[k] == nullptr) continue;  // End without BeginLight (low-level use)
+      uint32_t& seen = *cand_entry_[k];
+      const uint32_t repeats = ((seen >> 12) & 1) && (seen & 255) == uint32_t(symbol) ? ((seen >> 8) & 15) : 0;
+      seen = (seen & ~uint32_t{8191}) | 1u << 12 | (repeats < 15 ? repeats + 1 : 15) << 8 | uint32_t(symbol);
+      cand_entry_[k] = nullptr;
+    }
+    GatherLight();
+  } else {
+    Gather();
+  }
 }
 
 void Stage::NextPixel() {
@@ -520,6 +558,196 @@ void Stage::NextPixel() {
   }
 }
 
+// ---- Kind 2: the light stage ----
+
+namespace {
+// Signed difference (-255 to 255) quantised to 0-8 (CALIC-like bins), by table.
+struct QuantTable {
+  uint8_t v[511];
+};
+constexpr QuantTable MakeQuantTable() {
+  QuantTable t{};
+  for (int d = -255; d <= 255; ++d)
+    t.v[d + 255] = uint8_t(d < -20 ? 0 : d < -8 ? 1 : d < -3 ? 2 : d < -1 ? 3 : d <= 1 ? 4 : d <= 3 ? 5 : d <= 8 ? 6 : d <= 20 ? 7 : 8);
+  return t;
+}
+constexpr QuantTable kQuant = MakeQuantTable();
+inline uint64_t QuantDiff(int d) { return kQuant.v[d + 255]; }
+inline uint64_t ClampDiff(int d, int r) { return uint64_t((d < -r ? -r : d > r ? r : d) + r); }
+// One context's hash from its id (< 256) and up to 56 bits of packed fields.
+inline uint64_t LightHash(uint64_t id, uint64_t fields) { return Mix64((fields << 8 | id) + 0x632be59bd9b4e019ull); }
+
+// Stretch of a counter's 22-bit probability by its top 12 bits: the stretch of the
+// bin's centre, StretchRatio(p, 2^22 - p) with p = 1024 q + 512 (integers only).
+struct Stretch12 {
+  int16_t v[4096];
+};
+constexpr Stretch12 MakeStretch12() {
+  Stretch12 t{};
+  for (uint32_t q = 0; q < 4096; ++q) {
+    const uint32_t p = 1024 * q + 512;
+    t.v[q] = static_cast<int16_t>(Clamp4095(Log2FixedInline(p) - Log2FixedInline((1u << 22) - p)));
+  }
+  return t;
+}
+constexpr Stretch12 kStretch12 = MakeStretch12();
+
+#ifdef PIXELZIP_STAGE_AVX2
+// The light stage's mixer: the dot product of 8 weights and 8 inputs, and the update
+// of UpdateWeightsScalar on 8 weights.
+__attribute__((target("avx2"))) int64_t LightDotAvx2(const int32_t* w, const int32_t* x) {
+  return Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+}
+__attribute__((target("avx2"))) void LightUpdateAvx2(int32_t* w, const int32_t* x, int32_t eh, int32_t el) {
+  const __m256i vx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh)),
+                                     _mm256_srai_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(el)), 12));
+  const __m256i v = _mm256_add_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_srai_epi32(d, 6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(w),
+                      _mm256_max_epi32(_mm256_min_epi32(v, _mm256_set1_epi32(kWMax)), _mm256_set1_epi32(-kWMax)));
+}
+#endif
+}  // namespace
+
+void Stage::GatherLight() {
+  // Neighbours, the contexts that do not depend on the model (2 and 4) and the exact
+  // neighbours' candidate entry, prefetched while the model's CDF is searched.
+  ReadNeighbours();
+  const uint64_t c = index_ % channels_;
+  const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
+  (void)Wr, (void)Nr;
+  cand_hash_ = LightHash(21, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26);
+  ctx_[2] = LightHash(24, c | QuantDiff(W - NW) << 2 | QuantDiff(N - NW) << 6 | QuantDiff(NE - N) << 10 |
+                              QuantDiff(W - WW) << 14 | QuantDiff(N - NN) << 18);
+  if (c > 0) {
+    ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+  } else {
+    ctx_[4] = LightHash(26, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26 |
+                                uint64_t(WW) << 34 | uint64_t(NN) << 42);
+  }
+  __builtin_prefetch(&cands_[cand_hash_ & slot_mask_], 1);
+  for (int i : {2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  gathered_ = index_;
+}
+
+int Stage::BeginLight(int median, uint32_t outside_mass) {
+  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  channel_ = c;
+  conf_ = ConfidenceBucket(outside_mass);
+  if (gathered_ != index_) GatherLight();
+  const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
+  (void)WW, (void)NN, (void)ref2;
+  const int m = median;
+  ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  ctx_[1] = LightHash(23, c | QuantDiff(W - m) << 2 | QuantDiff(N - m) << 6 | QuantDiff(NW - m) << 10 |
+                              QuantDiff(NE - m) << 14 | uint64_t(conf_) << 18);
+  if (c > 0) {
+    ctx_[3] = LightHash(25, c | ClampDiff(ref + W - Wr - m, 12) << 2 | ClampDiff(ref + N - Nr - m, 12) << 8);
+  } else {
+    ctx_[3] = LightHash(25, c | ClampDiff(W + N - NW - m, 12) << 2 | ClampDiff(W - m, 12) << 8);
+  }
+  for (int i : {0, 1, 3}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  for (int i = 0; i < kLightContexts; ++i) Claim(i, ctx_[i]);
+  // Candidates: the symbols that last followed the exact neighbours W, N, NW, NE (the
+  // entry of cands_) and the exact context 4 (node 14 of its slot). Both hold: bit 12
+  // valid, bits 8-11 the times in a row the symbol followed, bits 0-7 the symbol
+  // (cands_ also bits 13-31 of the hash's upper half as a check). The centre is the
+  // candidate whose hit rate (by channel, candidate and repeats) is highest, if it
+  // beats both the model's probability of its median and even odds (on noisy photos
+  // a weaker candidate costs more than it gains).
+  light_center_ = median;
+  uint32_t best = std::max<uint32_t>(kTotal - outside_mass, kTotal / 2);
+  const uint32_t check = static_cast<uint32_t>(cand_hash_ >> 32) & ~uint32_t{8191};
+  uint32_t& entry = cands_[cand_hash_ & slot_mask_];
+  if ((entry & ~uint32_t{8191}) != check) entry = check;  // another context's entry: start anew (invalid)
+  cand_entry_[0] = &entry;
+  cand_entry_[1] = &slot_[4]->node[14];
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t seen = *cand_entry_[k];
+    cand_sym_[k] = -1;
+    if (!((seen >> 12) & 1)) continue;
+    cand_sym_[k] = int(seen & 255);
+    cand_hit_[k] = (size_t(c) * 2 + size_t(k)) * 16 + ((seen >> 8) & 15);
+    if (hits_[cand_hit_[k]] > best) best = hits_[cand_hit_[k]], light_center_ = cand_sym_[k];
+  }
+  return light_center_;
+}
+
+uint32_t Stage::PredictLightMasses(int decision, uint32_t in, uint32_t out) {
+  return PredictLight(decision, StretchRatioInline(in, out));
+}
+
+uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
+  decision_ = decision;
+  const int32_t ms = Clamp4095(model_stretch);
+  if (decision < 0) {  // model-only: one APM on the model's stretch
+    light_mixed_ = false;
+    const size_t ctx = (size_t(channel_) * kLightModelOnly + size_t(-1 - decision)) * kConfBuckets + size_t(conf_);
+    return std::clamp<uint32_t>(ApmRead(lapm_model_, ctx, ms, &la_), 1, kTotal - 1);
+  }
+  light_mixed_ = true;
+  int32_t* const x = x_.data();
+  for (int i = 0; i < kLightContexts; ++i) {
+    uint32_t* ctr = &slot_[i]->node[decision];
+    counter_[i] = ctr;
+    x[i] = kStretch12.v[*ctr >> 20];
+  }
+  x[kLightContexts] = ms;
+  x[kLightContexts + 1] = 256;  // a bias
+  x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
+  const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
+  w_ = lweights_.data() + set * kLightInputs;
+  int64_t dot = 0;
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    dot = LightDotAvx2(w_, x);
+  } else
+#endif
+  {
+    for (int i = 0; i < kLightInputs; ++i) dot += int64_t{w_[i]} * x[i];
+  }
+  const int32_t st = Clamp4095(dot >> 16);
+  lp_mix_ = SquashInline(st);
+  const uint32_t pa = ApmRead(lapm_, set, st, &la_);
+  return std::clamp<uint32_t>((lp_mix_ + 3 * pa) >> 2, 1, kTotal - 1);
+}
+
+void Stage::UpdateLight(int bit) {
+  if (!light_mixed_) {
+    ApmUpdate(lapm_model_, la_, bit, params_.apm_rate);
+    return;
+  }
+  const int32_t err = ((bit << 16) - int32_t(lp_mix_)) * int32_t(params_.mixer_rate);
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {
+    LightUpdateAvx2(w_, x_.data(), err >> 12, err & 4095);
+  } else
+#endif
+  {
+    UpdateWeightsScalar(w_, x_.data(), kLightInputs, err >> 12, err & 4095);
+  }
+  const int32_t target = bit ? int32_t{kP22Max} : 0;
+  const uint32_t limit = params_.counter_limit;
+#ifdef PIXELZIP_STAGE_AVX2
+  if (avx2_) {  // the same update on 8 lanes, 2 of them unused
+    uint32_t v[8] = {*counter_[0], *counter_[1], *counter_[2], *counter_[3], *counter_[4], 0, 0, 0};
+    UpdateCounters8Avx2(v, target, limit);
+    for (int i = 0; i < kLightContexts; ++i) *counter_[i] = v[i];
+    ApmUpdate(lapm_, la_, bit, params_.apm_rate);
+    return;
+  }
+#endif
+  for (int i = 0; i < kLightContexts; ++i) {
+    uint32_t& v = *counter_[i];
+    const uint32_t n = v & 1023;
+    int32_t p = int32_t(v >> 10);
+    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
+    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
+    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
+  }
+  ApmUpdate(lapm_, la_, bit, params_.apm_rate);
+}
+
 uint64_t Stage::Digest() const {
   uint64_t h = 0xcbf29ce484222325ull;
   const auto bytes = [&h](const void* p, size_t n) {
@@ -534,6 +762,11 @@ uint64_t Stage::Digest() const {
   bytes(weights2_.data(), weights2_.size() * sizeof(int32_t));
   bytes(apm1_.data(), apm1_.size() * 2);
   bytes(apm2_.data(), apm2_.size() * 2);
+  bytes(lweights_.data(), lweights_.size() * sizeof(int32_t));
+  bytes(lapm_.data(), lapm_.size() * 2);
+  bytes(lapm_model_.data(), lapm_model_.size() * 2);
+  bytes(hits_.data(), hits_.size() * 2);
+  bytes(cands_.data(), cands_.size() * 4);
   return h;
 }
 

@@ -1,7 +1,12 @@
 // The online-adaptive stage between a model and the range coder (issue 21).
 //
 // For every subpixel the stage receives the model's integer CDF (total 2^16, every
-// symbol >= 1) and codes the symbol as 8 binary decisions, most significant bit first.
+// symbol >= 1) and codes the symbol as binary decisions, each "is the symbol in
+// [lo, hi)?". Kind 1: 8 decisions, most significant bit first (below). Kind 2 (the
+// light stage, CodeLight): decisions relative to the model's median m: "symbol == m",
+// then the side, then Elias-gamma-like buckets of the distance and the bits within
+// the bucket, so a near-certain symbol takes one decision; six hashed contexts chosen
+// once per symbol (one cache line each), one mixer, one APM.
 // Each decision's probability is the model's own (the mass of the upper half of the
 // current node over the node's mass, taken exactly from the CDF) refined by
 // logistic mixing with adaptive counters indexed by hashed contexts of the pixels
@@ -30,7 +35,7 @@ inline constexpr uint32_t kTotal = 1u << 16;
 // Recorded in the stream header (docs/format.md section 6); Serialize/Parse are its
 // byte layout.
 struct StageParams {
-  uint8_t kind = 1;          // 1: binary logistic mixing, this file (the only kind)
+  uint8_t kind = 1;          // 1: 8 MSB-first decisions; 2: the light stage (median-relative decisions)
   // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved; 2: the
   // wavefront layout (lines x + k y, pixels of a line in increasing y; k from the model).
   uint8_t positions = 1;
@@ -65,11 +70,14 @@ class Stage {
 
   // Codes one symbol. `at(edge)` is the model's CDF (0 <= edge <= 256); values are
   // clamped to [0, 2^16] and a non-increasing CDF is tolerated (the refined decisions
-  // keep their guarantees whatever `at` returns). `coder(depth, p1)` codes or decodes
-  // decision `depth` (0-7, MSB first) whose bit 1 has probability p1 / 2^16,
+  // keep their guarantees whatever `at` returns). `coder(lo, hi, p1)` codes or decodes
+  // one decision whose bit 1 means "the symbol is in [lo, hi)" (0 <= lo < hi <= 256;
+  // an encoder returns lo <= symbol && symbol < hi) and has probability p1 / 2^16,
   // 1 <= p1 <= 2^16 - 1, and returns the bit. Returns the symbol (0-255).
   template <class At, class Coder>
-  int Code(const At& at, Coder&& coder);
+  int Code(const At& at, Coder&& coder) {
+    return params_.kind == 2 ? CodeLight(at, coder) : CodeBinary(at, coder);
+  }
 
   // FNV-1a of the whole adaptive state (tests: encoder == decoder).
   uint64_t Digest() const;
@@ -83,7 +91,21 @@ class Stage {
   void Update(int bit);
   void End(int symbol);
 
+  // Kind 2, low level (tests, fuzz): BeginLight once per symbol with the model's median
+  // and the model's mass outside it, then PredictLight/UpdateLight per decision
+  // (`decision` 0-13 with hashed counters, or -1 - j, j < 128, for the model-only
+  // decisions: see CodeLight), then End.
+  // Returns the centre of the decisions: the model's median, or a symbol candidate from
+  // the exact contexts whose hit rate beats it (docs/format.md section 3.1, step 3).
+  int BeginLight(int median, uint32_t outside_mass);
+  uint32_t PredictLight(int decision, int32_t model_stretch);
+  void UpdateLight(int bit);
+
  private:
+  template <class At, class Coder>
+  int CodeBinary(const At& at, Coder& coder);
+  template <class At, class Coder>
+  int CodeLight(const At& at, Coder& coder);
   static constexpr int kContexts = 8;
   static constexpr int kInputs = kContexts + 2;
   static constexpr int kConfBuckets = 9;
@@ -99,6 +121,10 @@ class Stage {
   // Reads the neighbours of symbol index_ into nb_, hashes the contexts that do not
   // depend on the model and prefetches their slots (after each End).
   void Gather();
+  // The neighbours of symbol index_ into nb_ (both kinds).
+  void ReadNeighbours();
+  void GatherLight();
+  uint32_t PredictLightMasses(int decision, uint32_t in, uint32_t out);
   Slot* SlotOf(int context, uint64_t hash);
   // Points slot_[context] at the hash's slot, resetting it when it held another context.
   void Claim(int context, uint64_t hash);
@@ -144,10 +170,107 @@ class Stage {
   int32_t* w2_ = nullptr;
   uint32_t p_mix_ = 0, p_mix1_ = 0, p_mix2_ = 0;
   size_t a1_ = 0, a2_ = 0;
+  // Kind 2.
+  static constexpr int kLightContexts = 5;
+  static constexpr int kLightInputs = kLightContexts + 3;  // + the model, a bias and a zero
+  static constexpr int kLightDecisions = 14;                // decisions with counters
+  static constexpr int kLightModelOnly = 128;                // APM contexts of model-only decisions
+  int decision_ = 0;
+  int light_center_ = 0;
+  // Symbol prediction from exact contexts (1 and 6): the candidates' hit rates by
+  // channel, context and repeat count (16-bit probabilities), and this symbol's candidates.
+  std::vector<uint16_t> hits_;
+  int cand_sym_[2] = {-1, -1};
+  size_t cand_hit_[2] = {0, 0};
+  uint32_t* cand_entry_[2] = {nullptr, nullptr};
+  std::vector<uint32_t> cands_;         // candidate entries of the exact neighbours, 2^table_bits
+  uint64_t cand_hash_ = 0;
+  bool light_mixed_ = false;
+  std::vector<int32_t> lweights_;       // 3 channels * kLightDecisions * kConfBuckets sets of kLightInputs
+  std::vector<uint16_t> lapm_;          // the same contexts, 33 cells each
+  std::vector<uint16_t> lapm_model_;    // 3 channels * kLightModelOnly * kConfBuckets contexts, 33 cells each
+  size_t la_ = 0;
+  uint32_t lp_mix_ = 0;
 };
 
 template <class At, class Coder>
-int Stage::Code(const At& at, Coder&& coder) {
+int Stage::CodeLight(const At& at, Coder& coder) {
+  uint32_t memo[257];
+  uint64_t have[5] = {1, 0, 0, 0, 1};  // edges 0 and 256 are 0 and 2^16 by definition
+  memo[0] = 0;
+  memo[256] = kTotal;
+  const auto cdf = [&at, &memo, &have](int edge) -> uint32_t {
+    const uint64_t bit = uint64_t{1} << (edge & 63);
+    if (have[edge >> 6] & bit) return memo[edge];
+    const uint32_t v = static_cast<uint32_t>(at(edge));
+    have[edge >> 6] |= bit;
+    return memo[edge] = v > kTotal ? kTotal : v;
+  };
+  // Mass of symbols [a, b) (at least 1 whatever the CDF).
+  const auto mass = [&cdf](int a, int b) -> uint32_t {
+    const uint32_t ca = cdf(a), cb = cdf(b);
+    return cb > ca ? cb - ca : 1;
+  };
+  int lo = 0, hi = 256;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (cdf(mid) <= kTotal / 2) lo = mid; else hi = mid;
+  }
+  const uint32_t at_median = mass(lo, lo + 1);
+  // The centre m: the model's median, or the symbol the stage predicts from the exact
+  // neighbours (decisions 12 and 13 then take the place of 0 and 1).
+  const int m = BeginLight(lo, kTotal - (at_median > kTotal ? kTotal : at_median));
+  const int alt = m != lo ? 12 : 0;
+  const uint32_t at_m = mass(m, m + 1);
+  const auto decide = [&](int decision, int a, int b, uint32_t in, uint32_t out) -> int {
+    const uint32_t p1 = PredictLightMasses(decision, in, out);
+    const int bit = coder(a, b, p1) ? 1 : 0;
+    UpdateLight(bit);
+    return bit;
+  };
+  // 1. The median itself.
+  if (decide(alt, m, m + 1, at_m, kTotal - (at_m >= kTotal ? kTotal - 1 : at_m))) {
+    End(m);
+    return m;
+  }
+  // 2. The side: above (1) or below (0) the median.
+  int side;
+  if (m == 0) side = 1;
+  else if (m == 255) side = 0;
+  else side = decide(alt + 1, m + 1, 256, mass(m + 1, 256), mass(0, m));
+  // Distances e = |symbol - m| - 1 in [0, len); e in [ea, eb) is the symbol interval:
+  const int len = side ? 255 - m : m;
+  const auto lo_of = [m, side](int ea, int eb) { return side ? m + 1 + ea : m - eb; };
+  const auto hi_of = [m, side](int ea, int eb) { return side ? m + 1 + eb : m - ea; };
+  // 3. Buckets [2^k - 1, 2^(k+1) - 1), one "in bucket k" decision each until one says yes
+  // (the last bucket that fits needs none).
+  int k = 0, ea = 0, eb = 1;
+  for (;;) {
+    if (eb >= len) { eb = len; break; }
+    const int a = lo_of(ea, eb), b = hi_of(ea, eb);
+    const int ra = lo_of(eb, len), rb = hi_of(eb, len);
+    if (decide(2 + side * 5 + (k < 4 ? k : 4), a, b, mass(a, b), mass(ra, rb))) break;
+    ++k;
+    ea = eb;
+    eb = 2 * eb + 1;
+  }
+  // 4. Within the bucket, halves (upper half of the distances first), model and APM only.
+  int j = 0;
+  while (eb - ea > 1) {
+    const int mid = ea + (eb - ea) / 2;
+    const int a = lo_of(mid, eb), b = hi_of(mid, eb);
+    const int ra = lo_of(ea, mid), rb = hi_of(ea, mid);
+    if (decide(-1 - ((side * 8 + k) * 8 + j), a, b, mass(a, b), mass(ra, rb))) ea = mid;
+    else eb = mid;
+    ++j;
+  }
+  const int sym = side ? m + 1 + ea : m - 1 - ea;
+  End(sym);
+  return sym;
+}
+
+template <class At, class Coder>
+int Stage::CodeBinary(const At& at, Coder& coder) {
   // Each edge is asked of the model at most once per symbol (the median search and the
   // descent share their first steps when the symbol is near the median).
   uint32_t memo[257];
@@ -176,7 +299,7 @@ int Stage::Code(const At& at, Coder&& coder) {
     cm = cm < clo ? clo : cm > chi ? chi : cm;
     const uint32_t m0 = cm - clo, m1 = chi - cm;
     const uint32_t p1 = PredictMasses(d, node, m1 > 0 ? m1 : 1, m0 > 0 ? m0 : 1);
-    const int bit = coder(d, p1) ? 1 : 0;
+    const int bit = coder(mid, sym + (256 >> d), p1) ? 1 : 0;
     Update(bit);
     node = 2 * node + bit;
     if (bit) { sym = mid; clo = cm; } else { chi = cm; }

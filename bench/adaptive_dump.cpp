@@ -45,8 +45,8 @@ class MeasureSink final : public models::SymbolSink {
   void Put(const models::SubpixelCdf& cdf, int symbol) override {
     model_bits += 16 - std::log2(double(cdf.At(symbol + 1) - cdf.At(symbol)));
     const auto start = std::chrono::steady_clock::now();
-    stage_.Code([&cdf](int e) { return cdf.At(e); }, [&](int d, uint32_t p1) {
-      const int bit = (symbol >> (7 - d)) & 1;
+    stage_.Code([&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
+      const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
       stage_bits += 16 - std::log2(double(bit ? p1 : adaptive::kTotal - p1));
       return bit;
     });

@@ -1,7 +1,9 @@
 // Not a benchmark: replays dumps written by adaptive_dump through the adaptive stage
 // with the parameters given, and prints the model's and the stage's ideal code length
 // in bits per subpixel (-log2 of each coded frequency / 2^16).
-//   adaptive_sim [key=value ...] DUMP...   keys: positions table_bits mixer_rate counter_limit apm_rate off
+// With activity=1 it also prints, for raster dumps, the bits by local activity
+// |W - NW| + |N - NW| + |NE - N| (same channel) in buckets.
+//   adaptive_sim [key=value ...] DUMP...   keys: activity kind positions table_bits mixer_rate counter_limit apm_rate off
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,7 +15,9 @@
 
 int main(int argc, char** argv) {
   pixelzip::adaptive::StageParams p;
-  bool off = false;
+  bool off = false, activity = false;
+  constexpr int kBuckets = 7;  // activity 0, 1-2, 3-5, 6-11, 12-23, 24-47, 48+
+  double b_n[kBuckets] = {}, b_model[kBuckets] = {}, b_stage[kBuckets] = {};
   double total_model = 0, total_stage = 0, total_n = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -21,12 +25,14 @@ int main(int argc, char** argv) {
     if (eq != std::string::npos) {
       const std::string k = a.substr(0, eq);
       const int v = std::stoi(a.substr(eq + 1));
-      if (k == "positions") p.positions = uint8_t(v);
+      if (k == "kind") p.kind = uint8_t(v);
+      else if (k == "positions") p.positions = uint8_t(v);
       else if (k == "table_bits") p.table_bits = uint8_t(v);
       else if (k == "mixer_rate") p.mixer_rate = uint8_t(v);
       else if (k == "counter_limit") p.counter_limit = uint16_t(v);
       else if (k == "apm_rate") p.apm_rate = uint8_t(v);
       else if (k == "off") off = v != 0;
+      else if (k == "activity") activity = v != 0;
       else { std::fprintf(stderr, "unknown key %s\n", k.c_str()); return 2; }
       continue;
     }
@@ -40,30 +46,60 @@ int main(int argc, char** argv) {
     pixelzip::adaptive::Stage stage(q, head[0], head[1], head[2]);
     const uint64_t n = uint64_t{head[0]} * head[1] * head[2];
     uint32_t cdf[257];
+    std::vector<uint8_t> plane(n);
     uint16_t v[255];
     uint8_t sym;
-    double model_bits = 0, stage_bits = 0;
+    double model_bits = 0, stage_bits = 0, decisions = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
       cdf[0] = 0;
       for (int e = 1; e < 256; ++e) cdf[e] = v[e - 1];
       cdf[256] = 65536;
-      model_bits += 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
+      const double mb = 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
+      model_bits += mb;
+      plane[i] = sym;
+      int bucket = -1;
+      if (activity && head[3] == 0) {
+        const uint64_t C = head[2], Wd = head[0], x = (i / C) % Wd, y = (i / C) / Wd;
+        if (x > 0 && y > 0 && x + 1 < Wd) {
+          const auto px = [&](uint64_t yy, uint64_t xx) { return int(plane[(yy * Wd + xx) * C + i % C]); };
+          const int a = std::abs(px(y, x - 1) - px(y - 1, x - 1)) + std::abs(px(y - 1, x) - px(y - 1, x - 1)) +
+                        std::abs(px(y - 1, x + 1) - px(y - 1, x));
+          bucket = a == 0 ? 0 : a <= 2 ? 1 : a <= 5 ? 2 : a <= 11 ? 3 : a <= 23 ? 4 : a <= 47 ? 5 : 6;
+          b_n[bucket] += 1;
+          b_model[bucket] += mb;
+        }
+      }
+      const double before = stage_bits;
       if (off) continue;
-      stage.Code([&](int e) { return cdf[e]; }, [&](int d, uint32_t p1) {
-        const int bit = (sym >> (7 - d)) & 1;
+      stage.Code([&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+        ++decisions;
+        const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
         return bit;
       });
+      if (bucket >= 0) b_stage[bucket] += stage_bits - before;
     }
     std::fclose(f);
-    std::printf("%-40s model %.4f stage %.4f (%+.2f%%)\n", a.c_str(), model_bits / n, stage_bits / n,
-                100 * (stage_bits / model_bits - 1));
+    std::printf("%-40s model %.4f stage %.4f (%+.2f%%) decisions/subpixel %.2f\n", a.c_str(), model_bits / n,
+                stage_bits / n, 100 * (stage_bits / model_bits - 1), decisions / n);
     total_model += model_bits;
     total_stage += stage_bits;
     total_n += n;
   }
   std::printf("TOTAL model %.4f stage %.4f (%+.2f%%)\n", total_model / total_n, total_stage / total_n,
               100 * (total_stage / total_model - 1));
+  if (activity) {
+    const char* names[kBuckets] = {"0", "1-2", "3-5", "6-11", "12-23", "24-47", "48+"};
+    double all = 0;
+    for (double v : b_n) all += v;
+    std::printf("activity  share  model_bpsp  stage_bpsp  model_share_of_bits\n");
+    double mall = 0;
+    for (double v : b_model) mall += v;
+    for (int b = 0; b < kBuckets; ++b)
+      if (b_n[b] > 0)
+        std::printf("%-8s %6.1f%%  %9.4f  %9.4f  %6.1f%%\n", names[b], 100 * b_n[b] / all, b_model[b] / b_n[b],
+                    b_stage[b] / b_n[b], 100 * b_model[b] / mall);
+  }
   return 0;
 }

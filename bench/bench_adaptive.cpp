@@ -1,6 +1,8 @@
 // The adaptive stage's cost per subpixel (issue 21): Stage::Code over a synthetic
 // stream of model CDFs (a discretised logistic around a drifting mean), with the
-// range coder left out (its cost is in bench_entropy). Items = subpixels.
+// range coder left out (its cost is in bench_entropy). Items = subpixels. The argument
+// are the stage kind (1: 8 MSB-first decisions; 2: the light stage) and table_bits; the counter
+// "decisions" is the binary decisions per subpixel.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -44,7 +46,10 @@ void BM_StageCode(benchmark::State& state) {
     symbols[i] = uint8_t(((i / 3) % w + (i / 3 / w)) / 2 + (r >> 28));
   }
   pixelzip::adaptive::StageParams params;
+  params.kind = uint8_t(state.range(0));
+  params.table_bits = uint8_t(state.range(1));
   size_t i = 0;
+  uint64_t decisions = 0;
   auto stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
   uint64_t sink = 0;
   for (auto _ : state) {
@@ -57,13 +62,17 @@ void BM_StageCode(benchmark::State& state) {
     const int sym = symbols[i];
     const auto& cdf = cdfs[size_t((sym + 3) & 255)];
     sink += uint64_t(stage->Code([&cdf](int e) { return cdf[size_t(e)]; },
-                                 [sym](int d, uint32_t p1) { return ((sym >> (7 - d)) & 1) + 0 * p1; }));
+                                 [sym, &decisions](int lo, int hi, uint32_t p1) {
+                                   ++decisions;
+                                   return (lo <= sym && sym < hi ? 1 : 0) + 0 * int(p1);
+                                 }));
     ++i;
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(state.iterations());
+  state.counters["decisions"] = benchmark::Counter(double(decisions) / double(state.iterations()));
 }
-BENCHMARK(BM_StageCode);
+BENCHMARK(BM_StageCode)->Args({1, 16})->Args({2, 16})->Args({2, 14})->Args({2, 12});
 
 }  // namespace
 

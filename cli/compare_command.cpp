@@ -216,6 +216,7 @@ class Measurer {
     eo.order = order;
     eo.adaptive = !o_.no_adaptive;
     if (o_.no_fallback) eo.fallback = Fallback::kOff;
+    eo.adaptive_kind = static_cast<uint8_t>(o_.stage_kind);
     eo.device = device_;
     eo.threads = o_.threads;
     eo.progress = Stage(done_, step);

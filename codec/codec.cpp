@@ -121,8 +121,9 @@ class LazyZeroBuffer {
 // synthetic graphics, never on Kodak). Raster and wavefront streams give the stage 2-D
 // positions; multiscale streams visit pixels in another order, so the stage sees stream
 // order only.
-adaptive::StageParams DefaultStageParams(uint8_t order_byte) {
+adaptive::StageParams DefaultStageParams(uint8_t order_byte, uint8_t kind) {
   adaptive::StageParams p;
+  p.kind = kind;
   p.positions = order_byte == codec::kOrderRasterWavefront ? 2 : order_byte == uint8_t(Order::kRaster) ? 1 : 0;
   return p;
 }
@@ -190,7 +191,7 @@ struct Candidate {
 
 // The coding by `model` (docs/format.md sections 3-4), with the adaptive stage when `adaptive`.
 Candidate EncodeWithModel(const Image& image, const Header& base, const models::CodingModel& model, Order order,
-                          bool wavefront, bool adaptive, const Progress& progress) {
+                          bool wavefront, bool adaptive, uint8_t adaptive_kind, const Progress& progress) {
   const uint32_t colour_channels = ColourChannels(image.channels);
   Candidate c;
   Header& h = c.header;
@@ -205,7 +206,7 @@ Candidate EncodeWithModel(const Image& image, const Header& base, const models::
   std::unique_ptr<adaptive::Stage> stage;
   std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
   if (adaptive) {
-    const adaptive::StageParams params = DefaultStageParams(h.order);
+    const adaptive::StageParams params = DefaultStageParams(h.order, adaptive_kind);
     h.version_major = 2;
     h.stage = adaptive::Serialize(params);
     stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
@@ -335,10 +336,11 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
       const models::Order0Model order0;
       if (options.adaptive && !palette && size_t{image.width} * image.height <= (size_t{1} << 18) &&
           !SameIdentity(order0.Identity(), model->Identity()))
-        candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, {}));
+        candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, options.adaptive_kind, {}));
     }
     candidates.push_back(
-        EncodeWithModel(image, base, *model, options.order, wavefront, options.adaptive, options.progress));
+        EncodeWithModel(image, base, *model, options.order, wavefront, options.adaptive, options.adaptive_kind,
+                        options.progress));
     size_t best = 0;
     for (size_t i = 1; i < candidates.size(); ++i)
       if (candidates[i].Bytes() < candidates[best].Bytes()) best = i;

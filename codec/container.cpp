@@ -251,12 +251,16 @@ void CheckLimits(const Header& h, const Limits& limits) {
 // check stops a tiny stream from claiming a huge image.
 void CheckPayloadLength(const Header& h) {
   const uint64_t subpixels = uint64_t{h.width} * h.height * h.channels;  // fits: limits checked first
-  // With the adaptive stage (2.x) a subpixel is 8 binary decisions of at least
-  // log2(65536 / 65535) bit each: over 1/45500 byte. The palette coding (3.x) codes one
-  // index per pixel that way; deflate expands at most 1032:1, so it is also covered.
+  // With the adaptive stage (2.x) a subpixel is 8 binary decisions (kind 1) or at least
+  // one (kind 2, the light stage) of at least log2(65536 / 65535) bit each: over 1/45500
+  // byte, or over 1/364000 byte. (The record's kind byte is checked before this.) The
+  // palette coding (3.x) codes one index per pixel that way; deflate expands at most
+  // 1032:1, so it is also covered.
+  const bool light = h.stage.size() == adaptive::kSerializedParamsBytes && h.stage[0] == 2;
+  const uint64_t per_decision = light ? 364000 : 45500;
   const uint64_t pixels = uint64_t{h.width} * h.height;
-  const uint64_t min_bytes = h.order >= kOrderDeflate   ? pixels / 45500
-                             : h.version_major >= 2 ? subpixels / 45500
+  const uint64_t min_bytes = h.order >= kOrderDeflate   ? pixels / per_decision
+                             : h.version_major >= 2 ? subpixels / per_decision
                                                     : subpixels / (178 * 8);
   const uint64_t slack = 16;
   if (h.payload_bytes < min_bytes && min_bytes - h.payload_bytes > slack) {

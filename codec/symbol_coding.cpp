@@ -34,8 +34,8 @@ void AdaptiveSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
   if (symbol < 0 || symbol >= models::kSymbols)
     throw Error(ErrorCode::kInternal, "model coded symbol " + std::to_string(symbol) + ", outside 0-255");
   stage_.Code([&cdf](int edge) { return cdf.At(edge); },
-              [&](int depth, uint32_t p1) {
-                const int bit = (symbol >> (7 - depth)) & 1;
+              [&](int lo, int hi, uint32_t p1) {
+                const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
                 encoder_.EncodeBit(bit, adaptive::kTotal - p1);
                 bits_ += models::kCdfBits - std::log2(static_cast<double>(bit ? p1 : adaptive::kTotal - p1));
                 return bit;
@@ -45,7 +45,7 @@ void AdaptiveSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
 int AdaptiveSymbolSource::Get(const models::SubpixelCdf& cdf) {
   try {
     return stage_.Code([&cdf](int edge) { return cdf.At(edge); },
-                       [this](int, uint32_t p1) { return decoder_.DecodeBit(adaptive::kTotal - p1); });
+                       [this](int, int, uint32_t p1) { return decoder_.DecodeBit(adaptive::kTotal - p1); });
   } catch (const entropy::DecodeError& e) {
     throw Error(ErrorCode::kCorruptInput, std::string("corrupt payload: ") + e.what());
   }

@@ -46,6 +46,10 @@ struct EncodeOptions {
   // The online-adaptive stage between the model and the range coder (docs/format.md
   // section 6; format 2.0). false writes a format 1.0 stream coded by the model alone.
   bool adaptive = true;
+  // Which stage (docs/format.md section 3.1): 1, the first stage (8 decisions per
+  // subpixel; the best rate, the default), or 2, the light stage (decisions relative to
+  // the model's median; about a third of kind 1's decode cost, a higher rate).
+  uint8_t adaptive_kind = 1;
   Progress progress;
   // Kept in the header's extension area (format 1.1), in order, as far as its 65535 bytes
   // reach; what does not fit is named in EncodeResult::metadata_not_kept. Empty: a 1.0 stream.

@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 10) return 0;
   StageParams p;
   p.positions = data[0] & 1;
+  p.kind = (data[0] & 2) ? 2 : 1;
   p.table_bits = uint8_t(10 + data[1] % 3);
   p.mixer_rate = uint8_t(data[2] | 1);
   p.counter_limit = uint16_t(1 + (data[3] << 2));
@@ -56,9 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Stage enc_stage(p, w, h, c);
   pixelzip::entropy::RangeEncoder enc;
   for (const Sub& s : subs) {
-    const int got = enc_stage.Code([&s](int e) { return s.cdf[size_t(e)]; }, [&](int d, uint32_t p1) {
+    const int got = enc_stage.Code([&s](int e) { return s.cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
       PIXELZIP_STAGE_CHECK(p1 >= 1 && p1 < kTotal);
-      const int bit = (s.sym >> (7 - d)) & 1;
+      const int bit = (lo <= s.sym && s.sym < hi) ? 1 : 0;
       enc.EncodeBit(bit, kTotal - p1);
       return bit;
     });
@@ -69,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pixelzip::entropy::RangeDecoder dec(stream.data(), stream.size());
   for (const Sub& s : subs) {
     const int got = dec_stage.Code([&s](int e) { return s.cdf[size_t(e)]; },
-                                   [&](int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); });
+                                   [&](int, int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); });
     PIXELZIP_STAGE_CHECK(got == s.sym);
   }
   PIXELZIP_STAGE_CHECK(dec.AtCleanEnd());
@@ -80,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     for (const Sub& s : subs) {
       const int got = junk_stage.Code([&s](int e) { return s.cdf[size_t(e)]; },
-                                      [&](int, uint32_t p1) { return junk.DecodeBit(kTotal - p1); });
+                                      [&](int, int, uint32_t p1) { return junk.DecodeBit(kTotal - p1); });
       PIXELZIP_STAGE_CHECK(got >= 0 && got < 256);
     }
   } catch (const pixelzip::entropy::DecodeError&) {

@@ -60,8 +60,8 @@ inline CodedImage EncodeImage(const StageParams& params, const std::vector<uint8
     const std::vector<uint32_t> cdf = StandInCdf(pixels, i, width, channels, spread);
     const int sym = pixels[i];
     out.model_bits += 16 - Log2(double(cdf[size_t(sym) + 1] - cdf[size_t(sym)]));
-    stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int d, uint32_t p1) {
-      const int bit = (sym >> (7 - d)) & 1;
+    stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
+      const int bit = (lo <= sym && sym < hi) ? 1 : 0;
       enc.EncodeBit(bit, kTotal - p1);
       out.stage_bits += 16 - Log2(double(bit ? p1 : kTotal - p1));
       return bit;
@@ -81,7 +81,7 @@ inline std::vector<uint8_t> DecodeImage(const StageParams& params, const std::ve
   for (size_t i = 0; i < pixels.size(); ++i) {
     const std::vector<uint32_t> cdf = StandInCdf(pixels, i, width, channels, spread);
     pixels[i] = static_cast<uint8_t>(
-        stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); }));
+        stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int, int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); }));
   }
   if (!dec.AtCleanEnd()) pixels.clear();
   *digest = stage.Digest();

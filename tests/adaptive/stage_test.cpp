@@ -56,6 +56,11 @@ TEST(AdaptiveParams, SerializeParseRoundTripAndRejectBadRecords) {
     EXPECT_THROW(Parse(bad.data(), bad.size()), std::invalid_argument) << i;
   }
   EXPECT_THROW(Parse(bytes.data(), bytes.size() - 1), std::invalid_argument);
+  std::vector<uint8_t> light = bytes;
+  light[0] = 2;
+  EXPECT_EQ(Parse(light.data(), light.size()).kind, 2);
+  light[0] = 3;
+  EXPECT_THROW(Parse(light.data(), light.size()), std::invalid_argument);
   EXPECT_THROW(Stage(StageParams{}, 0, 1, 1), std::invalid_argument);
   EXPECT_THROW(Stage(StageParams{}, 1, 1, 4), std::invalid_argument);
 }
@@ -66,8 +71,9 @@ TEST(AdaptiveParams, SerializeParseRoundTripAndRejectBadRecords) {
 // tree of complementary decisions); and decoding reproduces the symbols.
 TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 40; ++trial) {
+  for (int trial = 0; trial < 80; ++trial) {
     StageParams params;
+    params.kind = uint8_t(1 + (trial / 2) % 2);
     params.positions = uint8_t(trial % 2);
     params.mixer_rate = uint8_t(1 + rng() % 255);
     params.counter_limit = uint16_t(1 + rng() % 1023);
@@ -97,10 +103,11 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
     for (size_t i = 0; i < n; ++i) {
       const auto& cdf = cdfs[i];
       const int sym = symbols[i];
-      const int got = enc_stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int d, uint32_t p1) {
+      const int got = enc_stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
         EXPECT_GE(p1, 1u);
         EXPECT_LE(p1, kTotal - 1);
-        const int bit = (sym >> (7 - d)) & 1;
+        EXPECT_TRUE(0 <= lo && lo < hi && hi <= 256) << lo << " " << hi;
+        const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         enc.EncodeBit(bit, kTotal - p1);
         return bit;
       });
@@ -112,7 +119,7 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
     for (size_t i = 0; i < n; ++i) {
       const auto& cdf = cdfs[i];
       ASSERT_EQ(dec_stage.Code([&cdf](int e) { return cdf[size_t(e)]; },
-                               [&](int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); }),
+                               [&](int, int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); }),
                 symbols[i]);
     }
     EXPECT_TRUE(dec.AtCleanEnd());
@@ -121,15 +128,20 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
 }
 
 // The full refined distribution of one subpixel (all 256 paths from the same state)
-// sums to 1: checked in 2^-128 units as the product of 8 decisions of total 2^16.
-TEST(AdaptiveProperty, RefinedDistributionSumsToOne) {
-  const std::vector<uint32_t> cdf = test::PeakedCdf(77, 3);
+// sums to 1: the product of the decisions on each path (kind 1: 8 decisions; kind 2:
+// 1 to 15), for model CDFs peaked in the middle, at both ends, and flat.
+class AdaptiveKind : public ::testing::TestWithParam<int> {};
+
+TEST_P(AdaptiveKind, RefinedDistributionSumsToOne) {
+  StageParams params;
+  params.kind = uint8_t(GetParam());
+  for (const auto& cdf : {test::PeakedCdf(77, 3), test::PeakedCdf(0, 2), test::PeakedCdf(255, 40), test::PeakedCdf(128, 1000)}) {
   long double total = 0;
   for (int s = 0; s < 256; ++s) {
-    Stage stage(StageParams{}, 4, 4, 1);  // same fresh state for every path
+    Stage stage(params, 4, 4, 1);  // same fresh state for every path
     long double p = 1;
-    stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int d, uint32_t p1) {
-      const int bit = (s >> (7 - d)) & 1;
+    stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
+      const int bit = (lo <= s && s < hi) ? 1 : 0;
       p *= (bit ? p1 : kTotal - p1) / 65536.0L;
       return bit;
     });
@@ -137,11 +149,48 @@ TEST(AdaptiveProperty, RefinedDistributionSumsToOne) {
     total += p;
   }
   EXPECT_NEAR(double(total), 1.0, 1e-12);
+  }
 }
+
+// Coding a symbol consumes exactly the decisions that lead to it: the stage returns the
+// symbol the decisions describe, for every symbol and both ends of the model's range.
+TEST_P(AdaptiveKind, EveryPathReturnsItsSymbol) {
+  StageParams params;
+  params.kind = uint8_t(GetParam());
+  for (int center : {0, 1, 100, 254, 255}) {
+    const std::vector<uint32_t> cdf = test::PeakedCdf(center, 4);
+    int single = 0;  // kind 2: symbols coded with one decision (the model's median only)
+    for (int s = 0; s < 256; ++s) {
+      Stage stage(params, 4, 4, 1);
+      int decisions = 0;
+      const int got = stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t) {
+        ++decisions;
+        return lo <= s && s < hi;
+      });
+      ASSERT_EQ(got, s) << center;
+      if (params.kind == 1) {
+        EXPECT_EQ(decisions, 8);
+      } else {
+        EXPECT_LE(decisions, 16);
+        if (decisions == 1) {
+          ++single;
+          EXPECT_LE(std::abs(s - center), 1) << center;
+        }
+      }
+    }
+    if (params.kind == 2) {
+      EXPECT_EQ(single, 1) << center;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, AdaptiveKind, ::testing::Values(1, 2),
+                         [](const auto& info) { return "kind" + std::to_string(info.param); });
 
 struct ImageCase {
   uint32_t w, h, c;
   uint8_t positions;
+  uint8_t kind = 1;
 };
 
 class AdaptiveWholeImage : public ::testing::TestWithParam<ImageCase> {};
@@ -150,6 +199,7 @@ TEST_P(AdaptiveWholeImage, EncoderAndDecoderStatesAreIdentical) {
   const ImageCase k = GetParam();
   StageParams params;
   params.positions = k.positions;
+  params.kind = k.kind;
   for (const std::string& name : synthetic::Names()) {
     SCOPED_TRACE(name);
     const Image im = synthetic::Make(name, k.w, k.h, k.c, 3);
@@ -163,18 +213,24 @@ TEST_P(AdaptiveWholeImage, EncoderAndDecoderStatesAreIdentical) {
 INSTANTIATE_TEST_SUITE_P(Sizes, AdaptiveWholeImage,
                          ::testing::Values(ImageCase{1, 1, 1, 1}, ImageCase{1, 1, 3, 1}, ImageCase{1, 1, 3, 0},
                                            ImageCase{7, 5, 1, 1}, ImageCase{33, 17, 3, 1}, ImageCase{33, 17, 3, 0},
-                                           ImageCase{64, 1, 3, 1}, ImageCase{1, 40, 1, 1}, ImageCase{48, 48, 3, 1}),
+                                           ImageCase{64, 1, 3, 1}, ImageCase{1, 40, 1, 1}, ImageCase{48, 48, 3, 1},
+                                           ImageCase{1, 1, 1, 1, 2}, ImageCase{1, 1, 3, 0, 2}, ImageCase{7, 5, 1, 1, 2},
+                                           ImageCase{33, 17, 3, 1, 2}, ImageCase{33, 17, 3, 0, 2},
+                                           ImageCase{64, 1, 3, 1, 2}, ImageCase{1, 40, 1, 1, 2}, ImageCase{48, 48, 3, 1, 2}),
                          [](const auto& info) {
                            return std::to_string(info.param.w) + "x" + std::to_string(info.param.h) + "x" +
-                                  std::to_string(info.param.c) + "_pos" + std::to_string(info.param.positions);
+                                  std::to_string(info.param.c) + "_pos" + std::to_string(info.param.positions) +
+                                  "_kind" + std::to_string(info.param.kind);
                          });
 
 // With the stand-in model (peaked at the left neighbour) the stage learns graphics:
 // far fewer bits than the model on flat shapes, text and palettes.
-TEST(AdaptiveRate, LowersTheRateOnSyntheticGraphics) {
+TEST_P(AdaptiveKind, LowersTheRateOnSyntheticGraphics) {
+  StageParams params;
+  params.kind = uint8_t(GetParam());
   for (const char* name : {"flat", "text", "palette", "screenshot"}) {
     const Image im = synthetic::Make(name, 96, 80, 3, 11);
-    const auto coded = EncodeImage(StageParams{}, im.pixels, 96, 80, 3, 8);
+    const auto coded = EncodeImage(params, im.pixels, 96, 80, 3, 8);
     EXPECT_LT(coded.stage_bits, 0.5 * coded.model_bits) << name;
     EXPECT_LE(8.0 * coded.stream.size(), coded.stage_bits + 8) << name;  // the coder meets the ideal
   }

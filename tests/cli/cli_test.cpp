@@ -578,12 +578,16 @@ TEST_F(CliTest, WarnsWhenAPxzIsGivenAnImageName) {
 
 TEST_F(CliTest, EffortPicksOrderAndModel) {
   std::string order, model;
-  EffortChoice(0, 3, &order, &model);
-  EXPECT_EQ(order + " " + model, "raster order0-adaptive");
-  EffortChoice(9, 3, &order, &model);
-  EXPECT_EQ(order + " " + model, "raster default");
-  EffortChoice(2, 3, &order, &model);
+  int stage_kind = 0;
+  EffortChoice(0, 3, &order, &model, &stage_kind);
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster order0-adaptive 1");
+  EffortChoice(9, 3, &order, &model, &stage_kind);
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 1");
+  EffortChoice(5, 3, &order, &model, &stage_kind);
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 2");
+  EffortChoice(2, 3, &order, &model, &stage_kind);
   EXPECT_EQ(model, "default");
+  EXPECT_EQ(stage_kind, 2);
   const std::string in = WriteImage("in.png", MakeImage(8, 6, 3));
   RunResult r = RunPixelzip({"compress", in, "-e", "0"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   try {
     for (const ValidGolden& g : ValidGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options(g.adaptive)).stream);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options(g.adaptive, g.kind)).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 

@@ -18,11 +18,13 @@ namespace pixelzip::test {
 
 // Encode options for the reference model. The codec tests and the golden files use it
 // explicitly, so they do not depend on which model is the default.
-// `adaptive` false writes format 1.0 streams (the model alone), true format 2.0.
-inline EncodeOptions Order0Options(bool adaptive = false) {
+// `adaptive` false writes format 1.0 streams (the model alone), true format 2.0 with
+// the stage of kind `kind` (1 unless asked: the valid2_* and v2_* goldens are kind 1).
+inline EncodeOptions Order0Options(bool adaptive = false, uint8_t kind = 1) {
   EncodeOptions options;
   options.model = "order0-adaptive";
   options.adaptive = adaptive;
+  options.adaptive_kind = kind;
   return options;
 }
 
@@ -181,6 +183,7 @@ struct ValidGolden {
   const char* stem;  // <stem>.pxz and <stem>.<pnm extension>
   uint32_t width, height, channels, seed;
   bool adaptive = false;  // false: a format 1.0 stream; true: 2.0, through the adaptive stage
+  uint8_t kind = 1;       // the stage's kind (docs/format.md section 3.1)
 };
 inline const std::vector<ValidGolden>& ValidGoldens() {
   static const std::vector<ValidGolden> cases = {
@@ -193,6 +196,10 @@ inline const std::vector<ValidGolden>& ValidGoldens() {
       {"valid2_grey_alpha_6x5", 6, 5, 2, 3, true},
       {"valid2_rgba_9x7", 9, 7, 4, 4, true},
       {"valid2_rgb_1x1", 1, 1, 3, 5, true},
+      {"light_rgb_16x12", 16, 12, 3, 1, true, 2},
+      {"light_grey_5x3", 5, 3, 1, 2, true, 2},
+      {"light_grey_alpha_6x5", 6, 5, 2, 3, true, 2},
+      {"light_rgb_1x1", 1, 1, 3, 5, true, 2},
   };
   return cases;
 }
@@ -209,6 +216,7 @@ struct WavefrontGolden {
   const char* model;
   uint32_t width, height, channels, seed;
   bool adaptive;
+  uint8_t kind = 1;  // the stage's kind when `adaptive`
 };
 inline const std::vector<WavefrontGolden>& WavefrontGoldens() {
   static const std::vector<WavefrontGolden> cases = {
@@ -217,6 +225,8 @@ inline const std::vector<WavefrontGolden>& WavefrontGoldens() {
       {"wavefront_rgba_3x9", "local-pixelcnn-rgb", 3, 9, 4, 23, false},
       {"wavefront2_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, true},
       {"wavefront2_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true},
+      {"wavefront3_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, true, 2},
+      {"wavefront3_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true, 2},
   };
   return cases;
 }
@@ -225,6 +235,7 @@ inline EncodeOptions WavefrontOptions(const WavefrontGolden& g) {
   options.model = g.model;
   options.layout = Layout::kWavefront;
   options.adaptive = g.adaptive;
+  options.adaptive_kind = g.kind;
   return options;
 }
 
