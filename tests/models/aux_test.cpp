@@ -23,16 +23,6 @@ namespace {
 
 using namespace model_test;
 
-QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
-  auto v = q[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
-  QPlane p;
-  p.height = int(q.size(2));
-  p.width = int(q.size(3));
-  p.channels = int(q.size(1));
-  p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
-  return p;
-}
-
 const char* kTinyGrey = "kernel=5,hidden=12,inner=16,blocks=2,mixtures=3,grey_kernel=3,grey_hidden=8,grey_inner=8,grey_blocks=1";
 const char* kTinyPyramid = "base_side=3,kernel=3,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=8,base_inner=8,base_blocks=1";
 
@@ -183,19 +173,8 @@ TEST(AuxConditionalNet, BatchSizeAndThreadCountDoNotChangeABit) {
   const auto m = IntAuxGrey::Read(ModelFile::Parse(file.data(), file.size(), "test"));
   auto q = RandomPixels(8, 3, 9, 10, 21);
   auto g = GreyOfQ(q);
-  torch::NoGradGuard ng;
   auto t = TensorsFromInt(m.colour);
-  auto all = ExactForward(t, q, g);
-  for (int64_t batch : {1, 3, 8})
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < 8; i += batch) {
-        const int64_t n = std::min<int64_t>(batch, 8 - i);
-        parts.push_back(ExactForward(t, q.narrow(0, i, n), g.narrow(0, i, n)));
-      }
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-    }
+  ExpectBatchSplitsChangeNothing(8, [&](int64_t i, int64_t n) { return ExactForward(t, q.narrow(0, i, n), g.narrow(0, i, n)); });
   at::set_num_threads(1);  // the other tests: one thread (spinning workers crawl on a loaded machine)
 }
 
@@ -340,30 +319,11 @@ TEST(AuxPyramidGeometry, LevelsAndUpsampling) {
 }
 
 TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
-  for (const char* arch : {kAuxGreyArch, kAuxPyramidArch}) {
-    std::vector<uint8_t> file;
-    auto net = MakeCalibratedNet(arch, arch == std::string(kAuxGreyArch) ? kTinyGrey : kTinyPyramid, 3, 23, &file);
-    const auto parsed = ModelFile::Parse(file.data(), file.size(), "test");
-    ModelFile again;
-    if (arch == std::string(kAuxGreyArch)) {
-      IntAuxGrey::Read(parsed).Write(again);
-    } else {
-      IntAuxPyramid::Read(parsed).Write(again);
-    }
-    EXPECT_EQ(again.Serialize(), file) << arch;
-    auto model = ModelFromBytes(file, "test", Device::kCpu);
-    EXPECT_EQ(model->Identity().architecture, arch);
-    EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
-    EXPECT_TRUE(model->SupportsChannels(3));
-    for (size_t pos : {size_t(20), file.size() / 2, file.size() - 1}) {
-      auto bad = file;
-      bad[pos] ^= 0x10;
-      EXPECT_THROW(ModelFromBytes(bad, "corrupt", Device::kCpu), Error) << arch << " " << pos;
-    }
-    auto truncated = file;
-    truncated.resize(truncated.size() / 3);
-    EXPECT_THROW(ModelFromBytes(truncated, "truncated", Device::kCpu), Error);
-  }
+  std::vector<uint8_t> grey_file, pyramid_file;
+  MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 23, &grey_file);
+  MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, 3, 23, &pyramid_file);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntAuxGrey>(grey_file, kAuxGreyArch);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntAuxPyramid>(pyramid_file, kAuxPyramidArch);
   // A sub-network failing the exactness bound, or in the wrong role, is refused.
   std::vector<uint8_t> file;
   auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 29, &file);
@@ -383,38 +343,8 @@ TEST(AuxModelFile, RoundTripAndCorruptionRefused) {
   EXPECT_THROW(ModelFromBytes(lone_bytes, "lone", Device::kCpu), Error);
 }
 
-TEST(AuxTraining, TinyModelsLossFallsAndExport) {
-  at::set_num_threads(1);
-  for (const char* arch : {kAuxGreyArch, kAuxPyramidArch}) {
-    torch::manual_seed(3);
-    auto net = MakeTrainableNetwork(arch, arch == std::string(kAuxGreyArch) ? kTinyGrey : kTinyPyramid, 3);
-    auto q = RandomPixels(2, 3, 8, 8, 77);
-    auto loss_of = [&](bool quantized) { return net->Nll(q, quantized).mean() / double(q[0].numel()); };
-    torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(5e-3));
-    const double first = loss_of(false).item<double>();
-    for (int i = 0; i < 15; ++i) {
-      opt.zero_grad();
-      auto loss = loss_of(false);
-      loss.backward();
-      opt.step();
-    }
-    const double trained = loss_of(false).item<double>();
-    EXPECT_LT(trained, first - 0.05) << arch << ": " << first << " -> " << trained;
-    net->Calibrate({q});
-    ASSERT_TRUE(net->calibrated());
-    const double qat_before = loss_of(true).item<double>();
-    for (int i = 0; i < 5; ++i) {
-      opt.zero_grad();
-      auto loss = loss_of(true);
-      loss.backward();
-      opt.step();
-    }
-    EXPECT_LT(loss_of(true).item<double>(), qat_before) << arch;
-    net->LoadScales(net->ScalesTensor());
-    EXPECT_THROW(net->LoadScales(torch::zeros({3}, torch::kFloat64)), Error);
-    auto model = ModelFromBytes(net->ExportModelFile(), "exported", Device::kCpu);
-    EXPECT_EQ(model->Identity().architecture, arch);
-  }
+// (conformance_test.cpp checks that training lowers the loss and the trainer's export.)
+TEST(AuxTraining, HyperparametersAndChannelsChecked) {
   EXPECT_THROW(MakeTrainableNetwork(kAuxGreyArch, "", 1), Error);
   EXPECT_THROW(MakeTrainableNetwork(kAuxGreyArch, "aux=2", 3), Error);
   EXPECT_THROW(MakeTrainableNetwork(kAuxPyramidArch, "base_side=0", 3), Error);

@@ -25,32 +25,20 @@ namespace {
 
 using namespace model_test;
 
-struct GatedFixture {
-  GatedPixelCnn model{nullptr};
-  GatedQuantScales scales;
-  IntGatedPixelCnn exported;
-  std::vector<uint8_t> file_bytes;
-};
-
-GatedFixture MakeGatedFixture(int channels, int classes, uint64_t seed, int layers = 3, int kernel = 3) {
-  GatedFixture f;
-  torch::manual_seed(seed);
-  auto shape = GatedPixelCnnShape::FromHyper("kernel=" + std::to_string(kernel) + ",features=12,layers=" + std::to_string(layers) +
-                                                 ",mixtures=3,classes=" + std::to_string(classes),
-                                             channels);
-  f.model = GatedPixelCnn(shape);
-  {
-    // Non-zero biases and class embeddings so they are exercised.
-    torch::NoGradGuard ng;
-    for (auto& p : f.model->parameters())
-      if (p.dim() <= 2) p.uniform_(-0.5, 0.5);
-  }
-  f.scales = CalibrateGatedScales(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
-  f.exported = ExportGatedModel(*f.model, f.scales);
-  ModelFile file;
-  f.exported.Write(file);
-  f.file_bytes = file.Serialize();
-  return f;
+auto MakeGatedFixture(int channels, int classes, uint64_t seed, int layers = 3, int kernel = 3) {
+  return MakeExportedNet(
+      seed, channels, 16,
+      [&] {
+        return GatedPixelCnn(GatedPixelCnnShape::FromHyper("kernel=" + std::to_string(kernel) + ",features=12,layers=" +
+                                                               std::to_string(layers) + ",mixtures=3,classes=" + std::to_string(classes),
+                                                           channels));
+      },
+      [](GatedPixelCnn& m) {
+        // Non-zero biases and class embeddings so they are exercised.
+        for (auto& p : m->parameters())
+          if (p.dim() <= 2) p.uniform_(-0.5, 0.5);
+      },
+      CalibrateGatedScales, ExportGatedModel);
 }
 
 TEST(GatedPixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
@@ -118,21 +106,8 @@ TEST(GatedPixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
   auto f = MakeGatedFixture(3, 5, 5);
   auto q = RandomPixels(8, 3, 9, 10, 21);
   auto c = torch::randint(5, {8}, torch::kInt64);
-  torch::NoGradGuard ng;
   auto t = GatedTensorsFromInt(f.exported);
-  auto all = GatedExactForward(t, q, c);
-  const int saved = at::get_num_threads();
-  for (int64_t batch : {1, 3, 8})
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < 8; i += batch) {
-        const int64_t n = std::min<int64_t>(batch, 8 - i);
-        parts.push_back(GatedExactForward(t, q.narrow(0, i, n), c.narrow(0, i, n)));
-      }
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-    }
-  at::set_num_threads(saved);
+  ExpectBatchSplitsChangeNothing(8, [&](int64_t i, int64_t n) { return GatedExactForward(t, q.narrow(0, i, n), c.narrow(0, i, n)); });
 }
 
 TEST(GatedPixelCnnExact, ConditioningChangesTheDistribution) {
@@ -146,23 +121,8 @@ TEST(GatedPixelCnnExact, ConditioningChangesTheDistribution) {
 
 TEST(GatedPixelCnnModelFile, RoundTripsAndRefusesCorruption) {
   auto f = MakeGatedFixture(3, 4, 23);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  auto again = IntGatedPixelCnn::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
-  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x40;
-    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
-    EXPECT_THROW(ModelFromBytes(bad, "bad", Device::kCpu), Error) << pos;
-  }
-  auto cut = f.file_bytes;
-  cut.resize(cut.size() - 40);
-  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
-  // Through the loader: the architecture dispatches to this model.
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntGatedPixelCnn>(f.file_bytes, kGatedPixelCnnArch);
   auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(model->Identity().architecture, kGatedPixelCnnArch);
   EXPECT_TRUE(model->SupportsChannels(3));
   EXPECT_FALSE(model->SupportsChannels(1));
 }
@@ -173,15 +133,7 @@ TEST(GatedPixelCnnModelFile, RefusesAModelThatFailsTheAccumulationBound) {
     auto broken = f.exported;
     if (which == 0) broken.hconv[1].bias[0] = 1 << 24;
     else broken.vcond[2][5] = 1 << 22, broken.vconv[2].bias[5] = (1 << 24) - (1 << 22);  // only with the class's conditioning
-    ModelFile file;
-    broken.Write(file);
-    try {
-      IntGatedPixelCnn::Read(file);
-      FAIL() << "model accepted";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-      EXPECT_NE(std::string(e.what()).find("exactness bound"), std::string::npos) << e.what();
-    }
+    ExpectRefused(broken, "exactness bound");
   }
 }
 
@@ -241,13 +193,8 @@ TEST(GatedPixelCnnCoding, RoundTripWithTheEncodersClassChoice) {
           RangeSink sink;
           if (k == chosen) model.Encode(view, sink, {});
           else model.EncodeWithClass(view, k, sink, {});
-          const auto stream = sink.encoder.Finish();
-          std::vector<uint8_t> decoded(bytes.size(), 0);
-          PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-          RangeSource source(stream);
-          model.Decode(out, source, {});
-          EXPECT_EQ(decoded, bytes) << channels << " channels, class " << k << ", " << h << "x" << w;
-          EXPECT_TRUE(source.decoder.AtCleanEnd());
+          SCOPED_TRACE("class " + std::to_string(k));
+          ExpectDecodes(model, sink.encoder.Finish(), bytes, w, h, channels);
         }
       }
     }

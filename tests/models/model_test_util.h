@@ -21,6 +21,7 @@
 #include "models/nn/torch/device.h"  // EngineKind
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
+#include "models/nn/runtime/qplane.h"
 #include "models/nn/catalog.h"
 #include "models/nn/train/trainable.h"
 #include "models/nn/train/trainer.h"
@@ -50,6 +51,23 @@ inline torch::Tensor RandomPixels(int64_t b, int64_t c, int64_t h, int64_t w, ui
 inline std::vector<uint8_t> ToBytes(const torch::Tensor& q) {  // [1, C, H, W] -> HWC bytes
   auto v = ((q[0].permute({1, 2, 0}) + 255.0) / 2.0).round().to(torch::kUInt8).contiguous();
   return std::vector<uint8_t>(v.data_ptr<uint8_t>(), v.data_ptr<uint8_t>() + v.numel());
+}
+
+// [1, C, H, W] pixel values q = 2v - 255 -> the QPlane the CPU engines read.
+inline QPlane PlaneOf(const torch::Tensor& q) {
+  auto v = q[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
+  QPlane p;
+  p.height = int(q.size(2));
+  p.width = int(q.size(3));
+  p.channels = int(q.size(1));
+  p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
+  return p;
+}
+
+// Integer-valued parameters [1, P, H, W] -> [H][W][P], as the CPU engines give them.
+inline std::vector<int16_t> HwcParams(const torch::Tensor& params) {
+  auto v = params[0].permute({1, 2, 0}).to(torch::kCPU).to(torch::kInt16).contiguous();
+  return std::vector<int16_t>(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
 }
 
 inline std::vector<Image> SyntheticImages(int n, int size, int channels, uint64_t seed) {
@@ -156,21 +174,33 @@ void ExpectBatchedEqualsIncremental(const std::vector<uint8_t>& file_bytes, cons
 
 // integer(q) on 8 images equals integer() on batches of 1, 3 and 8, with 1 and 2 threads; fake(q) (the
 // training path, straight-through gradients) gives the same integers.
-inline void ExpectBatchAndThreadInvariance(const std::function<torch::Tensor(const torch::Tensor&)>& integer,
-                                           const std::function<torch::Tensor(const torch::Tensor&)>& fake, const torch::Tensor& q) {
+// forward(start, count) (images start .. start + count - 1 of a batch of n) computed in batches of 1, 3 and 8
+// with 1 and 2 threads equals forward(0, n); after_each(batch, all) runs further checks at each setting.
+inline void ExpectBatchSplitsChangeNothing(
+    int64_t n, const std::function<torch::Tensor(int64_t start, int64_t count)>& forward,
+    const std::function<void(int64_t batch, const torch::Tensor& all)>& after_each = nullptr) {
   torch::NoGradGuard ng;
   ScopedTorchThreads restore(1);
-  auto all = integer(q);
-  const int64_t n = q.size(0);
+  auto all = forward(0, n);
   for (int64_t batch : {1, 3, 8}) {
     for (int threads : {1, 2}) {
       at::set_num_threads(threads);
+      SCOPED_TRACE("batch " + std::to_string(batch) + " threads " + std::to_string(threads));
       std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < n; i += batch) parts.push_back(integer(q.narrow(0, i, std::min<int64_t>(batch, n - i))));
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-      EXPECT_TRUE(torch::equal(fake(q.narrow(0, 0, batch)), all.narrow(0, 0, batch))) << "ste batch " << batch << " threads " << threads;
+      for (int64_t i = 0; i < n; i += batch) parts.push_back(forward(i, std::min<int64_t>(batch, n - i)));
+      EXPECT_TRUE(torch::equal(torch::cat(parts), all));
+      if (after_each) after_each(batch, all);
     }
   }
+}
+
+inline void ExpectBatchAndThreadInvariance(const std::function<torch::Tensor(const torch::Tensor&)>& integer,
+                                           const std::function<torch::Tensor(const torch::Tensor&)>& fake, const torch::Tensor& q) {
+  ExpectBatchSplitsChangeNothing(
+      q.size(0), [&](int64_t start, int64_t count) { return integer(q.narrow(0, start, count)); },
+      [&](int64_t batch, const torch::Tensor& all) {
+        EXPECT_TRUE(torch::equal(fake(q.narrow(0, 0, batch)), all.narrow(0, 0, batch))) << "ste";
+      });
 }
 
 // Both encoders (CPU engine, LibTorch) give the same range-coder stream, within 0.1% of the model's code
@@ -180,6 +210,16 @@ inline std::vector<uint8_t> EncodeStream(const CodingModel& model, std::vector<u
   RangeSink sink;
   model.Encode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()}, sink, {});
   return sink.encoder.Finish();
+}
+
+// `model` decodes `stream` to `bytes` (w x h x channels) and stops at the stream's clean end.
+inline void ExpectDecodes(const CodingModel& model, const std::vector<uint8_t>& stream, const std::vector<uint8_t>& bytes, int w,
+                          int h, int channels) {
+  std::vector<uint8_t> decoded(bytes.size(), 0);
+  RangeSource source(stream);
+  model.Decode(PlaneView{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()}, source, {});
+  EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
+  EXPECT_TRUE(source.decoder.AtCleanEnd());
 }
 
 // Every encoder in `encoders` (models made by make(engine)) gives the same range-coder stream of a random
@@ -220,6 +260,47 @@ inline std::unique_ptr<TrainableNetwork> MakeCalibratedNet(const std::string& ar
   net->Calibrate({RandomPixels(2, channels, 16, 16, seed + 1)});
   *file = net->ExportModelFile();
   return net;
+}
+
+// A float network of one architecture with its calibrated quantisation scales, the integer model exported
+// from them and that model's file.
+template <class Net, class Scales, class IntModel>
+struct ExportedNet {
+  Net model{nullptr};
+  Scales scales;
+  IntModel exported;
+  std::vector<uint8_t> file_bytes;
+};
+
+// Biases uniform in [-r, r], so that they are exercised (a perturbation for MakeExportedNet).
+inline void RandomizeBiases(torch::nn::Module& m, double r) {
+  for (auto& p : m.parameters())
+    if (p.dim() == 1) p.uniform_(-r, r);
+}
+
+// Seeds LibTorch with `seed`, builds make() (a module holder), lets perturb(holder) change its fresh weights
+// (no gradients), calibrates it on two random side x side images (calibrate(module, batches) -> scales) and
+// exports it (export_model(module, scales) -> integer model).
+template <class Make, class Perturb, class Calibrate, class Export>
+auto MakeExportedNet(uint64_t seed, int channels, int side, Make make, Perturb perturb, Calibrate calibrate,
+                     Export export_model) {
+  torch::manual_seed(seed);
+  auto model = make();
+  {
+    torch::NoGradGuard ng;
+    perturb(model);
+  }
+  auto scales = calibrate(*model, std::vector<torch::Tensor>{RandomPixels(2, channels, side, side, seed + 1)});
+  auto exported = export_model(*model, scales);
+  auto bytes = ModelFileBytes(exported);
+  return ExportedNet<decltype(model), decltype(scales), decltype(exported)>{model, scales, exported, bytes};
+}
+
+// The fake-quantised forward fake(ste), with straight-through gradients off and on, equals `integer` bit for bit.
+inline void ExpectFakeEqualsInteger(const std::function<torch::Tensor(bool ste)>& fake, const torch::Tensor& integer) {
+  torch::NoGradGuard ng;
+  EXPECT_TRUE(torch::equal(fake(false), integer)) << "ste off";
+  EXPECT_TRUE(torch::equal(fake(true), integer)) << "ste on";
 }
 
 // The fake-quantised forwards (ste off and on) equal the integer one, and the integer model's likelihood is
@@ -268,40 +349,47 @@ void ExpectRefused(const IntModel& broken, const std::string& what) {
   }
 }
 
-// 30 float and (after calibration) 15 quantised Adam steps on one batch lower the loss; the scales
-// round-trip through a checkpoint tensor.
-inline void ExpectLossFallsFloatAndQuantised(const std::string& arch, const std::string& hyper) {
+// `steps` optimiser steps of net on one batch (its Nll in bits per subpixel, fake-quantised with `quantized`);
+// returns the loss before the first step and before the last.
+inline std::pair<double, double> TrainSteps(TrainableNetwork& net, torch::optim::Optimizer& opt, const torch::Tensor& batch,
+                                            bool quantized, int steps) {
+  double first = 0, last = 0;
+  for (int i = 0; i < steps; ++i) {
+    auto loss = net.Nll(batch, quantized).mean() / double(batch[0].numel()) / std::log(2.0);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    (i == 0 ? first : last) = loss.item<double>();
+  }
+  return std::pair{first, last};
+}
+
+// 30 float and (after calibration) 15 quantised Adam steps on one batch lower the loss (Nll, bits per
+// subpixel: by 0.15 and 0.05); the scales round-trip through a checkpoint tensor, and one of the wrong size
+// is refused.
+inline void ExpectLossFallsFloatAndQuantised(const std::string& arch, const std::string& hyper, int channels = 3) {
   ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
-  auto net = MakeTrainableNetwork(arch, hyper, 3);
-  auto batch = RandomPixels(8, 3, 10, 10, 99);
+  auto net = MakeTrainableNetwork(arch, hyper, channels);
+  auto batch = RandomPixels(8, channels, 10, 10, 99);
   torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
-  auto train = [&](bool quantized, int steps) {
-    double first = 0, last = 0;
-    for (int i = 0; i < steps; ++i) {
-      auto loss = DiscretizedMixLogisticNll(batch / 255.0, net->Forward(batch, quantized), net->mixtures()).mean() / 300.0 / std::log(2.0);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      (i == 0 ? first : last) = loss.item<double>();
-    }
-    return std::pair{first, last};
-  };
+  auto train = [&](bool quantized, int steps) { return TrainSteps(*net, opt, batch, quantized, steps); };
   const auto [f0, f1] = train(false, 30);
-  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
+  EXPECT_LT(f1, f0 - 0.15) << "float loss did not fall: " << f0 << " -> " << f1;
   net->Calibrate({batch});
   ASSERT_TRUE(net->calibrated());
   const auto [q0, q1] = train(true, 15);
   EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
-  auto again = MakeTrainableNetwork(arch, hyper, 3);
+  auto again = MakeTrainableNetwork(arch, hyper, channels);
   again->LoadScales(net->ScalesTensor());
   EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
-  EXPECT_THROW(again->LoadScales(torch::zeros({3}, torch::kFloat64)), Error);
+  EXPECT_THROW(again->LoadScales(torch::zeros({net->ScalesTensor().numel() + 1}, torch::kFloat64)), Error);
 }
 
 // `steps` quantisation-aware trainer steps export a model of `arch` whose code length is within 0.05 bpd of
 // the fake-quantised likelihood.
-inline void ExpectTrainerExportsAnIntegerModel(const std::string& arch, const std::string& hyper, int steps) {
+inline void ExpectTrainerExportsAnIntegerModel(const std::string& arch, const std::string& hyper, int steps,
+                                               int channels = 3) {
   ScopedTorchThreads one_thread(1);
   const auto dir = std::filesystem::temp_directory_path() / (arch + "_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -319,7 +407,7 @@ inline void ExpectTrainerExportsAnIntegerModel(const std::string& arch, const st
   o.qat = true;
   o.checkpoint_path = (dir / "ckpt.pt").string();
   o.export_path = (dir / "model.pxzm").string();
-  const auto report = Train(SyntheticImages(3, 16, 3, 5), SyntheticImages(1, 12, 3, 50), o);
+  const auto report = Train(SyntheticImages(3, 16, channels, 5), SyntheticImages(1, 12, channels, 50), o);
   EXPECT_GT(report.float_bpd, 0.0);
   EXPECT_NEAR(report.integer_bpd, report.float_bpd, 0.05);
   auto loaded = ModelFromBytes(ModelFile::Load(o.export_path).Serialize(), o.export_path, Device::kCpu);

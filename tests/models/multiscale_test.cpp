@@ -38,38 +38,10 @@ constexpr const char* kWidestHyper =
     "base_side=2,hidden=12,inner=16,blocks=2,mixtures=3,base_kernel=3,base_hidden=12,base_inner=16,base_blocks=1,act_bits=12,"
     "weight_bits=16";
 
-struct Fixture {
-  MultiscalePixelCnn model{nullptr};
-  MultiscaleScales scales;
-  IntMultiscalePixelCnn exported;
-  std::vector<uint8_t> file_bytes;
-};
-
-Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
-  Fixture f;
-  torch::manual_seed(seed);
-  f.model = MultiscalePixelCnn(MultiscaleShape::FromHyper(hyper, channels));
-  {
-    torch::NoGradGuard ng;
-    for (auto& p : f.model->parameters())
-      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
-  }
-  f.scales = CalibrateMultiscaleScales(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
-  f.exported = ExportMultiscaleModel(*f.model, f.scales);
-  ModelFile file;
-  f.exported.Write(file);
-  f.file_bytes = file.Serialize();
-  return f;
-}
-
-QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W]
-  QPlane p;
-  p.height = int(q.size(2));
-  p.width = int(q.size(3));
-  p.channels = int(q.size(1));
-  auto v = q[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
-  p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
-  return p;
+auto MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
+  return MakeExportedNet(
+      seed, channels, 16, [&] { return MultiscalePixelCnn(MultiscaleShape::FromHyper(hyper, channels)); },
+      [](MultiscalePixelCnn& m) { RandomizeBiases(*m, 0.3); }, CalibrateMultiscaleScales, ExportMultiscaleModel);
 }
 
 // Parameters [H][W][P] of every pixel from the CPU engine: base steps and group evaluations.
@@ -101,11 +73,6 @@ std::vector<int16_t> CpuParamMap(const IntMultiscalePixelCnn& m, const QPlane& p
   return out;
 }
 
-std::vector<int16_t> TorchParamMap(const torch::Tensor& params) {  // [1, P, H, W] -> [H][W][P]
-  auto v = params[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
-  return std::vector<int16_t>(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
-}
-
 TEST(MultiscaleGeometry, LevelsFromSize) {
   EXPECT_EQ(MultiscaleLevels(1, 1, 32), 0);
   EXPECT_EQ(MultiscaleLevels(32, 7, 32), 0);
@@ -126,7 +93,7 @@ TEST(MultiscaleExact, CpuEngineEqualsTorchPathOnOddSizes) {
                         std::pair{33, 20}}) {
       auto q = RandomPixels(1, channels, h, w, uint64_t(100 * h + w));
       const QPlane plane = PlaneOf(q);
-      const auto torch_map = TorchParamMap(MultiscaleForwardExact(tensors, q));
+      const auto torch_map = HwcParams(MultiscaleForwardExact(tensors, q));
       const auto cpu1 = CpuParamMap(f.exported, plane, 1);
       ASSERT_EQ(cpu1, torch_map) << channels << " channels " << h << "x" << w;
       EXPECT_EQ(CpuParamMap(f.exported, plane, 3), cpu1) << "thread count changed the result";
@@ -145,7 +112,7 @@ TEST(MultiscaleExact, DefaultShapeCpuEngineEqualsTorchPath) {
   torch::NoGradGuard ng;
   auto f = MakeFixture(3, 19, "");
   auto q = RandomPixels(1, 3, 37, 71, 23);
-  EXPECT_EQ(TorchParamMap(MultiscaleForwardExact(MultiscaleTensorsFromInt(f.exported), q)),
+  EXPECT_EQ(HwcParams(MultiscaleForwardExact(MultiscaleTensorsFromInt(f.exported), q)),
             CpuParamMap(f.exported, PlaneOf(q), 2));
 }
 
@@ -183,43 +150,26 @@ TEST(MultiscaleExact, CudaEqualsCpuEngine) {
       auto q = RandomPixels(2, channels, h, w, uint64_t(7 * h + w));
       auto cuda = MultiscaleForwardExact(tensors, q.to(torch::kCUDA)).to(torch::kCPU);
       for (int64_t b = 0; b < 2; ++b)
-        EXPECT_EQ(TorchParamMap(cuda.narrow(0, b, 1)), CpuParamMap(f.exported, PlaneOf(q.narrow(0, b, 1)), 2))
+        EXPECT_EQ(HwcParams(cuda.narrow(0, b, 1)), CpuParamMap(f.exported, PlaneOf(q.narrow(0, b, 1)), 2))
             << channels << " channels " << h << "x" << w;
     }
   }
 }
 
-TEST(MultiscaleCoding, RoundTripGreyAndRgb) {
+// Wider activations and weights, odd sizes, and the LibTorch engine as the decoder too (conformance_test.cpp
+// codes the tiny shape).
+TEST(MultiscaleCoding, RoundTripGreyAndRgbWithEitherDecoderEngine) {
   for (const char* hyper : {kTinyHyper, kWideHyper, kWidestHyper})
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 21, hyper);
+    auto make = [&](EngineKind e) { return std::make_shared<const MultiscaleCodingModel>(f.file_bytes, "test", e); };
     for (auto [h, w] : {std::pair{1, 1}, std::pair{1, 9}, std::pair{9, 1}, std::pair{5, 3}, std::pair{23, 17},
                         std::pair{40, 33}}) {
+      ExpectEncodersAgreeAndRoundTrip(make, channels, h, w);
       auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(31 * h + w)));
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      std::vector<uint8_t> streams[2];
-      int k = 0;
-      for (EngineKind engine : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-        MultiscaleCodingModel m(f.file_bytes, "test", engine);
-        RangeSink sink;
-        m.Encode(view, sink, {});
-        EXPECT_EQ(sink.symbols, int64_t(h) * w * channels);
-        streams[k++] = sink.encoder.Finish();
-      }
-      ASSERT_EQ(streams[0], streams[1]) << "the engines' CDFs differ";
-      MultiscaleCodingModel model(f.file_bytes, "test", EngineKind::kCpu, 2);
-      const double bits = ModelCodeLengthBits(model, view);
-      EXPECT_LE(double(streams[0].size()) * 8.0, bits * 1.001 + 64.0);
-      for (EngineKind engine : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-        MultiscaleCodingModel dec(f.file_bytes, "test", engine);
-        std::vector<uint8_t> decoded(bytes.size(), 0);
-        PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-        RangeSource source(streams[0]);
-        dec.Decode(out, source, {});
-        EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
-        EXPECT_TRUE(source.decoder.AtCleanEnd());
-      }
+      ExpectDecodes(*make(EngineKind::kTorchCpu), EncodeStream(*make(EngineKind::kCpu), bytes, w, h, channels), bytes, w, h,
+                    channels);
     }
   }
 }
@@ -228,17 +178,8 @@ TEST(MultiscaleCoding, DecodeNeedsLogarithmicNetworkEvaluations) {
   auto f = MakeFixture(1, 33, "base_side=4,hidden=4,inner=4,blocks=1,mixtures=1,base_kernel=3,base_hidden=4,base_inner=4,base_blocks=1");
   for (int n : {16, 64, 256}) {
     auto bytes = ToBytes(RandomPixels(1, 1, n, n, uint64_t(n)));
-    PlaneView view{uint32_t(n), uint32_t(n), 1, bytes.data()};
-    MultiscaleCodingModel enc(f.file_bytes, "test", EngineKind::kCpu);
-    RangeSink sink;
-    enc.Encode(view, sink, {});
-    const auto stream = sink.encoder.Finish();
     MultiscaleCodingModel dec(f.file_bytes, "test", EngineKind::kCpu);
-    std::vector<uint8_t> decoded(bytes.size(), 0);
-    PlaneView out{uint32_t(n), uint32_t(n), 1, decoded.data()};
-    RangeSource source(stream);
-    dec.Decode(out, source, {});
-    ASSERT_EQ(decoded, bytes);
+    ExpectDecodes(dec, EncodeStream(MultiscaleCodingModel(f.file_bytes, "test", EngineKind::kCpu), bytes, n, n, 1), bytes, n, n, 1);
     const int L = MultiscaleLevels(n, n, 4);
     EXPECT_EQ(L, int(std::log2(n)) - 2);
     EXPECT_EQ(dec.group_evaluations(), 3 * L) << n;  // 3 per doubling of resolution
@@ -279,25 +220,12 @@ TEST(MultiscaleCoding, DISABLED_Timing768x512) {
 
 TEST(MultiscaleModelFile, RoundTripAndCorruptionRefused) {
   auto f = MakeFixture(3, 41);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntMultiscalePixelCnn>(f.file_bytes, kMultiscalePixelCnnArch);
   const auto file = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  EXPECT_EQ(file.Text("architecture"), kMultiscalePixelCnnArch);
   EXPECT_EQ(file.Text("base.architecture"), "local-pixelcnn");
-  const auto again = IntMultiscalePixelCnn::Read(file);
-  ModelFile rewritten;
-  again.Write(rewritten);
-  EXPECT_EQ(rewritten.Serialize(), f.file_bytes);
   auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
   EXPECT_TRUE(model->SupportsChannels(3));
   EXPECT_FALSE(model->SupportsChannels(1));
-  for (size_t pos : {size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x10;
-    EXPECT_THROW(MultiscaleCodingModel(bad, "corrupt", EngineKind::kCpu), Error) << pos;
-  }
-  auto truncated = f.file_bytes;
-  truncated.resize(truncated.size() / 3);
-  EXPECT_THROW(ModelFromBytes(truncated, "truncated", Device::kCpu), Error);
 }
 
 TEST(MultiscaleModelFile, AccumulationBoundViolationRefused) {
@@ -322,62 +250,18 @@ TEST(MultiscaleModelFile, AccumulationBoundViolationRefused) {
   EXPECT_THROW(m.Validate(), Error);
 }
 
-TEST(MultiscaleTraining, TinyModelLossFallsAndExports) {
-  torch::manual_seed(3);
-  auto net = MakeTrainableNetwork(kMultiscalePixelCnnArch,
-                                  "base_side=4,hidden=8,inner=8,blocks=1,mixtures=2,base_kernel=3,base_hidden=8,base_inner=8,base_blocks=1", 3);
-  auto q = RandomPixels(4, 3, 16, 16, 77);
-  auto loss_of = [&](bool quantized) {
-    return DiscretizedMixLogisticNll(q / 255.0, net->Forward(q, quantized), net->mixtures()).mean() / double(q[0].numel());
-  };
-  EXPECT_EQ(net->Forward(q, false).sizes(), (std::vector<int64_t>{4, MixtureParamCount(3, 2), 16, 16}));
-  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(5e-3));
-  const double first = loss_of(false).item<double>();
-  for (int i = 0; i < 25; ++i) {
-    opt.zero_grad();
-    auto loss = loss_of(false);
-    loss.backward();
-    opt.step();
-  }
-  const double trained = loss_of(false).item<double>();
-  EXPECT_LT(trained, first - 0.05) << first << " -> " << trained;
-  net->Calibrate({q});
-  ASSERT_TRUE(net->calibrated());
-  const double qat_before = loss_of(true).item<double>();
-  for (int i = 0; i < 10; ++i) {
-    opt.zero_grad();
-    auto loss = loss_of(true);
-    loss.backward();
-    opt.step();
-  }
-  const double qat_after = loss_of(true).item<double>();
-  EXPECT_LT(qat_after, qat_before) << qat_before << " -> " << qat_after;
-  // Scales survive a checkpoint; the export is a multiscale coding model.
-  net->LoadScales(net->ScalesTensor());
-  const auto bytes = net->ExportModelFile();
-  auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), pixelzip::Order::kMultiscale);
-  EXPECT_EQ(model->Identity().architecture, kMultiscalePixelCnnArch);
-}
-
 TEST(MultiscaleModelFile, WideActivationsRoundTripAndAreChecked) {
   auto f = MakeFixture(3, 61, kWideHyper);
   EXPECT_EQ(f.exported.shape.act_bits, 10);
   EXPECT_EQ(f.exported.base.shape.act_bits, 10);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "wide");
-  auto again = IntMultiscalePixelCnn::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntMultiscalePixelCnn>(f.file_bytes, kMultiscalePixelCnnArch);
   int16_t widest = 0;
   for (const auto& l : f.exported.groups[2].lut_mid)
     for (int16_t v : l.table) widest = std::max<int16_t>(widest, int16_t(std::abs(v)));
   EXPECT_GT(widest, 127);
   auto broken = f.exported;
   broken.groups[1].lut_head.table[4095] = 512;
-  ModelFile bad;
-  broken.Write(bad);
-  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad), Error);
+  ExpectRefused(broken, "");
 }
 
 TEST(MultiscaleModelFile, WideWeightsRoundTripKeepTheBoundAndAreChecked) {
@@ -389,10 +273,7 @@ TEST(MultiscaleModelFile, WideWeightsRoundTripKeepTheBoundAndAreChecked) {
   EXPECT_TRUE(parsed.Has("group0.conv0.weight16"));
   EXPECT_TRUE(parsed.Has("group2.head.weight16"));
   EXPECT_TRUE(parsed.Has("base.head.weight16"));
-  auto again = IntMultiscalePixelCnn::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntMultiscalePixelCnn>(f.file_bytes, kMultiscalePixelCnnArch);
   // Every group layer satisfies the bound (as the loader proved), with weights wider than int8.
   int widest = 0;
   for (const auto& n : f.exported.groups)
@@ -400,15 +281,11 @@ TEST(MultiscaleModelFile, WideWeightsRoundTripKeepTheBoundAndAreChecked) {
   EXPECT_GT(widest, 127);
   auto broken = f.exported;
   broken.groups[2].conv1[0].weight[0] = -32768;
-  ModelFile bad;
-  broken.Write(bad);
-  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad), Error);
+  ExpectRefused(broken, "");
   auto narrow = MakeFixture(3, 67, kWideHyper);
   auto too_wide = narrow.exported;
   too_wide.groups[0].head.weight[0] = 200;  // beyond int8 in an int8-weight model
-  ModelFile bad2;
-  too_wide.Write(bad2);
-  EXPECT_THROW(IntMultiscalePixelCnn::Read(bad2), Error);
+  ExpectRefused(too_wide, "");
 }
 
 }  // namespace

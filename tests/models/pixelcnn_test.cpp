@@ -24,29 +24,15 @@ using namespace model_test;
 
 constexpr const char* kSmall = "kernel=5,hidden=12,inner=6,blocks=2,head=9";
 
-struct Fixture {
-  PixelCnn model{nullptr};
-  PixelCnnScales scales;
-  IntPixelCnn exported;
-  std::vector<uint8_t> file_bytes;
-};
-
-Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSmall) {
-  Fixture f;
-  torch::manual_seed(seed);
-  f.model = PixelCnn(PixelCnnShape::FromHyper(hyper, channels));
-  {
-    torch::NoGradGuard ng;
-    for (auto& p : f.model->parameters())
-      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
-      else p.mul_(3.0);  // livelier logits than the initialisation's
-  }
-  f.scales = CalibratePixelCnn(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
-  f.exported = ExportPixelCnn(*f.model, f.scales);
-  ModelFile file;
-  f.exported.Write(file);
-  f.file_bytes = file.Serialize();
-  return f;
+auto MakeFixture(int channels, uint64_t seed, const std::string& hyper = kSmall) {
+  return MakeExportedNet(
+      seed, channels, 16, [&] { return PixelCnn(PixelCnnShape::FromHyper(hyper, channels)); },
+      [](PixelCnn& m) {
+        RandomizeBiases(*m, 0.3);
+        for (auto& p : m->parameters())
+          if (p.dim() != 1) p.mul_(3.0);  // livelier logits than the initialisation's
+      },
+      CalibratePixelCnn, ExportPixelCnn);
 }
 
 void ExpectValidCdf(const SoftmaxCdf& cdf) {
@@ -182,74 +168,16 @@ TEST(PixelCnnExact, DefaultShapeBatchedEqualsIncremental) {
 
 TEST(PixelCnnExact, BatchSizeAndThreadCountDoNotChangeABit) {
   auto f = MakeFixture(3, 5);
-  auto q = RandomPixels(8, 3, 9, 10, 21);
-  torch::NoGradGuard ng;
   auto t = PixelCnnTensorsFromInt(f.exported);
-  const int saved = at::get_num_threads();
-  at::set_num_threads(1);
-  auto all = PixelCnnExactForward(t, q);
-  for (int64_t batch : {1, 3, 8}) {
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      std::vector<torch::Tensor> parts;
-      for (int64_t i = 0; i < 8; i += batch) parts.push_back(PixelCnnExactForward(t, q.narrow(0, i, std::min<int64_t>(batch, 8 - i))));
-      EXPECT_TRUE(torch::equal(torch::cat(parts), all)) << "batch " << batch << " threads " << threads;
-    }
-  }
-  at::set_num_threads(saved);
-}
-
-TEST(PixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
-  for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 41);
-    auto model = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-    EXPECT_EQ(model->Identity().architecture, kPixelCnnArch);
-    for (auto [h, w] : {std::pair{1, 1}, std::pair{23, 19}, std::pair{5, 40}}) {
-      auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      RangeSink sink;
-      model->Encode(view, sink, {});
-      const auto stream = sink.encoder.Finish();
-      const double bits = ModelCodeLengthBits(*model, view);
-      EXPECT_LE(double(stream.size()) * 8.0, bits * 1.001 + 64.0);
-      EXPECT_GE(double(stream.size()) * 8.0, bits - 8.0);
-      std::vector<uint8_t> decoded(bytes.size(), 0);
-      PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-      RangeSource source(stream);
-      model->Decode(out, source, {});
-      EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
-      EXPECT_TRUE(source.decoder.AtCleanEnd());
-    }
-  }
+  ExpectBatchAndThreadInvariance([&](const torch::Tensor& q) { return PixelCnnExactForward(t, q); },
+                                 [&](const torch::Tensor& q) {
+                                   return PixelCnnExactForward(PixelCnnTensorsFromFloat(*f.model, f.scales, true), q);
+                                 },
+                                 RandomPixels(8, 3, 9, 10, 21));
 }
 
 TEST(PixelCnnModelFile, RoundTripsAndRefusesCorruption) {
-  auto f = MakeFixture(3, 23);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  auto again = IntPixelCnn::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
-  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x40;
-    EXPECT_THROW(ModelFile::Parse(bad.data(), bad.size(), "bad"), Error) << pos;
-  }
-  auto cut = f.file_bytes;
-  cut.resize(cut.size() - 40);
-  EXPECT_THROW(ModelFile::Parse(cut.data(), cut.size(), "cut"), Error);
-}
-
-void ExpectRefused(const IntPixelCnn& m, const std::string& message) {
-  ModelFile file;
-  m.Write(file);
-  try {
-    IntPixelCnn::Read(file);
-    FAIL() << "model accepted; expected: " << message;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-    EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
-  }
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntPixelCnn>(MakeFixture(3, 23).file_bytes, "pixelcnn");
 }
 
 TEST(PixelCnnModelFile, RefusesBrokenModels) {
@@ -282,40 +210,19 @@ TEST(PixelCnnModelFile, RefusesBrokenModels) {
   }
 }
 
-TEST(PixelCnnTraining, LossFallsFloatAndQuantisedAndExports) {
+// A briefly trained model (far from uniform): its integer softmax CDFs code like the fake-quantised forward's
+// float softmax of the same integer logits (conformance_test.cpp checks the loss falls and the export).
+TEST(PixelCnnTraining, IntegerSoftmaxCdfCodesLikeTheFakeQuantisedSoftmax) {
+  ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
   auto net = MakeTrainableNetwork("pixelcnn", kSmall, 3);
   auto q = RandomPixels(4, 3, 12, 12, 77);
-  auto loss_of = [&](bool quantized) { return net->Nll(q, quantized).mean() / double(q[0].numel()); };
   EXPECT_EQ(net->Forward(q, false).sizes(), (std::vector<int64_t>{4, 768, 12, 12}));
   torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(5e-3));
-  const double first = loss_of(false).item<double>();
-  for (int i = 0; i < 25; ++i) {
-    opt.zero_grad();
-    auto loss = loss_of(false);
-    loss.backward();
-    opt.step();
-  }
-  const double trained = loss_of(false).item<double>();
-  EXPECT_LT(trained, first - 0.05) << first << " -> " << trained;
+  TrainSteps(*net, opt, q, false, 25);
   net->Calibrate({q});
-  ASSERT_TRUE(net->calibrated());
-  const double qat_before = loss_of(true).item<double>();
-  for (int i = 0; i < 10; ++i) {
-    opt.zero_grad();
-    auto loss = loss_of(true);
-    loss.backward();
-    opt.step();
-  }
-  const double qat_after = loss_of(true).item<double>();
-  EXPECT_LT(qat_after, qat_before) << qat_before << " -> " << qat_after;
-  net->LoadScales(net->ScalesTensor());
-  const auto bytes = net->ExportModelFile();
-  auto model = ModelFromBytes(bytes, "exported", Device::kCpu);
-  EXPECT_EQ(model->Order(), pixelzip::Order::kRaster);
-  EXPECT_EQ(model->Identity().architecture, kPixelCnnArch);
-  // The exported model's integer CDFs code like the fake-quantised forward's float softmax
-  // (the same integer logits): the integer CDF costs little.
+  TrainSteps(*net, opt, q, true, 10);
+  auto model = ModelFromBytes(net->ExportModelFile(), "exported", Device::kCpu);
   auto img = ToBytes(q.narrow(0, 0, 1));
   PlaneView view{12, 12, 3, img.data()};
   torch::NoGradGuard ng;

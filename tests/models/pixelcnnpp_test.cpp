@@ -8,10 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <random>
 
-#include <unistd.h>
 
 #include "entropy/range_coder.h"
 #include "models/nn/torch/logistic_mixture.h"
@@ -21,7 +19,6 @@
 #include "models/nn/arch/pixelcnnpp/coding_model.h"
 #include "models/nn/arch/pixelcnnpp/exact.h"
 #include "models/nn/train/trainable.h"
-#include "models/nn/train/trainer.h"
 #include "pixelzip/error.h"
 #include "tests/models/model_test_util.h"
 
@@ -32,49 +29,23 @@ using namespace model_test;
 
 constexpr const char* kTinyHyper = "filters=8,nr_resnet=1,stages=3,mixtures=4";
 
-struct Fixture {
-  PixelCnnPP model{nullptr};
-  PixelCnnPPScales scales;
-  IntPixelCnnPP exported;
-  std::vector<uint8_t> file_bytes;
-};
-
-Fixture MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
-  Fixture f;
-  torch::manual_seed(seed);
-  PixelCnnPPConfig c;
-  c.shape = PixelCnnPPShape::FromHyper(hyper, channels);
-  f.model = PixelCnnPP(c);
-  {
-    // Non-zero biases and a larger residual branch, so every path carries signal.
-    torch::NoGradGuard ng;
-    for (auto& p : f.model->parameters())
-      if (p.dim() == 1) p.uniform_(-0.3, 0.3);
-    for (auto& b : f.model->blocks[0]) b.conv2_w.mul_(5.0);
-    for (auto& b : f.model->blocks[1]) b.conv2_w.mul_(5.0);
-  }
-  f.model->eval();
-  f.scales = CalibrateScales(*f.model, {RandomPixels(2, channels, 16, 16, seed + 1)});
-  f.exported = ExportIntModel(*f.model, f.scales);
-  ModelFile file;
-  f.exported.Write(file);
-  f.file_bytes = file.Serialize();
-  return f;
-}
-
-QPlane PlaneOf(const torch::Tensor& q) {  // [1, C, H, W] -> QPlane
-  auto v = q[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
-  QPlane p;
-  p.height = int(q.size(2));
-  p.width = int(q.size(3));
-  p.channels = int(q.size(1));
-  p.q.assign(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
-  return p;
-}
-
-std::vector<int16_t> HwcParams(const torch::Tensor& params) {  // [1, P, H, W] -> [H][W][P]
-  auto v = params[0].permute({1, 2, 0}).to(torch::kInt16).contiguous();
-  return std::vector<int16_t>(v.data_ptr<int16_t>(), v.data_ptr<int16_t>() + v.numel());
+auto MakeFixture(int channels, uint64_t seed, const std::string& hyper = kTinyHyper) {
+  return MakeExportedNet(
+      seed, channels, 16,
+      [&] {
+        PixelCnnPPConfig c;
+        c.shape = PixelCnnPPShape::FromHyper(hyper, channels);
+        return PixelCnnPP(c);
+      },
+      [](PixelCnnPP& m) {
+        // Non-zero biases and a larger residual branch, so every path carries signal.
+        RandomizeBiases(*m, 0.3);
+        for (auto& b : m->blocks[0]) b.conv2_w.mul_(5.0);
+        for (auto& b : m->blocks[1]) b.conv2_w.mul_(5.0);
+        m->eval();
+      },
+      [](PixelCnnPPImpl& m, const std::vector<torch::Tensor>& b) { return CalibrateScales(m, b); },
+      [](PixelCnnPPImpl& m, const PixelCnnPPScales& s) { return ExportIntModel(m, s); });
 }
 
 int64_t BatchedPassPositions(const PixelCnnPPShape& shape, int h, int w) {
@@ -134,12 +105,9 @@ TEST(PixelCnnPPExact, FakeQuantForwardEqualsIntegerTorchPath) {
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 7);
     auto q = RandomPixels(2, channels, 13, 11, 3);
-    torch::NoGradGuard ng;
-    auto fake = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/false), q);
-    auto fake_ste = ExactForward(TensorsFromFloat(*f.model, f.scales, /*ste=*/true), q);
-    auto integer = ExactForward(TensorsFromInt(f.exported), q);
-    EXPECT_TRUE(torch::equal(fake, integer)) << "channels " << channels;
-    EXPECT_TRUE(torch::equal(fake_ste, integer)) << "channels " << channels;
+    SCOPED_TRACE(std::to_string(channels) + " channels");
+    const auto integer = ExactForward(TensorsFromInt(f.exported), q);
+    ExpectFakeEqualsInteger([&](bool ste) { return ExactForward(TensorsFromFloat(*f.model, f.scales, ste), q); }, integer);
     // The parameters are not trivially constant.
     EXPECT_GT(integer.std().item<double>(), 1.0);
   }
@@ -237,94 +205,36 @@ TEST(PixelCnnPPExact, BatchSizeAndThreadCountDoNotChangeABit) {
   EXPECT_EQ(EngineParamsForImage(f.exported, plane.q.data(), 9, 10), HwcParams(all.narrow(0, 5, 1)));
 }
 
-TEST(PixelCnnPPExact, IntegerCdfMatchesFloatLikelihood) {
+// (conformance_test.cpp checks the round trip with either encoder.)
+TEST(PixelCnnPPCoding, DecoderReportsProgressToTheEnd) {
   ScopedTorchThreads one_thread(1);
-  auto f = MakeFixture(3, 17);
-  auto q = RandomPixels(1, 3, 12, 12, 8);
-  torch::NoGradGuard ng;
-  auto t = TensorsFromInt(f.exported);
-  auto params = ExactForward(t, q) * t.param_scale;
-  const double float_bits = DiscretizedMixLogisticNll(q / 255.0, params, f.exported.shape.mixtures).sum().item<double>() / std::log(2.0);
-  auto bytes = ToBytes(q);
-  PlaneView view{12, 12, 3, bytes.data()};
-  PixelCnnPPCodingModel coded(f.file_bytes, "test", EngineKind::kCpu);
-  const double int_bits = ModelCodeLengthBits(coded, view);
-  EXPECT_NEAR(int_bits / 432.0, float_bits / 432.0, 0.02);
+  auto f = MakeFixture(1, 19);
+  auto bytes = ToBytes(RandomPixels(1, 1, 6, 9, 195));
+  PixelCnnPPCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
+  const auto stream = EncodeStream(model, bytes, 9, 6, 1);
+  std::vector<uint8_t> decoded(bytes.size(), 0);
+  RangeSource source(stream);
+  double last_progress = 0;
+  model.Decode(PlaneView{9, 6, 1, decoded.data()}, source, [&](double p) { last_progress = p; });
+  EXPECT_EQ(decoded, bytes);
+  EXPECT_EQ(last_progress, 1.0);
 }
 
-TEST(PixelCnnPPCoding, RangeCoderRoundTripThroughTheCodingModel) {
-  ScopedTorchThreads one_thread(1);
-  for (int channels : {1, 3}) {
-    auto f = MakeFixture(channels, 19);
-    for (auto [h, w] : {std::pair{6, 9}, std::pair{11, 4}}) {
-      auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(31 * h + w)));
-      PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      std::vector<uint8_t> streams[2];
-      int k = 0;
-      for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
-        PixelCnnPPCodingModel m(f.file_bytes, "test", encoder);
-        RangeSink sink;
-        m.Encode(view, sink, {});
-        streams[k++] = sink.encoder.Finish();
-      }
-      EXPECT_EQ(streams[0], streams[1]) << "the encoders' CDFs differ";
-      PixelCnnPPCodingModel decoder(f.file_bytes, "test", EngineKind::kCpu);
-      std::vector<uint8_t> decoded(bytes.size(), 0);
-      PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
-      RangeSource source(streams[0]);
-      double last_progress = 0;
-      decoder.Decode(out, source, [&](double p) { last_progress = p; });
-      EXPECT_EQ(decoded, bytes) << channels << " channels " << h << "x" << w;
-      EXPECT_TRUE(source.decoder.AtCleanEnd());
-      EXPECT_EQ(last_progress, 1.0);
-    }
-  }
-}
-
-TEST(PixelCnnPPModelFile, RoundTripsAndRefusesCorruption) {
+TEST(PixelCnnPPModelFile, RoundTripsAndRefusesCorruptionAndAWrongLayerSize) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(3, 23);
-  auto parsed = ModelFile::Parse(f.file_bytes.data(), f.file_bytes.size(), "test");
-  auto again = IntPixelCnnPP::Read(parsed);
-  ModelFile out;
-  again.Write(out);
-  EXPECT_EQ(out.Serialize(), f.file_bytes);
-  auto loaded = ModelFromBytes(f.file_bytes, "test", Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "pixelcnn++");
-  for (size_t pos : {size_t(0), size_t(20), f.file_bytes.size() / 2, f.file_bytes.size() - 1}) {
-    auto bad = f.file_bytes;
-    bad[pos] ^= 0x40;
-    EXPECT_THROW(ModelFromBytes(bad, "bad", Device::kCpu), Error) << pos;
-  }
-  auto cut = f.file_bytes;
-  cut.resize(cut.size() - 40);
-  EXPECT_THROW(ModelFromBytes(cut, "cut", Device::kCpu), Error);
+  ExpectModelFileRoundTripsAndRefusesCorruption<IntPixelCnnPP>(f.file_bytes, "pixelcnn++");
   // A well-formed file with a layer of the wrong size is refused, naming the layer.
-  auto broken = again;
+  auto broken = f.exported;
   broken.blocks[1][0].conv1.in -= 1;
   broken.blocks[1][0].conv1.weight.resize(size_t(broken.blocks[1][0].conv1.out) * broken.blocks[1][0].conv1.in);
-  ModelFile bf;
-  broken.Write(bf);
-  try {
-    IntPixelCnnPP::Read(bf);
-    FAIL() << "model with a wrong layer size accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-    EXPECT_NE(std::string(e.what()).find("ul.block0.conv1"), std::string::npos) << e.what();
-  }
+  ExpectRefused(broken, "ul.block0.conv1");
 }
 
+// Refused for `what`, naming the layer.
 void ExpectBoundRefused(const IntPixelCnnPP& broken, const std::string& layer, const std::string& what) {
-  ModelFile file;
-  broken.Write(file);
-  try {
-    IntPixelCnnPP::Read(file);
-    FAIL() << "model accepted with " << layer << " broken";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(layer), std::string::npos) << e.what();
-  }
+  ExpectRefused(broken, what);
+  ExpectRefused(broken, layer);
 }
 
 TEST(PixelCnnPPModelFile, RefusesAModelThatFailsTheAccumulationBound) {
@@ -358,65 +268,16 @@ TEST(PixelCnnPPModelFile, RefusesAModelThatFailsTheAccumulationBound) {
   }
 }
 
-TEST(PixelCnnPPTraining, LossFallsFloatAndQuantised) {
+// (conformance_test.cpp checks that training lowers the loss and the trainer's export.)
+TEST(PixelCnnPPTraining, DropoutTrainsAndIsChecked) {
   ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
   auto net = MakeTrainableNetwork("pixelcnn++", std::string(kTinyHyper) + ",dropout=10", 3);
   auto batch = RandomPixels(8, 3, 12, 12, 99);
   torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
-  auto loss_of = [&](bool quantized) {
-    return DiscretizedMixLogisticNll(batch / 255.0, net->Forward(batch, quantized), net->mixtures()).mean() / (3 * 144) / std::log(2.0);
-  };
-  auto train = [&](bool quantized, int steps) {
-    double first = 0, last = 0;
-    for (int i = 0; i < steps; ++i) {
-      auto loss = loss_of(quantized);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      (i == 0 ? first : last) = loss.item<double>();
-    }
-    return std::pair{first, last};
-  };
-  const auto [f0, f1] = train(false, 25);
-  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
-  net->Calibrate({batch});
-  ASSERT_TRUE(net->calibrated());
-  const auto [q0, q1] = train(true, 15);
-  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
-  // Scales survive a checkpoint round trip; a wrong-sized scale tensor is refused.
-  auto again = MakeTrainableNetwork("pixelcnn++", kTinyHyper, 3);
-  again->LoadScales(net->ScalesTensor());
-  EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
-  EXPECT_THROW(again->LoadScales(torch::zeros({5}, torch::kFloat64)), Error);
+  const auto [f0, f1] = TrainSteps(*net, opt, batch, false, 25);
+  EXPECT_LT(f1, f0 - 0.3) << "float loss with dropout did not fall: " << f0 << " -> " << f1;
   EXPECT_THROW(MakeTrainableNetwork("pixelcnn++", "dropout=150", 3), Error);
-}
-
-TEST(PixelCnnPPTraining, TrainerExportsAnIntegerModelThatCodesLikeTheFakeQuantisedOne) {
-  ScopedTorchThreads one_thread(1);
-  const auto dir = std::filesystem::temp_directory_path() / ("pixelcnnpp_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  TrainOptions o;
-  o.architecture = "pixelcnn++";
-  o.hyper = kTinyHyper;
-  o.steps = 12;
-  o.batch = 4;
-  o.crop = 12;
-  o.warmup_steps = 2;
-  o.eval_every = 12;
-  o.checkpoint_every = 12;
-  o.threads = 1;
-  o.progress_bar = false;
-  o.qat = true;
-  o.checkpoint_path = (dir / "ckpt.pt").string();
-  o.export_path = (dir / "model.pxzm").string();
-  const auto report = Train(SyntheticImages(3, 20, 3, 5), SyntheticImages(1, 16, 3, 50), o);
-  EXPECT_GT(report.float_bpd, 0.0);
-  // The integer CDFs cost at most a little more than the fake-quantised likelihood.
-  EXPECT_NEAR(report.integer_bpd, report.float_bpd, 0.05);
-  auto loaded = ModelFromBytes(ModelFile::Load(o.export_path).Serialize(), o.export_path, Device::kCpu);
-  EXPECT_EQ(loaded->Identity().architecture, "pixelcnn++");
-  std::filesystem::remove_all(dir);
 }
 
 // Measurements for the report: run with --gtest_also_run_disabled_tests --gtest_filter='*Measure*'.

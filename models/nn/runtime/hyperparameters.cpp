@@ -1,5 +1,6 @@
 #include "models/nn/runtime/hyperparameters.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -26,6 +27,14 @@ std::vector<std::pair<std::string, int>> ParseHyperparameters(const std::string&
     out.emplace_back(item.substr(0, eq), value);
   }
   return out;
+}
+
+void SetHyperparameters(const std::string& hyper, const std::vector<HyperField>& fields) {
+  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
+    auto field = std::find_if(fields.begin(), fields.end(), [&](const HyperField& f) { return key == f.key; });
+    if (field == fields.end()) throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
+    *field->value = value;
+  }
 }
 
 }  // namespace pixelzip::models::nn

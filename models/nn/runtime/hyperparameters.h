@@ -13,4 +13,15 @@ namespace pixelzip::models::nn {
 // without '=' or whose value is not a whole integer.
 std::vector<std::pair<std::string, int>> ParseHyperparameters(const std::string& hyper);
 
+// One integer field of a shape that a hyperparameter string may set.
+struct HyperField {
+  const char* key;
+  int* value;
+};
+
+// Stores each value of `hyper` in the field of its key (a later item overrides an earlier one). Throws
+// pixelzip::Error(kModelInvalid) "unknown hyperparameter '<key>'" for a key not among `fields`, and as
+// ParseHyperparameters.
+void SetHyperparameters(const std::string& hyper, const std::vector<HyperField>& fields);
+
 }  // namespace pixelzip::models::nn

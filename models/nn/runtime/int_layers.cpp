@@ -111,4 +111,31 @@ void IntLut::CheckRange(int32_t max_value, const std::string& name) const {
                                                 ", " + std::to_string(max_value) + "]");
 }
 
+void WriteModelHeader(ModelFile& f, const std::string& architecture, const std::string& hyper, int channels) {
+  f.PutText("architecture", architecture);
+  f.PutText("hyper", hyper);
+  f.PutInt32("channels", {channels});
+}
+
+void CheckModelArchitecture(const ModelFile& f, const std::string& architecture) {
+  if (f.Text("architecture") != architecture)
+    throw Error(ErrorCode::kModelInvalid, "model file is not a " + architecture + " model");
+}
+
+void WriteMixtureTables(ModelFile& f, const MixtureTables& t, const std::string& prefix) {
+  f.PutInt32(prefix + "mixture.sigmoid", t.sigmoid);
+  f.PutInt32(prefix + "mixture.exp", t.exp);
+  f.PutInt32(prefix + "mixture.inv_scale", t.inv_scale);
+  f.PutInt32(prefix + "mixture.tanh", t.tanh);
+}
+
+MixtureTables ReadMixtureTables(const ModelFile& f, const std::string& prefix) {
+  MixtureTables t;
+  t.sigmoid = f.Int32(prefix + "mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
+  t.exp = f.Int32(prefix + "mixture.exp", kLogitSpan + 1);
+  t.inv_scale = f.Int32(prefix + "mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
+  t.tanh = f.Int32(prefix + "mixture.tanh", 2 * kCoeffSpan + 1);
+  return t;
+}
+
 }  // namespace pixelzip::models::nn

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/nn/runtime/int_ops.h"
+#include "models/nn/runtime/mixture_cdf.h"
 #include "models/nn/runtime/model_file.h"
 
 namespace pixelzip::models::nn {
@@ -57,5 +58,19 @@ inline constexpr int kLutSize = 4096;
 inline constexpr int64_t kExactFp32Bound = int64_t{1} << 24;
 
 void ValidateRequant(const Requant& r, const std::string& name);
+
+// The entries every model file starts with: its architecture, hyperparameters and channel count.
+void WriteModelHeader(ModelFile& f, const std::string& architecture, const std::string& hyper, int channels);
+// The shape of a model file of `architecture` (Shape::FromHyper of its hyperparameters and channel count);
+// throws Error(kModelInvalid) "model file is not a <architecture> model" for another one.
+void CheckModelArchitecture(const ModelFile& f, const std::string& architecture);
+template <class Shape>
+Shape ReadModelShape(const ModelFile& f, const std::string& architecture) {
+  CheckModelArchitecture(f, architecture);
+  return Shape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+}
+// The mixture CDF tables (runtime/mixture_cdf.h) under the keys `prefix` + "mixture.*".
+void WriteMixtureTables(ModelFile& f, const MixtureTables& t, const std::string& prefix = "");
+MixtureTables ReadMixtureTables(const ModelFile& f, const std::string& prefix = "");
 
 }  // namespace pixelzip::models::nn

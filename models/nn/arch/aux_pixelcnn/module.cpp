@@ -86,20 +86,6 @@ std::string AuxPyramidShape::ToHyper() const {
   return o.str();
 }
 
-LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& s) {
-  LocalPixelCnnConfig c;
-  c.channels = s.channels;
-  c.kernel = s.kernel;
-  c.hidden = s.hidden;
-  c.inner = s.inner;
-  c.blocks = s.blocks;
-  c.mixtures = s.mixtures;
-  c.aux = s.aux;
-  c.act_bits = s.act_bits;
-  c.weight_bits = s.weight_bits;
-  return c;
-}
-
 torch::Tensor GreyOfQ(const torch::Tensor& q) {
   auto v = (q + 255.0) * 0.5;
   auto sum = v.select(1, 0) + 2.0 * v.select(1, 1) + v.select(1, 2) + 2.0;

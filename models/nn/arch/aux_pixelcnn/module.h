@@ -1,5 +1,5 @@
 // The auxiliary-variable PixelCNNs (arch/aux_pixelcnn/engine.h) in LibTorch: float modules for
-// training, the fake-quantised forward (the exact integer path of torch/exact_ops.h
+// training, the fake-quantised forward (the exact integer path of arch/local_pixelcnn/exact.h
 // with straight-through gradients), the training losses and the export.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/exact.h"
 #include "models/nn/arch/aux_pixelcnn/engine.h"
 #include "models/nn/arch/local_pixelcnn/module.h"
 
@@ -30,8 +30,6 @@ struct AuxPyramidShape {
   static AuxPyramidShape FromHyper(const std::string& hyper, int channels);
   std::string ToHyper() const;
 };
-
-LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& shape);
 
 // Grey image q_g = 2 GreyOf(v) - 255 [B, 1, H, W] of colour pixels q = 2v - 255 [B, 3, H, W] (float, exact).
 torch::Tensor GreyOfQ(const torch::Tensor& q);

@@ -24,8 +24,7 @@ std::string DiagonalBiLstmShape::ToHyper() const {
 DiagonalBiLstmShape DiagonalBiLstmShape::FromHyper(const std::string& hyper, int channels) {
   DiagonalBiLstmShape s;
   s.channels = channels;
-  for (const auto& [key, value] : ParseHyperparameters(hyper))
-    if (!s.SetCommon(key, value)) throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
+  SetHyperparameters(hyper, s.CommonFields());
   if (!s.CommonInRange()) throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
   return s;
 }
@@ -58,10 +57,8 @@ void IntDiagonalBiLstm::Write(ModelFile& f) const {
 }
 
 IntDiagonalBiLstm IntDiagonalBiLstm::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kDiagonalBiLstmArch)
-    throw Error(ErrorCode::kModelInvalid, "model file is not a diagonal-bilstm model");
   IntDiagonalBiLstm m;
-  m.shape = DiagonalBiLstmShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<DiagonalBiLstmShape>(f, kDiagonalBiLstmArch);
   const auto& s = m.shape;
   m.ReadCommon(f, s, 2 * s.state);
   for (int l = 0; l < s.layers; ++l) {

@@ -32,14 +32,8 @@ std::string GatedPixelCnnShape::ToHyper() const {
 GatedPixelCnnShape GatedPixelCnnShape::FromHyper(const std::string& hyper, int channels) {
   GatedPixelCnnShape s;
   s.channels = channels;
-  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
-    if (key == "kernel") s.kernel = value;
-    else if (key == "features") s.features = value;
-    else if (key == "layers") s.layers = value;
-    else if (key == "mixtures") s.mixtures = value;
-    else if (key == "classes") s.classes = value;
-    else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
-  }
+  SetHyperparameters(hyper, {{"kernel", &s.kernel}, {"features", &s.features}, {"layers", &s.layers},
+                             {"mixtures", &s.mixtures}, {"classes", &s.classes}});
   if (s.kernel < 3 || s.kernel > 9 || s.kernel % 2 == 0 || s.features < 1 || s.features > 512 || s.layers < 1 ||
       s.layers > 64 || s.mixtures < 1 || s.mixtures > 16 || s.classes < 1 || s.classes > 256 ||
       (channels != 1 && channels != 3))
@@ -81,9 +75,7 @@ void IntGatedPixelCnn::Validate() const {
 }
 
 void IntGatedPixelCnn::Write(ModelFile& f) const {
-  f.PutText("architecture", kGatedPixelCnnArch);
-  f.PutText("hyper", shape.ToHyper());
-  f.PutInt32("channels", {shape.channels});
+  WriteModelHeader(f, kGatedPixelCnnArch, shape.ToHyper(), shape.channels);
   for (int l = 0; l < shape.layers; ++l) {
     const std::string n = "layer" + std::to_string(l);
     vconv[l].Write(f, n + ".vconv");
@@ -97,16 +89,12 @@ void IntGatedPixelCnn::Write(ModelFile& f) const {
   sigmoid_lut.Write(f, "gate.sigmoid");
   head_lut.Write(f, "head.lut");
   head.Write(f, "head");
-  f.PutInt32("mixture.sigmoid", tables.sigmoid);
-  f.PutInt32("mixture.exp", tables.exp);
-  f.PutInt32("mixture.inv_scale", tables.inv_scale);
-  f.PutInt32("mixture.tanh", tables.tanh);
+  WriteMixtureTables(f, tables);
 }
 
 IntGatedPixelCnn IntGatedPixelCnn::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kGatedPixelCnnArch) throw Error(ErrorCode::kModelInvalid, "model file is not a gated-pixelcnn model");
   IntGatedPixelCnn m;
-  m.shape = GatedPixelCnnShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<GatedPixelCnnShape>(f, kGatedPixelCnnArch);
   const auto& s = m.shape;
   const int F = s.features;
   for (int l = 0; l < s.layers; ++l) {
@@ -122,10 +110,7 @@ IntGatedPixelCnn IntGatedPixelCnn::Read(const ModelFile& f) {
   m.sigmoid_lut = IntLut::Read(f, "gate.sigmoid");
   m.head_lut = IntLut::Read(f, "head.lut");
   m.head = IntLinear::Read(f, "head", s.ParamCount(), F);
-  m.tables.sigmoid = f.Int32("mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
-  m.tables.exp = f.Int32("mixture.exp", kLogitSpan + 1);
-  m.tables.inv_scale = f.Int32("mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
-  m.tables.tanh = f.Int32("mixture.tanh", 2 * kCoeffSpan + 1);
+  m.tables = ReadMixtureTables(f);
   m.Validate();
   return m;
 }

@@ -90,16 +90,6 @@ torch::Tensor Gate(const GatedTensors& t, const torch::Tensor& pre) {
   return y;
 }
 
-TorchIntLinear LinearTensors(const IntLinear& l, std::vector<int64_t> shape) {
-  TorchIntLinear out;
-  out.weight = torch::tensor(std::vector<float>(l.weight.begin(), l.weight.end())).view(shape);
-  out.bias = torch::tensor(std::vector<float>(l.bias.begin(), l.bias.end()));
-  SetRequant(out, l.requant);
-  out.lo = l.lo;
-  out.hi = l.hi;
-  return out;
-}
-
 torch::Tensor CondTensor(const std::vector<int32_t>& c, int classes, int out) {
   return torch::tensor(std::vector<float>(c.begin(), c.end())).view({classes, out});
 }
@@ -116,9 +106,8 @@ torch::Tensor GatedQuantScales::ToTensor() const {
 }
 
 GatedQuantScales GatedQuantScales::FromTensor(const torch::Tensor& t, int layers) {
-  if (t.numel() != 1 + layers) throw Error(ErrorCode::kInvalidArgument, "checkpoint has quantisation scales of the wrong size");
-  auto a = t.to(torch::kFloat64).contiguous();
-  const double* p = a.data_ptr<double>();
+  const auto v = ScalesFromTensor(t, 1 + layers);
+  const double* p = v.data();
   GatedQuantScales s;
   s.residual = p[0];
   s.act_head = p[1];
@@ -264,7 +253,7 @@ GatedTensors GatedTensorsFromInt(const IntGatedPixelCnn& m) {
   t.shape = sh;
   for (int l = 0; l < sh.layers; ++l) {
     const int cin = l == 0 ? C : Fe;
-    auto v = LinearTensors(m.vconv[size_t(l)], {2 * Fe, r + 1, k, cin});
+    auto v = FromIntLinear(m.vconv[size_t(l)], {2 * Fe, r + 1, k, cin});
     v.weight = v.weight.permute({0, 3, 1, 2}).contiguous();
     t.vconv.push_back(v);
     t.vcond.push_back(CondTensor(m.vcond[size_t(l)], sh.classes, 2 * Fe));
@@ -278,35 +267,26 @@ GatedTensors GatedTensorsFromInt(const IntGatedPixelCnn& m) {
         for (int c = 0; c < cin; ++c) hwa[o][c][0][tap] = float(hl.weight[j++]);
       for (int c = 0; c < Fe; ++c) hwa[o][cin + c][0][r] = float(hl.weight[j++]);
     }
-    auto h = LinearTensors(hl, {2 * Fe, hl.in, 1, 1});
+    auto h = FromIntLinear(hl, {2 * Fe, hl.in, 1, 1});
     h.weight = hw;
     t.hconv.push_back(h);
     t.hcond.push_back(CondTensor(m.hcond[size_t(l)], sh.classes, 2 * Fe));
-    t.res.push_back(LinearTensors(m.res[size_t(l)], {Fe, Fe, 1, 1}));
+    t.res.push_back(FromIntLinear(m.res[size_t(l)], {Fe, Fe, 1, 1}));
     t.act.push_back(l == 0 ? TorchIntLut{} : LutTensors(m.act_lut[size_t(l)]));
   }
   t.tanh_lut = LutTensors(m.tanh_lut);
   t.sigmoid_lut = LutTensors(m.sigmoid_lut);
   t.head_lut = LutTensors(m.head_lut);
-  t.head = LinearTensors(m.head, {m.head.out, m.head.in, 1, 1});
-  const auto scales = ParamScales(C, sh.mixtures);
-  t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+  t.head = FromIntLinear(m.head, {m.head.out, m.head.in, 1, 1});
+  t.param_scale = ParamScaleTensor(C, sh.mixtures);
   return t;
 }
 
 GatedTensors GatedTensors::To(const torch::Device& d) const {
   GatedTensors t = *this;
-  auto move_linear = [&](TorchIntLinear& l) {
-    l.weight = l.weight.to(d);
-    l.bias = l.bias.to(d);
-    l.multiplier = l.multiplier.to(d);
-    l.half = l.half.to(d);
-    l.divisor = l.divisor.to(d);
-    l.factor = l.factor.to(d);
-  };
   for (auto* v : {&t.vconv, &t.hconv, &t.res})
-    for (auto& l : *v) move_linear(l);
-  move_linear(t.head);
+    for (auto& l : *v) MoveLinear(l, d);
+  MoveLinear(t.head, d);
   for (auto* v : {&t.vcond, &t.hcond})
     for (auto& c : *v) c = c.to(d);
   for (auto& l : t.act)

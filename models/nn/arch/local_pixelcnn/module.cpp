@@ -74,16 +74,36 @@ torch::Tensor LocalPixelCnnImpl::ForwardWithAux(const torch::Tensor& q, const to
   const int r = config_.kernel / 2;
   auto in = (aux.defined() ? torch::cat({q, MedianEdgePredictor(q), aux}, 1) : torch::cat({q, MedianEdgePredictor(q)}, 1)) * (1.0 / 255.0);
   auto h = F::conv2d(in, conv0_weight * conv0_mask, F::Conv2dFuncOptions().bias(conv0_bias).padding(r));
+  return ResidualBlocksAndHead(h, block_w1, block_b1, block_w2, block_b2, head_weight, head_bias, trace);
+}
+
+torch::Tensor ResidualBlocksAndHead(torch::Tensor h, const std::vector<torch::Tensor>& w1, const std::vector<torch::Tensor>& b1,
+                                    const std::vector<torch::Tensor>& w2, const std::vector<torch::Tensor>& b2,
+                                    const torch::Tensor& head_w, const torch::Tensor& head_b, std::vector<torch::Tensor>* trace) {
   if (trace) trace->push_back(h);
-  for (int i = 0; i < config_.blocks; ++i) {
-    auto t = F::conv2d(torch::elu(h), block_w1[i], F::Conv2dFuncOptions().bias(block_b1[i]));
-    h = h + F::conv2d(torch::elu(t), block_w2[i], F::Conv2dFuncOptions().bias(block_b2[i]));
+  for (size_t i = 0; i < w1.size(); ++i) {
+    auto t = F::conv2d(torch::elu(h), w1[i], F::Conv2dFuncOptions().bias(b1[i]));
+    h = h + F::conv2d(torch::elu(t), w2[i], F::Conv2dFuncOptions().bias(b2[i]));
     if (trace) {
       trace->push_back(t);
       trace->push_back(h);
     }
   }
-  return F::conv2d(torch::elu(h), head_weight, F::Conv2dFuncOptions().bias(head_bias));
+  return F::conv2d(torch::elu(h), head_w, F::Conv2dFuncOptions().bias(head_b));
+}
+
+LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& s) {
+  LocalPixelCnnConfig c;
+  c.channels = s.channels;
+  c.kernel = s.kernel;
+  c.hidden = s.hidden;
+  c.inner = s.inner;
+  c.blocks = s.blocks;
+  c.mixtures = s.mixtures;
+  c.aux = s.aux;
+  c.act_bits = s.act_bits;
+  c.weight_bits = s.weight_bits;
+  return c;
 }
 
 void GrowLocalPixelCnn(const LocalPixelCnnImpl& small, LocalPixelCnnImpl& big) {

@@ -7,6 +7,9 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
+
+#include "models/nn/arch/local_pixelcnn/engine.h"  // LocalPixelCnnShape
 
 namespace pixelzip::models::nn {
 
@@ -29,6 +32,16 @@ struct LocalPixelCnnConfig {
 // (out-of-image neighbours read as 0). Returns the same shape and range as q.
 // REQUIRES: q holds integers in [-255, 255], shape [B, C, H, W].
 torch::Tensor MedianEdgePredictor(const torch::Tensor& q);
+
+// The float network's configuration of a model file's shape.
+LocalPixelCnnConfig ConfigOf(const LocalPixelCnnShape& shape);
+
+// The float residual blocks and head, shared with multiscale-pixelcnn's group networks: from the stream h
+// after the first convolution (pushed onto `trace`), per block t = w1 * elu(h) + b1 and h += w2 * elu(t) + b2
+// (1x1 convolutions; t and h pushed), then the head's 1x1 convolution of elu(h).
+torch::Tensor ResidualBlocksAndHead(torch::Tensor h, const std::vector<torch::Tensor>& w1, const std::vector<torch::Tensor>& b1,
+                                    const std::vector<torch::Tensor>& w2, const std::vector<torch::Tensor>& b2,
+                                    const torch::Tensor& head_w, const torch::Tensor& head_b, std::vector<torch::Tensor>* trace);
 
 class LocalPixelCnnImpl : public torch::nn::Module {
  public:

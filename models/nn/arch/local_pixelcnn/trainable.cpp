@@ -1,5 +1,5 @@
 // TrainableNetwork for the Local PixelCNN.
-#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/exact.h"
 #include "models/nn/arch/local_pixelcnn/module.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/train/trainable.h"
@@ -44,16 +44,7 @@ class LocalTrainable final : public TrainableNetwork {
 std::unique_ptr<TrainableNetwork> MakeLocalTrainable(const std::string& hyper, int channels) {
   const LocalPixelCnnShape s = WithHyperErrors([&] { return LocalPixelCnnShape::FromHyper(hyper, channels); });
   if (s.aux != 0) throw Error(ErrorCode::kInvalidArgument, "local-pixelcnn: 'aux' is for the auxiliary-variable models");
-  LocalPixelCnnConfig c;
-  c.channels = channels;
-  c.kernel = s.kernel;
-  c.hidden = s.hidden;
-  c.inner = s.inner;
-  c.blocks = s.blocks;
-  c.mixtures = s.mixtures;
-  c.act_bits = s.act_bits;
-  c.weight_bits = s.weight_bits;
-  return std::make_unique<LocalTrainable>(c);
+  return std::make_unique<LocalTrainable>(ConfigOf(s));
 }
 
 }  // namespace pixelzip::models::nn

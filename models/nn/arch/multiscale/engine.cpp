@@ -46,20 +46,10 @@ std::string MultiscaleShape::ToHyper() const {
 MultiscaleShape MultiscaleShape::FromHyper(const std::string& hyper, int channels) {
   MultiscaleShape s;
   s.channels = channels;
-  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
-    if (key == "base_side") s.base_side = value;
-    else if (key == "hidden") s.hidden = value;
-    else if (key == "inner") s.inner = value;
-    else if (key == "blocks") s.blocks = value;
-    else if (key == "mixtures") s.mixtures = value;
-    else if (key == "base_kernel") s.base_kernel = value;
-    else if (key == "base_hidden") s.base_hidden = value;
-    else if (key == "base_inner") s.base_inner = value;
-    else if (key == "base_blocks") s.base_blocks = value;
-    else if (key == "act_bits") s.act_bits = value;
-    else if (key == "weight_bits") s.weight_bits = value;
-    else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
-  }
+  SetHyperparameters(hyper, {{"base_side", &s.base_side}, {"hidden", &s.hidden}, {"inner", &s.inner}, {"blocks", &s.blocks},
+                             {"mixtures", &s.mixtures}, {"base_kernel", &s.base_kernel}, {"base_hidden", &s.base_hidden},
+                             {"base_inner", &s.base_inner}, {"base_blocks", &s.base_blocks}, {"act_bits", &s.act_bits},
+                             {"weight_bits", &s.weight_bits}});
   if (s.base_side < 1 || s.base_side > 4096 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 || s.inner > 1024 ||
       s.blocks < 0 || s.blocks > 64 || s.mixtures < 1 || s.mixtures > 16 || s.base_kernel < 3 || s.base_kernel > 15 ||
       s.base_kernel % 2 == 0 || s.base_hidden < 1 || s.base_hidden > 1024 || s.base_inner < 1 ||
@@ -111,9 +101,7 @@ void IntMultiscalePixelCnn::Validate() const {
 }
 
 void IntMultiscalePixelCnn::Write(ModelFile& f) const {
-  f.PutText("architecture", kMultiscalePixelCnnArch);
-  f.PutText("hyper", shape.ToHyper());
-  f.PutInt32("channels", {shape.channels});
+  WriteModelHeader(f, kMultiscalePixelCnnArch, shape.ToHyper(), shape.channels);
   base.Write(f, "base.");
   for (int g = 0; g < kMultiscaleGroups; ++g) {
     const IntGroupNet& n = groups[g];
@@ -132,10 +120,8 @@ void IntMultiscalePixelCnn::Write(ModelFile& f) const {
 }
 
 IntMultiscalePixelCnn IntMultiscalePixelCnn::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kMultiscalePixelCnnArch)
-    throw Error(ErrorCode::kModelInvalid, "model file is not a multiscale-pixelcnn model");
   IntMultiscalePixelCnn m;
-  m.shape = MultiscaleShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<MultiscaleShape>(f, kMultiscalePixelCnnArch);
   const auto& s = m.shape;
   m.base = IntLocalPixelCnn::Read(f, "base.");
   for (int g = 0; g < kMultiscaleGroups; ++g) {

@@ -39,29 +39,11 @@ GroupNetImpl::GroupNetImpl(int in_channels, int hidden, int inner, int blocks, i
 
 torch::Tensor GroupNetImpl::forward(const torch::Tensor& x, std::vector<torch::Tensor>* trace) {
   auto h = F::conv2d(x * (1.0 / 255.0), conv0_weight, F::Conv2dFuncOptions().bias(conv0_bias).padding(1));
-  if (trace) trace->push_back(h);
-  for (int i = 0; i < blocks(); ++i) {
-    auto t = F::conv2d(torch::elu(h), block_w1[i], F::Conv2dFuncOptions().bias(block_b1[i]));
-    h = h + F::conv2d(torch::elu(t), block_w2[i], F::Conv2dFuncOptions().bias(block_b2[i]));
-    if (trace) {
-      trace->push_back(t);
-      trace->push_back(h);
-    }
-  }
-  return F::conv2d(torch::elu(h), head_weight, F::Conv2dFuncOptions().bias(head_bias));
+  return ResidualBlocksAndHead(h, block_w1, block_b1, block_w2, block_b2, head_weight, head_bias, trace);
 }
 
 MultiscalePixelCnnImpl::MultiscalePixelCnnImpl(const MultiscaleShape& s) : shape_(s) {
-  LocalPixelCnnConfig c;
-  c.channels = s.channels;
-  c.kernel = s.base_kernel;
-  c.hidden = s.base_hidden;
-  c.inner = s.base_inner;
-  c.blocks = s.base_blocks;
-  c.mixtures = s.mixtures;
-  c.act_bits = s.act_bits;
-  c.weight_bits = s.weight_bits;
-  base = register_module("base", LocalPixelCnn(c));
+  base = register_module("base", LocalPixelCnn(ConfigOf(s.BaseShape())));
   for (int g = 0; g < kMultiscaleGroups; ++g)
     groups.push_back(register_module("group" + std::to_string(g),
                                      GroupNet(GroupInputPhases(g) * s.channels, s.hidden, s.inner, s.blocks,
@@ -180,16 +162,6 @@ LocalTensors GroupTensorsFromFloat(GroupNetImpl& m, const LocalQuantScales& s, c
   return t;
 }
 
-TorchIntLinear LinearFromInt(const IntLinear& l, int kh, int kw) {
-  TorchIntLinear out;
-  out.weight = torch::tensor(std::vector<float>(l.weight.begin(), l.weight.end())).view({l.out, l.in / (kh * kw), kh, kw});
-  out.bias = torch::tensor(std::vector<float>(l.bias.begin(), l.bias.end()));
-  SetRequant(out, l.requant);
-  out.lo = l.lo;
-  out.hi = l.hi;
-  return out;
-}
-
 }  // namespace
 
 MultiscaleScales CalibrateMultiscaleScales(MultiscalePixelCnnImpl& m, const std::vector<torch::Tensor>& batches) {
@@ -229,23 +201,22 @@ MultiscaleTensors MultiscaleTensorsFromInt(const IntMultiscalePixelCnn& m) {
   MultiscaleTensors t;
   t.base_side = m.shape.base_side;
   t.base = TensorsFromInt(m.base);
-  const auto scales = ParamScales(m.shape.channels, m.shape.mixtures);
   for (int g = 0; g < kMultiscaleGroups; ++g) {
     const IntGroupNet& n = m.groups[g];
     LocalTensors& x = t.groups[g];
     x.channels = m.shape.channels;
     x.blocks = m.shape.blocks;
-    x.conv0 = LinearFromInt(n.conv0, 3, 3);
+    x.conv0 = FromIntLinear(n.conv0, 3, 3);
     x.conv0.padding = 1;
     for (int i = 0; i < m.shape.blocks; ++i) {
       x.pre.push_back(LutTensors(n.lut_pre[size_t(i)]));
-      x.conv1.push_back(LinearFromInt(n.conv1[size_t(i)], 1, 1));
+      x.conv1.push_back(FromIntLinear(n.conv1[size_t(i)], 1, 1));
       x.mid.push_back(LutTensors(n.lut_mid[size_t(i)]));
-      x.conv2.push_back(LinearFromInt(n.conv2[size_t(i)], 1, 1));
+      x.conv2.push_back(FromIntLinear(n.conv2[size_t(i)], 1, 1));
     }
     x.head_lut = LutTensors(n.lut_head);
-    x.head = LinearFromInt(n.head, 1, 1);
-    x.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+    x.head = FromIntLinear(n.head, 1, 1);
+    x.param_scale = ParamScaleTensor(m.shape.channels, m.shape.mixtures);
   }
   return t;
 }

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "models/nn/torch/exact_ops.h"
+#include "models/nn/arch/local_pixelcnn/exact.h"
 #include "models/nn/arch/multiscale/engine.h"
 #include "models/nn/arch/local_pixelcnn/module.h"
 

@@ -18,14 +18,8 @@ std::string PixelCnnShape::ToHyper() const {
 PixelCnnShape PixelCnnShape::FromHyper(const std::string& hyper, int channels) {
   PixelCnnShape s;
   s.channels = channels;
-  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
-    if (key == "kernel") s.kernel = value;
-    else if (key == "hidden") s.hidden = value;
-    else if (key == "inner") s.inner = value;
-    else if (key == "blocks") s.blocks = value;
-    else if (key == "head") s.head = value;
-    else throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
-  }
+  SetHyperparameters(hyper, {{"kernel", &s.kernel}, {"hidden", &s.hidden}, {"inner", &s.inner}, {"blocks", &s.blocks},
+                             {"head", &s.head}});
   if (channels != 1 && channels != 3)
     throw Error(ErrorCode::kModelInvalid, "pixelcnn codes 1 or 3 channels, not " + std::to_string(channels));
   if (s.kernel < 3 || s.kernel > 15 || s.kernel % 2 == 0 || s.hidden < 1 || s.hidden > 1024 || s.inner < 1 ||
@@ -119,9 +113,7 @@ void IntPixelCnn::Validate() const {
 }
 
 void IntPixelCnn::Write(ModelFile& f) const {
-  f.PutText("architecture", kPixelCnnArch);
-  f.PutText("hyper", shape.ToHyper());
-  f.PutInt32("channels", {shape.channels});
+  WriteModelHeader(f, kPixelCnnArch, shape.ToHyper(), shape.channels);
   conv_in.Write(f, "conv_in");
   for (int b = 0; b < shape.blocks; ++b) {
     const std::string n = "block" + std::to_string(b);
@@ -137,9 +129,8 @@ void IntPixelCnn::Write(ModelFile& f) const {
 }
 
 IntPixelCnn IntPixelCnn::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kPixelCnnArch) throw Error(ErrorCode::kModelInvalid, "model file is not a pixelcnn model");
   IntPixelCnn m;
-  m.shape = PixelCnnShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<PixelCnnShape>(f, kPixelCnnArch);
   const auto& s = m.shape;
   m.conv_in = IntLinear::Read(f, "conv_in", s.hidden, s.channels * s.kernel * s.kernel);
   for (int b = 0; b < s.blocks; ++b) {

@@ -86,29 +86,11 @@ torch::Tensor SoftmaxNll(const torch::Tensor& q, const torch::Tensor& logits) {
   return -torch::log_softmax(l, 4).gather(4, target).view({B, -1}).sum(1);
 }
 
-torch::Tensor PixelCnnScales::ToTensor() const {
-  std::vector<double> v{residual, head_pre, head_hidden};
-  for (size_t i = 0; i < pre.size(); ++i) {
-    v.push_back(pre[i]);
-    v.push_back(t1[i]);
-    v.push_back(t2[i]);
-  }
-  return torch::tensor(v, torch::kFloat64);
-}
+torch::Tensor PixelCnnScales::ToTensor() const { return PackScales({residual, head_pre, head_hidden}, {&pre, &t1, &t2}); }
 
 PixelCnnScales PixelCnnScales::FromTensor(const torch::Tensor& t, int blocks) {
-  if (t.numel() != 3 + 3 * blocks) throw Error(ErrorCode::kInvalidArgument, "checkpoint has quantisation scales of the wrong size");
-  auto a = t.to(torch::kFloat64).contiguous();
-  const double* p = a.data_ptr<double>();
   PixelCnnScales s;
-  s.residual = p[0];
-  s.head_pre = p[1];
-  s.head_hidden = p[2];
-  for (int i = 0; i < blocks; ++i) {
-    s.pre.push_back(p[3 + 3 * i]);
-    s.t1.push_back(p[4 + 3 * i]);
-    s.t2.push_back(p[5 + 3 * i]);
-  }
+  UnpackScales(t, blocks, {&s.residual, &s.head_pre, &s.head_hidden}, {&s.pre, &s.t1, &s.t2});
   return s;
 }
 
@@ -163,22 +145,9 @@ Requant ToRequant(const TorchReluRequant& t) {
 }
 
 // Exact convolution of integer-valued x, then integer requantisation to [l.lo, l.hi].
+// (LibTorch's convolution on the CPU for inference too.)
 torch::Tensor Conv(const torch::Tensor& x, const TorchIntLinear& l, bool ste) {
-  torch::Tensor acc;
-  if (x.is_cuda()) {
-    const int64_t B = x.size(0), H = x.size(2), W = x.size(3), kh = l.weight.size(2), kw = l.weight.size(3);
-    auto cols = (kh == 1 && kw == 1) ? x.flatten(2) : F::unfold(x, F::UnfoldFuncOptions({kh, kw}).padding(l.padding));
-    acc = (torch::matmul(l.weight.flatten(1), cols) + l.bias.view({1, -1, 1})).view({B, l.weight.size(0), H, W});
-  } else {
-    acc = F::conv2d(x, l.weight, F::Conv2dFuncOptions().bias(l.bias).padding(l.padding));
-  }
-  auto a = acc.detach().to(torch::kInt64);
-  auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
-  if (ste) {
-    auto g = acc * l.factor;
-    y = y + (g - g.detach());
-  }
-  return y;
+  return Requantize(ExactAccumulate(x, l, !x.is_cuda()), l, ste);
 }
 
 torch::Tensor ReluRq(const torch::Tensor& h, const TorchReluRequant& r, bool ste) {
@@ -244,12 +213,7 @@ IntPixelCnn ExportPixelCnn(PixelCnnImpl& m, const PixelCnnScales& sc) {
 
 PixelCnnTensors PixelCnnTensorsFromInt(const IntPixelCnn& m) {
   auto linear = [](const IntLinear& l, int k) {
-    TorchIntLinear out;
-    out.weight = torch::tensor(std::vector<float>(l.weight.begin(), l.weight.end())).view({l.out, l.in / (k * k), k, k});
-    out.bias = torch::tensor(std::vector<float>(l.bias.begin(), l.bias.end()));
-    SetRequant(out, l.requant);
-    out.lo = l.lo;
-    out.hi = l.hi;
+    TorchIntLinear out = FromIntLinear(l, k, k);
     out.padding = k / 2;
     return out;
   };
@@ -270,19 +234,9 @@ PixelCnnTensors PixelCnnTensorsFromInt(const IntPixelCnn& m) {
 
 PixelCnnTensors PixelCnnTensors::To(const torch::Device& d) const {
   PixelCnnTensors t = *this;
-  auto move = [&](TorchIntLinear& l) {
-    l.weight = l.weight.to(d);
-    l.bias = l.bias.to(d);
-    l.multiplier = l.multiplier.to(d);
-    l.half = l.half.to(d);
-    l.divisor = l.divisor.to(d);
-    l.factor = l.factor.to(d);
-  };
-  move(t.conv_in);
-  move(t.head1);
-  move(t.head2);
+  for (auto* l : {&t.conv_in, &t.head1, &t.head2}) MoveLinear(*l, d);
   for (auto* v : {&t.conv1, &t.conv2, &t.conv3})
-    for (auto& l : *v) move(l);
+    for (auto& l : *v) MoveLinear(l, d);
   return t;
 }
 

@@ -115,9 +115,7 @@ void IntPixelCnnPP::Validate() const {
 }
 
 void IntPixelCnnPP::Write(ModelFile& f) const {
-  f.PutText("architecture", kPixelCnnPPArch);
-  f.PutText("hyper", shape.ToHyper());
-  f.PutInt32("channels", {shape.channels});
+  WriteModelHeader(f, kPixelCnnPPArch, shape.ToHyper(), shape.channels);
   first_u.Write(f, "first_u");
   first_ul_down.Write(f, "first_ul.down");
   first_ul_right.Write(f, "first_ul.right");
@@ -142,16 +140,12 @@ void IntPixelCnnPP::Write(ModelFile& f) const {
   }
   head_lut.Write(f, "head.lut");
   head.Write(f, "head");
-  f.PutInt32("mixture.sigmoid", tables.sigmoid);
-  f.PutInt32("mixture.exp", tables.exp);
-  f.PutInt32("mixture.inv_scale", tables.inv_scale);
-  f.PutInt32("mixture.tanh", tables.tanh);
+  WriteMixtureTables(f, tables);
 }
 
 IntPixelCnnPP IntPixelCnnPP::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kPixelCnnPPArch) throw Error(ErrorCode::kModelInvalid, "model file is not a pixelcnn++ model");
   IntPixelCnnPP m;
-  m.shape = PixelCnnPPShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<PixelCnnPPShape>(f, kPixelCnnPPArch);
   const auto& s = m.shape;
   const int F = s.filters, Cin = s.channels + 1;
   m.first_u = IntLinear::Read(f, "first_u", F, FirstUGeometry().taps() * Cin);
@@ -182,10 +176,7 @@ IntPixelCnnPP IntPixelCnnPP::Read(const ModelFile& f) {
   }
   m.head_lut = IntLut::Read(f, "head.lut");
   m.head = IntLinear::Read(f, "head", s.ParamCount(), F);
-  m.tables.sigmoid = f.Int32("mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
-  m.tables.exp = f.Int32("mixture.exp", kLogitSpan + 1);
-  m.tables.inv_scale = f.Int32("mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
-  m.tables.tanh = f.Int32("mixture.tanh", 2 * kCoeffSpan + 1);
+  m.tables = ReadMixtureTables(f);
   m.Validate();
   return m;
 }

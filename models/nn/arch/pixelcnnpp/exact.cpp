@@ -15,6 +15,7 @@ namespace {
 
 using exact_ops::ApplyLut;
 using exact_ops::ParamScales;
+using exact_ops::ParamScaleTensor;
 using exact_ops::QuantileOfSample;
 using exact_ops::Requantize;
 using exact_ops::StraightThroughRound;
@@ -412,8 +413,7 @@ PixelCnnPPTensors TensorsFromInt(const IntPixelCnnPP& m) {
   }
   t.head_lut = LutTensors(m.head_lut, false, 0, 1);
   t.head = FromIntLinear(m.head, F, OneByOne());
-  const auto scales = ParamScales(shape.channels, shape.mixtures);
-  t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+  t.param_scale = ParamScaleTensor(shape.channels, shape.mixtures);
   return t;
 }
 

@@ -48,41 +48,12 @@ torch::Tensor KaimingUniform(int64_t out, int64_t in, int64_t kh, int64_t kw, do
   return torch::empty({out, in, kh, kw}).uniform_(-bound, bound);
 }
 
-TorchIntLinear FromIntLinear(const IntLinear& l, int kh, int kw) {
-  TorchIntLinear out;
-  out.weight = torch::tensor(std::vector<float>(l.weight.begin(), l.weight.end())).view({l.out, l.in / (kh * kw), kh, kw});
-  out.bias = torch::tensor(std::vector<float>(l.bias.begin(), l.bias.end()));
-  SetRequant(out, l.requant);
-  out.lo = l.lo;
-  out.hi = l.hi;
-  return out;
-}
-
-void MoveLinear(TorchIntLinear& l, const torch::Device& d) {
-  l.weight = l.weight.to(d);
-  l.bias = l.bias.to(d);
-  l.multiplier = l.multiplier.to(d);
-  l.half = l.half.to(d);
-  l.divisor = l.divisor.to(d);
-  l.factor = l.factor.to(d);
-}
-
 torch::Tensor ExactConv(const torch::Tensor& x, const torch::Tensor& w, bool ste) {
   if (ste && !x.is_cuda()) return F::conv2d(x, w);
   const int64_t B = x.size(0), kh = w.size(2), kw = w.size(3);
   const int64_t Ho = x.size(2) - kh + 1, Wo = x.size(3) - kw + 1;
   auto cols = F::unfold(x, F::UnfoldFuncOptions({kh, kw}));
   return torch::matmul(w.flatten(1), cols).view({B, w.size(0), Ho, Wo});
-}
-
-torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste) {
-  auto a = acc.detach().to(torch::kInt64);
-  auto y = torch::div(a * l.multiplier + l.half, l.divisor, "floor").clamp(l.lo, l.hi).to(torch::kFloat32);
-  if (ste) {
-    auto g = acc * l.factor;
-    y = y + (g - g.detach());
-  }
-  return y;
 }
 
 TorchIntLinear QuantizeGates(const torch::Tensor& joint, const torch::Tensor& bias, int state, bool ste) {
@@ -177,22 +148,11 @@ torch::Tensor PixelRnnModuleImpl::Head(const torch::Tensor& x, std::vector<torch
   return F::conv2d(torch::elu(t), head2_weight, F::Conv2dFuncOptions().bias(head2_bias));
 }
 
-torch::Tensor RowLstmScales::ToTensor() const {
-  std::vector<double> v{residual, act_head1, head_pre, act_head2};
-  v.insert(v.end(), act_in.begin(), act_in.end());
-  return torch::tensor(v, torch::kFloat64);
-}
+torch::Tensor RowLstmScales::ToTensor() const { return PackScales({residual, act_head1, head_pre, act_head2}, {&act_in}); }
 
 RowLstmScales RowLstmScales::FromTensor(const torch::Tensor& t, int layers) {
-  if (t.numel() != 4 + layers) throw Error(ErrorCode::kInvalidArgument, "checkpoint has quantisation scales of the wrong size");
-  auto a = t.to(torch::kFloat64).contiguous();
-  const double* p = a.data_ptr<double>();
   RowLstmScales s;
-  s.residual = p[0];
-  s.act_head1 = p[1];
-  s.head_pre = p[2];
-  s.act_head2 = p[3];
-  s.act_in.assign(p + 4, p + 4 + layers);
+  UnpackScales(t, layers, {&s.residual, &s.act_head1, &s.head_pre, &s.act_head2}, {&s.act_in});
   return s;
 }
 
@@ -224,8 +184,7 @@ namespace {
 void SetTables(PixelRnnTensors& t, const PixelRnnShape& s, const GateTables& g) {
   t.sigmoid_table = torch::tensor(std::vector<float>(g.sigmoid.begin(), g.sigmoid.end()));
   t.tanh_table = torch::tensor(std::vector<float>(g.tanh.begin(), g.tanh.end()));
-  const auto scales = ParamScales(s.channels, s.mixtures);
-  t.param_scale = torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1});
+  t.param_scale = ParamScaleTensor(s.channels, s.mixtures);
 }
 
 }  // namespace

@@ -79,15 +79,11 @@ torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(c
 std::vector<int16_t> PixelRnnTorchParams(const std::vector<int16_t>& q, int height, int width, int channels, const torch::Device& device,
                                          const std::function<torch::Tensor(const torch::Tensor&)>& forward);
 
+// (FromIntLinear, MoveLinear and Requantize are exact_ops'.)
 namespace pixelrnn_ops {
-TorchIntLinear FromIntLinear(const IntLinear& l, int kh, int kw);
-void MoveLinear(TorchIntLinear& l, const torch::Device& d);
 // Exact convolution without bias of integer-valued x and w (partial sums below 2^24): LibTorch's
 // convolution for training on the CPU, im2col + fp32 GEMM otherwise (as exact_ops::ApplyLinear).
 torch::Tensor ExactConv(const torch::Tensor& x, const torch::Tensor& w, bool ste);
-// clamp(RoundShift(acc * multiplier, shift), lo, hi), straight-through gradient acc * factor (as torch/exact_ops.cpp);
-// the constants broadcast as [1, out, 1, 1] against acc's dimension 1.
-torch::Tensor Requantize(const torch::Tensor& acc, const TorchIntLinear& l, bool ste);
 // Gate pre-activation quantisation of the float joint weight [4S, in, 1, 1] (clamp +-2048, 1/256 units).
 TorchIntLinear QuantizeGates(const torch::Tensor& joint, const torch::Tensor& bias, int state, bool ste);
 // The float cell step: z [.., 4S (dimension `dim`), ..] = [i; f; o; g]; updates c, returns h.

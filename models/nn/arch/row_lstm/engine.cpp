@@ -17,15 +17,9 @@ std::vector<std::pair<int, int>> PixelRnnShape::Taps() const {
   return taps;
 }
 
-bool PixelRnnShape::SetCommon(const std::string& key, int value) {
-  if (key == "kernel") kernel = value;
-  else if (key == "hidden") hidden = value;
-  else if (key == "state") state = value;
-  else if (key == "layers") layers = value;
-  else if (key == "head") head = value;
-  else if (key == "mixtures") mixtures = value;
-  else return false;
-  return true;
+std::vector<HyperField> PixelRnnShape::CommonFields() {
+  return {{"kernel", &kernel}, {"hidden", &hidden}, {"state", &state},
+          {"layers", &layers}, {"head", &head},     {"mixtures", &mixtures}};
 }
 
 bool PixelRnnShape::CommonInRange() const {
@@ -49,10 +43,9 @@ std::string RowLstmShape::ToHyper() const {
 RowLstmShape RowLstmShape::FromHyper(const std::string& hyper, int channels) {
   RowLstmShape s;
   s.channels = channels;
-  for (const auto& [key, value] : ParseHyperparameters(hyper)) {
-    if (key == "row_kernel") s.row_kernel = value;
-    else if (!s.SetCommon(key, value)) throw Error(ErrorCode::kModelInvalid, "unknown hyperparameter '" + key + "'");
-  }
+  auto fields = s.CommonFields();
+  fields.push_back({"row_kernel", &s.row_kernel});
+  SetHyperparameters(hyper, fields);
   if (!s.CommonInRange() || s.row_kernel < 1 || s.row_kernel > 15 || s.row_kernel % 2 == 0)
     throw Error(ErrorCode::kModelInvalid, "hyperparameters out of range: " + hyper);
   return s;
@@ -97,9 +90,7 @@ void IntPixelRnn::ValidateCommon(const PixelRnnShape& s, int out_inputs, const s
 }
 
 void IntPixelRnn::WriteCommon(ModelFile& f, const PixelRnnShape& s, const std::string& arch, const std::string& hyper) const {
-  f.PutText("architecture", arch);
-  f.PutText("hyper", hyper);
-  f.PutInt32("channels", {s.channels});
+  WriteModelHeader(f, arch, hyper, s.channels);
   conv0.Write(f, "conv0");
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = "layer" + std::to_string(l);
@@ -112,10 +103,7 @@ void IntPixelRnn::WriteCommon(ModelFile& f, const PixelRnnShape& s, const std::s
   head2.Write(f, "head2");
   f.PutInt16("lstm.sigmoid", gate_tables.sigmoid);
   f.PutInt16("lstm.tanh", gate_tables.tanh);
-  f.PutInt32("mixture.sigmoid", tables.sigmoid);
-  f.PutInt32("mixture.exp", tables.exp);
-  f.PutInt32("mixture.inv_scale", tables.inv_scale);
-  f.PutInt32("mixture.tanh", tables.tanh);
+  WriteMixtureTables(f, tables);
 }
 
 void IntPixelRnn::ReadCommon(const ModelFile& f, const PixelRnnShape& s, int out_inputs) {
@@ -131,10 +119,7 @@ void IntPixelRnn::ReadCommon(const ModelFile& f, const PixelRnnShape& s, int out
   head2 = IntLinear::Read(f, "head2", s.ParamCount(), s.head);
   gate_tables.sigmoid = f.Int16("lstm.sigmoid", 2 * kGateIndexMax + 1);
   gate_tables.tanh = f.Int16("lstm.tanh", 2 * kGateIndexMax + 1);
-  tables.sigmoid = f.Int32("mixture.sigmoid", 2 * kSigmoidKnotsPerUnit * kSigmoidRange + 1);
-  tables.exp = f.Int32("mixture.exp", kLogitSpan + 1);
-  tables.inv_scale = f.Int32("mixture.inv_scale", kLogScaleMax - kLogScaleMin + 1);
-  tables.tanh = f.Int32("mixture.tanh", 2 * kCoeffSpan + 1);
+  tables = ReadMixtureTables(f);
 }
 
 void IntPixelRnn::Conv0At(const PixelRnnShape& s, const std::vector<std::pair<int, int>>& taps, const int16_t* q, int width,
@@ -180,9 +165,8 @@ void IntRowLstm::Write(ModelFile& f) const {
 }
 
 IntRowLstm IntRowLstm::Read(const ModelFile& f) {
-  if (f.Text("architecture") != kRowLstmArch) throw Error(ErrorCode::kModelInvalid, "model file is not a row-lstm model");
   IntRowLstm m;
-  m.shape = RowLstmShape::FromHyper(f.Text("hyper"), f.Int32("channels", 1)[0]);
+  m.shape = ReadModelShape<RowLstmShape>(f, kRowLstmArch);
   const auto& s = m.shape;
   m.ReadCommon(f, s, s.state);
   for (int l = 0; l < s.layers; ++l) m.gates.push_back(IntLinear::Read(f, "layer" + std::to_string(l) + ".gates", 4 * s.state, s.GateInputs()));

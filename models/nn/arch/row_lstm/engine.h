@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/nn/runtime/hyperparameters.h"
 #include "models/nn/runtime/int_layers.h"
 #include "models/nn/runtime/mixture_cdf.h"
 #include "models/nn/runtime/model_file.h"
@@ -50,8 +51,8 @@ struct PixelRnnShape {
   std::vector<std::pair<int, int>> Taps() const;
   int Conv0Inputs() const { return int(Taps().size()) * channels; }
   int ParamCount() const { return MixtureParamCountInt(channels, mixtures); }
-  // Sets a shared hyperparameter; false for a key that is not one of them.
-  bool SetCommon(const std::string& key, int value);
+  // The shared hyperparameters' fields, for SetHyperparameters.
+  std::vector<HyperField> CommonFields();
   // Whether the shared hyperparameters (and `channels`) are in range.
   bool CommonInRange() const;
 };
