@@ -153,24 +153,28 @@ BENCHMARK(BM_MixtureCdfDecode);
 
 void SetThreads(int threads) { setenv("PIXELZIP_THREADS", std::to_string(threads).c_str(), 1); }
 
-// Arg: threads.
+// Args: threads, adaptive stage (0: the model alone, 1: the default stage).
 void BM_ImageEncodeWavefront(benchmark::State& state) {
   SetThreads(int(state.range(0)));
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
   options.layout = Layout::kWavefront;
+  options.adaptive = state.range(1) != 0;
   size_t bytes = 0;
   for (auto _ : state) bytes = Encode(TheImage(), options).stream.size();
   state.counters["bpsp"] = double(bytes) * 8.0 / double(TheImage().pixels.size());
   state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
 }
-BENCHMARK(BM_ImageEncodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_ImageEncodeWavefront)
+    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
+    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 void BM_ImageDecodeWavefront(benchmark::State& state) {
   SetThreads(2);
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
   options.layout = Layout::kWavefront;
+  options.adaptive = state.range(1) != 0;
   const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
   SetThreads(int(state.range(0)));
   for (auto _ : state) {
@@ -180,7 +184,9 @@ void BM_ImageDecodeWavefront(benchmark::State& state) {
   state.counters["bpsp"] = double(stream.size()) * 8.0 / double(TheImage().pixels.size());
   state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
 }
-BENCHMARK(BM_ImageDecodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_ImageDecodeWavefront)
+    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
+    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 // Existing (raster layout, version 1.0) streams: one network step per pixel, SIMD kernels, one thread.
 void BM_ImageDecodeRasterLayout(benchmark::State& state) {
