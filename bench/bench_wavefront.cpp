@@ -1,6 +1,8 @@
 // Issue 22: the batched integer kernels (scalar reference against Highway SIMD, G multiply-adds
-// per second) and whole-image coding with the default model local-pixelcnn-rgb in the wavefront
-// layout, 1 and 2 threads (seconds per 768x512 image).
+// per second), the sequential part of decoding per subpixel (mixture CDF and range decoder), and
+// whole-image coding with the default model local-pixelcnn-rgb in the wavefront layout (the
+// pipeline of wavefront.cpp), 1 and 2 threads (seconds per 768x512 image: read the Time column,
+// real time; the CPU column counts the main thread only).
 //
 //   ./bench/pixelzip_bench_wavefront --benchmark_min_time=1
 //   PIXELZIP_BENCH_IMAGE=photo.png ./bench/pixelzip_bench_wavefront --benchmark_filter=Image
@@ -15,14 +17,22 @@
 #include <random>
 #include <string>
 
+#include "entropy/range_coder.h"
 #include "formats/image_io.h"
+#include "models/nn/arch/local_pixelcnn/batch_engine.h"
+#include "models/nn/arch/local_pixelcnn/coding_model.h"
 #include "models/nn/runtime/int_simd.h"
+#include "models/nn/runtime/mixture_cdf.h"
+#include "models/registry.h"
 #include "pixelzip/codec.h"
 
 namespace {
 
 using namespace pixelzip;
 using namespace pixelzip::models::nn;
+using pixelzip::models::kSymbols;
+using pixelzip::models::PlaneView;
+using pixelzip::models::SubpixelCdf;
 
 IntLinear RandomLayer(int out, int in) {
   std::mt19937_64 rng(7);
@@ -95,26 +105,76 @@ const Image& TheImage() {
   return image;
 }
 
+// The sequential part of decoding, per subpixel: MixtureCdf::Prepare and the range decoder's search
+// (about 9 CDF evaluations), on the parameters the shipped model gives the first 8 rows of the image.
+// (A SIMD mixture CDF, components in vector lanes, measured slower here: 557 against 494 ns per
+// subpixel, CPU time under load; the search's CDF evaluations depend on one another.)
+void BM_MixtureCdfDecode(benchmark::State& state) {
+  static const auto opened = models::OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  const auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  const IntLocalPixelCnn& m = model->model();
+  const Image& img = TheImage();
+  const int W = int(img.width), rows = std::min(8, int(img.height)), C = 3, P = m.shape.ParamCount();
+  PlaneView view{img.width, img.height, 3, const_cast<uint8_t*>(img.pixels.data())};
+  const LocalBatchEngine engine(m, KernelKind::kSimd);
+  const PaddedPlane plane = ToPaddedPlane(view, engine.Reach());
+  std::vector<PixelPos> px;
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < W; ++x) px.push_back({y, x});
+  std::vector<int16_t> params(px.size() * size_t(P));
+  LocalBatchEngine::Workspace ws;
+  engine.Evaluate(plane, px.data(), px.size(), params.data(), ws);
+  entropy::RangeEncoder enc;
+  MixtureCdf cdf(m.tables, C, m.shape.mixtures);
+  int32_t prev[3];
+  for (size_t i = 0; i < px.size(); ++i)
+    for (int c = 0; c < C; ++c) {
+      cdf.Prepare(&params[i * size_t(P)], c, prev);
+      const int v = img.pixels[(size_t(px[i].y) * W + size_t(px[i].x)) * 3 + size_t(c)];
+      enc.Encode(cdf.At(v), cdf.At(v + 1) - cdf.At(v));
+      prev[c] = 2 * v - 255;
+    }
+  const std::vector<uint8_t> stream = enc.Finish();
+  for (auto _ : state) {
+    entropy::RangeDecoder dec(stream.data(), stream.size());
+    for (size_t i = 0; i < px.size(); ++i)
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(&params[i * size_t(P)], c, prev);
+        const SubpixelCdf& base = cdf;
+        const int v = dec.DecodeWithCallable([&](int e) { return base.At(e); }, kSymbols);
+        prev[c] = 2 * v - 255;
+      }
+    benchmark::DoNotOptimize(prev);
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(px.size()) * C);
+  state.SetLabel("per subpixel");
+}
+BENCHMARK(BM_MixtureCdfDecode);
+
 void SetThreads(int threads) { setenv("PIXELZIP_THREADS", std::to_string(threads).c_str(), 1); }
 
-// Arg: threads.
+// Args: threads, adaptive stage (0: the model alone, 1: the default stage).
 void BM_ImageEncodeWavefront(benchmark::State& state) {
   SetThreads(int(state.range(0)));
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
   options.layout = Layout::kWavefront;
+  options.adaptive = state.range(1) != 0;
   size_t bytes = 0;
   for (auto _ : state) bytes = Encode(TheImage(), options).stream.size();
   state.counters["bpsp"] = double(bytes) * 8.0 / double(TheImage().pixels.size());
   state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
 }
-BENCHMARK(BM_ImageEncodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_ImageEncodeWavefront)
+    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
+    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 void BM_ImageDecodeWavefront(benchmark::State& state) {
   SetThreads(2);
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
   options.layout = Layout::kWavefront;
+  options.adaptive = state.range(1) != 0;
   const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
   SetThreads(int(state.range(0)));
   for (auto _ : state) {
@@ -124,7 +184,9 @@ void BM_ImageDecodeWavefront(benchmark::State& state) {
   state.counters["bpsp"] = double(stream.size()) * 8.0 / double(TheImage().pixels.size());
   state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
 }
-BENCHMARK(BM_ImageDecodeWavefront)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_ImageDecodeWavefront)
+    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
+    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 // Existing (raster layout, version 1.0) streams: one network step per pixel, SIMD kernels, one thread.
 void BM_ImageDecodeRasterLayout(benchmark::State& state) {

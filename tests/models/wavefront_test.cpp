@@ -336,9 +336,16 @@ TEST(Wavefront, LinesCoverTheImageOnceAndRespectTheCausalWindow) {
     const Wavefront wf{w, h, k};
     std::vector<int64_t> line_of(size_t(w) * h, -1);
     std::vector<PixelPos> px;
+    int longest = 0;
     for (int64_t t = 0; t < wf.Lines(); ++t) {
       px.clear();
       wf.Line(t, px);
+      longest = std::max(longest, int(px.size()));
+      ASSERT_EQ(int(px.size()), wf.Count(t));
+      EXPECT_LE(wf.Count(t), wf.MaxCount());
+      if (!px.empty()) {
+        EXPECT_EQ(px[0].y, wf.FirstRow(t));
+      }
       for (size_t i = 0; i < px.size(); ++i) {
         EXPECT_EQ(px[i].x + int64_t(k) * px[i].y, t);
         if (i) {
@@ -349,6 +356,7 @@ TEST(Wavefront, LinesCoverTheImageOnceAndRespectTheCausalWindow) {
         l = t;
       }
     }
+    EXPECT_EQ(longest, wf.MaxCount());
     const int r = k - 1;
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) {
@@ -395,12 +403,15 @@ void CheckWavefront(const LocalPixelCnnCodingModel& model, int W, int H, uint64_
   RecordingSink raster;
   model.Encode(view, raster, {});
   // The same conditionals in wavefront order: map the wavefront sequence back to raster positions.
-  std::vector<uint8_t> streams[2];
+  // The scalar reference on one thread, then the SIMD kernels through the pipeline on 1, 2 and 3 threads.
+  std::vector<uint8_t> streams[4];
   int s = 0;
-  for (KernelKind kind : {KernelKind::kScalar, KernelKind::kSimd}) {
+  for (auto [kind, threads] : {std::pair{KernelKind::kScalar, 1}, std::pair{KernelKind::kSimd, 1},
+                               std::pair{KernelKind::kSimd, 2}, std::pair{KernelKind::kSimd, 3}}) {
+    SCOPED_TRACE(::testing::Message() << "encoder kernel " << int(kind) << " threads " << threads);
     entropy::RangeEncoder enc;
     RecordingSink wave(&enc);
-    model.EncodeWavefrontWith(view, wave, {}, kind == KernelKind::kSimd ? 2 : 1, kind);
+    model.EncodeWavefrontWith(view, wave, {}, threads, kind);
     streams[s++] = enc.Finish();
     ASSERT_EQ(wave.seq.size(), raster.seq.size());
     const Wavefront wf{W, H, model.WavefrontSlope()};
@@ -413,9 +424,9 @@ void CheckWavefront(const LocalPixelCnnCodingModel& model, int W, int H, uint64_
         ASSERT_TRUE(a.lo == b.lo && a.hi == b.hi) << "pixel " << px[i].y << "," << px[i].x << " channel " << c;
       }
   }
-  EXPECT_EQ(streams[0], streams[1]);
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(streams[i], streams[0]) << "encoder " << i;
   for (KernelKind kind : {KernelKind::kScalar, KernelKind::kSimd})
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
       std::vector<uint8_t> out(img.size(), 0);
       PlaneView ov{uint32_t(W), uint32_t(H), uint32_t(C), out.data()};
       RangeSource src(streams[0]);
@@ -436,6 +447,74 @@ TEST(Wavefront, RandomModelsCodeRasterConditionalsAndRoundTrip) {
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
     CheckWavefront(model, W, H, uint64_t(W * 31 + H));
   }
+}
+
+// Images whose lines are several pipeline chunks long (32 pixels), so that the evaluation of line t + 1
+// overlaps the decoding of line t in every phase, and images narrower than the slope (lines without
+// pixels): bit for bit the raster conditionals, and every thread count decodes them.
+TEST(Wavefront, PipelineOnLongLinesAndEmptyLinesCodesRasterConditionals) {
+  std::mt19937_64 rng(31);
+  for (auto [channels, kernel, W, H] : {std::tuple{3, 5, 150, 70}, std::tuple{1, 3, 140, 90}, std::tuple{3, 7, 2, 40},
+                                        std::tuple{1, 11, 5, 23}, std::tuple{3, 3, 200, 3}}) {
+    const IntLocalPixelCnn m = RandomModel(rng, channels, kernel, 12, 16);
+    ModelFile f;
+    m.Write(f);
+    LocalPixelCnnCodingModel model(f.Serialize(), "random", EngineKind::kCpu);
+    SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
+    CheckWavefront(model, W, H, uint64_t(W * 7 + H));
+  }
+}
+
+// A truncated or corrupt stream ends every thread count's decode with an error (no hang, no crash).
+TEST(Wavefront, PipelineStopsOnACorruptStream) {
+  std::mt19937_64 rng(37);
+  const IntLocalPixelCnn m = RandomModel(rng, 3, 5, 12, 16);
+  ModelFile f;
+  m.Write(f);
+  LocalPixelCnnCodingModel model(f.Serialize(), "random", EngineKind::kCpu);
+  const int W = 120, H = 50;
+  auto img = RandomImage(rng, W, H, 3);
+  PlaneView view{uint32_t(W), uint32_t(H), 3, img.data()};
+  entropy::RangeEncoder enc;
+  RecordingSink sink(&enc);
+  model.EncodeWavefrontWith(view, sink, {}, 2, KernelKind::kSimd);
+  const auto stream = enc.Finish();
+  ASSERT_GT(stream.size(), 100u);
+  const std::vector<uint8_t> truncated(stream.begin(), stream.begin() + std::ptrdiff_t(stream.size() / 2));
+  std::vector<uint8_t> garbage(stream.size());
+  for (auto& b : garbage) b = uint8_t(rng());
+  for (const std::vector<uint8_t>* bytes : std::initializer_list<const std::vector<uint8_t>*>{&truncated, &garbage})
+    for (int threads : {1, 2, 3}) {
+      std::vector<uint8_t> out(img.size(), 0);
+      PlaneView ov{uint32_t(W), uint32_t(H), 3, out.data()};
+      // A source that fails after `limit` symbols, like a range decoder at the end of a short stream.
+      class Failing final : public SymbolSource {
+       public:
+        Failing(const std::vector<uint8_t>& b, size_t limit) : src_(b), limit_(limit) {}
+        int Get(const SubpixelCdf& cdf) override {
+          if (count_++ == limit_) throw entropy::DecodeError("test: stream ends");
+          return src_.Get(cdf);
+        }
+       private:
+        RangeSource src_;
+        size_t limit_, count_ = 0;
+      };
+      Failing src(*bytes, size_t(W) * H * 3 / 2);
+      EXPECT_THROW(model.DecodeWavefrontWith(ov, src, {}, threads, KernelKind::kSimd), entropy::DecodeError)
+          << "threads " << threads;
+    }
+}
+
+// The wavefront decoder's engine choice: the CPU engine for CUDA models unless lines are long.
+TEST(Wavefront, CudaDecodesOnlyLongLinesOnTheGpu) {
+  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kCpu, 1 << 20));
+  EXPECT_TRUE(UseTorchLineForDecoding(EngineKind::kTorchCpu, 1));
+  const Wavefront kodak{768, 512, 6};
+  EXPECT_EQ(kodak.MaxCount(), 128);
+  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kodak.MaxCount()));
+  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kCudaDecodeMinLine - 1));
+  EXPECT_TRUE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kCudaDecodeMinLine));
+  EXPECT_EQ((Wavefront{6139, 1024, 6}.MaxCount()), kCudaDecodeMinLine);
 }
 
 // A model made with a LibTorch engine codes the wavefront layout through the LibTorch line engine: the

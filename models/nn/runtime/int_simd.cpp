@@ -3,6 +3,7 @@
 #include "models/nn/runtime/int_simd.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #ifndef HWY_WANT_AVX3_DL
@@ -66,16 +67,38 @@ HWY_INLINE void Tile(const PackedLinear& L, size_t o0, const int16_t* HWY_RESTRI
 }
 
 // out = clamp(((acc + bias) * mult + round) >> shift, lo, hi): RoundShift of int_ops.h (floor).
+// Vectorised in double precision, exactly: |acc + bias| < 2^24, mult < 2^15 and round <= 2^45 (shift <= 46,
+// both checked by the loader), so every intermediate is an integer below 2^53; multiplying by 2^-shift is
+// exact and Floor is the arithmetic shift. The clamp bounds are int16, so the conversions cannot saturate.
 HWY_INLINE void Requant(const PackedLinear& L, size_t o0, size_t count, const int32_t* HWY_RESTRICT acc,
                         int16_t* HWY_RESTRICT out) {
+  size_t o = 0;
+#if HWY_HAVE_FLOAT64
+  const hn::ScalableTag<double> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<int16_t, decltype(df)> dh;
+  const size_t N = hn::Lanes(df);
+  const double* HWY_RESTRICT fb = L.f_bias.data() + o0;
+  const double* HWY_RESTRICT fm = L.f_mult.data() + o0;
+  const double* HWY_RESTRICT fr = L.f_round.data() + o0;
+  const double* HWY_RESTRICT fs = L.f_scale.data() + o0;
+  const auto lo = hn::Set(df, double(L.layer->lo)), hi = hn::Set(df, double(L.layer->hi));
+  for (; o + N <= count; o += N) {
+    auto v = hn::Add(hn::PromoteTo(df, hn::LoadU(di, acc + o)), hn::LoadU(df, fb + o));
+    v = hn::Add(hn::Mul(v, hn::LoadU(df, fm + o)), hn::LoadU(df, fr + o));
+    v = hn::Floor(hn::Mul(v, hn::LoadU(df, fs + o)));
+    v = hn::Min(hn::Max(v, lo), hi);
+    hn::StoreU(hn::DemoteTo(dh, hn::DemoteTo(di, v)), dh, out + o);
+  }
+#endif
   const int32_t* HWY_RESTRICT bias = L.bias.data() + o0;
   const int64_t* HWY_RESTRICT mult = L.mult.data() + o0;
   const int64_t* HWY_RESTRICT round = L.round.data() + o0;
   const int64_t* HWY_RESTRICT shift = L.shift.data() + o0;
-  const int64_t lo = L.layer->lo, hi = L.layer->hi;
-  for (size_t o = 0; o < count; ++o) {
+  const int64_t lo64 = L.layer->lo, hi64 = L.layer->hi;
+  for (; o < count; ++o) {
     int64_t v = ((int64_t(acc[o]) + bias[o]) * mult[o] + round[o]) >> shift[o];
-    v = v < lo ? lo : v > hi ? hi : v;
+    v = v < lo64 ? lo64 : v > hi64 ? hi64 : v;
     out[o] = int16_t(v);
   }
 }
@@ -208,6 +231,10 @@ PackedLinear::PackedLinear(const IntLinear& l)
     shift[o] = l.requant[o].shift;
     round[o] = int64_t{1} << (l.requant[o].shift - 1);
   }
+  f_bias.assign(bias.begin(), bias.end());
+  f_mult.assign(mult.begin(), mult.end());
+  f_round.assign(round.begin(), round.end());
+  for (int64_t s : shift) f_scale.push_back(std::ldexp(1.0, -int(s)));
 }
 
 PackedLut::PackedLut(const IntLut& l)

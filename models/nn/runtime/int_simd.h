@@ -28,6 +28,7 @@ struct PackedLinear {
   std::vector<int64_t> mult;     // out_pad: requant multiplier
   std::vector<int64_t> round;    // out_pad: 2^(shift-1)
   std::vector<int64_t> shift;    // out_pad
+  std::vector<double> f_bias, f_mult, f_round, f_scale;  // the same as doubles (f_scale = 2^-shift), exact
   PackedLinear() = default;
   explicit PackedLinear(const IntLinear& layer);
 };

@@ -32,8 +32,7 @@ PaddedPlane ToPaddedPlane(const PlaneView& image, int reach) {
 }
 
 void Wavefront::Line(int64_t t, std::vector<PixelPos>& out) const {
-  const int64_t y_lo = std::max<int64_t>(0, (t - (width - 1) + k - 1) / k);
-  const int64_t y_hi = std::min<int64_t>(height - 1, t / k);
+  const int64_t y_lo = FirstRow(t), y_hi = y_lo + Count(t) - 1;
   for (int64_t y = y_lo; y <= y_hi; ++y) out.push_back(PixelPos{int(y), int(t - k * y)});
 }
 
@@ -124,12 +123,16 @@ LocalBatchEngine::LocalBatchEngine(const IntLocalPixelCnn& model, KernelKind kin
 void LocalBatchEngine::Evaluate(const PaddedPlane& p, const PixelPos* px, size_t n, int16_t* params,
                                 Workspace& ws) const {
   const size_t B = std::min(n, kSubBatch);
-  // Strides stay even and the padding columns zero (read as the second of a pair).
-  ws.feat.resize(B * fstride_);
-  ws.h.resize(B * hstride_);
-  ws.a.resize(B * hstride_);
-  ws.t.resize(B * istride_);
-  ws.inc.resize(B * hstride_);
+  // Strides stay even and the padding columns zero (read as the second of a pair). The buffers only
+  // grow: the pipeline's batches alternate between sizes, and regrowing would zero them every time.
+  auto reserve = [](std::vector<int16_t>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+  };
+  reserve(ws.feat, B * fstride_);
+  reserve(ws.h, B * hstride_);
+  reserve(ws.a, B * hstride_);
+  reserve(ws.t, B * istride_);
+  reserve(ws.inc, B * hstride_);
   const int C = C_, r = r_;
   const size_t row_taps = size_t(2 * r + 1) * C, left_taps = size_t(r) * C;
   for (size_t s0 = 0; s0 < n; s0 += kSubBatch) {

@@ -6,6 +6,7 @@
 // x + k y (k = kernel / 2 + 1) hold pixels that do not depend on one another.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +50,13 @@ struct PixelPos {
 struct Wavefront {
   int width, height, k;
   int64_t Lines() const { return int64_t(width - 1) + int64_t(k) * (height - 1) + 1; }
+  // Line t's first row and its pixel count (0 for the lines no pixel falls on when width < k).
+  int64_t FirstRow(int64_t t) const { return std::max<int64_t>(0, (t - (width - 1) + k - 1) / k); }
+  int Count(int64_t t) const {
+    return int(std::max<int64_t>(0, std::min<int64_t>(height - 1, t / k) - FirstRow(t) + 1));
+  }
+  // The most pixels any line holds: min(height, ceil(width / k)).
+  int MaxCount() const { return int(std::min<int64_t>(height, (int64_t(width) + k - 1) / k)); }
   // Appends line t's pixels in coding order (increasing y) to `out`.
   void Line(int64_t t, std::vector<PixelPos>& out) const;
 };

@@ -20,6 +20,21 @@
 
 namespace pixelzip::models::nn {
 
+// Whether the wavefront decoder of a model made with `engine` evaluates its lines on the LibTorch line
+// engine rather than the CPU batch engine, for an image whose longest wavefront line holds `max_line`
+// pixels. The decoder evaluates one line at a time (the next line needs this one's decoded pixels): on
+// CUDA each line costs some 30 kernel launches and two transfers whatever its length, against about 2
+// microseconds per pixel (two cores) for the SIMD CPU engine, so a GPU can only pay for long lines.
+// kTorchCpu (the tests' engine) always uses it; kTorchCuda (`--device cuda`, or `auto` on a machine
+// with a GPU) only from kCudaDecodeMinLine pixels per line (an image at least 6139 x 1024 for the
+// default model), a threshold chosen without a GPU to measure on: see docs/models.md. Encoding on
+// kTorchCuda always uses it (its batches are 8192 pixels).
+inline constexpr int kCudaDecodeMinLine = 1024;
+inline bool UseTorchLineForDecoding(EngineKind engine, int max_line) {
+  if (engine == EngineKind::kTorchCpu) return true;
+  return engine == EngineKind::kTorchCuda && max_line >= kCudaDecodeMinLine;
+}
+
 class LocalTorchLineEngine {
  public:
   // REQUIRES: model.shape.aux == 0; engine is kTorchCpu or kTorchCuda. Throws Error(kUnsupported) when
