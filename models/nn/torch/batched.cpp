@@ -4,6 +4,7 @@
 
 #include "models/nn/arch/diagonal_bilstm/module.h"
 #include "models/nn/arch/gated_pixelcnn/exact.h"
+#include "models/nn/arch/local_pixelcnn/exact.h"
 #include "models/nn/arch/local_pixelcnn/module.h"
 #include "models/nn/arch/local_pixelcnn/torch_line.h"
 #include "models/nn/arch/multiscale/module.h"

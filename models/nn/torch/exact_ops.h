@@ -99,8 +99,3 @@ void UseExactConvolutions();
 
 }  // namespace pixelzip::models::nn
 
-// Transitional: the local-pixelcnn exact path (LocalTensors, ExactForward, ...) moved to
-// arch/local_pixelcnn/exact.h. Files owned by other work in progress still reach it through this
-// header (arch/local_pixelcnn/coding_model.cpp, arch/local_pixelcnn/torch_line.cpp,
-// arch/aux_pixelcnn/coding_model.h); once they include arch/local_pixelcnn/exact.h, drop this line.
-#include "models/nn/arch/local_pixelcnn/exact.h"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/nn/torch/batched.h"    // TorchGuarded, ExactDevice
+#include "models/nn/arch/local_pixelcnn/exact.h"
 #include "models/nn/torch/exact_ops.h"  // LocalTensors, ApplyLinear, ApplyLut
 #include "pixelzip/error.h"
 
