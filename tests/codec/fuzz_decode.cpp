@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "fuzz_check.h"
 #include "pixelzip/codec.h"
+#include "tests/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pixelzip::DecodeOptions options;
@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const pixelzip::Error&) {
     return 0;
   }
-  PIXELZIP_CODEC_FUZZ_CHECK(image.width == info.width && image.height == info.height &&
-                            image.channels == info.channels);
+  PIXELZIP_FUZZ_CHECK(image.width == info.width && image.height == info.height &&
+                      image.channels == info.channels);
   // Format 2.0 (the adaptive stage) adds a 2-byte length and the 7-byte stage record.
   const size_t stage_bytes = info.adaptive ? 2 + 7 : 0;
   if (info.architecture == "order0-adaptive" && info.version_minor == 0 &&
@@ -30,12 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     order0.adaptive = info.adaptive;
     const std::vector<uint8_t> again = pixelzip::Encode(image, order0).stream;
     if (!info.adaptive) {
-      PIXELZIP_CODEC_FUZZ_CHECK(again == std::vector<uint8_t>(data, data + size));
+      PIXELZIP_FUZZ_CHECK(again == std::vector<uint8_t>(data, data + size));
     } else if (again.size() == size) {
       // A record with other valid parameters can act the same on a small image (table
       // sizes are capped by the image size): compare the payloads, which are canonical.
-      PIXELZIP_CODEC_FUZZ_CHECK(std::vector<uint8_t>(again.begin() + info.header_bytes, again.end()) ==
-                                std::vector<uint8_t>(data + info.header_bytes, data + size));
+      PIXELZIP_FUZZ_CHECK(std::vector<uint8_t>(again.begin() + info.header_bytes, again.end()) ==
+                          std::vector<uint8_t>(data + info.header_bytes, data + size));
     }
   }
   return 0;

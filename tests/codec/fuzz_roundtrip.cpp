@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "fuzz_check.h"
 #include "pixelzip/codec.h"
+#include "tests/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
@@ -20,11 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pixelzip::EncodeOptions order0;
   order0.model = "order0-adaptive";
   const pixelzip::EncodeResult encoded = pixelzip::Encode(image, order0);
-  PIXELZIP_CODEC_FUZZ_CHECK(pixelzip::Decode(encoded.stream) == image);
+  PIXELZIP_FUZZ_CHECK(pixelzip::Decode(encoded.stream) == image);
   // With the fallback codings (deflate, palette, the stage alone): whichever is smallest.
   order0.fallback = pixelzip::Fallback::kOn;
   const pixelzip::EncodeResult best = pixelzip::Encode(image, order0);
-  PIXELZIP_CODEC_FUZZ_CHECK(pixelzip::Decode(best.stream) == image);
-  PIXELZIP_CODEC_FUZZ_CHECK(best.stream.size() <= encoded.stream.size());
+  PIXELZIP_FUZZ_CHECK(pixelzip::Decode(best.stream) == image);
+  PIXELZIP_FUZZ_CHECK(best.stream.size() <= encoded.stream.size());
   return 0;
 }

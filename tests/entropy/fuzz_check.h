@@ -1,22 +1,13 @@
-// Shared pieces of the range coder fuzz targets: a real check that aborts (so libFuzzer
-// and the sanitized replays report it), and the 4-byte header that picks distributions.
+// Shared pieces of the range coder fuzz targets: the real check that aborts (tests/fuzz_check.h),
+// and the 4-byte header that picks distributions.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "entropy/range_coder.h"
 #include "tests/entropy/test_distributions.h"
-
-#define PIXELZIP_FUZZ_CHECK(condition)                                                        \
-  do {                                                                                        \
-    if (!(condition)) {                                                                       \
-      std::fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #condition, __FILE__, __LINE__); \
-      std::abort();                                                                           \
-    }                                                                                         \
-  } while (0)
+#include "tests/fuzz_check.h"
 
 namespace pixelzip::entropy::test_support {
 

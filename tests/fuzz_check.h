@@ -1,11 +1,11 @@
-// A real check for the codec fuzz targets: aborts, so that libFuzzer and the sanitized
-// replays report it.
+// A real check for the fuzz targets (codec, entropy): aborts, so that libFuzzer and the
+// sanitized replays report it.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
 
-#define PIXELZIP_CODEC_FUZZ_CHECK(condition)                                                  \
+#define PIXELZIP_FUZZ_CHECK(condition)                                                        \
   do {                                                                                        \
     if (!(condition)) {                                                                       \
       std::fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #condition, __FILE__, __LINE__); \
