@@ -94,6 +94,19 @@ inline void UpdateWeightsScalar(int32_t* w, const int32_t* x, int n, int32_t eh,
   }
 }
 
+// The counters' update (Stage::Update, Stage::UpdateLight) on *counter[0..n): p moves by
+// ((target - p) * kRate[n]) >> 16, clamped to [1, 2^22 - 1]; n counts up to limit.
+inline void UpdateCountersScalar(uint32_t* const* counter, int n_counters, int32_t target, uint32_t limit) {
+  for (int i = 0; i < n_counters; ++i) {
+    uint32_t& v = *counter[i];
+    const uint32_t n = v & 1023;
+    int32_t p = int32_t(v >> 10);
+    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
+    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
+    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
+  }
+}
+
 #ifdef PIXELZIP_STAGE_AVX2
 // The same for 8 weights (the 8 context inputs), both mixers at once.
 __attribute__((target("avx2"))) void UpdateWeights8Avx2(int32_t* w, int32_t* w2, const int32_t* x, int32_t eh,
@@ -110,15 +123,18 @@ __attribute__((target("avx2"))) void UpdateWeights8Avx2(int32_t* w, int32_t* w2,
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(w2), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
 }
 
-struct Log2Frac32 {
-  int32_t v[256];
+// A uint16_t table widened to int32_t, for _mm256_i32gather_epi32.
+template <size_t N>
+struct Table32 {
+  int32_t v[N];
 };
-constexpr Log2Frac32 MakeLog2Frac32() {
-  Log2Frac32 t{};
-  for (int i = 0; i < 256; ++i) t.v[i] = tables::kLog2Frac[i];
+template <size_t N>
+constexpr Table32<N> Widen32(const uint16_t (&table)[N]) {
+  Table32<N> t{};
+  for (size_t i = 0; i < N; ++i) t.v[i] = table[i];
   return t;
 }
-constexpr Log2Frac32 kLog2Frac32 = MakeLog2Frac32();
+constexpr Table32<256> kLog2Frac32 = Widen32(tables::kLog2Frac);
 
 // Log2Fixed of 8 values 1 <= v < 2^24: converted to float exactly, the exponent field is
 // 127 + e and the top 8 mantissa bits are f, so (bits >> 15) = 256 (127 + e) + f.
@@ -151,17 +167,9 @@ __attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, co
   *dot2 = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), st) + int64_t{w2[8]} * x[8] + int64_t{w2[9]} * x[9];
 }
 
-struct Rate32 {
-  int32_t v[1024];
-};
-constexpr Rate32 MakeRate32() {
-  Rate32 t{};
-  for (int i = 0; i < 1024; ++i) t.v[i] = tables::kRate[i];
-  return t;
-}
-constexpr Rate32 kRate32 = MakeRate32();
+constexpr Table32<1024> kRate32 = Widen32(tables::kRate);
 
-// The 8 counters' update (Stage::Update's scalar loop) on their values v[0..8): p moves
+// The 8 counters' update (UpdateCountersScalar) on their values v[0..8): p moves
 // by ((target - p) * kRate[n]) >> 16 (|.| < 2^22: the low 32 bits of the logical
 // 64-bit shift are those of the arithmetic one), clamped to [1, 2^22 - 1]; n counts
 // up to limit.
@@ -497,14 +505,7 @@ void Stage::Update(int bit) {
     return;
   }
 #endif
-  for (int i = 0; i < kContexts; ++i) {
-    uint32_t& v = *counter_[i];
-    const uint32_t n = v & 1023;
-    int32_t p = int32_t(v >> 10);
-    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
-    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
-    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
-  }
+  UpdateCountersScalar(counter_.data(), kContexts, target, limit);
   ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
   ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
 }
@@ -737,14 +738,7 @@ void Stage::UpdateLight(int bit) {
     return;
   }
 #endif
-  for (int i = 0; i < kLightContexts; ++i) {
-    uint32_t& v = *counter_[i];
-    const uint32_t n = v & 1023;
-    int32_t p = int32_t(v >> 10);
-    p += int32_t((int64_t{target - p} * tables::kRate[n]) >> 16);
-    p = p < 1 ? 1 : p > int32_t{kP22Max} ? int32_t{kP22Max} : p;
-    v = (static_cast<uint32_t>(p) << 10) | (n < limit ? n + 1 : n);
-  }
+  UpdateCountersScalar(counter_.data(), kLightContexts, target, limit);
   ApmUpdate(lapm_, la_, bit, params_.apm_rate);
 }
 

@@ -193,19 +193,35 @@ class Stage {
   uint32_t lp_mix_ = 0;
 };
 
+// The model's CDF at edges 0 - 256 (at(edge), capped at kTotal), each edge asked of the
+// model at most once.
+template <class At>
+class MemoCdf {
+ public:
+  explicit MemoCdf(const At& at) : at_(at) {}
+  void Set(int edge, uint32_t v) {
+    memo_[edge] = v;
+    have_[edge >> 6] |= uint64_t{1} << (edge & 63);
+  }
+  uint32_t operator()(int edge) {
+    const uint64_t bit = uint64_t{1} << (edge & 63);
+    if (have_[edge >> 6] & bit) return memo_[edge];
+    const uint32_t v = static_cast<uint32_t>(at_(edge));
+    have_[edge >> 6] |= bit;
+    return memo_[edge] = v > kTotal ? kTotal : v;
+  }
+
+ private:
+  const At& at_;
+  uint32_t memo_[257];
+  uint64_t have_[5] = {0, 0, 0, 0, 0};
+};
+
 template <class At, class Coder>
 int Stage::CodeLight(const At& at, Coder& coder) {
-  uint32_t memo[257];
-  uint64_t have[5] = {1, 0, 0, 0, 1};  // edges 0 and 256 are 0 and 2^16 by definition
-  memo[0] = 0;
-  memo[256] = kTotal;
-  const auto cdf = [&at, &memo, &have](int edge) -> uint32_t {
-    const uint64_t bit = uint64_t{1} << (edge & 63);
-    if (have[edge >> 6] & bit) return memo[edge];
-    const uint32_t v = static_cast<uint32_t>(at(edge));
-    have[edge >> 6] |= bit;
-    return memo[edge] = v > kTotal ? kTotal : v;
-  };
+  MemoCdf<At> cdf(at);
+  cdf.Set(0, 0);  // edges 0 and 256 are 0 and 2^16 by definition
+  cdf.Set(256, kTotal);
   // Mass of symbols [a, b) (at least 1 whatever the CDF).
   const auto mass = [&cdf](int a, int b) -> uint32_t {
     const uint32_t ca = cdf(a), cb = cdf(b);
@@ -273,15 +289,7 @@ template <class At, class Coder>
 int Stage::CodeBinary(const At& at, Coder& coder) {
   // Each edge is asked of the model at most once per symbol (the median search and the
   // descent share their first steps when the symbol is near the median).
-  uint32_t memo[257];
-  uint64_t have[5] = {0, 0, 0, 0, 0};
-  const auto cdf = [&at, &memo, &have](int edge) -> uint32_t {
-    const uint64_t bit = uint64_t{1} << (edge & 63);
-    if (have[edge >> 6] & bit) return memo[edge];
-    const uint32_t v = static_cast<uint32_t>(at(edge));
-    have[edge >> 6] |= bit;
-    return memo[edge] = v > kTotal ? kTotal : v;
-  };
+  MemoCdf<At> cdf(at);
   // The model's median: the largest m with cdf(m) <= 2^15.
   int lo = 0, hi = 256;
   while (hi - lo > 1) {
