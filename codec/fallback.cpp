@@ -38,35 +38,30 @@ uint8_t Paeth(int a, int b, int c) {
   return static_cast<uint8_t>(c);
 }
 
+// PNG filter `type`'s prediction of byte i of `row` (unfiltered bytes before i), `prev` the
+// previous row or zeros.
+inline int Predicted(int type, const uint8_t* row, const uint8_t* prev, size_t i, size_t bpp) {
+  const int a = i >= bpp ? row[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
+  switch (type) {
+    case 1: return a;
+    case 2: return b;
+    case 3: return (a + b) >> 1;
+    case 4: return Paeth(a, b, c);
+    default: return 0;
+  }
+}
+
 // Filters `row` (n bytes, `prev` the previous row or zeros) with PNG filter `type` into `out`.
 void FilterRow(int type, const uint8_t* row, const uint8_t* prev, size_t n, size_t bpp, uint8_t* out) {
   for (size_t i = 0; i < n; ++i) {
-    const int a = i >= bpp ? row[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
-    int predicted = 0;
-    switch (type) {
-      case 1: predicted = a; break;
-      case 2: predicted = b; break;
-      case 3: predicted = (a + b) >> 1; break;
-      case 4: predicted = Paeth(a, b, c); break;
-      default: break;
-    }
-    out[i] = static_cast<uint8_t>(row[i] - predicted);
+    out[i] = static_cast<uint8_t>(row[i] - Predicted(type, row, prev, i, bpp));
   }
 }
 
 // Undoes FilterRow in place: `row` holds the filtered bytes, `prev` the previous decoded row.
 void UnfilterRow(int type, uint8_t* row, const uint8_t* prev, size_t n, size_t bpp) {
   for (size_t i = 0; i < n; ++i) {
-    const int a = i >= bpp ? row[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
-    int predicted = 0;
-    switch (type) {
-      case 1: predicted = a; break;
-      case 2: predicted = b; break;
-      case 3: predicted = (a + b) >> 1; break;
-      case 4: predicted = Paeth(a, b, c); break;
-      default: break;
-    }
-    row[i] = static_cast<uint8_t>(row[i] + predicted);
+    row[i] = static_cast<uint8_t>(row[i] + Predicted(type, row, prev, i, bpp));
   }
 }
 
