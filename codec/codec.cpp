@@ -84,6 +84,17 @@ void SplitColour(const Image& image, std::vector<uint8_t>& colour) {
   for (size_t i = 0; i < pixels; ++i) std::copy_n(&image.pixels[i * c], cc, &colour[i * cc]);
 }
 
+// An image of the header's size with no pixels yet, their capacity reserved (so that only
+// the pages written count).
+Image EmptyImageOf(const codec::Header& h) {
+  Image image;
+  image.width = h.width;
+  image.height = h.height;
+  image.channels = h.channels;
+  image.pixels.reserve(image.SubpixelCount());
+  return image;
+}
+
 // Zeroed memory whose pages are committed only when first written: an anonymous mapping
 // of fresh zero pages. The decoder fills its planes through these, so a corrupt stream
 // whose header claims a huge image costs memory in proportion to what it decodes (the
@@ -280,11 +291,7 @@ Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOption
     codec::DecodePalette(payload, h.payload_bytes, adaptive::Parse(h.stage.data(), h.stage.size()), h.width,
                          h.height, h.channels, buffer.data());
   }
-  Image image;
-  image.width = h.width;
-  image.height = h.height;
-  image.channels = h.channels;
-  image.pixels.reserve(image.SubpixelCount());
+  Image image = EmptyImageOf(h);
   constexpr size_t kBand = size_t{1} << 20;
   for (size_t at = 0; at < image.SubpixelCount(); at += kBand) {
     const size_t n = std::min(kBand, image.SubpixelCount() - at);
@@ -410,11 +417,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
 
     // The image grows band by band (its capacity reserved, so only written pages count)
     // while the planes' copied pages are released: assembling it adds no peak memory.
-    Image image;
-    image.width = h.width;
-    image.height = h.height;
-    image.channels = h.channels;
-    image.pixels.reserve(image.SubpixelCount());
+    Image image = EmptyImageOf(h);
     constexpr size_t kBandPixels = size_t{1} << 18;
     std::vector<uint8_t> band;
     for (size_t p0 = 0; p0 < pixels; p0 += kBandPixels) {
