@@ -11,7 +11,28 @@ namespace pixelzip::models::nn {
 
 namespace {
 constexpr int kBandPixels = 8192;  // rows per encoder pass: max(1, kBandPixels / width)
+
+// The CPU engine over `image`, subpixel by subpixel in raster order: each subpixel's value
+// is `code(cdf, y, x, c)` (the encoder puts the known value, the decoder gets it).
+template <class Code>
+void StepRaster(const IntPixelCnn& model, const PlaneView& image, const Progress& progress, Code code) {
+  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
+  const int W = plane.width, H = plane.height, C = plane.channels;
+  PixelCnnCpuEngine stepper(model, W);
+  SoftmaxCdf cdf(model.exp_table);
+  int16_t logits[256];
+  for (int y = 0; y < H; ++y) {
+    for (int x = 0; x < W; ++x)
+      for (int c = 0; c < C; ++c) {
+        stepper.Step(plane, y, x, c, logits);
+        cdf.Prepare(logits);
+        const int v = code(cdf, y, x, c);
+        plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
+      }
+    ReportRow(progress, y, H);
+  }
 }
+}  // namespace
 
 PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
@@ -35,22 +56,11 @@ std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int
 void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   if (!torch_) {
     // The decoder's computation, the pixels known.
-    QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
-    const int W = plane.width, H = plane.height, C = plane.channels;
-    PixelCnnCpuEngine stepper(model_, W);
-    SoftmaxCdf cdf(model_.exp_table);
-    int16_t logits[256];
-    for (int y = 0; y < H; ++y) {
-      for (int x = 0; x < W; ++x)
-        for (int c = 0; c < C; ++c) {
-          stepper.Step(plane, y, x, c, logits);
-          cdf.Prepare(logits);
-          const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-          sink.Put(cdf, v);
-          plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
-        }
-      ReportRow(progress, y, H);
-    }
+    StepRaster(model_, image, progress, [&](const SoftmaxCdf& cdf, int y, int x, int c) {
+      const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
+      sink.Put(cdf, v);
+      return v;
+    });
     return;
   }
   const QPlane plane = ToQPlane(image);
@@ -71,22 +81,11 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
 }
 
 void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
-  QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
-  const int W = plane.width, H = plane.height, C = plane.channels;
-  PixelCnnCpuEngine stepper(model_, W);
-  SoftmaxCdf cdf(model_.exp_table);
-  int16_t logits[256];
-  for (int y = 0; y < H; ++y) {
-    for (int x = 0; x < W; ++x)
-      for (int c = 0; c < C; ++c) {
-        stepper.Step(plane, y, x, c, logits);
-        cdf.Prepare(logits);
-        const int v = source.Get(cdf);
-        image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
-        plane.q[(size_t(y) * W + x) * C + c] = int16_t(2 * v - 255);
-      }
-    ReportRow(progress, y, H);
-  }
+  StepRaster(model_, image, progress, [&](const SoftmaxCdf& cdf, int y, int x, int c) {
+    const int v = source.Get(cdf);
+    image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
+    return v;
+  });
 }
 
 }  // namespace pixelzip::models::nn
