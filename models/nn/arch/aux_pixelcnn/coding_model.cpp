@@ -6,6 +6,7 @@
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
 #include "models/nn/runtime/mixture_cdf.h"
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 
@@ -79,10 +80,7 @@ std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* 
 // ---------------------------------------------------------------- aux-grey
 
 AuxGreyCodingModel::AuxGreyCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntAuxGrey::Read(file);
-  identity_.architecture = kAuxGreyArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntAuxGrey>(bytes, source, kAuxGreyArch, identity_);
   grey_net_ = std::make_unique<BatchedLocalNet>(model_.grey, encoder);
   colour_net_ = std::make_unique<BatchedLocalNet>(model_.colour, encoder);
 }
@@ -188,10 +186,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
 
 AuxPyramidCodingModel::AuxPyramidCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                              EngineKind encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntAuxPyramid::Read(file);
-  identity_.architecture = kAuxPyramidArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntAuxPyramid>(bytes, source, kAuxPyramidArch, identity_);
   base_net_ = std::make_unique<BatchedLocalNet>(model_.base, encoder);
   cond_net_ = std::make_unique<BatchedLocalNet>(model_.cond, encoder);
 }

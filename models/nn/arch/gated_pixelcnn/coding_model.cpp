@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
@@ -26,10 +27,7 @@ uint32_t ClassIndexCdf::At(int edge) const {
 
 GatedPixelCnnCodingModel::GatedPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                                    EngineKind encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntGatedPixelCnn::Read(file);
-  identity_.architecture = kGatedPixelCnnArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntGatedPixelCnn>(bytes, source, kGatedPixelCnnArch, identity_);
   if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().gated(model_, encoder);
 }
 

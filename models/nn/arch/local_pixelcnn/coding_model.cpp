@@ -6,6 +6,7 @@
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/torch_line.h"
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
@@ -19,12 +20,9 @@ constexpr int kBandRows = 32;
 LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                                    EngineKind encoder)
     : encoder_(encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntLocalPixelCnn::Read(file);
+  model_ = ReadModel<IntLocalPixelCnn>(bytes, source, kLocalPixelCnnArch, identity_);
   if (model_.shape.aux != 0)
     throw Error(ErrorCode::kModelInvalid, source + ": a local-pixelcnn model with conditioning planes cannot code alone");
-  identity_.architecture = kLocalPixelCnnArch;
-  identity_.weights_sha256 = file.Sha256();
   if (encoder != EngineKind::kCpu) {
     const TorchEngines& torch = RequireTorchEngines();
     torch_ = torch.local(model_, encoder);

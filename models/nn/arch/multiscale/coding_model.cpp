@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
@@ -13,10 +14,7 @@ namespace pixelzip::models::nn {
 MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                              EngineKind engine, int threads)
     : engine_(engine), threads_(threads) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntMultiscalePixelCnn::Read(file);
-  identity_.architecture = kMultiscalePixelCnnArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntMultiscalePixelCnn>(bytes, source, kMultiscalePixelCnnArch, identity_);
   if (engine != EngineKind::kCpu) {
     torch_ = RequireTorchEngines().multiscale(model_, engine);
   }

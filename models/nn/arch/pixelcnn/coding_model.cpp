@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "models/nn/runtime/pixel_coder.h"
 #include "models/nn/runtime/softmax_cdf.h"
@@ -35,10 +36,7 @@ void StepRaster(const IntPixelCnn& model, const PlaneView& image, const Progress
 }  // namespace
 
 PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntPixelCnn::Read(file);
-  identity_.architecture = kPixelCnnArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntPixelCnn>(bytes, source, kPixelCnnArch, identity_);
   if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().pixelcnn(model_, encoder);
 }
 

@@ -1,5 +1,6 @@
 #include "models/nn/arch/row_lstm/coding_model.h"
 
+#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 
@@ -7,10 +8,7 @@ namespace pixelzip::models::nn {
 
 RowLstmCodingModel::RowLstmCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
     : PixelRnnCodingModel(encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  model_ = IntRowLstm::Read(file);
-  identity_.architecture = kRowLstmArch;
-  identity_.weights_sha256 = file.Sha256();
+  model_ = ReadModel<IntRowLstm>(bytes, source, kRowLstmArch, identity_);
   if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().row_lstm(model_, encoder);
 }
 
