@@ -3,18 +3,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "models/nn/runtime/causal_taps.h"
 #include "models/nn/runtime/hyperparameters.h"
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
 
 std::vector<std::pair<int, int>> PixelRnnShape::Taps() const {
-  std::vector<std::pair<int, int>> taps;
-  const int r = kernel / 2;
-  for (int dy = -r; dy <= 0; ++dy)
-    for (int dx = -r; dx <= r; ++dx)
-      if (dy < 0 || dx < 0) taps.emplace_back(dy, dx);
-  return taps;
+  return CausalTaps(kernel);
 }
 
 std::vector<HyperField> PixelRnnShape::CommonFields() {
