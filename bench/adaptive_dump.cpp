@@ -88,16 +88,16 @@ int main(int argc, char** argv) {
     }
     const Order order = order_name == "multiscale" ? Order::kMultiscale : Order::kRaster;
     const auto model = models::ResolveModel("default", order, im.channels, Device::kCpu);
+    models::PlaneView view;
+    view.width = im.width;
+    view.height = im.height;
+    view.channels = im.channels;
+    view.data = im.pixels.data();
     if (out == "-measure") {
       adaptive::StageParams params;  // the codec's defaults (codec.cpp, DefaultStageParams)
       params.positions = order == Order::kRaster ? 1 : 0;
       adaptive::Stage stage(params, im.width, im.height, im.channels);
       MeasureSink sink(stage);
-      models::PlaneView view;
-      view.width = im.width;
-      view.height = im.height;
-      view.channels = im.channels;
-      view.data = im.pixels.data();
       const auto start = std::chrono::steady_clock::now();
       model->Encode(view, sink, {});
       const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -113,11 +113,6 @@ int main(int argc, char** argv) {
     std::fwrite("PXD1", 1, 4, f);
     std::fwrite(head, 4, 4, f);
     DumpSink sink(f);
-    models::PlaneView view;
-    view.width = im.width;
-    view.height = im.height;
-    view.channels = im.channels;
-    view.data = im.pixels.data();
     model->Encode(view, sink, {});
     std::fclose(f);
   } catch (const std::exception& e) {
