@@ -192,6 +192,24 @@ for c in "${run[@]}"; do
 done
 bpsp() { printf '%.4f' "$(echo "$1 * 8 / $2" | bc -l)"; }
 fmt() { printf "%.${2:-3}f" "$1"; }
+# A table with a column per codec and a row per image: the header "$1" (its first columns,
+# e.g. "| image |") and the codecs' labels, then per image the cells "$2 image" prints (its
+# first columns, each ending in "|") and a cell "$3 codec image" per codec.
+per_image_table() {
+  local line rule c b
+  line=$1; rule=$(sed 's/[^|][^|]*/---/g' <<<"$1")
+  for c in "${run[@]}"; do line+=" ${label[$c]} |"; rule+="---|"; done
+  echo "$line"; echo "$rule"
+  for b in "${names[@]}"; do
+    line=$("$2" "$b")
+    for c in "${run[@]}"; do line+=" $("$3" "$c" "$b") |"; done
+    echo "$line"
+  done
+}
+name_cells() { echo "| $1 |"; }
+size_cells() { echo "| $1 | ${size[$1]} |"; }
+bpsp_cell() { echo "$(bpsp "${bytes[$1|$2]}" "${sub[$2]}")$([[ ${bad[$1|$2]} -eq 0 ]] || echo ' (NOT lossless)')"; }
+seconds_cell() { echo "$(fmt "${enc[$1|$2]}") / $(fmt "${dec[$1|$2]}")"; }
 
 # ---- report.md ----
 {
@@ -220,28 +238,14 @@ fmt() { printf "%.${2:-3}f" "$1"; }
   echo
   echo "## Bits per subpixel per image"
   echo
-  line="| image | size |"; rule="|---|---|"
-  for c in "${run[@]}"; do line+=" ${label[$c]} |"; rule+="---|"; done
-  echo "$line"; echo "$rule"
-  for b in "${names[@]}"; do
-    line="| $b | ${size[$b]} |"
-    for c in "${run[@]}"; do line+=" $(bpsp "${bytes[$c|$b]}" "${sub[$b]}")$([[ ${bad[$c|$b]} -eq 0 ]] || echo ' (NOT lossless)') |"; done
-    echo "$line"
-  done
+  per_image_table "| image | size |" size_cells bpsp_cell
   line="| **total** | |"
   for c in "${run[@]}"; do line+=" **$(bpsp "${tb[$c]}" "$total_sub")** |"; done
   echo "$line"
   echo
   echo "## Encode / decode seconds per image"
   echo
-  line="| image |"; rule="|---|"
-  for c in "${run[@]}"; do line+=" ${label[$c]} |"; rule+="---|"; done
-  echo "$line"; echo "$rule"
-  for b in "${names[@]}"; do
-    line="| $b |"
-    for c in "${run[@]}"; do line+=" $(fmt "${enc[$c|$b]}") / $(fmt "${dec[$c|$b]}") |"; done
-    echo "$line"
-  done
+  per_image_table "| image |" name_cells seconds_cell
   line="| **mean** |"
   for c in "${run[@]}"; do
     line+=" $(fmt "$(echo "${te[$c]} / $n" | bc -l)") / $(fmt "$(echo "${td[$c]} / $n" | bc -l)") |"
