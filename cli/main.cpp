@@ -53,6 +53,23 @@ std::string ModelHelp() {
          (names.empty() ? std::string("none") : names) + ") or a model file's path";
 }
 
+// --device and --threads, the same for every subcommand that runs a model.
+void AddDeviceOptions(CLI::App* command, std::string& device, int& threads) {
+  command->add_option("--device", device, "where the model runs: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  command->add_option("--threads", threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+}
+
+// -f, --rm and -k, the same for compress and decompress.
+void AddOutputFlags(CLI::App* command, bool& force, bool& remove_input, bool& keep) {
+  command->add_flag("-f,--force", force, "overwrite an existing output; allow binary output to a terminal");
+  CLI::Option* rm = command->add_flag("--rm", remove_input, "remove each input once its output is complete");
+  command->add_flag("-k,--keep", keep, "keep the inputs (the default)")->excludes(rm);
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"pixelzip " PIXELZIP_VERSION
                ": lossless image compression with a learned probability model and a range coder.\n"
@@ -84,15 +101,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0, 9))
       ->excludes(compress_order)
       ->excludes(compress_model);
-  compress->add_option("--device", co.device, "where the model runs: cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
-  compress->add_option("--threads", co.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
-      ->check(CLI::Range(0, 64))
-      ->capture_default_str();
-  compress->add_flag("-f,--force", co.force, "overwrite an existing output; allow binary output to a terminal");
-  CLI::Option* compress_rm = compress->add_flag("--rm", co.remove_input, "remove each input once its output is complete");
-  compress->add_flag("-k,--keep", compress_keep, "keep the inputs (the default)")->excludes(compress_rm);
+  AddDeviceOptions(compress, co.device, co.threads);
+  AddOutputFlags(compress, co.force, co.remove_input, compress_keep);
   compress->add_flag("-v,--verbose", co.verbose, "print sizes and bits per subpixel on stderr");
   compress->add_flag("--no-adaptive", co.no_adaptive,
                     "code with the model alone, without the online-adaptive stage (format 1.0 stream)");
@@ -123,16 +133,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"png", "pnm"}));
   decompress->add_option("-m,--model", dopt.model,
                          "model to decode with (default: the one the stream names, found by its weights hash)");
-  decompress->add_option("--device", dopt.device, "where the model runs: cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
-  decompress->add_option("--threads", dopt.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
-      ->check(CLI::Range(0, 64))
-      ->capture_default_str();
-  decompress->add_flag("-f,--force", dopt.force, "overwrite an existing output; allow binary output to a terminal");
-  CLI::Option* decompress_rm =
-      decompress->add_flag("--rm", dopt.remove_input, "remove each input once its output is complete");
-  decompress->add_flag("-k,--keep", decompress_keep, "keep the inputs (the default)")->excludes(decompress_rm);
+  AddDeviceOptions(decompress, dopt.device, dopt.threads);
+  AddOutputFlags(decompress, dopt.force, dopt.remove_input, decompress_keep);
   decompress->add_flag("-v,--verbose", dopt.verbose, "print sizes and time on stderr");
   decompress->add_flag("-q,--quiet", dopt.quiet, "print no warnings and no progress bar");
   decompress->add_flag("--strip", dopt.strip, "do not write the stream's metadata into the image");
@@ -163,12 +165,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"raster", "multiscale", "both"}))
       ->capture_default_str();
   compare->add_option("-m,--model", cmp.model, ModelHelp())->capture_default_str();
-  compare->add_option("--device", cmp.device, "where the model runs: cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
-      ->capture_default_str();
-  compare->add_option("--threads", cmp.threads, "threads the model may use (0: PIXELZIP_THREADS, else every core); the output is the same for any count")
-      ->check(CLI::Range(0, 64))
-      ->capture_default_str();
+  AddDeviceOptions(compare, cmp.device, cmp.threads);
   compare->add_flag("--json", cmp.json, "print one JSON object instead of the table");
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
   compare->add_flag("--no-fallback", cmp.no_fallback, "measure the model's coding only, without the cheap fallbacks");
