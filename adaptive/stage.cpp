@@ -357,10 +357,15 @@ void Stage::Gather() {
   gathered_ = index_;
 }
 
-void Stage::Begin(int median, uint32_t outside_mass) {
+uint32_t Stage::StartSymbol(uint32_t outside_mass) {
   const uint32_t c = static_cast<uint32_t>(index_ % channels_);
   channel_ = c;
   conf_ = ConfidenceBucket(outside_mass);
+  return c;
+}
+
+void Stage::Begin(int median, uint32_t outside_mass) {
+  const uint32_t c = StartSymbol(outside_mass);
   if (gathered_ != index_) Gather();
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)Wr;
@@ -632,9 +637,7 @@ void Stage::GatherLight() {
 }
 
 int Stage::BeginLight(int median, uint32_t outside_mass) {
-  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  channel_ = c;
-  conf_ = ConfidenceBucket(outside_mass);
+  const uint32_t c = StartSymbol(outside_mass);
   if (gathered_ != index_) GatherLight();
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)WW, (void)NN, (void)ref2;

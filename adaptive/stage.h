@@ -118,6 +118,9 @@ class Stage {
   // Moves (pos_y_, pos_x_) to the next pixel of the stream's layout (positions 1 and 2).
   void NextPixel();
   void SelectSlots(int high_nibble);
+  // Begin's and BeginLight's first step: sets channel_ and conf_ for symbol index_ and
+  // returns its channel.
+  uint32_t StartSymbol(uint32_t outside_mass);
   // Reads the neighbours of symbol index_ into nb_, hashes the contexts that do not
   // depend on the model and prefetches their slots (after each End).
   void Gather();
