@@ -38,6 +38,19 @@ void CheckSeveralInputs(const std::vector<std::string>& inputs, const std::strin
   }
 }
 
+// Compress and decompress: `run` on a copy of `options` per input (-c: the output is stdout).
+template <class Options>
+int RunEachInput(const std::vector<std::string>& inputs, Options& options, bool to_stdout,
+                 int (*run)(const Options&)) {
+  CheckSeveralInputs(inputs, options.output, to_stdout);
+  if (to_stdout) options.output = "-";
+  return RunEach(inputs, [&](const std::string& input) {
+    Options one = options;
+    one.input = input;
+    return run(one);
+  });
+}
+
 int PrintError(const std::string& file, const std::string& message, int code) {
   std::fprintf(stderr, "%s\n", FormatErrorLine(file, message).c_str());
   return code;
@@ -218,24 +231,8 @@ int Main(int argc, char** argv) {
   }
 
   try {
-    if (compress->parsed()) {
-      CheckSeveralInputs(compress_inputs, co.output, compress_stdout);
-      if (compress_stdout) co.output = "-";
-      return RunEach(compress_inputs, [&](const std::string& input) {
-        CompressOptions one = co;
-        one.input = input;
-        return RunCompress(one);
-      });
-    }
-    if (decompress->parsed()) {
-      CheckSeveralInputs(decompress_inputs, dopt.output, decompress_stdout);
-      if (decompress_stdout) dopt.output = "-";
-      return RunEach(decompress_inputs, [&](const std::string& input) {
-        DecompressOptions one = dopt;
-        one.input = input;
-        return RunDecompress(one);
-      });
-    }
+    if (compress->parsed()) return RunEachInput(compress_inputs, co, compress_stdout, RunCompress);
+    if (decompress->parsed()) return RunEachInput(decompress_inputs, dopt, decompress_stdout, RunDecompress);
     if (info->parsed()) return RunInfo(io);
     if (verify->parsed()) return RunVerify(ver);
     if (compare->parsed()) return RunCompareRates(cmp);
