@@ -65,9 +65,9 @@ void UnfilterRow(int type, uint8_t* row, const uint8_t* prev, size_t n, size_t b
   }
 }
 
-std::vector<uint8_t> Deflate(const std::vector<uint8_t>& raw, int strategy) {
+std::vector<uint8_t> Deflate(const std::vector<uint8_t>& raw, int strategy, int level = 9) {
   z_stream z{};
-  if (deflateInit2(&z, 9, Z_DEFLATED, 15, 9, strategy) != Z_OK)
+  if (deflateInit2(&z, level, Z_DEFLATED, 15, 9, strategy) != Z_OK)
     throw Error(ErrorCode::kInternal, "zlib deflateInit failed");
   std::vector<uint8_t> out(deflateBound(&z, raw.size()));
   z.next_in = const_cast<Bytef*>(raw.data());
@@ -115,36 +115,57 @@ const std::array<uint8_t, 32>& PaletteHash() {
   return hash;
 }
 
+namespace {
+constexpr size_t kLargeRows = size_t{1} << 20;
+
+// The image's rows as the deflate coding stores them (height * (1 + width * channels) bytes
+// at `raw`): strategy 0-4, that filter on every row; 5, per row the filter with the least
+// sum of |signed residual| (PNG's usual heuristic).
+void FilterRows(const Image& image, int strategy, uint8_t* raw) {
+  const size_t n = size_t{image.width} * image.channels, bpp = image.channels;
+  const std::vector<uint8_t> zeros(n, 0);
+  std::vector<uint8_t> candidate(n);
+  for (uint32_t y = 0; y < image.height; ++y) {
+    const uint8_t* row = image.pixels.data() + y * n;
+    const uint8_t* prev = y ? row - n : zeros.data();
+    uint8_t* out = raw + y * (n + 1);
+    int type = strategy;
+    if (strategy == 5) {
+      uint64_t best_sum = ~uint64_t{0};
+      for (int t = 0; t <= 4; ++t) {
+        FilterRow(t, row, prev, n, bpp, candidate.data());
+        uint64_t sum = 0;
+        for (uint8_t v : candidate) sum += v < 128 ? v : 256 - v;
+        if (sum < best_sum) best_sum = sum, type = t;
+      }
+    }
+    out[0] = static_cast<uint8_t>(type);
+    FilterRow(type, row, prev, n, bpp, out + 1);
+  }
+}
+}  // namespace
+
+bool DeflateCannotWin(const Image& image, uint64_t best_bytes) {
+  const size_t raw_bytes = size_t{image.height} * (1 + size_t{image.width} * image.channels);
+  if (raw_bytes <= kLargeRows || raw_bytes > 0xffffffffu) return false;
+  std::vector<uint8_t> raw(raw_bytes);
+  FilterRows(image, 5, raw.data());
+  return Deflate(raw, Z_DEFAULT_STRATEGY, 6).size() > best_bytes / 10 * 11;
+}
+
 std::vector<uint8_t> EncodeDeflate(const Image& image) {
   if (size_t{image.height} * (1 + size_t{image.width} * image.channels) > 0xffffffffu)
     throw Error(ErrorCode::kInvalidArgument, "image too large for the deflate coding");
-  const size_t n = size_t{image.width} * image.channels, bpp = image.channels;
-  const std::vector<uint8_t> zeros(n, 0);
+  const size_t n = size_t{image.width} * image.channels;
   // Strategies 0-4: that filter on every row; 5: per row, the filter with the least sum
   // of |signed residual| (PNG's usual heuristic). Each with zlib's default strategy; the
   // best of them also with Z_FILTERED (what libpng uses for filtered rows). Images of over
   // 1 MiB try strategies 4 and 5 only (deflate at level 9 is slow; photos pick them).
   std::vector<uint8_t> best, best_raw;
-  std::vector<uint8_t> raw(image.height * (n + 1)), candidate(n);
-  const bool large = raw.size() > (size_t{1} << 20);
+  std::vector<uint8_t> raw(image.height * (n + 1));
+  const bool large = raw.size() > kLargeRows;
   for (int strategy = large ? 4 : 0; strategy <= 5; ++strategy) {
-    for (uint32_t y = 0; y < image.height; ++y) {
-      const uint8_t* row = image.pixels.data() + y * n;
-      const uint8_t* prev = y ? row - n : zeros.data();
-      uint8_t* out = raw.data() + y * (n + 1);
-      int type = strategy;
-      if (strategy == 5) {
-        uint64_t best_sum = ~uint64_t{0};
-        for (int t = 0; t <= 4; ++t) {
-          FilterRow(t, row, prev, n, bpp, candidate.data());
-          uint64_t sum = 0;
-          for (uint8_t v : candidate) sum += v < 128 ? v : 256 - v;
-          if (sum < best_sum) best_sum = sum, type = t;
-        }
-      }
-      out[0] = static_cast<uint8_t>(type);
-      FilterRow(type, row, prev, n, bpp, out + 1);
-    }
+    FilterRows(image, strategy, raw.data());
     std::vector<uint8_t> z = Deflate(raw, Z_DEFAULT_STRATEGY);
     if (best.empty() || z.size() < best.size()) {
       best = std::move(z);

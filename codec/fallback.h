@@ -29,6 +29,11 @@ const std::array<uint8_t, 32>& PaletteHash();
 // each of the five filters for all rows and PNG's per-row minimum-sum heuristic, and keeps
 // the smallest stream. REQUIRES: a valid image.
 std::vector<uint8_t> EncodeDeflate(const Image& image);
+// True when the deflate coding should not be tried: the image's rows are over 1 MiB and one
+// zlib pass at level 6 (libpng's default) of PNG's per-row choice is over 11/10 of
+// `best_bytes` (level 9 and the other filters rarely gain a tenth over it). Much cheaper than
+// EncodeDeflate there. Always false on smaller images, where EncodeDeflate is cheap anyway.
+bool DeflateCannotWin(const Image& image, uint64_t best_bytes);
 // Fills `pixels` (width * height * channels bytes, zero on entry; written in order, so a
 // lazily committed buffer costs memory only for what decodes). Throws pixelzip::Error
 // kCorruptInput when the payload is not one zlib stream that ends exactly at its end and
