@@ -1,13 +1,13 @@
 // Not a benchmark: where the bits go (issue 21, part 1). Two modes.
 //
-//   pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE.png] SOURCE
+//   pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE.png] [top=1] SOURCE
 //     SOURCE: png FILE X Y W H | synth NAME W H SEED [grey] | const V W H [grey]
 //   Runs the default raster model once over the image (raster order, as adaptive_dump) and
 //   passes every subpixel through the adaptive stage, kind 1 and kind 2 side by side (the
 //   codec's default parameters, raster positions). Prints bits per subpixel (ideal code
 //   lengths, no header) of the model alone, kind 1 and kind 2, the bits by local activity
-//   (as adaptive_sim activity=1), the model's largest symbol probability (mean) and the share
-//   of subpixels whose model probability is at its cap. With out=PREFIX writes PREFIX.png: three
+//   (as adaptive_sim activity=1) and, with top=1 (slow: 256 CDF evaluations per subpixel), the
+//   model's largest symbol probability (mean and largest). With out=PREFIX writes PREFIX.png: three
 //   cost maps side by side (model | kind 1 | kind 2), bits per subpixel averaged over BxB
 //   blocks (block=1: per pixel; use 8 or 16 for photographs, so that no pixel of the photo is
 //   in the map), each block drawn as SxS pixels, on the colour scale of ColourOf. png=FILE
@@ -43,7 +43,8 @@ const char* const kBucketNames[kBuckets] = {"0", "1-2", "3-5", "6-11", "12-23", 
 
 class CostSink final : public models::SymbolSink {
  public:
-  CostSink(const Image& im, adaptive::Stage& k1, adaptive::Stage& k2) : im_(im), k1_(k1), k2_(k2) {
+  CostSink(const Image& im, adaptive::Stage& k1, adaptive::Stage& k2, bool top) : top_(top), k1_(k1), k2_(k2) {
+    (void)im;
     const size_t n = im.SubpixelCount();
     bits[0].resize(n);
     bits[1].resize(n);
@@ -52,17 +53,21 @@ class CostSink final : public models::SymbolSink {
   void Put(const models::SubpixelCdf& cdf, int symbol) override {
     const uint32_t freq = cdf.At(symbol + 1) - cdf.At(symbol);
     bits[0][index_] = 16 - std::log2(double(freq));
-    uint32_t top = 0;
-    for (int s = 0; s < 256; ++s) top = std::max(top, cdf.At(s + 1) - cdf.At(s));
-    top_sum += top;
-    max_top = std::max(max_top, top);
+    if (top_) {  // 256 CDF evaluations: slow
+      uint32_t top = 0;
+      for (int s = 0; s < 256; ++s) top = std::max(top, cdf.At(s + 1) - cdf.At(s));
+      top_sum += top;
+      max_top = std::max(max_top, top);
+    }
     adaptive::Stage* stages[2] = {&k1_, &k2_};
     for (int k = 0; k < 2; ++k) {
       double b = 0;
       stages[k]->Code([&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
         const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
-        b += 16 - std::log2(double(bit ? p1 : adaptive::kTotal - p1));
+        const uint32_t p = bit ? p1 : adaptive::kTotal - p1;
+        b += 16 - std::log2(double(p));
         ++decisions[k];
+        if (p == adaptive::kTotal - 1) ++capped[k];  // the coder's most certain decision
         return bit;
       });
       bits[k + 1][index_] = b;
@@ -70,11 +75,11 @@ class CostSink final : public models::SymbolSink {
     ++index_;
   }
   std::vector<double> bits[3];  // model, kind 1, kind 2, per subpixel in raster order
-  double top_sum = 0, decisions[2] = {};
+  double top_sum = 0, decisions[2] = {}, capped[2] = {};
   uint32_t max_top = 0;
 
  private:
-  const Image& im_;
+  bool top_;
   adaptive::Stage& k1_;
   adaptive::Stage& k2_;
   size_t index_ = 0;
@@ -122,6 +127,7 @@ Image MakeSource(int argc, char** argv, int i) {
 
 int Map(int argc, char** argv) {
   int block = 1, scale = 1;
+  bool top = false;
   std::string out, png;
   int i = 2;
   for (; i < argc && std::strchr(argv[i], '='); ++i) {
@@ -131,6 +137,7 @@ int Map(int argc, char** argv) {
     else if (k == "scale") scale = std::max(1, std::stoi(v));
     else if (k == "out") out = v;
     else if (k == "png") png = v;
+    else if (k == "top") top = v != "0";
     else throw std::runtime_error("unknown key " + k);
   }
   if (i >= argc) throw std::runtime_error("no SOURCE");
@@ -146,7 +153,7 @@ int Map(int argc, char** argv) {
   p1.kind = 1;
   p2.kind = 2;
   adaptive::Stage k1(p1, im.width, im.height, im.channels), k2(p2, im.width, im.height, im.channels);
-  CostSink sink(im, k1, k2);
+  CostSink sink(im, k1, k2, top);
   models::PlaneView view;
   view.width = im.width;
   view.height = im.height;
@@ -159,12 +166,18 @@ int Map(int argc, char** argv) {
   double total[3] = {};
   for (int k = 0; k < 3; ++k)
     for (double b : sink.bits[k]) total[k] += b;
-  // The model's cap: the largest frequency a mixture CDF can give one symbol is
-  // 1 + (2^16 - 256) * (largest bin mass); count subpixels within 1% of the largest seen.
   std::printf("%s %ux%ux%u: model %.4f kind1 %.4f kind2 %.4f bits/subpixel; decisions/subpixel kind1 %.2f kind2 %.2f\n",
               argv[i], W, H, C, total[0] / n, total[1] / n, total[2] / n, sink.decisions[0] / n, sink.decisions[1] / n);
-  std::printf("  model: mean largest symbol probability %.5f, largest %.5f (%u / 65536, %.4f bits)\n",
-              sink.top_sum / n / 65536, sink.max_top / 65536.0, sink.max_top, 16 - std::log2(double(sink.max_top)));
+  std::printf("  total bits: model %.1f kind1 %.1f kind2 %.1f; per subpixel kind1 %.3e kind2 %.3e\n", total[0], total[1],
+              total[2], total[1] / n, total[2] / n);
+  // Decisions coded at the cap p = (2^16 - 1) / 2^16 (2.2e-5 bits each): what a wider total would save at most.
+  const double cap_bits = 16 - std::log2(65535.0);
+  std::printf("  decisions at the 2^16 - 1 cap: kind1 %.1f%% (%.1f bits), kind2 %.1f%% (%.1f bits)\n",
+              100 * sink.capped[0] / std::max(1.0, sink.decisions[0]), sink.capped[0] * cap_bits,
+              100 * sink.capped[1] / std::max(1.0, sink.decisions[1]), sink.capped[1] * cap_bits);
+  if (top)
+    std::printf("  model: mean largest symbol probability %.5f, largest %.5f (%u / 65536, %.4f bits)\n",
+                sink.top_sum / n / 65536, sink.max_top / 65536.0, sink.max_top, 16 - std::log2(double(sink.max_top)));
   // By local activity |W - NW| + |N - NW| + |NE - N|, same channel, pixels off the left, right and top edge.
   double bn[kBuckets] = {}, bb[3][kBuckets] = {};
   for (uint32_t y = 1; y < H; ++y)
@@ -289,7 +302,7 @@ int main(int argc, char** argv) {
   try {
     if (argc >= 3 && std::string(argv[1]) == "map") return Map(argc, argv);
     if (argc == 3 && std::string(argv[1]) == "head") return Head(argv[2]);
-    std::fprintf(stderr, "usage: pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE] SOURCE\n"
+    std::fprintf(stderr, "usage: pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE] [top=1] SOURCE\n"
                          "       pixelzip_adaptive_costmap head MODEL.pxzm\n");
     return 2;
   } catch (const std::exception& e) {
