@@ -504,6 +504,26 @@ TEST_F(CliTest, PalettePngsComeBackAsPalettePngs) {
   }
 }
 
+TEST_F(CliTest, FewColourPngWithBkgdKeepsItsColourTypeAndTheChunk) {
+  // bKGD (and sBIT) come only from PNGs that are not palette PNGs (the reader drops a palette
+  // PNG's): such an image stays RGB, so that the chunk is kept, though it has few colours.
+  const Image image = MakeImage(9, 6, 3);
+  const std::vector<png_test::Chunk> before = {{"bKGD", {0, 1, 0, 2, 0, 3}}};
+  const std::string in = dir_ / "bkgd.png";
+  WriteBytes(in, png_test::RgbPngWithChunks(image.width, image.height, image.pixels, before, {}));
+  RunResult r = RunPixelzip({"compress", in});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const std::vector<uint8_t> png = ReadBytes(dir_ / "out.png");
+  ASSERT_GT(png.size(), 26u);
+  EXPECT_EQ(png[25], 2) << "colour type";
+  EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(png)),
+            png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(in))));
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+}
+
 // ---- Metadata: kept by default, restored on decode, dropped with --strip, named when lost ----
 
 TEST_F(CliTest, PngMetadataComesBackByteForByte) {
