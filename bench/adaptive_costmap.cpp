@@ -1,6 +1,7 @@
 // Not a benchmark: where the bits go (issue 21, part 1). Two modes.
 //
-//   pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE.png] [top=1] SOURCE
+//   pixelzip_adaptive_costmap map [block=B] [scale=S] [out=PREFIX] [png=FILE.png] [top=1]
+//                                 [model=NAME] [indices=1] [mixer_rate=R] [apm_rate=A] SOURCE
 //     SOURCE: png FILE X Y W H | synth NAME W H SEED [grey] | const V W H [grey]
 //   Runs the default raster model once over the image (raster order, as adaptive_dump) and
 //   passes every subpixel through the adaptive stage, kind 1 and kind 2 side by side (the
@@ -12,6 +13,10 @@
 //   blocks (block=1: per pixel; use 8 or 16 for photographs, so that no pixel of the photo is
 //   in the map), each block drawn as SxS pixels, on the colour scale of ColourOf. png=FILE
 //   writes the image itself (level 9), for the other codecs (never for photos in the repo).
+//   model=NAME codes with another model (e.g. order0-adaptive); indices=1 replaces the image by
+//   the palette coding's index plane (codec::FindPalette order, one channel), so that with
+//   model=order0-adaptive kind 1 is the palette coding's index stream; mixer_rate and apm_rate
+//   set both stages' parameters.
 //
 //   pixelzip_adaptive_costmap head MODEL.pxzm
 //   The certainty the shipped local-pixelcnn head can express: the log-scale range of the
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "adaptive/stage.h"
+#include "codec/fallback.h"
 #include "formats/image_io.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
 #include "models/nn/runtime/mixture_cdf.h"
@@ -126,8 +132,9 @@ Image MakeSource(int argc, char** argv, int i) {
 }
 
 int Map(int argc, char** argv) {
-  int block = 1, scale = 1;
-  bool top = false;
+  int block = 1, scale = 1, mixer_rate = 0, apm_rate = 0;
+  bool top = false, indices = false;
+  std::string model_name = "default";
   std::string out, png;
   int i = 2;
   for (; i < argc && std::strchr(argv[i], '='); ++i) {
@@ -138,6 +145,10 @@ int Map(int argc, char** argv) {
     else if (k == "out") out = v;
     else if (k == "png") png = v;
     else if (k == "top") top = v != "0";
+    else if (k == "model") model_name = v;
+    else if (k == "indices") indices = v != "0";
+    else if (k == "mixer_rate") mixer_rate = std::stoi(v);
+    else if (k == "apm_rate") apm_rate = std::stoi(v);
     else throw std::runtime_error("unknown key " + k);
   }
   if (i >= argc) throw std::runtime_error("no SOURCE");
@@ -148,10 +159,25 @@ int Map(int argc, char** argv) {
     if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) throw std::runtime_error("cannot write " + png);
     std::fclose(f);
   }
-  const auto model = models::ResolveModel("default", Order::kRaster, im.channels, Device::kCpu);
+  if (indices) {  // the palette coding's index plane (codec/fallback.h): one channel, palette order
+    const auto palette = codec::FindPalette(im);
+    if (!palette) throw std::runtime_error("more than 256 distinct pixels: no index plane");
+    const uint32_t c = im.channels, n = uint32_t(palette->size() / c);
+    Image plane = synthetic::Blank(im.width, im.height, 1, 0);
+    for (size_t i = 0; i < size_t{im.width} * im.height; ++i)
+      for (uint32_t j = 0; j < n; ++j)
+        if (std::equal(&im.pixels[i * c], &im.pixels[i * c] + c, &(*palette)[size_t{j} * c])) {
+          plane.pixels[i] = uint8_t(j);
+          break;
+        }
+    im = std::move(plane);
+  }
+  const auto model = models::ResolveModel(model_name, Order::kRaster, im.channels, Device::kCpu);
   adaptive::StageParams p1, p2;  // the codec's defaults, raster positions
   p1.kind = 1;
   p2.kind = 2;
+  if (mixer_rate > 0) p1.mixer_rate = p2.mixer_rate = uint8_t(mixer_rate);
+  if (apm_rate > 0) p1.apm_rate = p2.apm_rate = uint8_t(apm_rate);
   adaptive::Stage k1(p1, im.width, im.height, im.channels), k2(p2, im.width, im.height, im.channels);
   CostSink sink(im, k1, k2, top);
   models::PlaneView view;
