@@ -260,10 +260,13 @@ int RunDecompress(const DecompressOptions& o) {
                                               " bytes) holds no metadata this pixelzip can read; skipped")
                      .c_str());
   }
-  // A palette-coded stream (at most 256 distinct pixels) goes back to a palette PNG.
-  const bool palette =
-      WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); }).coding ==
-      Coding::kPalette;
+  // A palette PNG whenever one holds the pixels (RGB or RGBA, at most 256 distinct pixels;
+  // EncodePng decides), whichever coding the encoder chose, so that every palette PNG input
+  // comes back as one. Not when the metadata holds bKGD or sBIT: the reader keeps those only
+  // from a source that was not a palette PNG, and a palette PNG would drop them.
+  const bool palette = std::none_of(info.metadata.begin(), info.metadata.end(), [](const MetadataItem& item) {
+    return item.kind == MetadataItem::Kind::kPngChunk && (item.png_type == "bKGD" || item.png_type == "sBIT");
+  });
   std::vector<std::string> not_kept;
   const std::vector<uint8_t> encoded = WithFile(out_name, [&] {
     return out_format == FileFormat::kPng ? EncodePng(image, 6, info.metadata, &not_kept, palette)

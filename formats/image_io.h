@@ -73,10 +73,10 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level = 6);
 // malformed items are left out and named in `*not_kept` (when not null).
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept);
-// With `palette`: a palette PNG (colour type 3, bit depth 1, 2, 4 or 8 by the palette size,
-// tRNS for alpha) when the image has at most 256 distinct pixels and is RGB, or RGBA with
-// some alpha below 255 (what a palette PNG reads back as: the same pixels and channel
-// count); otherwise as above.
+// With `palette`: a palette PNG (colour type 3, bit depth 1, 2, 4 or 8 by the palette size)
+// when the image is RGB or RGBA and has at most 256 distinct pixels; it reads back as the same
+// pixels and channel count (RGB without tRNS; RGBA with tRNS, which lists the non-opaque entries,
+// or one opaque entry when every pixel is opaque); otherwise as above.
 // bKGD, sBIT and hIST items belong to the source's colour type: left out and named.
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept, bool palette);

@@ -414,10 +414,10 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
       const auto it = std::lower_bound(seen.begin(), seen.end(), v);
       if (it == seen.end() || *it != v) seen.insert(it, v);
     }
-    // A palette PNG reads back as RGB or RGBA (RGBA only with a tRNS chunk): it keeps the
-    // channel count of RGB images and of RGBA images with some alpha below 255.
-    const bool some_transparent = !seen.empty() && (seen.front() >> 32) == 0;
-    if (seen.size() <= 256 && (c == 3 || (c == 4 && some_transparent))) {
+    // A palette PNG reads back as RGB or RGBA (RGBA only with a tRNS chunk): RGB images get
+    // no tRNS; RGBA images always get one, also when every pixel is opaque (then one entry,
+    // 255), so that they read back as RGBA (what a palette PNG with an all-opaque tRNS reads as).
+    if (seen.size() <= 256 && (c == 3 || c == 4)) {
       for (uint64_t v : seen) colours.push_back(static_cast<uint32_t>(v));
     }
   }
@@ -440,6 +440,7 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
       }
       if (a != 255) trans.push_back(a);
     }
+    if (c == 4 && trans.empty()) trans.push_back(255);  // every pixel opaque: tRNS keeps the alpha channel
     const size_t pixels = size_t{image.width} * image.height;
     indices.resize(pixels);
     std::vector<std::pair<uint32_t, uint8_t>> index_of;  // sorted by colour

@@ -453,6 +453,77 @@ TEST_F(CliTest, WritesThroughLinksAndDeviceNodesNeverReplacingThem) {
   ExpectDirHolds(dir_, {"in.png", "link.pxz", "null", "target.pxz"});
 }
 
+// ---- Palette PNGs come back as palette PNGs, whichever coding the encoder chose ----
+
+TEST_F(CliTest, PalettePngsComeBackAsPalettePngs) {
+  struct Case {
+    std::string name;
+    int depth;
+    std::vector<uint8_t> entries, trns;
+  };
+  std::vector<uint8_t> colour, grey, opaque(16, 255), partial;
+  for (int j = 0; j < 16; ++j) {
+    colour.insert(colour.end(), {uint8_t(j * 41 + 3), uint8_t(j * 97 + 11), uint8_t(255 - j)});
+    grey.insert(grey.end(), {uint8_t(j * 17), uint8_t(j * 17), uint8_t(j * 17)});
+    partial.push_back(j % 2 ? 255 : uint8_t(j * 9));
+  }
+  const std::vector<Case> cases = {{"colour", 4, colour, {}},
+                                   {"grey", 4, grey, {}},
+                                   {"grey-opaque-trns", 4, grey, opaque},
+                                   {"colour-opaque-trns", 4, colour, opaque},
+                                   {"colour-partial-trns", 4, colour, partial},
+                                   {"grey-partial-trns", 4, grey, partial}};
+  // Enough pixels and noise in the indices that the codings differ: default settings (any
+  // coding may win), the model alone (--no-fallback) and another model (no fallbacks).
+  const uint32_t width = 40, height = 24;
+  std::vector<uint8_t> indices(size_t{width} * height);
+  uint32_t r = 12345;
+  for (auto& v : indices) v = uint8_t((r = r * 1103515245u + 12345u) >> 28);
+  const std::vector<std::vector<std::string>> settings = {{}, {"--no-fallback"}, {"--model", "order0-adaptive"}};
+  for (const Case& c : cases) {
+    const std::string in = dir_ / (c.name + ".png");
+    WriteBytes(in, png_test::PalettePngFile(width, height, c.depth, c.entries, c.trns, indices));
+    const Image image = ReadImage(in);
+    for (size_t s = 0; s < settings.size(); ++s) {
+      SCOPED_TRACE(c.name + ", settings " + std::to_string(s));
+      const std::string pxz = dir_ / (c.name + std::to_string(s) + ".pxz"), out = dir_ / (c.name + std::to_string(s) + ".out.png");
+      std::vector<std::string> args = {"compress", "-q", in, "-o", pxz};
+      args.insert(args.end(), settings[s].begin(), settings[s].end());
+      RunResult run = RunPixelzip(args);
+      ASSERT_EQ(run.exit_code, 0) << Describe(run);
+      run = RunPixelzip({"decompress", pxz, "-o", out});
+      ASSERT_EQ(run.exit_code, 0) << Describe(run);
+      EXPECT_TRUE(run.err.empty()) << run.err;
+      const std::vector<uint8_t> png = ReadBytes(out);
+      ASSERT_GT(png.size(), 26u);
+      EXPECT_EQ(png[25], 3) << "colour type";
+      const auto chunks = png_test::ChunksOf(png);
+      EXPECT_EQ(std::any_of(chunks.begin(), chunks.end(), [](const auto& k) { return k.type == "tRNS"; }), !c.trns.empty());
+      EXPECT_EQ(ReadImage(out), image);
+    }
+  }
+}
+
+TEST_F(CliTest, FewColourPngWithBkgdKeepsItsColourTypeAndTheChunk) {
+  // bKGD (and sBIT) come only from PNGs that are not palette PNGs (the reader drops a palette
+  // PNG's): such an image stays RGB, so that the chunk is kept, though it has few colours.
+  const Image image = MakeImage(9, 6, 3);
+  const std::vector<png_test::Chunk> before = {{"bKGD", {0, 1, 0, 2, 0, 3}}};
+  const std::string in = dir_ / "bkgd.png";
+  WriteBytes(in, png_test::RgbPngWithChunks(image.width, image.height, image.pixels, before, {}));
+  RunResult r = RunPixelzip({"compress", in});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.png"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const std::vector<uint8_t> png = ReadBytes(dir_ / "out.png");
+  ASSERT_GT(png.size(), 26u);
+  EXPECT_EQ(png[25], 2) << "colour type";
+  EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(png)),
+            png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(in))));
+  EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
+}
+
 // ---- Metadata: kept by default, restored on decode, dropped with --strip, named when lost ----
 
 TEST_F(CliTest, PngMetadataComesBackByteForByte) {
@@ -476,6 +547,9 @@ TEST_F(CliTest, PngMetadataComesBackByteForByte) {
   std::vector<png_test::Chunk> expected = png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(in)));
   expected.erase(std::remove_if(expected.begin(), expected.end(), [](const auto& c) { return c.type == "dSIG"; }),
                  expected.end());
+  // 54 pixels, so at most 256 colours: written back as a palette PNG, the chunks before
+  // IDAT in front of its PLTE.
+  expected.insert(std::find(expected.begin(), expected.end(), png_test::Chunk{"IDAT", {}}), png_test::Chunk{"PLTE", {}});
   EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(dir_ / "out.png"))), expected);
   EXPECT_EQ(ReadImage(dir_ / "out.png"), image);
 
@@ -494,7 +568,7 @@ TEST_F(CliTest, PngMetadataComesBackByteForByte) {
   r = RunPixelzip({"decompress", dir_ / "stripped.pxz", "-o", dir_ / "stripped.png"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(png_test::AncillaryWithPlaces(png_test::ChunksOf(ReadBytes(dir_ / "stripped.png"))),
-            (std::vector<png_test::Chunk>{{"IDAT", {}}}));
+            (std::vector<png_test::Chunk>{{"PLTE", {}}, {"IDAT", {}}}));
   // --strip on decompress: the stream keeps them, the image does not get them.
   r = RunPixelzip({"decompress", in + ".pxz", "--strip", "-o", dir_ / "stripped2.png"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);

@@ -2,11 +2,13 @@
 // palette PNG (colour type 3) of the smallest bit depth, where a palette PNG can hold them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "formats/image_io.h"
+#include "tests/formats/png_chunks.h"
 #include "tests/formats/test_util.h"
 
 namespace pixelzip {
@@ -54,15 +56,80 @@ TEST(PalettePng, RgbAndRgbaWithFewColoursBecomePalettePngsThatReadBackExactly) {
 }
 
 TEST(PalettePng, ImagesAPaletteCannotHoldStayAsTheyAre) {
-  // More than 256 colours; grey (a palette reads back as RGB); RGBA all opaque (a palette
-  // without tRNS reads back as RGB).
+  // More than 256 colours; grey (a palette reads back as RGB).
   Image many = FewColours(40, 20, 3, 1, false);
   for (size_t i = 0; i < 800; ++i) many.pixels[i * 3] = static_cast<uint8_t>(i), many.pixels[i * 3 + 1] = static_cast<uint8_t>(i >> 8);
-  const Image grey = FewColours(20, 10, 1, 5, false), opaque = FewColours(20, 10, 4, 5, false);
-  for (const Image* image : std::vector<const Image*>{&many, &grey, &opaque}) {
+  const Image grey = FewColours(20, 10, 1, 5, false);
+  for (const Image* image : std::vector<const Image*>{&many, &grey}) {
     const std::vector<uint8_t> png = EncodePng(*image, 6, {}, nullptr, true);
     EXPECT_EQ(png, EncodePng(*image, 6));
     EXPECT_EQ(ReadImageBytes(png.data(), png.size(), "x.png"), *image);
+  }
+}
+
+TEST(PalettePng, OpaqueRgbaBecomesAPalettePngWithAnOpaqueTrnsAndReadsBackAsRgba) {
+  for (uint32_t colours : {1u, 2u, 5u, 200u}) {
+    SCOPED_TRACE(std::to_string(colours) + " colours");
+    const Image opaque = FewColours(20, 10, 4, colours, false);
+    const std::vector<uint8_t> png = EncodePng(opaque, 6, {}, nullptr, true);
+    EXPECT_EQ(ColourType(png), 3);
+    const auto chunks = png_test::ChunksOf(png);
+    const auto trns = std::find_if(chunks.begin(), chunks.end(), [](const auto& c) { return c.type == "tRNS"; });
+    ASSERT_NE(trns, chunks.end());
+    EXPECT_EQ(trns->data, std::vector<uint8_t>{255});
+    const Image back = ReadImageBytes(png.data(), png.size(), "x.png");
+    EXPECT_EQ(back.channels, 4u);
+    EXPECT_EQ(back, opaque);
+  }
+}
+
+struct PaletteCase {
+  std::string name;
+  int depth;
+  std::vector<uint8_t> entries, trns;
+};
+
+// Palette PNGs of every bit depth: colour, all-grey palettes, tRNS with every entry opaque,
+// tRNS with partial and full transparency, tRNS shorter than the palette.
+std::vector<PaletteCase> PaletteCases() {
+  std::vector<PaletteCase> cases;
+  for (int depth : {1, 2, 4, 8}) {
+    const int n = depth == 8 ? 200 : 1 << depth;
+    std::vector<uint8_t> colour, grey, opaque(size_t(n), 255), partial, shorter;
+    for (int j = 0; j < n; ++j) {
+      colour.insert(colour.end(), {uint8_t(j * 41 + 3), uint8_t(j * 97 + 11), uint8_t(255 - j)});
+      const uint8_t g = uint8_t(j * 255 / (n - 1));
+      grey.insert(grey.end(), {g, g, g});
+      partial.push_back(j % 3 == 0 ? 255 : j % 3 == 1 ? uint8_t(j * 13) : 0);
+    }
+    shorter = {0};
+    const std::string d = std::to_string(depth) + "-bit ";
+    cases.push_back({d + "colour", depth, colour, {}});
+    cases.push_back({d + "grey palette", depth, grey, {}});
+    cases.push_back({d + "grey palette, tRNS all opaque", depth, grey, opaque});
+    cases.push_back({d + "colour, tRNS all opaque", depth, colour, opaque});
+    cases.push_back({d + "colour, partial transparency", depth, colour, partial});
+    cases.push_back({d + "grey palette, one transparent entry", depth, grey, shorter});
+  }
+  return cases;
+}
+
+TEST(PalettePng, PalettePngsOfEveryKindAreWrittenBackAsPalettePngs) {
+  for (const PaletteCase& c : PaletteCases()) {
+    SCOPED_TRACE(c.name);
+    const uint32_t width = 23, height = 9, n = uint32_t(c.entries.size() / 3);
+    std::vector<uint8_t> indices(size_t{width} * height);
+    for (size_t i = 0; i < indices.size(); ++i) indices[i] = uint8_t((i * 7 + i / width) % n);
+    const std::vector<uint8_t> file = png_test::PalettePngFile(width, height, c.depth, c.entries, c.trns, indices);
+    const Image image = ReadImageBytes(file.data(), file.size(), "in.png");
+    ASSERT_EQ(image.channels, c.trns.empty() ? 3u : 4u);
+    const std::vector<uint8_t> png = EncodePng(image, 9, {}, nullptr, true);
+    EXPECT_EQ(ColourType(png), 3);
+    const auto chunks = png_test::ChunksOf(png);
+    const bool has_trns = std::any_of(chunks.begin(), chunks.end(), [](const auto& k) { return k.type == "tRNS"; });
+    EXPECT_EQ(has_trns, !c.trns.empty());
+    EXPECT_LE(BitDepth(png), c.depth);
+    EXPECT_EQ(ReadImageBytes(png.data(), png.size(), "out.png"), image);
   }
 }
 
@@ -76,14 +143,7 @@ TEST(PalettePng, EveryPngSuitePaletteImageRoundTripsAsAPalettePng) {
     const Image image = ReadImageBytes(bytes.data(), bytes.size(), name);
     const std::vector<uint8_t> png = EncodePng(image, 9, {}, nullptr, true);
     EXPECT_EQ(ReadImageBytes(png.data(), png.size(), name), image);
-    const bool opaque_rgba = image.channels == 4 && [&] {
-      for (size_t i = 3; i < image.pixels.size(); i += 4)
-        if (image.pixels[i] != 255) return false;
-      return true;
-    }();
-    if (!opaque_rgba) {
-      EXPECT_EQ(ColourType(png), 3);
-    }
+    EXPECT_EQ(ColourType(png), 3);  // also RGBA read from a tRNS whose entries are all opaque
     ++checked;
   }
   EXPECT_GT(checked, 30);

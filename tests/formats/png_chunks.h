@@ -129,4 +129,22 @@ inline std::vector<Chunk> TypicalChunksBeforeIdat() {
   };
 }
 
+// A palette PNG made chunk by chunk: `entries` RGB triples, `trns` alpha entries (none: no
+// tRNS chunk), `indices` one per pixel, packed to `depth` bits.
+inline std::vector<uint8_t> PalettePngFile(uint32_t width, uint32_t height, int depth,
+                                           const std::vector<uint8_t>& entries, const std::vector<uint8_t>& trns, const std::vector<uint8_t>& indices) {
+  const size_t row_bytes = (size_t{width} * depth + 7) / 8;
+  std::vector<uint8_t> packed(row_bytes * height, 0);
+  for (uint32_t y = 0; y < height; ++y)
+    for (uint32_t x = 0; x < width; ++x) {
+      const size_t bit = size_t{x} * depth;
+      packed[y * row_bytes + bit / 8] |= static_cast<uint8_t>(indices[size_t{y} * width + x] << (8 - depth - bit % 8));
+    }
+  std::vector<Chunk> chunks = {Ihdr(width, height, static_cast<uint8_t>(depth), 3), {"PLTE", entries}};
+  if (!trns.empty()) chunks.push_back({"tRNS", trns});
+  chunks.push_back(Idat(packed, row_bytes));
+  chunks.push_back({"IEND", {}});
+  return PngFromChunks(chunks);
+}
+
 }  // namespace pixelzip::png_test
