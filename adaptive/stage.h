@@ -81,6 +81,10 @@ class Stage {
 
   // FNV-1a of the whole adaptive state (tests: encoder == decoder).
   uint64_t Digest() const;
+  // Tests and benchmarks: false codes with the portable scalar path even where the CPU
+  // runs the AVX2 one (both give the same decisions, probabilities and state bit for
+  // bit); true (the default) uses AVX2 where the CPU has it. Returns whether AVX2 is used.
+  bool SetSimd(bool on);
   uint64_t symbols() const { return index_; }
 
   // Low level, public for tests and the fuzz target: one decision given the model's
@@ -158,6 +162,11 @@ class Stage {
   uint64_t gathered_ = ~uint64_t{0};
   bool avx2_ = false;                   // the CPU runs the AVX2 weight update (same results)
   std::array<Slot*, kContexts> slot_{};
+  // Kind 1, AVX2 path: the word index (in uint32_t from the tables' start) of node[0] of
+  // each slot_[i]; per decision the indexes and values of the 8 counters in use.
+  alignas(32) int32_t slot_word_[kContexts] = {};
+  alignas(32) int32_t counter_word_[kContexts] = {};
+  alignas(32) uint32_t counter_value_[kContexts] = {};
   int low_parent_ = -1;                 // the depth-3 node low_hash_ belongs to, or -1
   uint64_t low_hash_[2][kContexts] = {};
   std::vector<int32_t> weights_;        // 3 channels * 8 depths * kConfBuckets sets of kInputs
