@@ -448,11 +448,12 @@ void Stage::SelectSlots(int high_nibble) {
     for (int i = 0; i < kContexts; ++i) Claim(i, ctx_[i]);
     return;
   }
-  // The low nibble's hashes were computed (and their slots prefetched) at depth 3 for
-  // both values of the high nibble's last bit when the parent node matches.
-  const int parent = 8 | (high_nibble >> 1);
+  // The low nibble's hashes were computed (and their slots prefetched) at depth
+  // 4 - kLowAhead for every value of the high nibble's last kLowAhead bits when the
+  // ancestor node matches.
+  const int parent = (16 | high_nibble) >> kLowAhead;
   if (low_parent_ == parent) {
-    const uint64_t* h = low_hash_[high_nibble & 1];
+    const uint64_t* h = low_hash_[high_nibble & ((1 << kLowAhead) - 1)];
     for (int i = 0; i < kContexts; ++i) Claim(i, h[i]);
     return;
   }
@@ -460,10 +461,10 @@ void Stage::SelectSlots(int high_nibble) {
 }
 
 void Stage::PrefetchLowNibble(int node) {
-  // node: the depth-3 node (8-15); the high nibble will be (2 node + bit) & 15.
+  // node: a node of depth 4 - kLowAhead; the high nibble will be ((node << kLowAhead) + b) & 15.
   low_parent_ = node;
-  for (int b = 0; b < 2; ++b) {
-    const uint64_t nib = uint64_t((2 * node + b) & 15);
+  for (int b = 0; b < (1 << kLowAhead); ++b) {
+    const uint64_t nib = uint64_t(((node << kLowAhead) + b) & 15);
     for (int i = 0; i < kContexts; ++i) {
       const uint64_t h = Mix64(ctx_[i] + 0x51u + nib);
       low_hash_[b][i] = h;
@@ -475,7 +476,7 @@ void Stage::PrefetchLowNibble(int node) {
 uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   depth_ = depth;
   node_ = node;
-  if (depth == 3) PrefetchLowNibble(node);
+  if (depth == 4 - kLowAhead) PrefetchLowNibble(node);
   if (depth == 4) SelectSlots(node & 15);
   // Node within the current nibble's 15-node subtree: 1 - 15.
   const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
