@@ -201,10 +201,6 @@ __attribute__((target("avx2"))) inline __m256i UpdateCounters8(__m256i c, int32_
   const __m256i n1 = _mm256_add_epi32(n, _mm256_and_si256(_mm256_cmpgt_epi32(vl, n), _mm256_set1_epi32(1)));
   return _mm256_or_si256(_mm256_slli_epi32(q, 10), n1);
 }
-__attribute__((target("avx2"))) void UpdateCounters8Avx2(uint32_t* v, int32_t target, uint32_t limit) {
-  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), UpdateCounters8(c, target, limit));
-}
 
 // Kind 1's update on AVX2 (Stage::Update): both mixers' 10 weights (UpdateWeightsScalar:
 // inputs 0-7 in one 8-lane vector per mixer, inputs 8 and 9 of both mixers in one 4-lane
@@ -631,11 +627,7 @@ constexpr Stretch12 MakeStretch12() {
 constexpr Stretch12 kStretch12 = MakeStretch12();
 
 #ifdef PIXELZIP_STAGE_AVX2
-// The light stage's mixer: the dot product of 8 weights and 8 inputs, and the update
-// of UpdateWeightsScalar on 8 weights.
-__attribute__((target("avx2"))) int64_t LightDotAvx2(const int32_t* w, const int32_t* x) {
-  return Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-}
+// The light stage's mixer update: UpdateWeightsScalar on 8 weights.
 __attribute__((target("avx2"))) void LightUpdateAvx2(int32_t* w, const int32_t* x, int32_t eh, int32_t el) {
   const __m256i vx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
   const __m256i d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh)),
@@ -733,15 +725,11 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
   w_ = lweights_.data() + set * kLightInputs;
+  // The dot product is scalar on every CPU: its AVX2 form (8 lanes, two 32x32->64
+  // multiplies and a horizontal sum) measured 60 ns per subpixel slower (BM_StageCode/2/16,
+  // a longer dependency chain before the coder).
   int64_t dot = 0;
-#ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {
-    dot = LightDotAvx2(w_, x);
-  } else
-#endif
-  {
-    for (int i = 0; i < kLightInputs; ++i) dot += int64_t{w_[i]} * x[i];
-  }
+  for (int i = 0; i < kLightInputs; ++i) dot += int64_t{w_[i]} * x[i];
   const int32_t st = Clamp4095(dot >> 16);
   lp_mix_ = SquashInline(st);
   const uint32_t pa = ApmRead(lapm_, set, st, &la_);
@@ -762,18 +750,10 @@ void Stage::UpdateLight(int bit) {
   {
     UpdateWeightsScalar(w_, x_.data(), kLightInputs, err >> 12, err & 4095);
   }
+  // The 5 counters: scalar on every CPU (the 8-lane AVX2 update with 3 lanes unused
+  // measured 55 ns per subpixel slower, BM_StageCode/2/16).
   const int32_t target = bit ? int32_t{kP22Max} : 0;
-  const uint32_t limit = params_.counter_limit;
-#ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {  // the same update on 8 lanes, 2 of them unused
-    uint32_t v[8] = {*counter_[0], *counter_[1], *counter_[2], *counter_[3], *counter_[4], 0, 0, 0};
-    UpdateCounters8Avx2(v, target, limit);
-    for (int i = 0; i < kLightContexts; ++i) *counter_[i] = v[i];
-    ApmUpdate(lapm_, la_, bit, params_.apm_rate);
-    return;
-  }
-#endif
-  UpdateCountersScalar(counter_.data(), kLightContexts, target, limit);
+  UpdateCountersScalar(counter_.data(), kLightContexts, target, params_.counter_limit);
   ApmUpdate(lapm_, la_, bit, params_.apm_rate);
 }
 
