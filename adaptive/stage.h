@@ -162,10 +162,11 @@ class Stage {
   std::array<uint64_t, kContexts> ctx_{};
   std::array<int, 10> nb_{};            // W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr of symbol gathered_
   uint64_t gathered_ = ~uint64_t{0};
-  bool avx2_ = false;                   // the CPU runs the AVX2 weight update (same results)
+  bool avx2_ = false;                   // the AVX2 paths are in use (the CPU has AVX2 and SetSimd allows; same results)
   std::array<Slot*, kContexts> slot_{};
   // Kind 1, AVX2 path: the word index (in uint32_t from the tables' start) of node[0] of
-  // each slot_[i]; per decision the indexes and values of the 8 counters in use.
+  // each slot_[i] (below 8 * 2^22 slots * 16 words = 2^29); per decision the indexes and
+  // values of the 8 counters in use.
   alignas(32) int32_t slot_word_[kContexts] = {};
   alignas(32) int32_t counter_word_[kContexts] = {};
   alignas(32) uint32_t counter_value_[kContexts] = {};
