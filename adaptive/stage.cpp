@@ -155,10 +155,10 @@ __attribute__((target("avx2"))) inline int64_t Dot8(__m256i w, __m256i x) {
 }
 
 // The context inputs x[0..8) = StretchRatio(p, 2^22 - p) of the 8 counters'
-// probabilities (1 <= p < 2^22) and the two mixers' dot products over x[0..10).
-__attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, const int32_t* w, const int32_t* w2,
-                                             int64_t* dot, int64_t* dot2) {
-  const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p22));
+// probabilities p (1 <= p < 2^22, the counters' values >> 10) and the two mixers' dot
+// products over x[0..10).
+__attribute__((target("avx2"))) inline void MixAvx2(__m256i p, int32_t* x, const int32_t* w, const int32_t* w2,
+                                                    int64_t* dot, int64_t* dot2) {
   const __m256i q = _mm256_sub_epi32(_mm256_set1_epi32(1 << 22), p);
   __m256i st = _mm256_sub_epi32(Log2Fixed8(p), Log2Fixed8(q));
   st = _mm256_max_epi32(_mm256_min_epi32(st, _mm256_set1_epi32(4095)), _mm256_set1_epi32(-4095));
@@ -167,14 +167,27 @@ __attribute__((target("avx2"))) void MixAvx2(const uint32_t* p22, int32_t* x, co
   *dot2 = Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w2)), st) + int64_t{w2[8]} * x[8] + int64_t{w2[9]} * x[9];
 }
 
+// Kind 1's mixing step on AVX2 (Stage::Predict): gathers the 8 counters of the node whose
+// word indexes are slot_word[i] + sub - 1 (one per context table, so never the same word
+// twice), keeps their indexes and values for the update, and mixes them (MixAvx2).
+__attribute__((target("avx2"))) void GatherMixAvx2(const uint32_t* words, const int32_t* slot_word, int sub,
+                                                   int32_t* counter_word, uint32_t* counter_value, int32_t* x,
+                                                   const int32_t* w, const int32_t* w2, int64_t* dot, int64_t* dot2) {
+  const __m256i idx =
+      _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(slot_word)), _mm256_set1_epi32(sub - 1));
+  const __m256i c = _mm256_i32gather_epi32(reinterpret_cast<const int*>(words), idx, 4);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(counter_word), idx);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(counter_value), c);
+  MixAvx2(_mm256_srli_epi32(c, 10), x, w, w2, dot, dot2);
+}
+
 constexpr Table32<1024> kRate32 = Widen32(tables::kRate);
 
 // The 8 counters' update (UpdateCountersScalar) on their values v[0..8): p moves
 // by ((target - p) * kRate[n]) >> 16 (|.| < 2^22: the low 32 bits of the logical
 // 64-bit shift are those of the arithmetic one), clamped to [1, 2^22 - 1]; n counts
 // up to limit.
-__attribute__((target("avx2"))) void UpdateCounters8Avx2(uint32_t* v, int32_t target, uint32_t limit) {
-  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+__attribute__((target("avx2"))) inline __m256i UpdateCounters8(__m256i c, int32_t target, uint32_t limit) {
   const __m256i n = _mm256_and_si256(c, _mm256_set1_epi32(1023));
   const __m256i p = _mm256_srli_epi32(c, 10);
   const __m256i rate = _mm256_i32gather_epi32(kRate32.v, n, 4);
@@ -186,7 +199,31 @@ __attribute__((target("avx2"))) void UpdateCounters8Avx2(uint32_t* v, int32_t ta
   q = _mm256_max_epi32(_mm256_min_epi32(q, _mm256_set1_epi32(int32_t{kP22Max})), _mm256_set1_epi32(1));
   const __m256i vl = _mm256_set1_epi32(int32_t(limit));
   const __m256i n1 = _mm256_add_epi32(n, _mm256_and_si256(_mm256_cmpgt_epi32(vl, n), _mm256_set1_epi32(1)));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), _mm256_or_si256(_mm256_slli_epi32(q, 10), n1));
+  return _mm256_or_si256(_mm256_slli_epi32(q, 10), n1);
+}
+
+// Kind 1's update on AVX2 (Stage::Update): both mixers' 10 weights (UpdateWeightsScalar:
+// inputs 0-7 in one 8-lane vector per mixer, inputs 8 and 9 of both mixers in one 4-lane
+// vector) and the 8 counters GatherMixAvx2 read, written back to their words.
+__attribute__((target("avx2"))) void UpdateAvx2(uint32_t* words, const int32_t* counter_word,
+                                                const uint32_t* counter_value, int32_t target, uint32_t limit,
+                                                int32_t* w, int32_t* w2, const int32_t* x, int32_t eh, int32_t el,
+                                                int32_t eh2, int32_t el2) {
+  UpdateWeights8Avx2(w, w2, x, eh, el, eh2, el2);
+  const __m128i xv = _mm_set_epi32(x[9], x[8], x[9], x[8]);
+  const __m128i wv = _mm_set_epi32(w2[9], w2[8], w[9], w[8]);
+  const __m128i d = _mm_add_epi32(_mm_mullo_epi32(xv, _mm_set_epi32(eh2, eh2, eh, eh)),
+                                  _mm_srai_epi32(_mm_mullo_epi32(xv, _mm_set_epi32(el2, el2, el, el)), 12));
+  const __m128i v = _mm_max_epi32(_mm_min_epi32(_mm_add_epi32(wv, _mm_srai_epi32(d, 6)), _mm_set1_epi32(kWMax)),
+                                  _mm_set1_epi32(-kWMax));
+  w[8] = _mm_cvtsi128_si32(v);
+  w[9] = _mm_extract_epi32(v, 1);
+  w2[8] = _mm_extract_epi32(v, 2);
+  w2[9] = _mm_extract_epi32(v, 3);
+  alignas(32) uint32_t out[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out),
+                     UpdateCounters8(_mm256_load_si256(reinterpret_cast<const __m256i*>(counter_value)), target, limit));
+  for (int i = 0; i < 8; ++i) words[counter_word[i]] = out[i];
 }
 
 bool HaveAvx2() {
@@ -398,6 +435,7 @@ void Stage::Claim(int i, uint64_t h) {
     std::fill(std::begin(s->node), std::end(s->node), kCounterInit);
   }
   slot_[i] = s;
+  slot_word_[i] = static_cast<int32_t>((s - tables_.get()) * int32_t(sizeof(Slot) / 4) + 1);  // node[0]
 }
 
 void Stage::SelectSlots(int high_nibble) {
@@ -406,11 +444,12 @@ void Stage::SelectSlots(int high_nibble) {
     for (int i = 0; i < kContexts; ++i) Claim(i, ctx_[i]);
     return;
   }
-  // The low nibble's hashes were computed (and their slots prefetched) at depth 3 for
-  // both values of the high nibble's last bit when the parent node matches.
-  const int parent = 8 | (high_nibble >> 1);
+  // The low nibble's hashes were computed (and their slots prefetched) at depth
+  // 4 - kLowAhead for every value of the high nibble's last kLowAhead bits when the
+  // ancestor node matches.
+  const int parent = (16 | high_nibble) >> kLowAhead;
   if (low_parent_ == parent) {
-    const uint64_t* h = low_hash_[high_nibble & 1];
+    const uint64_t* h = low_hash_[high_nibble & ((1 << kLowAhead) - 1)];
     for (int i = 0; i < kContexts; ++i) Claim(i, h[i]);
     return;
   }
@@ -418,10 +457,10 @@ void Stage::SelectSlots(int high_nibble) {
 }
 
 void Stage::PrefetchLowNibble(int node) {
-  // node: the depth-3 node (8-15); the high nibble will be (2 node + bit) & 15.
+  // node: a node of depth 4 - kLowAhead; the high nibble will be ((node << kLowAhead) + b) & 15.
   low_parent_ = node;
-  for (int b = 0; b < 2; ++b) {
-    const uint64_t nib = uint64_t((2 * node + b) & 15);
+  for (int b = 0; b < (1 << kLowAhead); ++b) {
+    const uint64_t nib = uint64_t(((node << kLowAhead) + b) & 15);
     for (int i = 0; i < kContexts; ++i) {
       const uint64_t h = Mix64(ctx_[i] + 0x51u + nib);
       low_hash_[b][i] = h;
@@ -433,17 +472,11 @@ void Stage::PrefetchLowNibble(int node) {
 uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   depth_ = depth;
   node_ = node;
-  if (depth == 3) PrefetchLowNibble(node);
+  if (depth == 4 - kLowAhead) PrefetchLowNibble(node);
   if (depth == 4) SelectSlots(node & 15);
   // Node within the current nibble's 15-node subtree: 1 - 15.
   const int sub = depth < 4 ? node : ((node & ((1 << (depth - 4)) - 1)) | (1 << (depth - 4)));
   int32_t* const x = x_.data();
-  uint32_t p22[kContexts];
-  for (int i = 0; i < kContexts; ++i) {
-    uint32_t* ctr = &slot_[i]->node[sub - 1];
-    counter_[i] = ctr;
-    p22[i] = *ctr >> 10;
-  }
   x[kContexts] = Clamp4095(model_stretch);
   x[kContexts + 1] = 256;
   const int32_t* w = weights_.data() + ((size_t(channel_) * 8 + size_t(depth)) * kConfBuckets + size_t(conf_)) * kInputs;
@@ -453,11 +486,17 @@ uint32_t Stage::Predict(int depth, int node, int32_t model_stretch) {
   int64_t dot = 0, dot2 = 0;
 #ifdef PIXELZIP_STAGE_AVX2
   if (avx2_) {
-    MixAvx2(p22, x, w, w2, &dot, &dot2);
+    GatherMixAvx2(reinterpret_cast<const uint32_t*>(tables_.get()), slot_word_, sub, counter_word_, counter_value_, x,
+                  w, w2, &dot, &dot2);
   } else
 #endif
   {
-    for (int i = 0; i < kContexts; ++i) x[i] = StretchRatioInline(p22[i], (1u << 22) - p22[i]);
+    for (int i = 0; i < kContexts; ++i) {
+      uint32_t* ctr = &slot_[i]->node[sub - 1];
+      counter_[i] = ctr;
+      const uint32_t p22 = *ctr >> 10;
+      x[i] = StretchRatioInline(p22, (1u << 22) - p22);
+    }
     for (int i = 0; i < kInputs; ++i) {
       dot += int64_t{w[i]} * x[i];
       dot2 += int64_t{w2[i]} * x[i];
@@ -485,31 +524,20 @@ void Stage::Update(int bit) {
   const int32_t err2 = ((bit << 16) - int32_t(p_mix2_)) * int32_t(params_.mixer_rate);
   const int32_t eh = err >> 12, el = err & 4095, eh2 = err2 >> 12, el2 = err2 & 4095;
   const int32_t* const x = x_.data();
-#ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {
-    UpdateWeights8Avx2(w_, w2_, x, eh, el, eh2, el2);
-    UpdateWeightsScalar(w_ + kContexts, x + kContexts, 2, eh, el);
-    UpdateWeightsScalar(w2_ + kContexts, x + kContexts, 2, eh2, el2);
-  } else
-#endif
-  {
-    UpdateWeightsScalar(w_, x, kInputs, eh, el);
-    UpdateWeightsScalar(w2_, x, kInputs, eh2, el2);
-  }
-  // Counters.
   const int32_t target = bit ? int32_t{kP22Max} : 0;
   const uint32_t limit = params_.counter_limit;
 #ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {
-    uint32_t v[kContexts];
-    for (int i = 0; i < kContexts; ++i) v[i] = *counter_[i];
-    UpdateCounters8Avx2(v, target, limit);
-    for (int i = 0; i < kContexts; ++i) *counter_[i] = v[i];
+  if (avx2_) {  // mixers and counters
+    UpdateAvx2(reinterpret_cast<uint32_t*>(tables_.get()), counter_word_, counter_value_, target, limit, w_, w2_, x, eh,
+               el, eh2, el2);
     ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
     ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
     return;
   }
 #endif
+  UpdateWeightsScalar(w_, x, kInputs, eh, el);
+  UpdateWeightsScalar(w2_, x, kInputs, eh2, el2);
+  // Counters.
   UpdateCountersScalar(counter_.data(), kContexts, target, limit);
   ApmUpdate(apm1_, a1_, bit, params_.apm_rate);
   ApmUpdate(apm2_, a2_, bit, params_.apm_rate);
@@ -599,11 +627,7 @@ constexpr Stretch12 MakeStretch12() {
 constexpr Stretch12 kStretch12 = MakeStretch12();
 
 #ifdef PIXELZIP_STAGE_AVX2
-// The light stage's mixer: the dot product of 8 weights and 8 inputs, and the update
-// of UpdateWeightsScalar on 8 weights.
-__attribute__((target("avx2"))) int64_t LightDotAvx2(const int32_t* w, const int32_t* x) {
-  return Dot8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-}
+// The light stage's mixer update: UpdateWeightsScalar on 8 weights.
 __attribute__((target("avx2"))) void LightUpdateAvx2(int32_t* w, const int32_t* x, int32_t eh, int32_t el) {
   const __m256i vx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
   const __m256i d = _mm256_add_epi32(_mm256_mullo_epi32(vx, _mm256_set1_epi32(eh)),
@@ -701,15 +725,11 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
   w_ = lweights_.data() + set * kLightInputs;
+  // The dot product is scalar on every CPU: its AVX2 form (8 lanes, two 32x32->64
+  // multiplies and a horizontal sum) measured 60 ns per subpixel slower (BM_StageCode/2/16,
+  // a longer dependency chain before the coder).
   int64_t dot = 0;
-#ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {
-    dot = LightDotAvx2(w_, x);
-  } else
-#endif
-  {
-    for (int i = 0; i < kLightInputs; ++i) dot += int64_t{w_[i]} * x[i];
-  }
+  for (int i = 0; i < kLightInputs; ++i) dot += int64_t{w_[i]} * x[i];
   const int32_t st = Clamp4095(dot >> 16);
   lp_mix_ = SquashInline(st);
   const uint32_t pa = ApmRead(lapm_, set, st, &la_);
@@ -730,19 +750,20 @@ void Stage::UpdateLight(int bit) {
   {
     UpdateWeightsScalar(w_, x_.data(), kLightInputs, err >> 12, err & 4095);
   }
+  // The 5 counters: scalar on every CPU (the 8-lane AVX2 update with 3 lanes unused
+  // measured 55 ns per subpixel slower, BM_StageCode/2/16).
   const int32_t target = bit ? int32_t{kP22Max} : 0;
-  const uint32_t limit = params_.counter_limit;
-#ifdef PIXELZIP_STAGE_AVX2
-  if (avx2_) {  // the same update on 8 lanes, 2 of them unused
-    uint32_t v[8] = {*counter_[0], *counter_[1], *counter_[2], *counter_[3], *counter_[4], 0, 0, 0};
-    UpdateCounters8Avx2(v, target, limit);
-    for (int i = 0; i < kLightContexts; ++i) *counter_[i] = v[i];
-    ApmUpdate(lapm_, la_, bit, params_.apm_rate);
-    return;
-  }
-#endif
-  UpdateCountersScalar(counter_.data(), kLightContexts, target, limit);
+  UpdateCountersScalar(counter_.data(), kLightContexts, target, params_.counter_limit);
   ApmUpdate(lapm_, la_, bit, params_.apm_rate);
+}
+
+bool Stage::SetSimd(bool on) {
+#ifdef PIXELZIP_STAGE_AVX2
+  avx2_ = on && HaveAvx2();
+#else
+  (void)on;
+#endif
+  return avx2_;
 }
 
 uint64_t Stage::Digest() const {

@@ -81,6 +81,10 @@ class Stage {
 
   // FNV-1a of the whole adaptive state (tests: encoder == decoder).
   uint64_t Digest() const;
+  // Tests and benchmarks: false codes with the portable scalar path even where the CPU
+  // runs the AVX2 one (both give the same decisions, probabilities and state bit for
+  // bit); true (the default) uses AVX2 where the CPU has it. Returns whether AVX2 is used.
+  bool SetSimd(bool on);
   uint64_t symbols() const { return index_; }
 
   // Low level, public for tests and the fuzz target: one decision given the model's
@@ -131,7 +135,9 @@ class Stage {
   Slot* SlotOf(int context, uint64_t hash);
   // Points slot_[context] at the hash's slot, resetting it when it held another context.
   void Claim(int context, uint64_t hash);
-  // At depth 3: hashes and prefetches the low nibble's slots for both possible high nibbles.
+  // At depth 4 - kLowAhead: hashes and prefetches the low nibble's slots for every high
+  // nibble still possible below `node` (2^kLowAhead of them).
+  static constexpr int kLowAhead = 1;  // 2 measured 3.5% slower (BM_StageCode/1/16, under load)
   void PrefetchLowNibble(int node);
   // Predict with the model's stretch StretchRatio(m1, m0).
   uint32_t PredictMasses(int depth, int node, uint32_t m1, uint32_t m0);
@@ -156,10 +162,16 @@ class Stage {
   std::array<uint64_t, kContexts> ctx_{};
   std::array<int, 10> nb_{};            // W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr of symbol gathered_
   uint64_t gathered_ = ~uint64_t{0};
-  bool avx2_ = false;                   // the CPU runs the AVX2 weight update (same results)
+  bool avx2_ = false;                   // the AVX2 paths are in use (the CPU has AVX2 and SetSimd allows; same results)
   std::array<Slot*, kContexts> slot_{};
-  int low_parent_ = -1;                 // the depth-3 node low_hash_ belongs to, or -1
-  uint64_t low_hash_[2][kContexts] = {};
+  // Kind 1, AVX2 path: the word index (in uint32_t from the tables' start) of node[0] of
+  // each slot_[i] (below 8 * 2^22 slots * 16 words = 2^29); per decision the indexes and
+  // values of the 8 counters in use.
+  alignas(32) int32_t slot_word_[kContexts] = {};
+  alignas(32) int32_t counter_word_[kContexts] = {};
+  alignas(32) uint32_t counter_value_[kContexts] = {};
+  int low_parent_ = -1;                 // the node (depth 4 - kLowAhead) low_hash_ belongs to, or -1
+  uint64_t low_hash_[1 << kLowAhead][kContexts] = {};
   std::vector<int32_t> weights_;        // 3 channels * 8 depths * kConfBuckets sets of kInputs
   std::vector<int32_t> weights2_;       // second mixer: 3 channels * 256 nodes sets of kInputs
   std::vector<uint16_t> apm1_, apm2_;   // 33 cells per context

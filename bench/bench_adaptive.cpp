@@ -1,8 +1,10 @@
 // The adaptive stage's cost per subpixel (issue 21): Stage::Code over a synthetic
 // stream of model CDFs (a discretised logistic around a drifting mean), with the
-// range coder left out (its cost is in bench_entropy). Items = subpixels. The argument
-// are the stage kind (1: 8 MSB-first decisions; 2: the light stage) and table_bits; the counter
-// "decisions" is the binary decisions per subpixel.
+// range coder left out (its cost is in bench_entropy). Items = subpixels. The arguments
+// are the stage kind (1: 8 MSB-first decisions; 2: the light stage), table_bits and the
+// code path (1: AVX2 where the CPU has it, the codec's; 0: the portable scalar path, same
+// results); the counter "decisions" is the binary decisions per subpixel. The whole-image
+// decode with and without the stage (its share of the decode time) is in bench_wavefront.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -50,12 +52,18 @@ void BM_StageCode(benchmark::State& state) {
   params.table_bits = uint8_t(state.range(1));
   size_t i = 0;
   uint64_t decisions = 0;
+  const bool simd = state.range(2) != 0;
   auto stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
+  if (stage->SetSimd(simd) != simd) {
+    state.SkipWithError("this CPU has no AVX2 path");
+    return;
+  }
   uint64_t sink = 0;
   for (auto _ : state) {
     if (i == symbols.size()) {
       state.PauseTiming();
       stage = std::make_unique<pixelzip::adaptive::Stage>(params, w, h, c);
+      stage->SetSimd(simd);
       i = 0;
       state.ResumeTiming();
     }
@@ -72,7 +80,9 @@ void BM_StageCode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.counters["decisions"] = benchmark::Counter(double(decisions) / double(state.iterations()));
 }
-BENCHMARK(BM_StageCode)->Args({1, 16})->Args({2, 16})->Args({2, 14})->Args({2, 12});
+BENCHMARK(BM_StageCode)
+    ->Args({1, 16, 1})->Args({1, 16, 0})->Args({1, 12, 1})
+    ->Args({2, 16, 1})->Args({2, 16, 0})->Args({2, 14, 1})->Args({2, 12, 1});
 
 }  // namespace
 

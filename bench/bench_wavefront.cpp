@@ -14,9 +14,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 
+#include "adaptive/stage.h"
 #include "entropy/range_coder.h"
 #include "formats/image_io.h"
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
@@ -151,6 +153,72 @@ void BM_MixtureCdfDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_MixtureCdfDecode);
 
+// The same sequential part through the adaptive stage (arg: its kind, 1 the default, 2 the light
+// stage; arg 2: 1 AVX2 where the CPU has it, 0 the scalar path): MixtureCdf::Prepare, the stage's
+// CDF evaluations and decisions and the range decoder's DecodeBit, per subpixel, on the same
+// parameters. Against BM_MixtureCdfDecode: the stage's cost on the decoding (consumer) thread.
+void BM_StageMixtureCdfDecode(benchmark::State& state) {
+  static const auto opened = models::OpenModel("local-pixelcnn-rgb", Device::kCpu);
+  const auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
+  const IntLocalPixelCnn& m = model->model();
+  const Image& img = TheImage();
+  const int W = int(img.width), rows = std::min(8, int(img.height)), C = 3, P = m.shape.ParamCount();
+  PlaneView view{img.width, img.height, 3, const_cast<uint8_t*>(img.pixels.data())};
+  const LocalBatchEngine engine(m, KernelKind::kSimd);
+  const PaddedPlane plane = ToPaddedPlane(view, engine.Reach());
+  std::vector<PixelPos> px;
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < W; ++x) px.push_back({y, x});
+  std::vector<int16_t> params(px.size() * size_t(P));
+  LocalBatchEngine::Workspace ws;
+  engine.Evaluate(plane, px.data(), px.size(), params.data(), ws);
+  adaptive::StageParams sp;
+  sp.kind = uint8_t(state.range(0));
+  const bool simd = state.range(1) != 0;
+  MixtureCdf cdf(m.tables, C, m.shape.mixtures);
+  const SubpixelCdf& base = cdf;
+  const auto at = [&base](int e) { return base.At(e); };
+  int32_t prev[3];
+  std::vector<uint8_t> stream;
+  {
+    adaptive::Stage stage(sp, uint32_t(W), uint32_t(rows), 3);
+    if (stage.SetSimd(simd) != simd) {
+      state.SkipWithError("this CPU has no AVX2 path");
+      return;
+    }
+    entropy::RangeEncoder enc;
+    for (size_t i = 0; i < px.size(); ++i)
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(&params[i * size_t(P)], c, prev);
+        const int v = img.pixels[(size_t(px[i].y) * W + size_t(px[i].x)) * 3 + size_t(c)];
+        stage.Code(at, [&](int lo, int hi, uint32_t p1) {
+          const int bit = lo <= v && v < hi ? 1 : 0;
+          enc.EncodeBit(bit, adaptive::kTotal - p1);
+          return bit;
+        });
+        prev[c] = 2 * v - 255;
+      }
+    stream = enc.Finish();
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto stage = std::make_unique<adaptive::Stage>(sp, uint32_t(W), uint32_t(rows), 3);
+    stage->SetSimd(simd);
+    state.ResumeTiming();
+    entropy::RangeDecoder dec(stream.data(), stream.size());
+    for (size_t i = 0; i < px.size(); ++i)
+      for (int c = 0; c < C; ++c) {
+        cdf.Prepare(&params[i * size_t(P)], c, prev);
+        const int v = stage->Code(at, [&](int, int, uint32_t p1) { return dec.DecodeBit(adaptive::kTotal - p1); });
+        prev[c] = 2 * v - 255;
+      }
+    benchmark::DoNotOptimize(prev);
+  }
+  state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(px.size()) * C);
+  state.SetLabel("per subpixel");
+}
+BENCHMARK(BM_StageMixtureCdfDecode)->Args({1, 1})->Args({1, 0})->Args({2, 1});
+
 void SetThreads(int threads) { setenv("PIXELZIP_THREADS", std::to_string(threads).c_str(), 1); }
 
 // Args: threads, adaptive stage (0: the model alone, 1: the default stage).
@@ -169,12 +237,16 @@ BENCHMARK(BM_ImageEncodeWavefront)
     ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
     ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
+// Args: threads, adaptive stage (0: the model alone, 1: the default stage, 2: the light stage).
+// "Time" is wall time, "CPU" the process's CPU time (every thread); the stage's share of the
+// decode time is 1 - time(stage 0) / time(stage 1) on the same thread count.
 void BM_ImageDecodeWavefront(benchmark::State& state) {
   SetThreads(2);
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
   options.layout = Layout::kWavefront;
   options.adaptive = state.range(1) != 0;
+  if (state.range(1) != 0) options.adaptive_kind = uint8_t(state.range(1));
   const std::vector<uint8_t> stream = Encode(TheImage(), options).stream;
   SetThreads(int(state.range(0)));
   for (auto _ : state) {
@@ -185,8 +257,8 @@ void BM_ImageDecodeWavefront(benchmark::State& state) {
   state.SetLabel(std::to_string(TheImage().width) + "x" + std::to_string(TheImage().height) + " " + SimdTargetName());
 }
 BENCHMARK(BM_ImageDecodeWavefront)
-    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})
-    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+    ->Args({1, 0})->Args({2, 0})->Args({1, 1})->Args({2, 1})->Args({2, 2})
+    ->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime()->MeasureProcessCPUTime();
 
 // Existing (raster layout, version 1.0) streams: one network step per pixel, SIMD kernels, one thread.
 void BM_ImageDecodeRasterLayout(benchmark::State& state) {

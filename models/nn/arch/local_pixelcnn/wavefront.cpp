@@ -150,26 +150,57 @@ class LinePipeline {
     worker_cv_.notify_all();
   }
 
-  void Worker(int index) {
+  // The one wait loop of the pipeline (Worker and WaitForChunk): until ready() or an abort, claims and
+  // evaluates chunks (try_claim() returns whether it evaluated one), spins kSpinsBeforeSleep pause
+  // instructions while there is none, then sleeps on `cv` until ready() or an abort; `sleeping(true)`
+  // and `sleeping(false)` bracket the sleep under mu_ (the flags Evaluate and Publish read before
+  // notifying). A chunk takes some 100 microseconds to evaluate, so short waits spin and longer ones block.
+  template <class Ready, class TryClaimFn, class Sleeping>
+  void WaitUntil(const Ready& ready, const TryClaimFn& try_claim, std::condition_variable& cv,
+                 const Sleeping& sleeping) {
     int spins = 0;
-    while (!abort_.load(std::memory_order_relaxed)) {
-      int64_t wait_for = 0;
-      const Claim c = TryClaim(index, &wait_for);
-      if (c == Claim::kDone) return;
-      if (c == Claim::kEvaluated) {
+    while (!ready()) {
+      if (abort_.load(std::memory_order_relaxed)) return;
+      if (try_claim()) {
         spins = 0;
       } else if (++spins < kSpinsBeforeSleep) {
         CpuRelax();
       } else {
         std::unique_lock<std::mutex> lock(mu_);
-        wake_at_.store(wait_for, std::memory_order_relaxed);
-        workers_sleeping_.fetch_add(1, std::memory_order_seq_cst);
-        worker_cv_.wait(lock, [&] {
-          return abort_.load(std::memory_order_seq_cst) || consumed_.load(std::memory_order_seq_cst) >= wait_for;
-        });
-        workers_sleeping_.fetch_sub(1, std::memory_order_seq_cst);
+        sleeping(true);
+        cv.wait(lock, [&] { return abort_.load(std::memory_order_seq_cst) || ready(); });
+        sleeping(false);
         spins = 0;
       }
+    }
+  }
+
+  // Evaluates chunks in coding order until every chunk is claimed; when the next one is not ready it
+  // waits (WaitUntil) for the consumer position that chunk needs, claiming any chunk that becomes ready.
+  void Worker(int index) {
+    for (;;) {
+      if (abort_.load(std::memory_order_relaxed)) return;
+      int64_t wait_for = 0;
+      const Claim c = TryClaim(index, &wait_for);
+      if (c == Claim::kDone) return;
+      if (c == Claim::kEvaluated) continue;
+      bool finished = false;
+      WaitUntil(
+          [&] { return finished || consumed_.load(std::memory_order_seq_cst) >= wait_for; },
+          [&] {
+            const Claim again = TryClaim(index, &wait_for);
+            finished = again == Claim::kDone;
+            return again == Claim::kEvaluated;
+          },
+          worker_cv_,
+          [&](bool asleep) {
+            if (asleep) {
+              wake_at_.store(wait_for, std::memory_order_relaxed);
+              workers_sleeping_.fetch_add(1, std::memory_order_seq_cst);
+            } else {
+              workers_sleeping_.fetch_sub(1, std::memory_order_seq_cst);
+            }
+          });
     }
   }
 
@@ -204,23 +235,9 @@ class LinePipeline {
   // a worker evaluates that chunk (an unclaimed one is always ready for the consumer).
   void WaitForChunk(int64_t t, int j) {
     const std::atomic<int64_t>& done = DoneOf(t, j);
-    int spins = 0;
-    while (done.load(std::memory_order_acquire) != t) {
-      if (abort_.load(std::memory_order_relaxed)) return;
-      if (TryClaim(0) == Claim::kEvaluated) {
-        spins = 0;
-      } else if (++spins < kSpinsBeforeSleep) {
-        CpuRelax();
-      } else {
-        std::unique_lock<std::mutex> lock(mu_);
-        consumer_sleeping_.store(true, std::memory_order_seq_cst);
-        consumer_cv_.wait(lock, [&] {
-          return done.load(std::memory_order_seq_cst) == t || abort_.load(std::memory_order_seq_cst);
-        });
-        consumer_sleeping_.store(false, std::memory_order_seq_cst);
-        spins = 0;
-      }
-    }
+    WaitUntil([&] { return done.load(std::memory_order_seq_cst) == t; },
+              [&] { return TryClaim(0) == Claim::kEvaluated; }, consumer_cv_,
+              [&](bool asleep) { consumer_sleeping_.store(asleep, std::memory_order_seq_cst); });
   }
 
   const LocalBatchEngine& engine_;
