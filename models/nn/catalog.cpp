@@ -19,6 +19,7 @@
 #include "models/nn/arch/pixelcnnpp/coding_model.h"
 #include "models/nn/arch/row_lstm/coding_model.h"
 #include "models/nn/runtime/model_file.h"
+#include "models/nn/torch_engines.h"  // EncoderEngine
 #include "pixelzip/error.h"
 
 namespace pixelzip::models::nn {
@@ -133,17 +134,12 @@ const Architecture* FindArchitecture(const std::string& name) {
 }
 
 std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                  EngineKind encoder) {
+                                                  Device device) {
   const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
   const std::string& arch = file.Text("architecture");
   const Architecture* a = FindArchitecture(arch);
   if (!a) throw Error(ErrorCode::kModelInvalid, source + ": unknown model architecture '" + arch + "'");
-  return a->coding_model(bytes, source, encoder);
-}
-
-std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                  Device device) {
-  return ModelFromBytes(bytes, source, EncoderEngine(device));
+  return a->coding_model(bytes, source, EncoderEngine(device));
 }
 
 double ModelCodeLengthBits(const CodingModel& model, const PlaneView& image) {

@@ -31,12 +31,11 @@ const std::vector<Architecture>& Catalog();
 // The row named `name`, or nullptr.
 const Architecture* FindArchitecture(const std::string& name);
 
-// Throws pixelzip::Error(kModelInvalid) naming `source` for a corrupt file or unknown architecture.
+// The coding model of a model file on the engine `device` asks for (EncoderEngine: kAuto is resolved
+// here, the coding models are made with a resolved engine). Throws pixelzip::Error(kModelInvalid) naming
+// `source` for a corrupt file or unknown architecture.
 std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
                                                   Device device);
-// The same, with the encoder's engine given directly (tests compare the engines).
-std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                  EngineKind encoder);
 
 // The model files compiled into the library, as registry entries, in name order.
 std::vector<ShippedModelEntry> ShippedModels();

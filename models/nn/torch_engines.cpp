@@ -131,12 +131,8 @@ void* TorchPluginSymbol(const std::string& name) {
   return sym;
 }
 
-EngineKind EncoderEngine(Device device) {
-  switch (device) {
-    case Device::kCpu: return EngineKind::kCpu;
-    case Device::kCuda: return EngineKind::kTorchCuda;
-    case Device::kAuto: break;
-  }
+Device EncoderEngine(Device device) {
+  if (device != Device::kAuto) return device;
   // kAuto loads LibTorch only where it can find a GPU: a CUDA build of LibTorch and an NVIDIA driver.
   const TorchEngines* engines = RegisteredTorchEngines();
   if (!engines && PIXELZIP_TORCH_CUDA && NvidiaDriverPresent()) {

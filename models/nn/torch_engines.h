@@ -65,7 +65,7 @@ struct TorchEngines {
 };
 // Bumped whenever TorchEngines, TorchPassInput or the Int* model structs change layout: a plugin
 // built from other sources is refused rather than called.
-inline constexpr int kTorchEnginesAbi = 1;
+inline constexpr int kTorchEnginesAbi = 2;
 
 // Installs the table (the LibTorch library calls it; later calls replace it).
 void RegisterTorchEngines(const TorchEngines& engines);
@@ -74,6 +74,12 @@ const TorchEngines* RegisteredTorchEngines();
 // The registered table, loading the plugin first when none is. Throws Error(kUnsupported) naming
 // what was tried when this build has no LibTorch engines.
 const TorchEngines& RequireTorchEngines();
+
+// The engine a caller's request runs on, decided here and nowhere else: kAuto -> kCuda when LibTorch
+// reports a CUDA device (loading the plugin for that only where this build's LibTorch has CUDA and the
+// machine has an NVIDIA driver, or when LibTorch is already loaded), else kCpu; any other value is
+// returned as it is. Never returns kAuto.
+Device EncoderEngine(Device device);
 
 // Loads the plugin module (once) and returns its handle; throws Error(kUnsupported) when it cannot
 // be found or loaded. Where it looks: $PIXELZIP_TORCH_PLUGIN, then the installed

@@ -17,7 +17,8 @@ namespace pixelzip::models::nn {
 
 torch::Device ExactDevice(EngineKind engine) {
   return TorchGuarded([&] {
-    if (engine == EngineKind::kCpu) throw Error(ErrorCode::kInternal, "LibTorch pass: not a LibTorch engine");
+    if (engine != EngineKind::kTorchCpu && engine != EngineKind::kTorchCuda)
+      throw Error(ErrorCode::kInternal, "LibTorch pass: not a LibTorch engine");
     if (engine == EngineKind::kTorchCuda && !torch::cuda::is_available())
       throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
     UseExactConvolutions();
