@@ -17,7 +17,6 @@ enum class Device : uint8_t {
   kCpu = 1,       // the integer CPU engines; no LibTorch
   kCuda = 2,      // the exact LibTorch passes on CUDA (the LibTorch plugin); kUnsupported without a device
   kTorchCpu = 3,  // the exact LibTorch passes on the CPU: slower than kCpu; checks the LibTorch path without a GPU
-  kTorchCuda = kCuda,  // transitional: models/nn used this name until the one-Device rename
 };
 
 // Resource limits a decoder checks (overflow-safe) before it allocates anything.

@@ -12,8 +12,7 @@
 
 #include "models/coding_model.h"
 #include "models/shipped_model.h"
-#include "models/nn/torch/device.h"  // EngineKind
-#include "pixelzip/types.h"          // Order, Device
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -21,9 +20,9 @@ struct Architecture {
   const char* name;  // the model file's "architecture" text
   Order order;       // the order its coding models code in
   // Throws Error(kModelInvalid) for a file that is not a valid model of this architecture; Error(kUnsupported)
-  // when kTorchCuda is asked and no CUDA device exists.
+  // when kCuda is asked and no CUDA device exists.
   std::shared_ptr<const CodingModel> (*coding_model)(const std::vector<uint8_t>& file_bytes, const std::string& source,
-                                                     EngineKind encoder);
+                                                     Device encoder);
 };
 
 // Every architecture, in a fixed order.
@@ -31,7 +30,7 @@ const std::vector<Architecture>& Catalog();
 // The row named `name`, or nullptr.
 const Architecture* FindArchitecture(const std::string& name);
 
-// The coding model of a model file on the engine `device` asks for (EncoderEngine: kAuto is resolved
+// The coding model of a model file on the engine `device` asks for (ResolveDevice: kAuto is resolved
 // here, the coding models are made with a resolved engine). Throws pixelzip::Error(kModelInvalid) naming
 // `source` for a corrupt file or unknown architecture.
 std::shared_ptr<const CodingModel> ModelFromBytes(const std::vector<uint8_t>& bytes, const std::string& source,

@@ -131,7 +131,7 @@ void* TorchPluginSymbol(const std::string& name) {
   return sym;
 }
 
-Device EncoderEngine(Device device) {
+Device ResolveDevice(Device device) {
   if (device != Device::kAuto) return device;
   // kAuto loads LibTorch only where it can find a GPU: a CUDA build of LibTorch and an NVIDIA driver.
   const TorchEngines* engines = RegisteredTorchEngines();
@@ -142,7 +142,7 @@ Device EncoderEngine(Device device) {
       engines = nullptr;  // no plugin: the CPU
     }
   }
-  return engines && engines->cuda_available() ? EngineKind::kTorchCuda : EngineKind::kCpu;
+  return engines && engines->cuda_available() ? Device::kCuda : Device::kCpu;
 }
 
 }  // namespace pixelzip::models::nn

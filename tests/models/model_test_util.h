@@ -18,7 +18,7 @@
 
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/runtime/qplane.h"
@@ -147,13 +147,13 @@ inline void ExpectRoundTrip(const std::vector<uint8_t>& stream, double model_bit
 // the CPU encoder's parameters too.
 template <class Coding, class Decoder, class IntModel>
 void ExpectBatchedEqualsIncremental(const std::vector<uint8_t>& file_bytes, const IntModel& model, int channels) {
-  Coding cpu(file_bytes, "test", EngineKind::kCpu);
-  Coding tch(file_bytes, "test", EngineKind::kTorchCpu);
+  Coding cpu(file_bytes, "test", Device::kCpu);
+  Coding tch(file_bytes, "test", Device::kTorchCpu);
   for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 13}, std::pair{11, 1}}) {
     auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
     auto bytes = ToBytes(q);
     PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-    const auto batched = tch.AllParams(view, EngineKind::kTorchCpu);
+    const auto batched = tch.AllParams(view, Device::kTorchCpu);
     const int P = model.shape.ParamCount();
     std::vector<int16_t> partial(bytes.size(), 0);
     std::vector<int16_t> params(static_cast<size_t>(P));
@@ -168,7 +168,7 @@ void ExpectBatchedEqualsIncremental(const std::vector<uint8_t>& file_bytes, cons
           partial[i] = int16_t(2 * bytes[i] - 255);
         }
       }
-    EXPECT_EQ(cpu.AllParams(view, EngineKind::kCpu), batched);
+    EXPECT_EQ(cpu.AllParams(view, Device::kCpu), batched);
   }
 }
 
@@ -224,13 +224,13 @@ inline void ExpectDecodes(const CodingModel& model, const std::vector<uint8_t>& 
 
 // Every encoder in `encoders` (models made by make(engine)) gives the same range-coder stream of a random
 // h x w image, within 0.1% of the model's code length, and the CPU model's decoder restores the image.
-inline void ExpectEncodersAgreeAndRoundTrip(const std::function<std::shared_ptr<const CodingModel>(EngineKind)>& make,
+inline void ExpectEncodersAgreeAndRoundTrip(const std::function<std::shared_ptr<const CodingModel>(Device)>& make,
                                             int channels, int h, int w,
-                                            std::initializer_list<EngineKind> encoders = {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+                                            std::initializer_list<Device> encoders = {Device::kCpu, Device::kTorchCpu}) {
   auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-  const auto model = make(EngineKind::kCpu);
+  const auto model = make(Device::kCpu);
   const auto stream = EncodeStream(*model, bytes, w, h, channels);
-  for (EngineKind encoder : encoders)
+  for (Device encoder : encoders)
     EXPECT_EQ(EncodeStream(*make(encoder), bytes, w, h, channels), stream)
         << "encoder " << int(encoder) << ": the encoders' CDFs differ, " << h << "x" << w;
   PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
@@ -244,7 +244,7 @@ template <class Coding>
 void ExpectEncodersAgreeAndRoundTrip(const std::vector<uint8_t>& file_bytes, int channels) {
   for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}})
     ExpectEncodersAgreeAndRoundTrip(
-        [&](EngineKind e) { return std::make_shared<const Coding>(file_bytes, "test", e); }, channels, h, w);
+        [&](Device e) { return std::make_shared<const Coding>(file_bytes, "test", e); }, channels, h, w);
 }
 
 // A randomly initialised network of `arch` with non-zero biases, calibrated on random pixels; its model file in *file.

@@ -6,10 +6,10 @@
 
 namespace pixelzip::models::nn {
 
-DiagonalBiLstmCodingModel::DiagonalBiLstmCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
+DiagonalBiLstmCodingModel::DiagonalBiLstmCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder)
     : PixelRnnCodingModel(encoder) {
   model_ = ReadModel<IntDiagonalBiLstm>(bytes, source, kDiagonalBiLstmArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().diagonal_bilstm(model_, encoder);
+  if (encoder != Device::kCpu) torch_ = RequireTorchEngines().diagonal_bilstm(model_, encoder);
 }
 
 DiagonalBiLstmCodingModel::~DiagonalBiLstmCodingModel() = default;

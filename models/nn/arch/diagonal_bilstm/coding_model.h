@@ -16,8 +16,8 @@ namespace pixelzip::models::nn {
 class DiagonalBiLstmCodingModel final : public PixelRnnCodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid diagonal-bilstm model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  DiagonalBiLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // valid diagonal-bilstm model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  DiagonalBiLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~DiagonalBiLstmCodingModel() override;
 
   const IntDiagonalBiLstm& model() const { return model_; }

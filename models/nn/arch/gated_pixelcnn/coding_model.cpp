@@ -26,9 +26,9 @@ uint32_t ClassIndexCdf::At(int edge) const {
 }
 
 GatedPixelCnnCodingModel::GatedPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                   EngineKind encoder) {
+                                                   Device encoder) {
   model_ = ReadModel<IntGatedPixelCnn>(bytes, source, kGatedPixelCnnArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().gated(model_, encoder);
+  if (encoder != Device::kCpu) torch_ = RequireTorchEngines().gated(model_, encoder);
 }
 
 GatedPixelCnnCodingModel::~GatedPixelCnnCodingModel() = default;
@@ -43,7 +43,7 @@ std::vector<int16_t> GatedPixelCnnCodingModel::BatchedParams(const QPlane& plane
   in.y1 = y1;
   in.classes = classes;
   if (torch_) return torch_->Params(in);
-  return RequireTorchEngines().gated(model_, EngineKind::kTorchCpu)->Params(in);
+  return RequireTorchEngines().gated(model_, Device::kTorchCpu)->Params(in);
 }
 
 template <class Visit>

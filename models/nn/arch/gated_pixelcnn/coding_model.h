@@ -1,6 +1,6 @@
 // Gated / Conditional PixelCNN as a codec model (models::CodingModel), raster order.
 // Encoder: the decoder's integer engine with the pixels known (kCpu), or the exact LibTorch
-// pass over bands of rows (kTorchCpu, kTorchCuda; torch_engines.h); for a
+// pass over bands of rows (kTorchCpu, kCuda; torch_engines.h); for a
 // class-conditional model (classes K > 1) it evaluates every class, picks the
 // one that codes the image in the fewest bits and codes that index first
 // (uniform over K, through the range coder, so its cost is in the rate).
@@ -13,7 +13,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/gated_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -34,8 +34,8 @@ class ClassIndexCdf final : public SubpixelCdf {
 class GatedPixelCnnCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
-  // gated-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // gated-pixelcnn model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~GatedPixelCnnCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }

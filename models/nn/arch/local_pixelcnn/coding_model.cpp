@@ -18,12 +18,12 @@ constexpr int kBandRows = 32;
 }
 
 LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                   EngineKind encoder)
-    : encoder_(encoder) {
+                                                   Device encoder)
+    : engine_(encoder) {
   model_ = ReadModel<IntLocalPixelCnn>(bytes, source, kLocalPixelCnnArch, identity_);
   if (model_.shape.aux != 0)
     throw Error(ErrorCode::kModelInvalid, source + ": a local-pixelcnn model with conditioning planes cannot code alone");
-  if (encoder != EngineKind::kCpu) {
+  if (encoder != Device::kCpu) {
     const TorchEngines& torch = RequireTorchEngines();
     torch_ = torch.local(model_, encoder);
     torch_line_ = torch.local_line(model_, encoder);
@@ -32,10 +32,10 @@ LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& b
 
 LocalPixelCnnCodingModel::~LocalPixelCnnCodingModel() = default;
 
-std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const {
+std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1, Device engine) const {
   const int W = plane.width, P = model_.shape.ParamCount();
   std::vector<int16_t> out(size_t(y1 - y0) * W * P);
-  if (engine == EngineKind::kCpu) {
+  if (engine == Device::kCpu) {
     const int threads = std::max(1, std::min<int>(DefaultCodingThreads(), y1 - y0));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
@@ -66,7 +66,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   std::vector<LocalBatchEngine::Workspace> ws;
   std::vector<PixelPos> band;
   QPlane plane;  // the LibTorch path's input
-  if (encoder_ == EngineKind::kCpu) {
+  if (engine_ == Device::kCpu) {
     engine = std::make_unique<LocalBatchEngine>(model_, KernelKind::kSimd);
     padded = std::make_unique<PaddedPlane>(ToPaddedPlane(image, engine->Reach()));
     team = std::make_unique<WorkerTeam>(DefaultCodingThreads());
@@ -83,7 +83,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
       params.resize(band.size() * size_t(P));
       engine->EvaluateParallel(*padded, band.data(), band.size(), params.data(), *team, ws);
     } else {
-      params = BatchedParams(plane, y0, y1, encoder_);
+      params = BatchedParams(plane, y0, y1, engine_);
     }
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {

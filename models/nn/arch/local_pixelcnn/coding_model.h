@@ -3,7 +3,7 @@
 // exact LibTorch pass of the LibTorch library, torch_engines.h, for the LibTorch engines). Decoder: the CPU engine, pixel by pixel.
 // Wavefront layout (wavefront.cpp): one batch per line, on the CPU engine, or on
 // the LibTorch line engine (torch_line.h) when the model was made with a LibTorch
-// engine (kTorchCpu, kTorchCuda), for encoding and decoding alike.
+// engine (kTorchCpu, kCuda), for encoding and decoding alike.
 #pragma once
 
 #include <memory>
@@ -12,7 +12,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 #include "models/nn/runtime/int_simd.h"
 
 namespace pixelzip::models::nn {
@@ -23,8 +23,8 @@ class TorchPass;
 class LocalPixelCnnCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid local-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // valid local-pixelcnn model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~LocalPixelCnnCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }
@@ -45,16 +45,16 @@ class LocalPixelCnnCodingModel final : public CodingModel {
 
   const IntLocalPixelCnn& model() const { return model_; }
   // The engine this model was made with (its encoder's; the wavefront decoder's too).
-  EngineKind engine() const { return encoder_; }
+  Device engine() const { return engine_; }
   // The LibTorch line engine of the wavefront layout; nullptr when the engine is kCpu.
   const LocalTorchLineEngine* torch_line() const { return torch_line_.get(); }
   // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.
-  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const;
+  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, Device engine) const;
 
  private:
   IntLocalPixelCnn model_;
   ModelIdentity identity_;
-  EngineKind encoder_;
+  Device engine_;
   std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' batched pass; null for kCpu
   std::unique_ptr<LocalTorchLineEngine> torch_line_;
   template <class Body>

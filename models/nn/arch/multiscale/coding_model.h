@@ -17,7 +17,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/multiscale/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -26,11 +26,11 @@ class TorchPass;
 class MultiscaleCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid multiscale-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  // valid multiscale-pixelcnn model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
   // `engine` computes the group networks on both sides (kCpu: the integer CPU engine on `threads` threads,
   // 0 = DefaultCodingThreads() when coding: --threads, PIXELZIP_THREADS or all cores); every engine gives
   // the same integers. The base always runs on the CPU engine.
-  MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind engine,
+  MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device engine,
                         int threads = 0);
   ~MultiscaleCodingModel() override;
 
@@ -43,7 +43,7 @@ class MultiscaleCodingModel final : public CodingModel {
   const IntMultiscalePixelCnn& model() const { return model_; }
   // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`; the CPU
   // engine can compute coarse rows [y0, y1) only (a LibTorch engine computes the whole group).
-  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0 = 0,
+  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, Device engine, int y0 = 0,
                                    int y1 = -1) const;
 
   // Network evaluations since construction (for tests and benchmarks): whole-plane group evaluations
@@ -58,7 +58,7 @@ class MultiscaleCodingModel final : public CodingModel {
 
   IntMultiscalePixelCnn model_;
   ModelIdentity identity_;
-  EngineKind engine_;
+  Device engine_;
   int threads_;
   std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' group pass (torch_engines.h); null for kCpu
   mutable std::atomic<int64_t> group_evaluations_{0}, base_evaluations_{0};

@@ -35,9 +35,9 @@ void StepRaster(const IntPixelCnn& model, const PlaneView& image, const Progress
 }
 }  // namespace
 
-PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
+PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder) {
   model_ = ReadModel<IntPixelCnn>(bytes, source, kPixelCnnArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().pixelcnn(model_, encoder);
+  if (encoder != Device::kCpu) torch_ = RequireTorchEngines().pixelcnn(model_, encoder);
 }
 
 PixelCnnCodingModel::~PixelCnnCodingModel() = default;
@@ -48,7 +48,7 @@ std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int
   in.y0 = y0;
   in.y1 = y1;
   if (torch_) return torch_->Params(in);
-  return RequireTorchEngines().pixelcnn(model_, EngineKind::kTorchCpu)->Params(in);
+  return RequireTorchEngines().pixelcnn(model_, Device::kTorchCpu)->Params(in);
 }
 
 void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

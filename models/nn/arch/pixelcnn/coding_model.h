@@ -1,6 +1,6 @@
 // The plain PixelCNN (arch/pixelcnn/engine.h) as a codec model, raster order (R, G, B within a pixel).
 // Encoder: the decoder's integer engine with the pixels known (kCpu), or one batched exact LibTorch
-// pass per band of rows (kTorchCpu, kTorchCuda; torch_engines.h). Decoder: the CPU integer engine,
+// pass per band of rows (kTorchCpu, kCuda; torch_engines.h). Decoder: the CPU integer engine,
 // subpixel by subpixel (PixelCnnCpuEngine). Both hand SoftmaxCdf to the coder.
 #pragma once
 
@@ -10,7 +10,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -19,9 +19,9 @@ class TorchPass;
 class PixelCnnCodingModel final : public CodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
-  // pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists, or a LibTorch
+  // pixelcnn model; Error(kUnsupported) when kCuda is asked and no CUDA device exists, or a LibTorch
   // engine is asked and this build has none.
-  PixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  PixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~PixelCnnCodingModel() override;
 
   const ModelIdentity& Identity() const override { return identity_; }

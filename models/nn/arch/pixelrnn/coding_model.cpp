@@ -6,13 +6,13 @@
 
 namespace pixelzip::models::nn {
 
-PixelRnnCodingModel::PixelRnnCodingModel(EngineKind encoder) : encoder_(encoder) {}
+PixelRnnCodingModel::PixelRnnCodingModel(Device encoder) : engine_(encoder) {}
 PixelRnnCodingModel::~PixelRnnCodingModel() = default;
 
-std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, EngineKind engine) const {
+std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, Device engine) const {
   const int W = int(image.width), H = int(image.height), P = shape().ParamCount();
   const QPlane q = ToQPlane(image);  // [H][W][C], 2v - 255
-  if (engine != EngineKind::kCpu) {
+  if (engine != Device::kCpu) {
     if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
     TorchPassInput in;
     in.plane = &q;
@@ -29,7 +29,7 @@ std::vector<int16_t> PixelRnnCodingModel::AllParams(const PlaneView& image, Engi
 
 void PixelRnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = shape().ParamCount();
-  const auto params = AllParams(image, encoder_);
+  const auto params = AllParams(image, engine_);
   MixturePixelCoder coder(tables(), C, shape().mixtures);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {

@@ -11,7 +11,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/row_lstm/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -25,7 +25,7 @@ class PixelRnnCodingModel : public CodingModel {
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
   // Mixture parameters of every pixel of `image`, [H][W][P], computed by `engine`.
-  std::vector<int16_t> AllParams(const PlaneView& image, EngineKind engine) const;
+  std::vector<int16_t> AllParams(const PlaneView& image, Device engine) const;
 
  protected:
   // One image's incremental CPU engine (pixels in raster order).
@@ -44,14 +44,14 @@ class PixelRnnCodingModel : public CodingModel {
     Decoder d_;
   };
 
-  explicit PixelRnnCodingModel(EngineKind encoder);
+  explicit PixelRnnCodingModel(Device encoder);
   ~PixelRnnCodingModel() override;
   virtual const PixelRnnShape& shape() const = 0;
   virtual const MixtureTables& tables() const = 0;
   virtual std::unique_ptr<PixelEngine> NewEngine(int width) const = 0;
 
   ModelIdentity identity_;
-  EngineKind encoder_;
+  Device engine_;
   std::unique_ptr<TorchPass> torch_;  // the LibTorch engine's whole-image pass; null for kCpu
 };
 

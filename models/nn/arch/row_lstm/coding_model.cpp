@@ -6,10 +6,10 @@
 
 namespace pixelzip::models::nn {
 
-RowLstmCodingModel::RowLstmCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
+RowLstmCodingModel::RowLstmCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder)
     : PixelRnnCodingModel(encoder) {
   model_ = ReadModel<IntRowLstm>(bytes, source, kRowLstmArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().row_lstm(model_, encoder);
+  if (encoder != Device::kCpu) torch_ = RequireTorchEngines().row_lstm(model_, encoder);
 }
 
 RowLstmCodingModel::~RowLstmCodingModel() = default;

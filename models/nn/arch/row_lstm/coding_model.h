@@ -16,8 +16,8 @@ namespace pixelzip::models::nn {
 class RowLstmCodingModel final : public PixelRnnCodingModel {
  public:
   // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid row-lstm model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  RowLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // valid row-lstm model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  RowLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~RowLstmCodingModel() override;
 
   const IntRowLstm& model() const { return model_; }
