@@ -6,7 +6,6 @@
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/torch_line.h"
-#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
@@ -19,15 +18,11 @@ constexpr int kBandRows = 32;
 
 LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                                    Device encoder)
-    : engine_(encoder) {
-  model_ = ReadModel<IntLocalPixelCnn>(bytes, source, kLocalPixelCnnArch, identity_);
+    : BatchedCodingModel(bytes, source, kLocalPixelCnnArch, pixelzip::Order::kRaster, encoder, nullptr) {
   if (model_.shape.aux != 0)
     throw Error(ErrorCode::kModelInvalid, source + ": a local-pixelcnn model with conditioning planes cannot code alone");
-  if (encoder != Device::kCpu) {
-    const TorchEngines& torch = RequireTorchEngines();
-    torch_ = torch.local(model_, encoder);
-    torch_line_ = torch.local_line(model_, encoder);
-  }
+  PrepareTorch(&TorchEngines::local);
+  if (encoder != Device::kCpu) torch_line_ = RequireTorchEngines().local_line(model_, encoder);
 }
 
 LocalPixelCnnCodingModel::~LocalPixelCnnCodingModel() = default;
@@ -48,12 +43,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
     for (auto& th : pool) th.join();
     return out;
   }
-  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  TorchPassInput in;
-  in.plane = &plane;
-  in.y0 = y0;
-  in.y1 = y1;
-  return torch_->Params(in);
+  return TorchParams(RowsInput(plane, y0, y1));
 }
 
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

@@ -10,26 +10,21 @@
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
-#include "pixelzip/types.h"  // Device
+#include "models/nn/batched_coding_model.h"
 #include "models/nn/runtime/int_simd.h"
 
 namespace pixelzip::models::nn {
 
 class LocalTorchLineEngine;
-class TorchPass;
 
-class LocalPixelCnnCodingModel final : public CodingModel {
+class LocalPixelCnnCodingModel final : public BatchedCodingModel<IntLocalPixelCnn> {
  public:
-  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid local-pixelcnn model; Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  // A local-pixelcnn model file on a resolved engine; throws what BatchedCodingModel's constructor throws,
+  // and Error(kModelInvalid) for one with conditioning planes (those code only inside aux-pixelcnn).
   LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~LocalPixelCnnCodingModel() override;
 
-  const ModelIdentity& Identity() const override { return identity_; }
-  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
   // Wavefront layout (wavefront.cpp): k = kernel / 2 + 1.
@@ -43,19 +38,12 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   void DecodeWavefrontWith(const PlaneView& image, SymbolSource& source, const Progress& progress, int threads,
                            KernelKind kernel) const;
 
-  const IntLocalPixelCnn& model() const { return model_; }
-  // The engine this model was made with (its encoder's; the wavefront decoder's too).
-  Device engine() const { return engine_; }
   // The LibTorch line engine of the wavefront layout; nullptr when the engine is kCpu.
   const LocalTorchLineEngine* torch_line() const { return torch_line_.get(); }
   // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.
   std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, Device engine) const;
 
  private:
-  IntLocalPixelCnn model_;
-  ModelIdentity identity_;
-  Device engine_;
-  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' batched pass; null for kCpu
   std::unique_ptr<LocalTorchLineEngine> torch_line_;
   template <class Body>
   void WithLineEvaluator(bool use_torch, int threads, KernelKind kernel, const Body& body) const;

@@ -4,8 +4,6 @@
 #include <thread>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
-#include "models/nn/read_model.h"
-#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
@@ -13,12 +11,9 @@ namespace pixelzip::models::nn {
 
 MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
                                              Device engine, int threads)
-    : engine_(engine), threads_(threads) {
-  model_ = ReadModel<IntMultiscalePixelCnn>(bytes, source, kMultiscalePixelCnnArch, identity_);
-  if (engine != Device::kCpu) {
-    torch_ = RequireTorchEngines().multiscale(model_, engine);
-  }
-}
+    : BatchedCodingModel(bytes, source, kMultiscalePixelCnnArch, pixelzip::Order::kMultiscale, engine,
+                         &TorchEngines::multiscale),
+      threads_(threads) {}
 
 MultiscaleCodingModel::~MultiscaleCodingModel() = default;
 
@@ -28,12 +23,11 @@ std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int
                                                         int y1) const {
   if (y0 == 0) ++group_evaluations_;
   if (engine == Device::kCpu) return GroupParamsCpu(model_, plane, s, g, Threads(), y0, y1);
-  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
   TorchPassInput in;
   in.plane = &plane;
   in.spacing = s;
   in.group = g;
-  return torch_->Params(in);  // [hc][wc][P]
+  return TorchParams(in);  // [hc][wc][P]
 }
 
 // Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
