@@ -112,8 +112,9 @@ FileSummary Summarize(const uint8_t* data, size_t size, const std::string& sourc
 
 }  // namespace
 
-const std::vector<Architecture>& Catalog() {
-  static const std::vector<Architecture> catalog = {
+namespace {
+std::vector<Architecture>& MutableCatalog() {
+  static std::vector<Architecture> catalog = {
       {kLocalPixelCnnArch, Order::kRaster, Make<LocalPixelCnnCodingModel>},
       {kPixelCnnArch, Order::kRaster, Make<PixelCnnCodingModel>},
       {kPixelCnnPPArch, Order::kRaster, Make<PixelCnnPPCodingModel>},
@@ -125,6 +126,18 @@ const std::vector<Architecture>& Catalog() {
       {kAuxPyramidArch, Order::kRaster, Make<AuxPyramidCodingModel>},
   };
   return catalog;
+}
+}  // namespace
+
+const std::vector<Architecture>& Catalog() { return MutableCatalog(); }
+
+void SetTrainableFactory(const std::string& name, TrainableFactory factory) {
+  for (Architecture& a : MutableCatalog())
+    if (name == a.name) {
+      a.trainable = factory;
+      return;
+    }
+  throw Error(ErrorCode::kInternal, "no architecture '" + name + "' in the catalog for its trainer");
 }
 
 const Architecture* FindArchitecture(const std::string& name) {
