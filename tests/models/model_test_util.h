@@ -364,22 +364,22 @@ inline std::pair<double, double> TrainSteps(TrainableNetwork& net, torch::optim:
   return std::pair{first, last};
 }
 
-// 30 float and (after calibration) 15 quantised Adam steps on one batch lower the loss (Nll, bits per
-// subpixel: by 0.15 and 0.05); the scales round-trip through a checkpoint tensor, and one of the wrong size
-// is refused.
+// 30 float and (after calibration) 15 quantised Adam steps (learning rate 5e-3) on one batch lower the loss
+// (Nll, bits per subpixel: by 0.3 and 0.1; every conformance case falls by at least 0.43 and 0.2); the scales
+// round-trip through a checkpoint tensor, and one of the wrong size is refused.
 inline void ExpectLossFallsFloatAndQuantised(const std::string& arch, const std::string& hyper, int channels = 3) {
   ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
   auto net = MakeTrainableNetwork(arch, hyper, channels);
   auto batch = RandomPixels(8, channels, 10, 10, 99);
-  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
+  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(5e-3));
   auto train = [&](bool quantized, int steps) { return TrainSteps(*net, opt, batch, quantized, steps); };
   const auto [f0, f1] = train(false, 30);
-  EXPECT_LT(f1, f0 - 0.15) << "float loss did not fall: " << f0 << " -> " << f1;
+  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
   net->Calibrate({batch});
   ASSERT_TRUE(net->calibrated());
   const auto [q0, q1] = train(true, 15);
-  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
+  EXPECT_LT(q1, q0 - 0.1) << "quantised loss did not fall: " << q0 << " -> " << q1;
   auto again = MakeTrainableNetwork(arch, hyper, channels);
   again->LoadScales(net->ScalesTensor());
   EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));
