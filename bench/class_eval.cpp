@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     const auto images = ReadIdxImages(argv[1]);
     const auto labels = ReadIdxLabels(argv[2]);
     if (labels.size() != images.size()) throw Error(ErrorCode::kInvalidArgument, "images and labels differ in count");
-    nn::GatedPixelCnnCodingModel cond(ReadFile(argv[3]), argv[3], nn::EngineKind::kCpu);
+    nn::GatedPixelCnnCodingModel cond(ReadFile(argv[3]), argv[3], pixelzip::Device::kCpu);
     std::shared_ptr<const CodingModel> uncond;
     if (argc > 4 && std::string(argv[4]) != "-") uncond = nn::ModelFromBytes(ReadFile(argv[4]), argv[4], Device::kCpu);
     const size_t limit = argc > 5 ? std::min(images.size(), size_t(std::max(1L, std::atol(argv[5])))) : images.size();

@@ -34,13 +34,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::ifstream in(argv[i], std::ios::binary);
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    for (EngineKind e : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+    for (Device e : {Device::kCpu, Device::kTorchCpu}) {
       auto model = ModelFromBytes(bytes, argv[i], e);
       NullSink sink;
       const auto t0 = std::chrono::steady_clock::now();
       model->Encode(view, sink, {});
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("%s %s: %.3f s for %dx%d (%ld symbols)\n", argv[i], e == EngineKind::kCpu ? "integer CPU" : "LibTorch CPU", s, W, H, sink.n);
+      std::printf("%s %s: %.3f s for %dx%d (%ld symbols)\n", argv[i], e == Device::kCpu ? "integer CPU" : "LibTorch CPU", s, W, H, sink.n);
     }
   }
 }

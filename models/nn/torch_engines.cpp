@@ -131,12 +131,8 @@ void* TorchPluginSymbol(const std::string& name) {
   return sym;
 }
 
-EngineKind EncoderEngine(Device device) {
-  switch (device) {
-    case Device::kCpu: return EngineKind::kCpu;
-    case Device::kCuda: return EngineKind::kTorchCuda;
-    case Device::kAuto: break;
-  }
+Device ResolveDevice(Device device) {
+  if (device != Device::kAuto) return device;
   // kAuto loads LibTorch only where it can find a GPU: a CUDA build of LibTorch and an NVIDIA driver.
   const TorchEngines* engines = RegisteredTorchEngines();
   if (!engines && PIXELZIP_TORCH_CUDA && NvidiaDriverPresent()) {
@@ -146,7 +142,7 @@ EngineKind EncoderEngine(Device device) {
       engines = nullptr;  // no plugin: the CPU
     }
   }
-  return engines && engines->cuda_available() ? EngineKind::kTorchCuda : EngineKind::kCpu;
+  return engines && engines->cuda_available() ? Device::kCuda : Device::kCpu;
 }
 
 }  // namespace pixelzip::models::nn

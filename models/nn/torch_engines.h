@@ -6,7 +6,7 @@
 // plugin module (pixelzip_torch, a shared object) hands it over when the light library loads
 // it on demand (LoadTorchPlugin): for Device::kCuda, for kAuto when the build's LibTorch has
 // CUDA and the machine has an NVIDIA driver, for the LibTorch engines tests ask for
-// (EngineKind::kTorchCpu), and for `pixelzip train`.
+// (Device::kTorchCpu), and for `pixelzip train`.
 //
 // Every pass returns the same integers as the integer CPU engines, bit for bit (the
 // conformance tests check it), so the stream does not depend on the engine.
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "models/nn/runtime/qplane.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -49,23 +49,23 @@ class TorchPass {
   virtual std::vector<int16_t> Params(const TorchPassInput& in) const = 0;
 };
 
-// The factories; each throws Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+// The factories; each throws Error(kUnsupported) when kCuda is asked and no CUDA device exists.
 // The model need not outlive the pass (its weights are copied to the device).
 struct TorchEngines {
   int abi = 0;  // kTorchEnginesAbi of the library that made the table
   bool (*cuda_available)() = nullptr;
-  std::unique_ptr<TorchPass> (*local)(const IntLocalPixelCnn&, EngineKind) = nullptr;
-  std::unique_ptr<LocalTorchLineEngine> (*local_line)(const IntLocalPixelCnn&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*multiscale)(const IntMultiscalePixelCnn&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*pixelcnn)(const IntPixelCnn&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*pixelcnnpp)(const IntPixelCnnPP&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*gated)(const IntGatedPixelCnn&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*row_lstm)(const IntRowLstm&, EngineKind) = nullptr;
-  std::unique_ptr<TorchPass> (*diagonal_bilstm)(const IntDiagonalBiLstm&, EngineKind) = nullptr;
+  std::unique_ptr<TorchPass> (*local)(const IntLocalPixelCnn&, Device) = nullptr;
+  std::unique_ptr<LocalTorchLineEngine> (*local_line)(const IntLocalPixelCnn&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*multiscale)(const IntMultiscalePixelCnn&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*pixelcnn)(const IntPixelCnn&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*pixelcnnpp)(const IntPixelCnnPP&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*gated)(const IntGatedPixelCnn&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*row_lstm)(const IntRowLstm&, Device) = nullptr;
+  std::unique_ptr<TorchPass> (*diagonal_bilstm)(const IntDiagonalBiLstm&, Device) = nullptr;
 };
 // Bumped whenever TorchEngines, TorchPassInput or the Int* model structs change layout: a plugin
 // built from other sources is refused rather than called.
-inline constexpr int kTorchEnginesAbi = 1;
+inline constexpr int kTorchEnginesAbi = 2;
 
 // Installs the table (the LibTorch library calls it; later calls replace it).
 void RegisterTorchEngines(const TorchEngines& engines);
@@ -74,6 +74,12 @@ const TorchEngines* RegisteredTorchEngines();
 // The registered table, loading the plugin first when none is. Throws Error(kUnsupported) naming
 // what was tried when this build has no LibTorch engines.
 const TorchEngines& RequireTorchEngines();
+
+// The engine a caller's request runs on, decided here and nowhere else: kAuto -> kCuda when LibTorch
+// reports a CUDA device (loading the plugin for that only where this build's LibTorch has CUDA and the
+// machine has an NVIDIA driver, or when LibTorch is already loaded), else kCpu; any other value is
+// returned as it is. Never returns kAuto.
+Device ResolveDevice(Device device);
 
 // Loads the plugin module (once) and returns its handle; throws Error(kUnsupported) when it cannot
 // be found or loaded. Where it looks: $PIXELZIP_TORCH_PLUGIN, then the installed

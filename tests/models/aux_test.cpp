@@ -147,7 +147,7 @@ TEST(AuxConditionalNet, BatchedEnginesEqualIncrementalOnOddSizes) {
   std::vector<uint8_t> file;
   auto net = MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, 3, 3, &file);
   const auto m = IntAuxPyramid::Read(ModelFile::Parse(file.data(), file.size(), "test"));
-  BatchedLocalNet cpu(m.cond, EngineKind::kCpu), tch(m.cond, EngineKind::kTorchCpu);
+  BatchedLocalNet cpu(m.cond, Device::kCpu), tch(m.cond, Device::kTorchCpu);
   for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{40, 3}}) {
     const QPlane plane = PlaneOf(RandomPixels(1, 3, h, w, uint64_t(h * 31 + w)));
     const QPlane aux = PlaneOf(RandomPixels(1, 3, h, w, uint64_t(h * 37 + w)));
@@ -181,7 +181,7 @@ TEST(AuxConditionalNet, BatchSizeAndThreadCountDoNotChangeABit) {
 TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
   std::vector<uint8_t> file;
   auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 7, &file);
-  AuxGreyCodingModel coded(file, "test", EngineKind::kCpu);
+  AuxGreyCodingModel coded(file, "test", Device::kCpu);
   auto q = RandomPixels(1, 3, 9, 6, 3);
   torch::Tensor fake;
   {
@@ -191,7 +191,7 @@ TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
   const auto scales = exact_ops::ParamScales(3, coded.model().colour.shape.mixtures);
   auto fixed = (fake / torch::tensor(std::vector<float>(scales.begin(), scales.end())).view({1, -1, 1, 1})).round();
   const QPlane grey = PlaneOf(GreyOfQ(q));
-  const auto integer = BatchedLocalNet(coded.model().colour, EngineKind::kCpu).Params(PlaneOf(q), &grey);
+  const auto integer = BatchedLocalNet(coded.model().colour, Device::kCpu).Params(PlaneOf(q), &grey);
   auto expect = torch::tensor(std::vector<float>(integer.begin(), integer.end())).view({1, 9, 6, -1}).permute({0, 3, 1, 2});
   EXPECT_TRUE(torch::equal(fixed, expect));
 }
@@ -199,7 +199,7 @@ TEST(AuxGreyExact, FakeQuantForwardEqualsIntegerEngine) {
 TEST(AuxPyramidExact, FakeQuantForwardEqualsIntegerEngineAtEveryPixel) {
   std::vector<uint8_t> file;
   auto net = MakeCalibratedNet(kAuxPyramidArch, kTinyPyramid, 3, 8, &file);
-  AuxPyramidCodingModel coded(file, "test", EngineKind::kCpu);
+  AuxPyramidCodingModel coded(file, "test", Device::kCpu);
   const auto& m = coded.model();
   const int H = 13, W = 10, C = 3, P = m.cond.shape.ParamCount();
   auto q = RandomPixels(1, C, H, W, 4);
@@ -215,11 +215,11 @@ TEST(AuxPyramidExact, FakeQuantForwardEqualsIntegerEngineAtEveryPixel) {
   const int L = PyramidLevels(W, H, m.base_side);
   ASSERT_EQ(L, 3);
   std::vector<std::vector<int16_t>> params(size_t(L) + 1);
-  params[size_t(L)] = BatchedLocalNet(m.base, EngineKind::kCpu).Params(PyramidLevel(full, L), nullptr);
+  params[size_t(L)] = BatchedLocalNet(m.base, Device::kCpu).Params(PyramidLevel(full, L), nullptr);
   for (int l = 0; l < L; ++l) {
     const QPlane level = PyramidLevel(full, l), lower = PyramidLevel(full, l + 1);
     const QPlane aux = UpsampleNearest(lower, level.width, level.height);
-    params[size_t(l)] = BatchedLocalNet(m.cond, EngineKind::kCpu).Params(level, &aux);
+    params[size_t(l)] = BatchedLocalNet(m.cond, Device::kCpu).Params(level, &aux);
   }
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x) {
@@ -239,12 +239,12 @@ void ExpectRoundTrip(const std::vector<uint8_t>& file, int channels, int h, int 
   RangeSink sinks[2];
   sinks[0].record_cdfs = sinks[1].record_cdfs = true;
   int k = 0;
-  for (EngineKind encoder : {EngineKind::kCpu, EngineKind::kTorchCpu}) Model(file, "test", encoder).Encode(view, sinks[k++], {});
+  for (Device encoder : {Device::kCpu, Device::kTorchCpu}) Model(file, "test", encoder).Encode(view, sinks[k++], {});
   const auto stream = sinks[0].encoder.Finish();
   ASSERT_EQ(stream, sinks[1].encoder.Finish()) << "the encoders' CDFs differ";
   ASSERT_EQ(sinks[0].cdfs, sinks[1].cdfs);
   ASSERT_EQ(sinks[0].cdfs.size(), size_t(h) * w * (channels + (std::is_same_v<Model, AuxGreyCodingModel> ? 1 : 0)) * 257);
-  Model model(file, "test", EngineKind::kCpu);
+  Model model(file, "test", Device::kCpu);
   std::vector<uint8_t> decoded(bytes.size(), 0);
   PlaneView out{uint32_t(w), uint32_t(h), uint32_t(channels), decoded.data()};
   RangeSource source(stream);
@@ -267,7 +267,7 @@ TEST(AuxGreyCoding, RoundTripOnOddSizesWithIdenticalCdfs) {
 TEST(AuxGreyCoding, RestrictionToTheGreyImageSavesBits) {
   std::vector<uint8_t> file;
   auto net = MakeCalibratedNet(kAuxGreyArch, kTinyGrey, 3, 13, &file);
-  AuxGreyCodingModel model(file, "test", EngineKind::kCpu);
+  AuxGreyCodingModel model(file, "test", Device::kCpu);
   auto bytes = ToBytes(RandomPixels(1, 3, 12, 11, 5));
   PlaneView view{11, 12, 3, bytes.data()};
   double grey = 0, restricted = 0, grey2 = 0, plain = 0;

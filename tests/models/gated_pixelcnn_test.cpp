@@ -65,7 +65,7 @@ TEST(GatedPixelCnnExact, TorchBatchedEqualsCpuIncrementalAtEverySubpixel) {
   for (int channels : {1, 3})
     for (int classes : {1, 3}) {
       auto f = MakeGatedFixture(channels, classes, 11 * channels + classes, 3, channels == 1 ? 5 : 3);
-      GatedPixelCnnCodingModel coding(f.file_bytes, "test", EngineKind::kCpu);
+      GatedPixelCnnCodingModel coding(f.file_bytes, "test", Device::kCpu);
       const int P = f.exported.shape.ParamCount();
       for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{70, 3}}) {
         auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(h * 100 + w)));
@@ -178,7 +178,7 @@ TEST(GatedPixelCnnCoding, RoundTripWithTheEncodersClassChoice) {
   for (int channels : {1, 3})
     for (int classes : {1, 4}) {
       auto f = MakeGatedFixture(channels, classes, 41 + channels + classes);
-      GatedPixelCnnCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
+      GatedPixelCnnCodingModel model(f.file_bytes, "test", Device::kCpu);
       for (auto [h, w] : {std::pair{1, 1}, std::pair{11, 9}}) {
         auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
         PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};

@@ -76,16 +76,16 @@ TEST(LocalPixelCnnExact, TorchBatchedEqualsCpuIncrementalOnOddSizes) {
       auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
       auto bytes = ToBytes(q);
       PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-      LocalPixelCnnCodingModel cpu(f.file_bytes, "test", EngineKind::kCpu);
-      LocalPixelCnnCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
+      LocalPixelCnnCodingModel cpu(f.file_bytes, "test", Device::kCpu);
+      LocalPixelCnnCodingModel tch(f.file_bytes, "test", Device::kTorchCpu);
       const QPlane plane = ToQPlane(view);
-      const auto a = cpu.BatchedParams(plane, 0, h, EngineKind::kCpu);
-      const auto b = tch.BatchedParams(plane, 0, h, EngineKind::kTorchCpu);
+      const auto a = cpu.BatchedParams(plane, 0, h, Device::kCpu);
+      const auto b = tch.BatchedParams(plane, 0, h, Device::kTorchCpu);
       ASSERT_EQ(a, b) << channels << " " << h << "x" << w;
       // Bands of rows (the encoder's unit of work) give the same numbers as the whole image.
       if (h > 3) {
-        const auto top = tch.BatchedParams(plane, 0, 3, EngineKind::kTorchCpu);
-        const auto rest = tch.BatchedParams(plane, 3, h, EngineKind::kTorchCpu);
+        const auto top = tch.BatchedParams(plane, 0, 3, Device::kTorchCpu);
+        const auto rest = tch.BatchedParams(plane, 3, h, Device::kTorchCpu);
         std::vector<int16_t> joined(top);
         joined.insert(joined.end(), rest.begin(), rest.end());
         EXPECT_EQ(joined, b);
@@ -151,7 +151,7 @@ TEST(LocalPixelCnnCoding, RoundTripAndPayloadEqualsModelBits) {
     auto f = MakeFixture(channels, 41, hyper);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{40, 33}, std::pair{7, 64}})
       ExpectEncodersAgreeAndRoundTrip(
-          [&](EngineKind e) { return std::make_shared<const LocalPixelCnnCodingModel>(f.file_bytes, "test", e); }, channels, h, w);
+          [&](Device e) { return std::make_shared<const LocalPixelCnnCodingModel>(f.file_bytes, "test", e); }, channels, h, w);
   }
 }
 

@@ -18,7 +18,7 @@
 
 #include "entropy/range_coder.h"
 #include "models/coding_model.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 #include "models/nn/torch/logistic_mixture.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/runtime/qplane.h"
@@ -147,13 +147,13 @@ inline void ExpectRoundTrip(const std::vector<uint8_t>& stream, double model_bit
 // the CPU encoder's parameters too.
 template <class Coding, class Decoder, class IntModel>
 void ExpectBatchedEqualsIncremental(const std::vector<uint8_t>& file_bytes, const IntModel& model, int channels) {
-  Coding cpu(file_bytes, "test", EngineKind::kCpu);
-  Coding tch(file_bytes, "test", EngineKind::kTorchCpu);
+  Coding cpu(file_bytes, "test", Device::kCpu);
+  Coding tch(file_bytes, "test", Device::kTorchCpu);
   for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 13}, std::pair{11, 1}}) {
     auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
     auto bytes = ToBytes(q);
     PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
-    const auto batched = tch.AllParams(view, EngineKind::kTorchCpu);
+    const auto batched = tch.AllParams(view, Device::kTorchCpu);
     const int P = model.shape.ParamCount();
     std::vector<int16_t> partial(bytes.size(), 0);
     std::vector<int16_t> params(static_cast<size_t>(P));
@@ -168,7 +168,7 @@ void ExpectBatchedEqualsIncremental(const std::vector<uint8_t>& file_bytes, cons
           partial[i] = int16_t(2 * bytes[i] - 255);
         }
       }
-    EXPECT_EQ(cpu.AllParams(view, EngineKind::kCpu), batched);
+    EXPECT_EQ(cpu.AllParams(view, Device::kCpu), batched);
   }
 }
 
@@ -224,13 +224,13 @@ inline void ExpectDecodes(const CodingModel& model, const std::vector<uint8_t>& 
 
 // Every encoder in `encoders` (models made by make(engine)) gives the same range-coder stream of a random
 // h x w image, within 0.1% of the model's code length, and the CPU model's decoder restores the image.
-inline void ExpectEncodersAgreeAndRoundTrip(const std::function<std::shared_ptr<const CodingModel>(EngineKind)>& make,
+inline void ExpectEncodersAgreeAndRoundTrip(const std::function<std::shared_ptr<const CodingModel>(Device)>& make,
                                             int channels, int h, int w,
-                                            std::initializer_list<EngineKind> encoders = {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+                                            std::initializer_list<Device> encoders = {Device::kCpu, Device::kTorchCpu}) {
   auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(97 * h + w)));
-  const auto model = make(EngineKind::kCpu);
+  const auto model = make(Device::kCpu);
   const auto stream = EncodeStream(*model, bytes, w, h, channels);
-  for (EngineKind encoder : encoders)
+  for (Device encoder : encoders)
     EXPECT_EQ(EncodeStream(*make(encoder), bytes, w, h, channels), stream)
         << "encoder " << int(encoder) << ": the encoders' CDFs differ, " << h << "x" << w;
   PlaneView view{uint32_t(w), uint32_t(h), uint32_t(channels), bytes.data()};
@@ -244,7 +244,7 @@ template <class Coding>
 void ExpectEncodersAgreeAndRoundTrip(const std::vector<uint8_t>& file_bytes, int channels) {
   for (auto [h, w] : {std::pair{1, 1}, std::pair{9, 6}, std::pair{5, 17}})
     ExpectEncodersAgreeAndRoundTrip(
-        [&](EngineKind e) { return std::make_shared<const Coding>(file_bytes, "test", e); }, channels, h, w);
+        [&](Device e) { return std::make_shared<const Coding>(file_bytes, "test", e); }, channels, h, w);
 }
 
 // A randomly initialised network of `arch` with non-zero biases, calibrated on random pixels; its model file in *file.
@@ -364,22 +364,22 @@ inline std::pair<double, double> TrainSteps(TrainableNetwork& net, torch::optim:
   return std::pair{first, last};
 }
 
-// 30 float and (after calibration) 15 quantised Adam steps on one batch lower the loss (Nll, bits per
-// subpixel: by 0.15 and 0.05); the scales round-trip through a checkpoint tensor, and one of the wrong size
-// is refused.
+// 30 float and (after calibration) 15 quantised Adam steps (learning rate 5e-3) on one batch lower the loss
+// (Nll, bits per subpixel: by 0.3 and 0.1; every conformance case falls by at least 0.43 and 0.2); the scales
+// round-trip through a checkpoint tensor, and one of the wrong size is refused.
 inline void ExpectLossFallsFloatAndQuantised(const std::string& arch, const std::string& hyper, int channels = 3) {
   ScopedTorchThreads one_thread(1);
   torch::manual_seed(3);
   auto net = MakeTrainableNetwork(arch, hyper, channels);
   auto batch = RandomPixels(8, channels, 10, 10, 99);
-  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(3e-3));
+  torch::optim::Adam opt(net->module().parameters(), torch::optim::AdamOptions(5e-3));
   auto train = [&](bool quantized, int steps) { return TrainSteps(*net, opt, batch, quantized, steps); };
   const auto [f0, f1] = train(false, 30);
-  EXPECT_LT(f1, f0 - 0.15) << "float loss did not fall: " << f0 << " -> " << f1;
+  EXPECT_LT(f1, f0 - 0.3) << "float loss did not fall: " << f0 << " -> " << f1;
   net->Calibrate({batch});
   ASSERT_TRUE(net->calibrated());
   const auto [q0, q1] = train(true, 15);
-  EXPECT_LT(q1, q0 - 0.05) << "quantised loss did not fall: " << q0 << " -> " << q1;
+  EXPECT_LT(q1, q0 - 0.1) << "quantised loss did not fall: " << q0 << " -> " << q1;
   auto again = MakeTrainableNetwork(arch, hyper, channels);
   again->LoadScales(net->ScalesTensor());
   EXPECT_TRUE(torch::equal(again->ScalesTensor(), net->ScalesTensor()));

@@ -98,11 +98,11 @@ TEST(MultiscaleExact, CpuEngineEqualsTorchPathOnOddSizes) {
       ASSERT_EQ(cpu1, torch_map) << channels << " channels " << h << "x" << w;
       EXPECT_EQ(CpuParamMap(f.exported, plane, 3), cpu1) << "thread count changed the result";
       // The coding model's per-group LibTorch evaluation (grid only) equals the CPU engine.
-      MultiscaleCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
+      MultiscaleCodingModel tch(f.file_bytes, "test", Device::kTorchCpu);
       const int L = MultiscaleLevels(w, h, f.exported.shape.base_side);
       for (int l = L; l >= 1; --l)
         for (int g = 0; g < kMultiscaleGroups; ++g)
-          EXPECT_EQ(tch.GroupParams(plane, 1 << (l - 1), g, EngineKind::kTorchCpu),
+          EXPECT_EQ(tch.GroupParams(plane, 1 << (l - 1), g, Device::kTorchCpu),
                     GroupParamsCpu(f.exported, plane, 1 << (l - 1), g, 2));
     }
   }
@@ -163,12 +163,12 @@ TEST(MultiscaleCoding, RoundTripGreyAndRgbWithEitherDecoderEngine) {
   for (int channels : {1, 3}) {
     SCOPED_TRACE(hyper);
     auto f = MakeFixture(channels, 21, hyper);
-    auto make = [&](EngineKind e) { return std::make_shared<const MultiscaleCodingModel>(f.file_bytes, "test", e); };
+    auto make = [&](Device e) { return std::make_shared<const MultiscaleCodingModel>(f.file_bytes, "test", e); };
     for (auto [h, w] : {std::pair{1, 1}, std::pair{1, 9}, std::pair{9, 1}, std::pair{5, 3}, std::pair{23, 17},
                         std::pair{40, 33}}) {
       ExpectEncodersAgreeAndRoundTrip(make, channels, h, w);
       auto bytes = ToBytes(RandomPixels(1, channels, h, w, uint64_t(31 * h + w)));
-      ExpectDecodes(*make(EngineKind::kTorchCpu), EncodeStream(*make(EngineKind::kCpu), bytes, w, h, channels), bytes, w, h,
+      ExpectDecodes(*make(Device::kTorchCpu), EncodeStream(*make(Device::kCpu), bytes, w, h, channels), bytes, w, h,
                     channels);
     }
   }
@@ -178,8 +178,8 @@ TEST(MultiscaleCoding, DecodeNeedsLogarithmicNetworkEvaluations) {
   auto f = MakeFixture(1, 33, "base_side=4,hidden=4,inner=4,blocks=1,mixtures=1,base_kernel=3,base_hidden=4,base_inner=4,base_blocks=1");
   for (int n : {16, 64, 256}) {
     auto bytes = ToBytes(RandomPixels(1, 1, n, n, uint64_t(n)));
-    MultiscaleCodingModel dec(f.file_bytes, "test", EngineKind::kCpu);
-    ExpectDecodes(dec, EncodeStream(MultiscaleCodingModel(f.file_bytes, "test", EngineKind::kCpu), bytes, n, n, 1), bytes, n, n, 1);
+    MultiscaleCodingModel dec(f.file_bytes, "test", Device::kCpu);
+    ExpectDecodes(dec, EncodeStream(MultiscaleCodingModel(f.file_bytes, "test", Device::kCpu), bytes, n, n, 1), bytes, n, n, 1);
     const int L = MultiscaleLevels(n, n, 4);
     EXPECT_EQ(L, int(std::log2(n)) - 2);
     EXPECT_EQ(dec.group_evaluations(), 3 * L) << n;  // 3 per doubling of resolution
@@ -195,7 +195,7 @@ TEST(MultiscaleCoding, DISABLED_Timing768x512) {
   PlaneView view{768, 512, 3, bytes.data()};
   auto now = [] { return std::chrono::steady_clock::now(); };
   auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  MultiscaleCodingModel enc(f.file_bytes, "test", EngineKind::kCpu);
+  MultiscaleCodingModel enc(f.file_bytes, "test", Device::kCpu);
   RangeSink sink;
   auto t0 = now();
   enc.Encode(view, sink, {});
@@ -203,7 +203,7 @@ TEST(MultiscaleCoding, DISABLED_Timing768x512) {
   const auto stream = sink.encoder.Finish();
   std::printf("encode (CPU engine): %.2f s, %zu bytes (%.3f bpsp)\n", secs(t0, t1), stream.size(),
               8.0 * double(stream.size()) / double(bytes.size()));
-  for (EngineKind engine : {EngineKind::kCpu, EngineKind::kTorchCpu}) {
+  for (Device engine : {Device::kCpu, Device::kTorchCpu}) {
     MultiscaleCodingModel dec(f.file_bytes, "test", engine);
     std::vector<uint8_t> decoded(bytes.size(), 0);
     PlaneView out{768, 512, 3, decoded.data()};
@@ -213,7 +213,7 @@ TEST(MultiscaleCoding, DISABLED_Timing768x512) {
     auto t3 = now();
     ASSERT_EQ(decoded, bytes);
     std::printf("decode (%s): %.2f s, %lld group evaluations, %lld base steps\n",
-                engine == EngineKind::kCpu ? "CPU engine" : "LibTorch CPU", secs(t2, t3),
+                engine == Device::kCpu ? "CPU engine" : "LibTorch CPU", secs(t2, t3),
                 (long long)dec.group_evaluations(), (long long)dec.base_evaluations());
   }
 }
@@ -237,7 +237,7 @@ TEST(MultiscaleModelFile, AccumulationBoundViolationRefused) {
     m.Write(file);
     const auto bytes = file.Serialize();
     try {
-      MultiscaleCodingModel bad(bytes, "bound", EngineKind::kCpu);
+      MultiscaleCodingModel bad(bytes, "bound", Device::kCpu);
       ADD_FAILURE() << "a model failing the exactness bound was accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);

@@ -116,7 +116,7 @@ TEST(PixelCnnExact, FakeQuantForwardEqualsIntegerTorchPath) {
 TEST(PixelCnnExact, BatchedEqualsIncrementalAtEverySubpixelOnOddSizes) {
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    PixelCnnCodingModel coding(f.file_bytes, "test", EngineKind::kTorchCpu);
+    PixelCnnCodingModel coding(f.file_bytes, "test", Device::kTorchCpu);
     for (auto [h, w] : {std::pair{1, 1}, std::pair{7, 5}, std::pair{9, 6}, std::pair{2, 17}}) {
       auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
       auto bytes = ToBytes(q);
@@ -150,7 +150,7 @@ TEST(PixelCnnExact, BatchedEqualsIncrementalAtEverySubpixelOnOddSizes) {
 
 TEST(PixelCnnExact, DefaultShapeBatchedEqualsIncremental) {
   auto f = MakeFixture(3, 13, "");
-  PixelCnnCodingModel coding(f.file_bytes, "test", EngineKind::kTorchCpu);
+  PixelCnnCodingModel coding(f.file_bytes, "test", Device::kTorchCpu);
   auto q = RandomPixels(1, 3, 11, 9, 4);
   auto bytes = ToBytes(q);
   PlaneView view{9, 11, 3, bytes.data()};

@@ -131,12 +131,12 @@ TEST(PixelCnnPPExact, TorchBatchedEqualsIncrementalEngineOnOddSizes) {
   ScopedTorchThreads one_thread(1);
   for (int channels : {1, 3}) {
     auto f = MakeFixture(channels, 11);
-    PixelCnnPPCodingModel tch(f.file_bytes, "test", EngineKind::kTorchCpu);
+    PixelCnnPPCodingModel tch(f.file_bytes, "test", Device::kTorchCpu);
     const int P = f.exported.shape.ParamCount();
     for (auto [h, w] : {std::pair{1, 1}, std::pair{5, 7}, std::pair{9, 13}, std::pair{16, 3}, std::pair{2, 17}}) {
       auto q = RandomPixels(1, channels, h, w, uint64_t(h * 100 + w));
       const QPlane plane = PlaneOf(q);
-      const auto batched = tch.BatchedParams(plane, EngineKind::kTorchCpu);
+      const auto batched = tch.BatchedParams(plane, Device::kTorchCpu);
       // Incremental: the engine sees each pixel only after its parameters were produced.
       PixelCnnPPCpuEngine engine(f.exported, h, w);
       int32_t pixel[3];
@@ -210,7 +210,7 @@ TEST(PixelCnnPPCoding, DecoderReportsProgressToTheEnd) {
   ScopedTorchThreads one_thread(1);
   auto f = MakeFixture(1, 19);
   auto bytes = ToBytes(RandomPixels(1, 1, 6, 9, 195));
-  PixelCnnPPCodingModel model(f.file_bytes, "test", EngineKind::kCpu);
+  PixelCnnPPCodingModel model(f.file_bytes, "test", Device::kCpu);
   const auto stream = EncodeStream(model, bytes, 9, 6, 1);
   std::vector<uint8_t> decoded(bytes.size(), 0);
   RangeSource source(stream);

@@ -2,7 +2,7 @@
 // scalar reference bit for bit on random layers at the extremes the loader allows (on every
 // instruction set this CPU runs), the batched engine equals LocalPixelCnnCpuEngine, and the
 // wavefront layout codes exactly raster order's conditionals and decodes with 1 and 2
-// threads to the same image. The LibTorch line engine (torch_line.h, EngineKind::kTorchCpu
+// threads to the same image. The LibTorch line engine (torch_line.h, Device::kTorchCpu
 // here; CUDA where a device exists) equals both engines bit for bit and codes the same
 // wavefront stream.
 #include <gtest/gtest.h>
@@ -227,7 +227,7 @@ TEST(LocalBatchEngine, EqualsLocalPixelCnnCpuEngineForEveryKernelAndThreadCount)
 
 // The LibTorch line engine on `engine` against LocalPixelCnnCpuEngine, pixel by pixel, on every wavefront
 // line of a random image (the lines' batches) and on all pixels at once, shuffled.
-void CheckTorchLineEngine(const IntLocalPixelCnn& m, EngineKind engine, int W, int H, std::mt19937_64& rng) {
+void CheckTorchLineEngine(const IntLocalPixelCnn& m, Device engine, int W, int H, std::mt19937_64& rng) {
   const int channels = m.shape.channels, P = m.shape.ParamCount();
   const auto img = RandomImage(rng, W, H, channels);
   QPlane q;
@@ -270,7 +270,7 @@ TEST(TorchLineEngine, EqualsCpuEnginesOnRandomAndExtremeModels) {
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", act_bits " << act_bits
                                       << ", weight_bits " << weight_bits << (extreme ? ", extreme" : ""));
     const IntLocalPixelCnn m = RandomModel(rng, channels, kernel, act_bits, weight_bits, extreme);
-    CheckTorchLineEngine(m, EngineKind::kTorchCpu, 19, 13, rng);
+    CheckTorchLineEngine(m, Device::kTorchCpu, 19, 13, rng);
   }
 }
 
@@ -279,17 +279,17 @@ TEST(TorchLineEngine, EqualsCpuEnginesOnShippedRgbModel) {
   auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
   ASSERT_NE(model, nullptr);
   std::mt19937_64 rng(3);
-  CheckTorchLineEngine(model->model(), EngineKind::kTorchCpu, 29, 14, rng);
+  CheckTorchLineEngine(model->model(), Device::kTorchCpu, 29, 14, rng);
 }
 
 TEST(TorchLineEngine, CudaEqualsCpuEnginesWhereADeviceExists) {
-  if (EncoderEngine(Device::kAuto) != EngineKind::kTorchCuda) GTEST_SKIP() << "no CUDA device";
+  if (ResolveDevice(Device::kAuto) != Device::kCuda) GTEST_SKIP() << "no CUDA device";
   std::mt19937_64 rng(23);
-  CheckTorchLineEngine(RandomModel(rng, 3, 11, 12, 16, true), EngineKind::kTorchCuda, 19, 13, rng);
+  CheckTorchLineEngine(RandomModel(rng, 3, 11, 12, 16, true), Device::kCuda, 19, 13, rng);
   auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
   auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
   ASSERT_NE(model, nullptr);
-  CheckTorchLineEngine(model->model(), EngineKind::kTorchCuda, 29, 14, rng);
+  CheckTorchLineEngine(model->model(), Device::kCuda, 29, 14, rng);
 }
 
 // Seconds per wavefront line of a 768x512 image (the longest lines: 128 pixels) with the shipped model:
@@ -311,7 +311,7 @@ TEST(TorchLineEngine, DISABLED_TimingKodakLines) {
   std::vector<PixelPos> line;
   wf.Line(wf.Lines() / 2, line);
   std::vector<int16_t> a(line.size() * P), b(a.size());
-  const LocalTorchLineEngine torch_line(m, EngineKind::kTorchCpu);
+  const LocalTorchLineEngine torch_line(m, Device::kTorchCpu);
   const LocalBatchEngine batch(m, KernelKind::kSimd);
   const int reps = 50;
   auto time = [&](auto&& fn) {
@@ -443,7 +443,7 @@ TEST(Wavefront, RandomModelsCodeRasterConditionalsAndRoundTrip) {
     const IntLocalPixelCnn m = RandomModel(rng, channels, kernel, 12, 16);
     ModelFile f;
     m.Write(f);
-    LocalPixelCnnCodingModel model(f.Serialize(), "random", EngineKind::kCpu);
+    LocalPixelCnnCodingModel model(f.Serialize(), "random", Device::kCpu);
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
     CheckWavefront(model, W, H, uint64_t(W * 31 + H));
   }
@@ -459,7 +459,7 @@ TEST(Wavefront, PipelineOnLongLinesAndEmptyLinesCodesRasterConditionals) {
     const IntLocalPixelCnn m = RandomModel(rng, channels, kernel, 12, 16);
     ModelFile f;
     m.Write(f);
-    LocalPixelCnnCodingModel model(f.Serialize(), "random", EngineKind::kCpu);
+    LocalPixelCnnCodingModel model(f.Serialize(), "random", Device::kCpu);
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
     CheckWavefront(model, W, H, uint64_t(W * 7 + H));
   }
@@ -471,7 +471,7 @@ TEST(Wavefront, PipelineStopsOnACorruptStream) {
   const IntLocalPixelCnn m = RandomModel(rng, 3, 5, 12, 16);
   ModelFile f;
   m.Write(f);
-  LocalPixelCnnCodingModel model(f.Serialize(), "random", EngineKind::kCpu);
+  LocalPixelCnnCodingModel model(f.Serialize(), "random", Device::kCpu);
   const int W = 120, H = 50;
   auto img = RandomImage(rng, W, H, 3);
   PlaneView view{uint32_t(W), uint32_t(H), 3, img.data()};
@@ -507,23 +507,23 @@ TEST(Wavefront, PipelineStopsOnACorruptStream) {
 
 // The wavefront decoder's engine choice: the CPU engine for CUDA models unless lines are long.
 TEST(Wavefront, CudaDecodesOnlyLongLinesOnTheGpu) {
-  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kCpu, 1 << 20));
-  EXPECT_TRUE(UseTorchLineForDecoding(EngineKind::kTorchCpu, 1));
+  EXPECT_FALSE(UseTorchLineForDecoding(Device::kCpu, 1 << 20));
+  EXPECT_TRUE(UseTorchLineForDecoding(Device::kTorchCpu, 1));
   const Wavefront kodak{768, 512, 6};
   EXPECT_EQ(kodak.MaxCount(), 128);
-  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kodak.MaxCount()));
-  EXPECT_FALSE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kCudaDecodeMinLine - 1));
-  EXPECT_TRUE(UseTorchLineForDecoding(EngineKind::kTorchCuda, kCudaDecodeMinLine));
+  EXPECT_FALSE(UseTorchLineForDecoding(Device::kCuda, kodak.MaxCount()));
+  EXPECT_FALSE(UseTorchLineForDecoding(Device::kCuda, kCudaDecodeMinLine - 1));
+  EXPECT_TRUE(UseTorchLineForDecoding(Device::kCuda, kCudaDecodeMinLine));
   EXPECT_EQ((Wavefront{6139, 1024, 6}.MaxCount()), kCudaDecodeMinLine);
 }
 
 // A model made with a LibTorch engine codes the wavefront layout through the LibTorch line engine: the
 // same stream as the CPU engine, and it decodes to the image.
-void CheckTorchWavefront(const IntLocalPixelCnn& m, EngineKind engine, int W, int H, uint64_t seed) {
+void CheckTorchWavefront(const IntLocalPixelCnn& m, Device engine, int W, int H, uint64_t seed) {
   ModelFile f;
   m.Write(f);
   const auto bytes = f.Serialize();
-  LocalPixelCnnCodingModel cpu(bytes, "model", EngineKind::kCpu), torch_model(bytes, "model", engine);
+  LocalPixelCnnCodingModel cpu(bytes, "model", Device::kCpu), torch_model(bytes, "model", engine);
   ASSERT_EQ(cpu.torch_line(), nullptr);
   ASSERT_NE(torch_model.torch_line(), nullptr);
   const int C = m.shape.channels;
@@ -549,21 +549,21 @@ TEST(Wavefront, LibTorchEngineCodesTheSameStreamAndRoundTrips) {
   for (auto [channels, kernel, W, H, extreme] :
        {std::tuple{3, 11, 23, 17, true}, std::tuple{1, 7, 9, 30, false}, std::tuple{3, 5, 1, 1, false}}) {
     SCOPED_TRACE(::testing::Message() << channels << " channels, kernel " << kernel << ", " << W << "x" << H);
-    CheckTorchWavefront(RandomModel(rng, channels, kernel, 12, 16, extreme), EngineKind::kTorchCpu, W, H,
+    CheckTorchWavefront(RandomModel(rng, channels, kernel, 12, 16, extreme), Device::kTorchCpu, W, H,
                         uint64_t(W + H));
   }
   auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
   auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
   ASSERT_NE(model, nullptr);
-  CheckTorchWavefront(model->model(), EngineKind::kTorchCpu, 37, 21, 1);
+  CheckTorchWavefront(model->model(), Device::kTorchCpu, 37, 21, 1);
 }
 
 TEST(Wavefront, CudaEngineCodesTheSameStreamWhereADeviceExists) {
-  if (EncoderEngine(Device::kAuto) != EngineKind::kTorchCuda) GTEST_SKIP() << "no CUDA device";
+  if (ResolveDevice(Device::kAuto) != Device::kCuda) GTEST_SKIP() << "no CUDA device";
   auto opened = OpenModel("local-pixelcnn-rgb", Device::kCpu);
   auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
   ASSERT_NE(model, nullptr);
-  CheckTorchWavefront(model->model(), EngineKind::kTorchCuda, 37, 21, 1);
+  CheckTorchWavefront(model->model(), Device::kCuda, 37, 21, 1);
 }
 
 TEST(Wavefront, ShippedRgbModelCodesRasterConditionalsAndRoundTrips) {

@@ -15,13 +15,14 @@
 
 namespace pixelzip::models::nn {
 
-torch::Device ExactDevice(EngineKind engine) {
+torch::Device ExactDevice(Device engine) {
   return TorchGuarded([&] {
-    if (engine == EngineKind::kCpu) throw Error(ErrorCode::kInternal, "LibTorch pass: not a LibTorch engine");
-    if (engine == EngineKind::kTorchCuda && !torch::cuda::is_available())
+    if (engine != Device::kTorchCpu && engine != Device::kCuda)
+      throw Error(ErrorCode::kInternal, "LibTorch pass: not a LibTorch engine");
+    if (engine == Device::kCuda && !torch::cuda::is_available())
       throw Error(ErrorCode::kUnsupported, "CUDA was asked for but no CUDA device is available");
     UseExactConvolutions();
-    return engine == EngineKind::kTorchCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    return engine == Device::kCuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   });
 }
 
@@ -48,7 +49,7 @@ namespace {
 // also reads one row below (the conditioning window's; masked for q).
 class LocalPass final : public TorchPass {
  public:
-  LocalPass(const IntLocalPixelCnn& m, EngineKind engine) : shape_(m.shape), device_(ExactDevice(engine)) {
+  LocalPass(const IntLocalPixelCnn& m, Device engine) : shape_(m.shape), device_(ExactDevice(engine)) {
     tensors_ = TorchGuarded([&] { return TensorsFromInt(m).To(device_); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
@@ -80,7 +81,7 @@ class LocalPass final : public TorchPass {
 
 class MultiscalePass final : public TorchPass {
  public:
-  MultiscalePass(const IntMultiscalePixelCnn& m, EngineKind engine) : device_(ExactDevice(engine)) {
+  MultiscalePass(const IntMultiscalePixelCnn& m, Device engine) : device_(ExactDevice(engine)) {
     tensors_ = TorchGuarded([&] { return MultiscaleTensorsFromInt(m).To(device_); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
@@ -106,7 +107,7 @@ class MultiscalePass final : public TorchPass {
 
 class PixelCnnPass final : public TorchPass {
  public:
-  PixelCnnPass(const IntPixelCnn& m, EngineKind engine) : shape_(m.shape), device_(ExactDevice(engine)) {
+  PixelCnnPass(const IntPixelCnn& m, Device engine) : shape_(m.shape), device_(ExactDevice(engine)) {
     tensors_ = TorchGuarded([&] { return PixelCnnTensorsFromInt(m).To(device_); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
@@ -126,7 +127,7 @@ class PixelCnnPass final : public TorchPass {
 
 class PixelCnnPPPass final : public TorchPass {
  public:
-  PixelCnnPPPass(const IntPixelCnnPP& m, EngineKind engine) : device_(ExactDevice(engine)) {
+  PixelCnnPPPass(const IntPixelCnnPP& m, Device engine) : device_(ExactDevice(engine)) {
     tensors_ = TorchGuarded([&] { return TensorsFromInt(m).To(device_); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
@@ -143,7 +144,7 @@ class PixelCnnPPPass final : public TorchPass {
 
 class GatedPass final : public TorchPass {
  public:
-  GatedPass(const IntGatedPixelCnn& m, EngineKind engine) : shape_(m.shape), device_(ExactDevice(engine)) {
+  GatedPass(const IntGatedPixelCnn& m, Device engine) : shape_(m.shape), device_(ExactDevice(engine)) {
     tensors_ = TorchGuarded([&] { return GatedTensorsFromInt(m).To(device_); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
@@ -172,7 +173,7 @@ template <class Tensors, class Model>
 class PixelRnnPass final : public TorchPass {
  public:
   using Forward = torch::Tensor (*)(const Tensors&, const torch::Tensor&);
-  PixelRnnPass(const Model& m, EngineKind engine, Tensors (*from_int)(const Model&), Forward forward)
+  PixelRnnPass(const Model& m, Device engine, Tensors (*from_int)(const Model&), Forward forward)
       : channels_(m.shape.channels), forward_(forward) {
     device_ = PixelRnnTorchDevice(engine, [&](const torch::Device& d) { tensors_ = from_int(m).To(d); });
   }
@@ -203,28 +204,28 @@ const TorchEngines& LinkedTorchEngines() {
     TorchEngines e;
     e.abi = kTorchEnginesAbi;
     e.cuda_available = CudaAvailable;
-    e.local = [](const IntLocalPixelCnn& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.local = [](const IntLocalPixelCnn& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<LocalPass>(m, k);
     };
-    e.local_line = [](const IntLocalPixelCnn& m, EngineKind k) {
+    e.local_line = [](const IntLocalPixelCnn& m, Device k) {
       return std::make_unique<LocalTorchLineEngine>(m, k);
     };
-    e.multiscale = [](const IntMultiscalePixelCnn& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.multiscale = [](const IntMultiscalePixelCnn& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<MultiscalePass>(m, k);
     };
-    e.pixelcnn = [](const IntPixelCnn& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.pixelcnn = [](const IntPixelCnn& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<PixelCnnPass>(m, k);
     };
-    e.pixelcnnpp = [](const IntPixelCnnPP& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.pixelcnnpp = [](const IntPixelCnnPP& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<PixelCnnPPPass>(m, k);
     };
-    e.gated = [](const IntGatedPixelCnn& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.gated = [](const IntGatedPixelCnn& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<GatedPass>(m, k);
     };
-    e.row_lstm = [](const IntRowLstm& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.row_lstm = [](const IntRowLstm& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<PixelRnnPass<RowLstmTensors, IntRowLstm>>(m, k, RowLstmTensorsFromInt, RowLstmExactForward);
     };
-    e.diagonal_bilstm = [](const IntDiagonalBiLstm& m, EngineKind k) -> std::unique_ptr<TorchPass> {
+    e.diagonal_bilstm = [](const IntDiagonalBiLstm& m, Device k) -> std::unique_ptr<TorchPass> {
       return std::make_unique<PixelRnnPass<DiagonalBiLstmTensors, IntDiagonalBiLstm>>(m, k, DiagonalBiLstmTensorsFromInt,
                                                                                        DiagonalBiLstmExactForward);
     };

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/nn/runtime/qplane.h"
-#include "models/nn/torch/device.h"
+#include "pixelzip/types.h"  // Device
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 
@@ -26,9 +26,9 @@ auto TorchGuarded(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// The LibTorch device of a LibTorch engine (kTorchCpu or kTorchCuda), with exact convolutions switched on
-// (UseExactConvolutions). Throws Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-torch::Device ExactDevice(EngineKind engine);
+// The LibTorch device of a LibTorch engine (kTorchCpu or kCuda), with exact convolutions switched on
+// (UseExactConvolutions). Throws Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+torch::Device ExactDevice(Device engine);
 
 // Rows [top, y1) of `plane` as float [1, C, y1 - top, W] on `device`.
 torch::Tensor PlaneRows(const QPlane& plane, int top, int y1, const torch::Device& device);

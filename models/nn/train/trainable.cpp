@@ -1,5 +1,7 @@
 #include "models/nn/train/trainable.h"
 
+#include <mutex>
+
 #include "models/nn/arch/aux_pixelcnn/engine.h"
 #include "models/nn/arch/diagonal_bilstm/engine.h"
 #include "models/nn/arch/gated_pixelcnn/engine.h"
@@ -24,26 +26,27 @@ std::unique_ptr<TrainableNetwork> Ignoring(const std::string&, const std::string
 }
 }  // namespace
 
-const std::vector<TrainableArchitecture>& TrainableCatalog() {
-  static const std::vector<TrainableArchitecture> catalog = {
-      {kLocalPixelCnnArch, Ignoring<MakeLocalTrainable>},
-      {kPixelCnnPPArch, Ignoring<MakePixelCnnPPTrainable>},
-      {kMultiscalePixelCnnArch, Ignoring<MakeMultiscaleTrainable>},
-      {kGatedPixelCnnArch, Ignoring<MakeGatedTrainable>},
-      {kPixelCnnArch, Ignoring<MakePixelCnnTrainable>},
-      {kRowLstmArch, Ignoring<MakeRowLstmTrainable>},
-      {kDiagonalBiLstmArch, Ignoring<MakeDiagonalBiLstmTrainable>},
-      {kAuxGreyArch, MakeAuxTrainable},
-      {kAuxPyramidArch, MakeAuxTrainable},
-  };
-  return catalog;
+const std::vector<Architecture>& TrainableCatalog() {
+  static std::once_flag filled;
+  std::call_once(filled, [] {
+    SetTrainableFactory(kLocalPixelCnnArch, Ignoring<MakeLocalTrainable>);
+    SetTrainableFactory(kPixelCnnPPArch, Ignoring<MakePixelCnnPPTrainable>);
+    SetTrainableFactory(kMultiscalePixelCnnArch, Ignoring<MakeMultiscaleTrainable>);
+    SetTrainableFactory(kGatedPixelCnnArch, Ignoring<MakeGatedTrainable>);
+    SetTrainableFactory(kPixelCnnArch, Ignoring<MakePixelCnnTrainable>);
+    SetTrainableFactory(kRowLstmArch, Ignoring<MakeRowLstmTrainable>);
+    SetTrainableFactory(kDiagonalBiLstmArch, Ignoring<MakeDiagonalBiLstmTrainable>);
+    SetTrainableFactory(kAuxGreyArch, MakeAuxTrainable);
+    SetTrainableFactory(kAuxPyramidArch, MakeAuxTrainable);
+  });
+  return Catalog();
 }
 
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper,
                                                        int channels) {
   std::string known;
-  for (const TrainableArchitecture& a : TrainableCatalog()) {
-    if (architecture == a.name) return a.make(architecture, hyper, channels);
+  for (const Architecture& a : TrainableCatalog()) {
+    if (architecture == a.name && a.trainable) return a.trainable(architecture, hyper, channels);
     known += (known.empty() ? "" : ", ") + std::string(a.name);
   }
   throw Error(ErrorCode::kInvalidArgument, "unknown architecture '" + architecture + "' (known: " + known + ")");

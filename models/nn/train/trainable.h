@@ -1,7 +1,7 @@
 // What the trainer needs from an architecture: a float forward, a calibrated
 // fake-quantised forward equal to the integer model, and the export of the
 // integer model file. One implementation per architecture (local-pixelcnn,
-// pixelcnn++, ...), created by name.
+// pixelcnn++, ...), created by name through the catalog's trainer column (catalog.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "models/nn/catalog.h"
 #include "models/nn/runtime/model_file.h"
 #include "models/nn/torch/logistic_mixture.h"
 #include "pixelzip/error.h"
@@ -49,6 +50,21 @@ class TrainableNetwork {
   virtual void GrowFrom(TrainableNetwork& smaller);
 };
 
+// What the one-network trainables share: the float module (a TORCH_MODULE holder made from its shape or
+// config) and its quantisation scales (Scales::ToTensor for checkpoints).
+template <class Module, class Scales>
+class TrainableOf : public TrainableNetwork {
+ public:
+  template <class Config>
+  explicit TrainableOf(const Config& config) : model_(config) {}
+  torch::nn::Module& module() override { return *model_; }
+  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
+
+ protected:
+  Module model_;
+  Scales scales_;
+};
+
 // The model file bytes of an exported integer model (anything with Write(ModelFile&)).
 template <class IntModel>
 std::vector<uint8_t> ModelFileBytes(const IntModel& model) {
@@ -68,15 +84,18 @@ auto WithHyperErrors(Fn&& make) -> decltype(make()) {
   }
 }
 
-// The trainer's catalog: one row per architecture (the names of models/nn/catalog.h), each with the factory its
-// arch/<name>/trainable.cpp defines. A factory throws pixelzip::Error(kInvalidArgument) for bad hyperparameters.
-struct TrainableArchitecture {
-  const char* name;
-  std::unique_ptr<TrainableNetwork> (*make)(const std::string& architecture, const std::string& hyper, int channels);
-};
-const std::vector<TrainableArchitecture>& TrainableCatalog();
+// A trainable T made from Shape::FromHyper(hyper, channels); its pixelzip::Error becomes kInvalidArgument.
+template <class T, class Shape>
+std::unique_ptr<TrainableNetwork> MakeFromHyper(const std::string& hyper, int channels) {
+  return WithHyperErrors([&] { return std::make_unique<T>(Shape::FromHyper(hyper, channels)); });
+}
 
-// Throws pixelzip::Error(kInvalidArgument) for an unknown architecture or bad hyperparameters.
+// The catalog (catalog.h) with its trainer column filled, each row's `trainable` the factory its
+// arch/<name>/trainable.cpp defines (filled once, on the first call, in this program or plugin).
+const std::vector<Architecture>& TrainableCatalog();
+
+// The catalog row's trainable factory. Throws pixelzip::Error(kInvalidArgument) for an unknown architecture
+// or bad hyperparameters.
 std::unique_ptr<TrainableNetwork> MakeTrainableNetwork(const std::string& architecture, const std::string& hyper,
                                                        int channels);
 

@@ -43,8 +43,8 @@ void RangeOrCorrupt(int grey, int c, const int* coded, int* lo, int* hi) {
 }
 }  // namespace
 
-BatchedLocalNet::BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine) : net_(net), engine_(engine) {
-  if (engine != EngineKind::kCpu) torch_ = RequireTorchEngines().local(net_, engine);
+BatchedLocalNet::BatchedLocalNet(const IntLocalPixelCnn& net, Device engine) : net_(net), engine_(engine) {
+  if (engine != Device::kCpu) torch_ = RequireTorchEngines().local(net_, engine);
 }
 
 BatchedLocalNet::~BatchedLocalNet() = default;
@@ -52,7 +52,7 @@ BatchedLocalNet::~BatchedLocalNet() = default;
 std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* aux) const {
   const int W = plane.width, H = plane.height, P = net_.shape.ParamCount();
   std::vector<int16_t> out(size_t(H) * W * P);
-  if (engine_ == EngineKind::kCpu) {
+  if (engine_ == Device::kCpu) {
     const int threads = std::max(1, std::min<int>(DefaultCodingThreads(), H));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
@@ -79,7 +79,7 @@ std::vector<int16_t> BatchedLocalNet::Params(const QPlane& plane, const QPlane* 
 
 // ---------------------------------------------------------------- aux-grey
 
-AuxGreyCodingModel::AuxGreyCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
+AuxGreyCodingModel::AuxGreyCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder) {
   model_ = ReadModel<IntAuxGrey>(bytes, source, kAuxGreyArch, identity_);
   grey_net_ = std::make_unique<BatchedLocalNet>(model_.grey, encoder);
   colour_net_ = std::make_unique<BatchedLocalNet>(model_.colour, encoder);
@@ -185,7 +185,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
 // ---------------------------------------------------------------- aux-pyramid
 
 AuxPyramidCodingModel::AuxPyramidCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                             EngineKind encoder) {
+                                             Device encoder) {
   model_ = ReadModel<IntAuxPyramid>(bytes, source, kAuxPyramidArch, identity_);
   base_net_ = std::make_unique<BatchedLocalNet>(model_.base, encoder);
   cond_net_ = std::make_unique<BatchedLocalNet>(model_.cond, encoder);

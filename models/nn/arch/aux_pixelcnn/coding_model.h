@@ -11,7 +11,7 @@
 
 #include "models/coding_model.h"
 #include "models/nn/arch/aux_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -20,8 +20,8 @@ class TorchPass;
 // A local PixelCNN (with or without conditioning planes) ready for batched evaluation.
 class BatchedLocalNet {
  public:
-  // Throws Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  BatchedLocalNet(const IntLocalPixelCnn& net, EngineKind engine);
+  // Throws Error(kUnsupported) when kCuda is asked and no CUDA device exists.
+  BatchedLocalNet(const IntLocalPixelCnn& net, Device engine);
   ~BatchedLocalNet();
   // Mixture parameters [H][W][P] of every pixel of `plane` as if coded in raster order with all of `plane`
   // known. REQUIRES: aux as for LocalPixelCnnCpuEngine::Evaluate. Bit-equal for every engine.
@@ -29,14 +29,14 @@ class BatchedLocalNet {
 
  private:
   const IntLocalPixelCnn& net_;
-  EngineKind engine_;
+  Device engine_;
   std::unique_ptr<TorchPass> torch_;  // null for kCpu
 };
 
 class AuxGreyCodingModel final : public CodingModel {
  public:
   // Throws Error(kModelInvalid) when `file_bytes` is not a valid aux-grey model file.
-  AuxGreyCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  AuxGreyCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   const ModelIdentity& Identity() const override { return identity_; }
   pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return channels == 3; }
@@ -57,7 +57,7 @@ class AuxGreyCodingModel final : public CodingModel {
 class AuxPyramidCodingModel final : public CodingModel {
  public:
   // Throws Error(kModelInvalid) when `file_bytes` is not a valid aux-pyramid model file.
-  AuxPyramidCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  AuxPyramidCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   const ModelIdentity& Identity() const override { return identity_; }
   pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
   bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.channels(); }

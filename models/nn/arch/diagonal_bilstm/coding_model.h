@@ -4,7 +4,7 @@
 // Decoder: the CPU engine, pixel by pixel (each row's backward states once the row is known).
 #pragma once
 
-#include <memory>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,21 +13,13 @@
 
 namespace pixelzip::models::nn {
 
-class DiagonalBiLstmCodingModel final : public PixelRnnCodingModel {
+extern template class PixelRnnCodingModel<IntDiagonalBiLstm, DiagonalBiLstmCpuEngine>;
+
+class DiagonalBiLstmCodingModel final : public PixelRnnCodingModel<IntDiagonalBiLstm, DiagonalBiLstmCpuEngine> {
  public:
-  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid diagonal-bilstm model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  DiagonalBiLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // A diagonal-bilstm model file on a resolved engine; throws what BatchedCodingModel's constructor throws.
+  DiagonalBiLstmCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~DiagonalBiLstmCodingModel() override;
-
-  const IntDiagonalBiLstm& model() const { return model_; }
-
- private:
-  const PixelRnnShape& shape() const override { return model_.shape; }
-  const MixtureTables& tables() const override { return model_.tables; }
-  std::unique_ptr<PixelEngine> NewEngine(int width) const override;
-
-  IntDiagonalBiLstm model_;
 };
 
 }  // namespace pixelzip::models::nn

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/nn/read_model.h"
-#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
@@ -26,10 +24,8 @@ uint32_t ClassIndexCdf::At(int edge) const {
 }
 
 GatedPixelCnnCodingModel::GatedPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                   EngineKind encoder) {
-  model_ = ReadModel<IntGatedPixelCnn>(bytes, source, kGatedPixelCnnArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().gated(model_, encoder);
-}
+                                                   Device encoder)
+    : BatchedCodingModel(bytes, source, kGatedPixelCnnArch, pixelzip::Order::kRaster, encoder, &TorchEngines::gated) {}
 
 GatedPixelCnnCodingModel::~GatedPixelCnnCodingModel() = default;
 
@@ -37,13 +33,9 @@ std::vector<int16_t> GatedPixelCnnCodingModel::BatchedParams(const QPlane& plane
                                                              const std::vector<int>& classes) const {
   for (int k : classes)
     if (k < 0 || k >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
-  TorchPassInput in;
-  in.plane = &plane;
-  in.y0 = y0;
-  in.y1 = y1;
+  TorchPassInput in = RowsInput(plane, y0, y1);
   in.classes = classes;
-  if (torch_) return torch_->Params(in);
-  return RequireTorchEngines().gated(model_, EngineKind::kTorchCpu)->Params(in);
+  return AnyTorchParams(in);
 }
 
 template <class Visit>

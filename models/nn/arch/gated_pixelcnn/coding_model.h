@@ -1,6 +1,6 @@
 // Gated / Conditional PixelCNN as a codec model (models::CodingModel), raster order.
 // Encoder: the decoder's integer engine with the pixels known (kCpu), or the exact LibTorch
-// pass over bands of rows (kTorchCpu, kTorchCuda; torch_engines.h); for a
+// pass over bands of rows (kTorchCpu, kCuda; torch_engines.h); for a
 // class-conditional model (classes K > 1) it evaluates every class, picks the
 // one that codes the image in the fewest bits and codes that index first
 // (uniform over K, through the range coder, so its cost is in the rate).
@@ -11,13 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
 #include "models/nn/arch/gated_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "models/nn/batched_coding_model.h"
 
 namespace pixelzip::models::nn {
-
-class TorchPass;
 
 // CDF of the class index: symbols [0, K) share the total evenly (the remainder to K-1), every
 // other symbol gets 1. REQUIRES: 1 <= K <= 256.
@@ -31,21 +28,16 @@ class ClassIndexCdf final : public SubpixelCdf {
   uint32_t base_, free_;
 };
 
-class GatedPixelCnnCodingModel final : public CodingModel {
+class GatedPixelCnnCodingModel final : public BatchedCodingModel<IntGatedPixelCnn> {
  public:
-  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a valid
-  // gated-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // A gated-pixelcnn model file on a resolved engine; throws what BatchedCodingModel's constructor throws.
+  GatedPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~GatedPixelCnnCodingModel() override;
 
-  const ModelIdentity& Identity() const override { return identity_; }
-  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   // Codes the class index (when classes > 1) chosen by ChooseClass, then every subpixel.
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
-  const IntGatedPixelCnn& model() const { return model_; }
   // Ideal code length in bits of the image's subpixels given each class (the class index not counted).
   std::vector<double> ClassCodeLengths(const PlaneView& image) const;
   // The class with the smallest ClassCodeLengths (the lowest index on ties); 0 when classes == 1.
@@ -57,9 +49,6 @@ class GatedPixelCnnCodingModel final : public CodingModel {
   std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, const std::vector<int>& classes) const;
 
  private:
-  IntGatedPixelCnn model_;
-  ModelIdentity identity_;
-  std::unique_ptr<TorchPass> torch_;  // null for kCpu
   // The integer engine over the image in decoding order, the pixels known: params(p, y, x) for each pixel.
   template <class Visit>
   void WalkCpu(const PlaneView& image, int class_index, Visit&& visit, const Progress& progress) const;

@@ -8,10 +8,9 @@
 namespace pixelzip::models::nn {
 namespace {
 
-class GatedTrainable final : public TrainableNetwork {
+class GatedTrainable final : public TrainableOf<GatedPixelCnn, GatedQuantScales> {
  public:
-  explicit GatedTrainable(const GatedPixelCnnShape& s) : model_(s) {}
-  torch::nn::Module& module() override { return *model_; }
+  using TrainableOf::TrainableOf;
   std::string Describe() const override {
     return std::string(kGatedPixelCnnArch) + " (channels=" + std::to_string(model_->shape().channels) + " " + model_->shape().ToHyper() + ")";
   }
@@ -27,22 +26,19 @@ class GatedTrainable final : public TrainableNetwork {
   }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibrateGatedScales(*model_, batches); }
   bool calibrated() const override { return scales_.residual > 0; }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = GatedQuantScales::FromTensor(t, model_->shape().layers); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(ExportGatedModel(*model_, scales_));
   }
 
  private:
-  GatedPixelCnn model_;
-  GatedQuantScales scales_;
   torch::Tensor classes_;
 };
 
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeGatedTrainable(const std::string& hyper, int channels) {
-  return WithHyperErrors([&] { return std::make_unique<GatedTrainable>(GatedPixelCnnShape::FromHyper(hyper, channels)); });
+  return MakeFromHyper<GatedTrainable, GatedPixelCnnShape>(hyper, channels);
 }
 
 }  // namespace pixelzip::models::nn

@@ -6,7 +6,6 @@
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/torch_line.h"
-#include "models/nn/read_model.h"
 #include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
@@ -18,24 +17,20 @@ constexpr int kBandRows = 32;
 }
 
 LocalPixelCnnCodingModel::LocalPixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                                   EngineKind encoder)
-    : encoder_(encoder) {
-  model_ = ReadModel<IntLocalPixelCnn>(bytes, source, kLocalPixelCnnArch, identity_);
+                                                   Device encoder)
+    : BatchedCodingModel(bytes, source, kLocalPixelCnnArch, pixelzip::Order::kRaster, encoder, nullptr) {
   if (model_.shape.aux != 0)
     throw Error(ErrorCode::kModelInvalid, source + ": a local-pixelcnn model with conditioning planes cannot code alone");
-  if (encoder != EngineKind::kCpu) {
-    const TorchEngines& torch = RequireTorchEngines();
-    torch_ = torch.local(model_, encoder);
-    torch_line_ = torch.local_line(model_, encoder);
-  }
+  PrepareTorch(&TorchEngines::local);
+  if (encoder != Device::kCpu) torch_line_ = RequireTorchEngines().local_line(model_, encoder);
 }
 
 LocalPixelCnnCodingModel::~LocalPixelCnnCodingModel() = default;
 
-std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const {
+std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane, int y0, int y1, Device engine) const {
   const int W = plane.width, P = model_.shape.ParamCount();
   std::vector<int16_t> out(size_t(y1 - y0) * W * P);
-  if (engine == EngineKind::kCpu) {
+  if (engine == Device::kCpu) {
     const int threads = std::max(1, std::min<int>(DefaultCodingThreads(), y1 - y0));
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
@@ -48,12 +43,7 @@ std::vector<int16_t> LocalPixelCnnCodingModel::BatchedParams(const QPlane& plane
     for (auto& th : pool) th.join();
     return out;
   }
-  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  TorchPassInput in;
-  in.plane = &plane;
-  in.y0 = y0;
-  in.y1 = y1;
-  return torch_->Params(in);
+  return TorchParams(RowsInput(plane, y0, y1));
 }
 
 void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
@@ -66,7 +56,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
   std::vector<LocalBatchEngine::Workspace> ws;
   std::vector<PixelPos> band;
   QPlane plane;  // the LibTorch path's input
-  if (encoder_ == EngineKind::kCpu) {
+  if (engine_ == Device::kCpu) {
     engine = std::make_unique<LocalBatchEngine>(model_, KernelKind::kSimd);
     padded = std::make_unique<PaddedPlane>(ToPaddedPlane(image, engine->Reach()));
     team = std::make_unique<WorkerTeam>(DefaultCodingThreads());
@@ -83,7 +73,7 @@ void LocalPixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, 
       params.resize(band.size() * size_t(P));
       engine->EvaluateParallel(*padded, band.data(), band.size(), params.data(), *team, ws);
     } else {
-      params = BatchedParams(plane, y0, y1, encoder_);
+      params = BatchedParams(plane, y0, y1, engine_);
     }
     for (int y = y0; y < y1; ++y)
       for (int x = 0; x < W; ++x) {

@@ -3,33 +3,28 @@
 // exact LibTorch pass of the LibTorch library, torch_engines.h, for the LibTorch engines). Decoder: the CPU engine, pixel by pixel.
 // Wavefront layout (wavefront.cpp): one batch per line, on the CPU engine, or on
 // the LibTorch line engine (torch_line.h) when the model was made with a LibTorch
-// engine (kTorchCpu, kTorchCuda), for encoding and decoding alike.
+// engine (kTorchCpu, kCuda), for encoding and decoding alike.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "models/nn/batched_coding_model.h"
 #include "models/nn/runtime/int_simd.h"
 
 namespace pixelzip::models::nn {
 
 class LocalTorchLineEngine;
-class TorchPass;
 
-class LocalPixelCnnCodingModel final : public CodingModel {
+class LocalPixelCnnCodingModel final : public BatchedCodingModel<IntLocalPixelCnn> {
  public:
-  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid local-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
-  LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind encoder);
+  // A local-pixelcnn model file on a resolved engine; throws what BatchedCodingModel's constructor throws,
+  // and Error(kModelInvalid) for one with conditioning planes (those code only inside aux-pixelcnn).
+  LocalPixelCnnCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device encoder);
   ~LocalPixelCnnCodingModel() override;
 
-  const ModelIdentity& Identity() const override { return identity_; }
-  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
   // Wavefront layout (wavefront.cpp): k = kernel / 2 + 1.
@@ -43,19 +38,12 @@ class LocalPixelCnnCodingModel final : public CodingModel {
   void DecodeWavefrontWith(const PlaneView& image, SymbolSource& source, const Progress& progress, int threads,
                            KernelKind kernel) const;
 
-  const IntLocalPixelCnn& model() const { return model_; }
-  // The engine this model was made with (its encoder's; the wavefront decoder's too).
-  EngineKind engine() const { return encoder_; }
   // The LibTorch line engine of the wavefront layout; nullptr when the engine is kCpu.
   const LocalTorchLineEngine* torch_line() const { return torch_line_.get(); }
   // Mixture parameters for rows [y0, y1) of `plane`, [rows][width][P], computed by `engine`.
-  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, EngineKind engine) const;
+  std::vector<int16_t> BatchedParams(const QPlane& plane, int y0, int y1, Device engine) const;
 
  private:
-  IntLocalPixelCnn model_;
-  ModelIdentity identity_;
-  EngineKind encoder_;
-  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' batched pass; null for kCpu
   std::unique_ptr<LocalTorchLineEngine> torch_line_;
   template <class Body>
   void WithLineEvaluator(bool use_torch, int threads, KernelKind kernel, const Body& body) const;

@@ -21,11 +21,11 @@ struct LocalTorchLineEngine::Impl {
   mutable std::mutex mu;
 };
 
-LocalTorchLineEngine::LocalTorchLineEngine(const IntLocalPixelCnn& m, EngineKind engine)
+LocalTorchLineEngine::LocalTorchLineEngine(const IntLocalPixelCnn& m, Device engine)
     : impl_(std::make_unique<Impl>()), r_(m.shape.kernel / 2), C_(m.shape.channels), P_(m.shape.ParamCount()),
       F_(m.conv0.in) {
   if (m.shape.aux != 0) throw Error(ErrorCode::kInternal, "LibTorch line engine: conditioning planes");
-  if (engine == EngineKind::kCpu) throw Error(ErrorCode::kInternal, "LibTorch line engine: not a LibTorch engine");
+  if (engine == Device::kCpu) throw Error(ErrorCode::kInternal, "LibTorch line engine: not a LibTorch engine");
   impl_->device = ExactDevice(engine);
   impl_->t = TorchGuarded([&] {
     LocalTensors t = TensorsFromInt(m);

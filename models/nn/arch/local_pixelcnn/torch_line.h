@@ -16,7 +16,7 @@
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"
 #include "models/nn/arch/local_pixelcnn/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -25,21 +25,21 @@ namespace pixelzip::models::nn {
 // pixels. The decoder evaluates one line at a time (the next line needs this one's decoded pixels): on
 // CUDA each line costs some 30 kernel launches and two transfers whatever its length, against about 2
 // microseconds per pixel (two cores) for the SIMD CPU engine, so a GPU can only pay for long lines.
-// kTorchCpu (the tests' engine) always uses it; kTorchCuda (`--device cuda`, or `auto` on a machine
+// kTorchCpu (the tests' engine) always uses it; kCuda (`--device cuda`, or `auto` on a machine
 // with a GPU) only from kCudaDecodeMinLine pixels per line (an image at least 6139 x 1024 for the
 // default model), a threshold chosen without a GPU to measure on: see docs/models.md. Encoding on
-// kTorchCuda always uses it (its batches are 8192 pixels).
+// kCuda always uses it (its batches are 8192 pixels).
 inline constexpr int kCudaDecodeMinLine = 1024;
-inline bool UseTorchLineForDecoding(EngineKind engine, int max_line) {
-  if (engine == EngineKind::kTorchCpu) return true;
-  return engine == EngineKind::kTorchCuda && max_line >= kCudaDecodeMinLine;
+inline bool UseTorchLineForDecoding(Device engine, int max_line) {
+  if (engine == Device::kTorchCpu) return true;
+  return engine == Device::kCuda && max_line >= kCudaDecodeMinLine;
 }
 
 class LocalTorchLineEngine {
  public:
-  // REQUIRES: model.shape.aux == 0; engine is kTorchCpu or kTorchCuda. Throws Error(kUnsupported) when
-  // kTorchCuda is asked and no CUDA device exists. The model is copied into tensors (it need not outlive this).
-  LocalTorchLineEngine(const IntLocalPixelCnn& model, EngineKind engine);
+  // REQUIRES: model.shape.aux == 0; engine is kTorchCpu or kCuda. Throws Error(kUnsupported) when
+  // kCuda is asked and no CUDA device exists. The model is copied into tensors (it need not outlive this).
+  LocalTorchLineEngine(const IntLocalPixelCnn& model, Device engine);
   virtual ~LocalTorchLineEngine();
   LocalTorchLineEngine(const LocalTorchLineEngine&) = delete;
   LocalTorchLineEngine& operator=(const LocalTorchLineEngine&) = delete;

@@ -9,10 +9,9 @@ namespace pixelzip::models::nn {
 
 namespace {
 
-class LocalTrainable final : public TrainableNetwork {
+class LocalTrainable final : public TrainableOf<LocalPixelCnn, LocalQuantScales> {
  public:
-  explicit LocalTrainable(const LocalPixelCnnConfig& c) : model_(c) {}
-  torch::nn::Module& module() override { return *model_; }
+  using TrainableOf::TrainableOf;
   std::string Describe() const override { return std::string(kLocalPixelCnnArch) + " (" + model_->config().ToString() + ")"; }
   int mixtures() const override { return model_->config().mixtures; }
   torch::Tensor Forward(const torch::Tensor& q, bool quantized) override {
@@ -22,7 +21,6 @@ class LocalTrainable final : public TrainableNetwork {
   }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibrateScales(*model_, batches); }
   bool calibrated() const override { return scales_.residual > 0; }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = LocalQuantScales::FromTensor(t, model_->config().blocks); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(ExportIntModel(*model_, scales_));
@@ -33,10 +31,6 @@ class LocalTrainable final : public TrainableNetwork {
     GrowLocalPixelCnn(*from->model_, *model_);
     scales_ = LocalQuantScales();
   }
-
- private:
-  LocalPixelCnn model_;
-  LocalQuantScales scales_;
 };
 
 }  // namespace

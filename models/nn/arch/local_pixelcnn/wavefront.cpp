@@ -282,7 +282,7 @@ void LocalPixelCnnCodingModel::EncodeWavefront(const PlaneView& image, SymbolSin
 
 void LocalPixelCnnCodingModel::DecodeWavefront(const PlaneView& image, SymbolSource& source,
                                                const Progress& progress) const {
-  if (torch_line_ && UseTorchLineForDecoding(encoder_, Wavefront{int(image.width), int(image.height), WavefrontSlope()}.MaxCount())) {
+  if (torch_line_ && UseTorchLineForDecoding(engine_, Wavefront{int(image.width), int(image.height), WavefrontSlope()}.MaxCount())) {
     WithTorchLineEvaluator(*torch_line_,
                            [&](int reach, const auto& eval) { DecodeWavefrontBy(image, source, progress, reach, eval); });
     return;

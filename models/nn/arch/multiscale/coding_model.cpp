@@ -4,36 +4,30 @@
 #include <thread>
 
 #include "models/nn/arch/local_pixelcnn/batch_engine.h"  // DefaultCodingThreads
-#include "models/nn/read_model.h"
-#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
 MultiscaleCodingModel::MultiscaleCodingModel(const std::vector<uint8_t>& bytes, const std::string& source,
-                                             EngineKind engine, int threads)
-    : engine_(engine), threads_(threads) {
-  model_ = ReadModel<IntMultiscalePixelCnn>(bytes, source, kMultiscalePixelCnnArch, identity_);
-  if (engine != EngineKind::kCpu) {
-    torch_ = RequireTorchEngines().multiscale(model_, engine);
-  }
-}
+                                             Device engine, int threads)
+    : BatchedCodingModel(bytes, source, kMultiscalePixelCnnArch, pixelzip::Order::kMultiscale, engine,
+                         &TorchEngines::multiscale),
+      threads_(threads) {}
 
 MultiscaleCodingModel::~MultiscaleCodingModel() = default;
 
 int MultiscaleCodingModel::Threads() const { return threads_ > 0 ? threads_ : DefaultCodingThreads(); }
 
-std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0,
+std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int s, int g, Device engine, int y0,
                                                         int y1) const {
   if (y0 == 0) ++group_evaluations_;
-  if (engine == EngineKind::kCpu) return GroupParamsCpu(model_, plane, s, g, Threads(), y0, y1);
-  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
+  if (engine == Device::kCpu) return GroupParamsCpu(model_, plane, s, g, Threads(), y0, y1);
   TorchPassInput in;
   in.plane = &plane;
   in.spacing = s;
   in.group = g;
-  return torch_->Params(in);  // [hc][wc][P]
+  return TorchParams(in);  // [hc][wc][P]
 }
 
 // Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
@@ -64,7 +58,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
     // The CPU engine computes a group's parameters in bands of coarse rows (about 4 MiB each, a
     // row per thread at least): a whole group's are P int16 per coarse pixel, which at the finest
     // level would be P / 2 bytes per image pixel. A LibTorch engine computes the whole group at once.
-    const int band = engine_ == EngineKind::kCpu
+    const int band = engine_ == Device::kCpu
                          ? int(std::min<int64_t>(hc, std::max<int64_t>(Threads(), (int64_t(4) << 20) / (int64_t(wc) * P * 2))))
                          : hc;
     for (int g = 0; g < kMultiscaleGroups; ++g) {

@@ -15,35 +15,27 @@
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
 #include "models/nn/arch/multiscale/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "models/nn/batched_coding_model.h"
 
 namespace pixelzip::models::nn {
 
-class TorchPass;
-
-class MultiscaleCodingModel final : public CodingModel {
+class MultiscaleCodingModel final : public BatchedCodingModel<IntMultiscalePixelCnn> {
  public:
-  // `file_bytes`: a serialized ModelFile (verified here). Throws Error(kModelInvalid) when it is not a
-  // valid multiscale-pixelcnn model; Error(kUnsupported) when kTorchCuda is asked and no CUDA device exists.
+  // A multiscale-pixelcnn model file on a resolved engine; throws what BatchedCodingModel's constructor throws.
   // `engine` computes the group networks on both sides (kCpu: the integer CPU engine on `threads` threads,
   // 0 = DefaultCodingThreads() when coding: --threads, PIXELZIP_THREADS or all cores); every engine gives
   // the same integers. The base always runs on the CPU engine.
-  MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, EngineKind engine,
+  MultiscaleCodingModel(const std::vector<uint8_t>& file_bytes, const std::string& source, Device engine,
                         int threads = 0);
   ~MultiscaleCodingModel() override;
 
-  const ModelIdentity& Identity() const override { return identity_; }
-  pixelzip::Order Order() const override { return pixelzip::Order::kMultiscale; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == model_.shape.channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
 
-  const IntMultiscalePixelCnn& model() const { return model_; }
   // Parameters [hc][wc][P] of group g at spacing s (see GroupParamsCpu), computed by `engine`; the CPU
   // engine can compute coarse rows [y0, y1) only (a LibTorch engine computes the whole group).
-  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, EngineKind engine, int y0 = 0,
+  std::vector<int16_t> GroupParams(const QPlane& plane, int s, int g, Device engine, int y0 = 0,
                                    int y1 = -1) const;
 
   // Network evaluations since construction (for tests and benchmarks): whole-plane group evaluations
@@ -56,11 +48,7 @@ class MultiscaleCodingModel final : public CodingModel {
   template <class Visit>
   void Walk(const PlaneView& image, QPlane& plane, Visit&& visit, const Progress& progress) const;
 
-  IntMultiscalePixelCnn model_;
-  ModelIdentity identity_;
-  EngineKind engine_;
   int threads_;
-  std::unique_ptr<TorchPass> torch_;  // the LibTorch engines' group pass (torch_engines.h); null for kCpu
   mutable std::atomic<int64_t> group_evaluations_{0}, base_evaluations_{0};
 };
 

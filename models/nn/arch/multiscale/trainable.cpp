@@ -7,10 +7,9 @@
 namespace pixelzip::models::nn {
 namespace {
 
-class MultiscaleTrainable final : public TrainableNetwork {
+class MultiscaleTrainable final : public TrainableOf<MultiscalePixelCnn, MultiscaleScales> {
  public:
-  explicit MultiscaleTrainable(const MultiscaleShape& s) : model_(s) {}
-  torch::nn::Module& module() override { return *model_; }
+  using TrainableOf::TrainableOf;
   std::string Describe() const override {
     return std::string(kMultiscalePixelCnnArch) + " (" + model_->shape().ToHyper() + ")";
   }
@@ -25,21 +24,16 @@ class MultiscaleTrainable final : public TrainableNetwork {
     scales_ = CalibrateMultiscaleScales(*model_, batches);
   }
   bool calibrated() const override { return scales_.calibrated(); }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = MultiscaleScales::FromTensor(t, model_->shape()); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(ExportMultiscaleModel(*model_, scales_));
   }
-
- private:
-  MultiscalePixelCnn model_;
-  MultiscaleScales scales_;
 };
 
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakeMultiscaleTrainable(const std::string& hyper, int channels) {
-  return WithHyperErrors([&] { return std::make_unique<MultiscaleTrainable>(MultiscaleShape::FromHyper(hyper, channels)); });
+  return MakeFromHyper<MultiscaleTrainable, MultiscaleShape>(hyper, channels);
 }
 
 }  // namespace pixelzip::models::nn

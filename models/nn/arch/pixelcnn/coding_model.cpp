@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "models/nn/read_model.h"
-#include "models/nn/torch_engines.h"
 #include "models/nn/runtime/pixel_coder.h"
 #include "models/nn/runtime/softmax_cdf.h"
 #include "pixelzip/error.h"
@@ -35,20 +33,13 @@ void StepRaster(const IntPixelCnn& model, const PlaneView& image, const Progress
 }
 }  // namespace
 
-PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder) {
-  model_ = ReadModel<IntPixelCnn>(bytes, source, kPixelCnnArch, identity_);
-  if (encoder != EngineKind::kCpu) torch_ = RequireTorchEngines().pixelcnn(model_, encoder);
-}
+PixelCnnCodingModel::PixelCnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder)
+    : BatchedCodingModel(bytes, source, kPixelCnnArch, pixelzip::Order::kRaster, encoder, &TorchEngines::pixelcnn) {}
 
 PixelCnnCodingModel::~PixelCnnCodingModel() = default;
 
 std::vector<int16_t> PixelCnnCodingModel::BatchedLogits(const QPlane& plane, int y0, int y1) const {
-  TorchPassInput in;
-  in.plane = &plane;
-  in.y0 = y0;
-  in.y1 = y1;
-  if (torch_) return torch_->Params(in);
-  return RequireTorchEngines().pixelcnn(model_, EngineKind::kTorchCpu)->Params(in);
+  return AnyTorchParams(RowsInput(plane, y0, y1));
 }
 
 void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {

@@ -8,10 +8,9 @@
 namespace pixelzip::models::nn {
 namespace {
 
-class PixelCnnTrainable final : public TrainableNetwork {
+class PixelCnnTrainable final : public TrainableOf<PixelCnn, PixelCnnScales> {
  public:
-  explicit PixelCnnTrainable(const PixelCnnShape& s) : model_(s) {}
-  torch::nn::Module& module() override { return *model_; }
+  using TrainableOf::TrainableOf;
   std::string Describe() const override {
     return std::string(kPixelCnnArch) + " (" + model_->shape().ToHyper() + ", channels=" +
            std::to_string(model_->shape().channels) + ", " + std::to_string(model_->shape().MacsPerPixel()) + " MAC/pixel)";
@@ -25,21 +24,16 @@ class PixelCnnTrainable final : public TrainableNetwork {
   torch::Tensor Nll(const torch::Tensor& q, bool quantized) override { return SoftmaxNll(q, Forward(q, quantized)); }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibratePixelCnn(*model_, batches); }
   bool calibrated() const override { return scales_.residual > 0; }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = PixelCnnScales::FromTensor(t, model_->shape().blocks); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(ExportPixelCnn(*model_, scales_));
   }
-
- private:
-  PixelCnn model_;
-  PixelCnnScales scales_;
 };
 
 }  // namespace
 
 std::unique_ptr<TrainableNetwork> MakePixelCnnTrainable(const std::string& hyper, int channels) {
-  return WithHyperErrors([&] { return std::make_unique<PixelCnnTrainable>(PixelCnnShape::FromHyper(hyper, channels)); });
+  return MakeFromHyper<PixelCnnTrainable, PixelCnnShape>(hyper, channels);
 }
 
 }  // namespace pixelzip::models::nn

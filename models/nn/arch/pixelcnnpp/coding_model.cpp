@@ -2,38 +2,20 @@
 
 #include <algorithm>
 
-#include "models/nn/torch_engines.h"
 #include "pixelzip/error.h"
 #include "models/nn/runtime/pixel_coder.h"
 
 namespace pixelzip::models::nn {
 
-PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, EngineKind encoder)
-    : encoder_(encoder) {
-  const auto file = ModelFile::Parse(bytes.data(), bytes.size(), source);
-  try {
-    model_ = IntPixelCnnPP::Read(file);
-  } catch (const Error& e) {
-    throw Error(e.code(), source + ": " + e.what());
-  }
-  identity_.architecture = kPixelCnnPPArch;
-  identity_.weights_sha256 = file.Sha256();
-  if (encoder != EngineKind::kCpu) {
-    torch_ = RequireTorchEngines().pixelcnnpp(model_, encoder);
-  }
-}
+PixelCnnPPCodingModel::PixelCnnPPCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, Device encoder)
+    : BatchedCodingModel(bytes, source, kPixelCnnPPArch, pixelzip::Order::kRaster, encoder, &TorchEngines::pixelcnnpp) {}
 
 PixelCnnPPCodingModel::~PixelCnnPPCodingModel() = default;
 
-std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, EngineKind engine) const {
+std::vector<int16_t> PixelCnnPPCodingModel::BatchedParams(const QPlane& plane, Device engine) const {
   const int W = plane.width, H = plane.height;
-  if (engine == EngineKind::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
-  if (!torch_) throw Error(ErrorCode::kInternal, "LibTorch engine was not prepared");
-  TorchPassInput in;
-  in.plane = &plane;
-  in.y0 = 0;
-  in.y1 = H;
-  return torch_->Params(in);
+  if (engine == Device::kCpu) return EngineParamsForImage(model_, plane.q.data(), H, W);
+  return TorchParams(RowsInput(plane, 0, H));
 }
 
 void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const {
@@ -42,7 +24,7 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   auto code_pixel = [&](const int16_t* p, int y, int x) {
     coder.Encode(image, y, x, p, sink);
   };
-  if (encoder_ == EngineKind::kCpu) {
+  if (engine_ == Device::kCpu) {
     // The decoder's own computation, with the pixels known.
     PixelCnnPPCpuEngine engine(model_, H, W);
     for (int y = 0; y < H; ++y) {
@@ -54,7 +36,7 @@ void PixelCnnPPCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
     }
     return;
   }
-  const auto params = BatchedParams(ToQPlane(image), encoder_);
+  const auto params = BatchedParams(ToQPlane(image), engine_);
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) code_pixel(&params[(size_t(y) * W + x) * P], y, x);
     ReportRow(progress, y, H);

@@ -11,10 +11,9 @@
 namespace pixelzip::models::nn {
 namespace {
 
-class PixelCnnPPTrainable final : public TrainableNetwork {
+class PixelCnnPPTrainable final : public TrainableOf<PixelCnnPP, PixelCnnPPScales> {
  public:
-  explicit PixelCnnPPTrainable(const PixelCnnPPConfig& c) : model_(c) {}
-  torch::nn::Module& module() override { return *model_; }
+  using TrainableOf::TrainableOf;
   std::string Describe() const override { return std::string(kPixelCnnPPArch) + " (" + model_->config().ToString() + ")"; }
   int mixtures() const override { return model_->config().shape.mixtures; }
   torch::Tensor Forward(const torch::Tensor& q, bool quantized) override {
@@ -25,15 +24,10 @@ class PixelCnnPPTrainable final : public TrainableNetwork {
   }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = CalibrateScales(*model_, batches); }
   bool calibrated() const override { return scales_.calibrated(); }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = PixelCnnPPScales::FromTensor(t, model_->config().shape); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(ExportIntModel(*model_, scales_));
   }
-
- private:
-  PixelCnnPP model_;
-  PixelCnnPPScales scales_;
 };
 
 }  // namespace

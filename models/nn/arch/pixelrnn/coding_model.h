@@ -5,54 +5,29 @@
 // decoder runs the CPU engine pixel by pixel.
 #pragma once
 
-#include <memory>
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "models/coding_model.h"
-#include "models/nn/arch/row_lstm/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "models/nn/batched_coding_model.h"
 
 namespace pixelzip::models::nn {
 
-class TorchPass;
-
-class PixelRnnCodingModel : public CodingModel {
+// M: the integer model (M::shape a PixelRnnShape, M::tables); CpuEngine: its incremental engine,
+// CpuEngine(model, width) and Evaluate(q, height, y, x, params) with the pixels in raster order.
+// Instantiated for the Row LSTM and the Diagonal BiLSTM only (coding_model.cpp).
+template <class M, class CpuEngine>
+class PixelRnnCodingModel : public BatchedCodingModel<M> {
  public:
-  const ModelIdentity& Identity() const override { return identity_; }
-  pixelzip::Order Order() const override { return pixelzip::Order::kRaster; }
-  bool SupportsChannels(uint32_t channels) const override { return int(channels) == shape().channels; }
   void Encode(const PlaneView& image, SymbolSink& sink, const Progress& progress) const override;
   void Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const override;
   // Mixture parameters of every pixel of `image`, [H][W][P], computed by `engine`.
-  std::vector<int16_t> AllParams(const PlaneView& image, EngineKind engine) const;
+  std::vector<int16_t> AllParams(const PlaneView& image, Device engine) const;
 
  protected:
-  // One image's incremental CPU engine (pixels in raster order).
-  class PixelEngine {
-   public:
-    virtual ~PixelEngine() = default;
-    virtual void Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) = 0;
-  };
-  template <class Decoder, class Model>
-  class EngineOf final : public PixelEngine {
-   public:
-    EngineOf(const Model& m, int width) : d_(m, width) {}
-    void Evaluate(const int16_t* q, int height, int y, int x, int16_t* params) override { d_.Evaluate(q, height, y, x, params); }
-
-   private:
-    Decoder d_;
-  };
-
-  explicit PixelRnnCodingModel(EngineKind encoder);
-  ~PixelRnnCodingModel() override;
-  virtual const PixelRnnShape& shape() const = 0;
-  virtual const MixtureTables& tables() const = 0;
-  virtual std::unique_ptr<PixelEngine> NewEngine(int width) const = 0;
-
-  ModelIdentity identity_;
-  EngineKind encoder_;
-  std::unique_ptr<TorchPass> torch_;  // the LibTorch engine's whole-image pass; null for kCpu
+  PixelRnnCodingModel(const std::vector<uint8_t>& bytes, const std::string& source, const char* architecture,
+                      Device engine, typename BatchedCodingModel<M>::TorchFactory torch)
+      : BatchedCodingModel<M>(bytes, source, architecture, pixelzip::Order::kRaster, engine, torch) {}
 };
 
 }  // namespace pixelzip::models::nn

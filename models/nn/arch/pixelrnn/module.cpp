@@ -94,7 +94,7 @@ torch::Tensor ExactLstmStep(const torch::Tensor& z, const torch::Tensor& sigmoid
 
 }  // namespace pixelrnn_ops
 
-torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(const torch::Device&)>& make) {
+torch::Device PixelRnnTorchDevice(Device encoder, const std::function<void(const torch::Device&)>& make) {
   const torch::Device device = ExactDevice(encoder);
   TorchGuarded([&] { make(device); });
   return device;

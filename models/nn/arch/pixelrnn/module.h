@@ -12,7 +12,7 @@
 
 #include "models/nn/torch/exact_ops.h"
 #include "models/nn/arch/row_lstm/engine.h"
-#include "models/nn/torch/device.h"  // EngineKind
+#include "pixelzip/types.h"  // Device
 
 namespace pixelzip::models::nn {
 
@@ -73,7 +73,7 @@ struct PixelRnnTensors {
 // For the coding models (arch/pixelrnn/coding_model.h): the LibTorch device of a LibTorch `encoder`, with exact
 // convolutions switched on; throws Error(kUnsupported) for CUDA without a device. `make(device)` then prepares
 // the model's tensors there; LibTorch errors become Error(kInternal).
-torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(const torch::Device&)>& make);
+torch::Device PixelRnnTorchDevice(Device encoder, const std::function<void(const torch::Device&)>& make);
 // Runs `forward` ([1, C, H, W] -> [1, P, H, W]) on q ([H][W][C], 2v - 255, height * width * channels
 // values) on `device` and returns the
 // parameters as [H][W][P]. LibTorch errors become Error(kInternal).

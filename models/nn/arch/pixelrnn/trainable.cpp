@@ -29,10 +29,13 @@ struct DiagonalBiLstmKind {
 };
 
 template <class Kind>
-class PixelRnnTrainable final : public TrainableNetwork {
+class PixelRnnTrainable final : public TrainableOf<typename Kind::Module, RowLstmScales> {
+  using Base = TrainableOf<typename Kind::Module, RowLstmScales>;
+  using Base::model_;
+  using Base::scales_;
+
  public:
-  explicit PixelRnnTrainable(const typename Kind::Shape& s) : model_(s) {}
-  torch::nn::Module& module() override { return *model_; }
+  using Base::Base;
   std::string Describe() const override { return std::string(Kind::kArch) + " (" + model_->shape().ToHyper() + ")"; }
   int mixtures() const override { return model_->shape().mixtures; }
   torch::Tensor Forward(const torch::Tensor& q, bool quantized) override {
@@ -42,20 +45,15 @@ class PixelRnnTrainable final : public TrainableNetwork {
   }
   void Calibrate(const std::vector<torch::Tensor>& batches) override { scales_ = Kind::Calibrate(*model_, batches); }
   bool calibrated() const override { return scales_.residual > 0; }
-  torch::Tensor ScalesTensor() const override { return scales_.ToTensor(); }
   void LoadScales(const torch::Tensor& t) override { scales_ = RowLstmScales::FromTensor(t, model_->shape().layers); }
   std::vector<uint8_t> ExportModelFile() override {
     return ModelFileBytes(Kind::Export(*model_, scales_));
   }
-
- private:
-  typename Kind::Module model_;
-  RowLstmScales scales_;
 };
 
 template <class Kind>
 std::unique_ptr<TrainableNetwork> Make(const std::string& hyper, int channels) {
-  return WithHyperErrors([&] { return std::make_unique<PixelRnnTrainable<Kind>>(Kind::Shape::FromHyper(hyper, channels)); });
+  return MakeFromHyper<PixelRnnTrainable<Kind>, typename Kind::Shape>(hyper, channels);
 }
 
 }  // namespace
