@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     uint32_t head[4];
     if (std::fread(magic, 1, 4, f) != 4 || std::fread(head, 4, 4, f) != 4) return 1;
     pixelzip::adaptive::StageParams q = p;
-    if (head[3] != 0) q.positions = 0;  // multiscale: stream order only
+    const bool v2 = std::memcmp(magic, "PXD2", 4) == 0;  // with positions
+    if (head[3] != 0 && q.positions != 3) q.positions = 0;  // multiscale: stream order, or the models' positions
     pixelzip::adaptive::Stage stage(q, head[0], head[1], head[2]);
     const uint64_t n = uint64_t{head[0]} * head[1] * head[2];
     uint32_t cdf[257];
@@ -52,6 +53,13 @@ int main(int argc, char** argv) {
     double model_bits = 0, stage_bits = 0, decisions = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
+      pixelzip::adaptive::Position where;
+      if (v2) {
+        uint32_t yx[2];
+        uint8_t rest[4];
+        if (std::fread(yx, 4, 2, f) != 2 || std::fread(rest, 1, 4, f) != 4) { std::fprintf(stderr, "short dump\n"); return 1; }
+        if (rest[3]) where = pixelzip::adaptive::Position::At(yx[0], yx[1], rest[0], rest[1], rest[2]);
+      }
       cdf[0] = 0;
       for (int e = 1; e < 256; ++e) cdf[e] = v[e - 1];
       cdf[256] = 65536;
@@ -72,7 +80,7 @@ int main(int argc, char** argv) {
       }
       const double before = stage_bits;
       if (off) continue;
-      stage.Code([&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+      stage.Code(where, [&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
         ++decisions;
         const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
