@@ -653,11 +653,11 @@ void Stage::ReadMultiscaleNeighbours() {
 void Stage::GatherMultiscale() {
   const uint32_t c = channel_;
   const auto [a, b, cc, d, e, f, ref, ref2, ar, br] = nb_;
-  (void)ref2, (void)ar, (void)br;
+  (void)e, (void)f, (void)ref2, (void)ar, (void)br;
   const uint32_t pat = ms_known_ | group_ << 12;
-  ctx_[0] = Hash({20, c, pat, uint32_t(a), uint32_t(b)});
+  ctx_[0] = Hash({20, c, group_, uint32_t((a + b + 1) / 2), ActivityBucket(std::abs(a - b))});
   ctx_[1] = Hash({21, c, pat, uint32_t(a), uint32_t(b), uint32_t(cc), uint32_t(d)});
-  ctx_[2] = Hash({22, c, pat, uint32_t(a), uint32_t(b), uint32_t(cc), uint32_t(d), uint32_t(e), uint32_t(f)});
+  ctx_[2] = Hash({22, c, group_, uint32_t(ms_pred_ / 4), ActivityBucket(ms_act_)});
   if (c > 0) {
     ctx_[4] = Hash({24, c, uint32_t((ms_pred_ + ref - ms_pred_ref_) & 255), ActivityBucket(ms_act_), ActivityBucket(ms_act_ref_)});
   } else {

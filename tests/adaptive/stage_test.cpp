@@ -291,7 +291,8 @@ TEST_P(AdaptiveKind, LowersTheRateOnSyntheticGraphics) {
 
 // In the multiscale order, the neighbours at the grid's spacing that are already coded
 // (positions 3) lower the rate on synthetic graphics against stream order (positions 0),
-// with the same stand-in model.
+// with the same stand-in model (peaked at the channel's previous symbol): by at least
+// 40% (measured: 58-70% with kind 1, 71-84% with kind 2).
 TEST_P(AdaptiveKind, MultiscalePositionsLowerTheRateOnSyntheticGraphics) {
   for (const char* name : {"flat", "text", "screenshot", "palette"}) {
     const Image im = synthetic::Make(name, 96, 80, 3, 11);
@@ -301,7 +302,7 @@ TEST_P(AdaptiveKind, MultiscalePositionsLowerTheRateOnSyntheticGraphics) {
     const auto stream_order = EncodeMultiscale(params, im.pixels, 96, 80, 3, 8);
     params.positions = 3;
     const auto positioned = EncodeMultiscale(params, im.pixels, 96, 80, 3, 8);
-    EXPECT_LT(positioned.stage_bits, 1.0 * stream_order.stage_bits)
+    EXPECT_LT(positioned.stage_bits, 0.6 * stream_order.stage_bits)
         << name << ": " << positioned.stage_bits << " bits with positions, " << stream_order.stage_bits << " without";
   }
 }
