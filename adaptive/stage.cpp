@@ -247,7 +247,7 @@ std::vector<uint8_t> Serialize(const StageParams& p) {
 
 std::string Problem(const StageParams& p) {
   if (p.kind != 1 && p.kind != 2) return "unknown adaptive stage kind " + std::to_string(p.kind);
-  if (p.positions > 2) return "unknown adaptive stage position mode " + std::to_string(p.positions);
+  if (p.positions > 3) return "unknown adaptive stage position mode " + std::to_string(p.positions);
   if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
   if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
   if (p.counter_limit < 1 || p.counter_limit > 1023) return "adaptive stage counter limit " + std::to_string(p.counter_limit);
@@ -282,25 +282,25 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
+  const uint64_t known = params.positions == 3 ? uint64_t{width} * height : 0;
   if (params.kind == 2)
-    return (params.positions >= 1 ? subpixels : 0) +
+    return known + (params.positions >= 1 ? subpixels : 0) +
            (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
            uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
            uint64_t{3} * 2 * 16 * 2;
-  return (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
+  return known + (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
 
-Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels, int wavefront_slope)
-    : params_(params), width_(width), height_(height), channels_(channels), slope_(wavefront_slope) {
+Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels)
+    : params_(params), width_(width), height_(height), channels_(channels) {
   const std::string problem = Problem(params);
   if (!problem.empty()) throw std::invalid_argument(problem);
   if (channels < 1 || channels > 3 || width == 0 || height == 0)
     throw std::invalid_argument("adaptive stage: image must be 1-3 channels and not empty");
-  if (params.positions == 2 && wavefront_slope < 1)
-    throw std::invalid_argument("adaptive stage: the wavefront layout needs a slope >= 1");
   subpixels_ = uint64_t{width} * height * channels;
   if (params.positions >= 1) plane_.assign(subpixels_, 0);
+  if (params.positions == 3) known_.assign(size_t{width} * height, 0);
   const int bits = TableBits(params, subpixels_);
   table_bits_ = bits;
   slot_mask_ = (1u << bits) - 1;
@@ -330,7 +330,6 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
     hits_.assign(size_t{3} * 2 * 16, 1u << 15);
     cands_.assign(size_t{slot_mask_} + 1, 0);
-    GatherLight();
     return;
   }
   weights_.assign(size_t{3} * 8 * kConfBuckets * kInputs, 65536 / 16);
@@ -339,7 +338,29 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   for (size_t s = 0; s < size_t{3} * 256; ++s) weights2_[s * kInputs + kContexts] = 65536;
   InitApm(apm1_, size_t{3} * 256);
   InitApm(apm2_, size_t{3} * 256 * kConfBuckets);
-  Gather();
+}
+
+void Stage::Locate(const Position& where) {
+  placed_ = false;
+  scale_ = group_ = 0;
+  channel_ = static_cast<uint32_t>(index_ % channels_);
+  if (params_.positions == 1) {
+    // Symbol i of the stream is raster subpixel i (whatever the model states: so it was
+    // before the models stated positions, for models with symbols outside the pixels too).
+    if (index_ < subpixels_) {
+      const uint64_t pixel = index_ / channels_;
+      pos_y_ = int64_t(pixel / width_), pos_x_ = int64_t(pixel % width_);
+      placed_ = true;
+    }
+  } else if (params_.positions >= 2) {
+    if (where.pixel && where.y < height_ && where.x < width_ && where.channel < channels_ &&
+        (params_.positions == 3 || index_ < subpixels_)) {
+      pos_y_ = where.y, pos_x_ = where.x;
+      if (params_.positions == 3) channel_ = where.channel, scale_ = where.scale < 31 ? where.scale : 31, group_ = where.group & 3;
+      placed_ = true;
+    }
+  }
+  if (params_.kind == 2) GatherLight(); else Gather();
 }
 
 uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
@@ -347,9 +368,13 @@ uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
 }
 
 void Stage::ReadNeighbours() {
-  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  const uint32_t c = channel_;
+  if (params_.positions == 3 && placed_) {
+    ReadMultiscaleNeighbours();
+    return;
+  }
   int W = 0, N = 0, NW = 0, NE = 0, WW = 0, NN = 0, ref = 0, ref2 = 0, Wr = 0, Nr = 0;
-  if (params_.positions >= 1 && index_ < subpixels_) {
+  if (params_.positions >= 1 && placed_) {
     const int64_t y = pos_y_, x = pos_x_;
     const bool hasW = x > 0, hasN = y > 0;
     const auto at = [&](int64_t yy, int64_t xx, uint32_t cc, int fallback) {
@@ -378,7 +403,11 @@ void Stage::Gather() {
   // The neighbours of symbol index_ and the contexts that do not depend on the model
   // (0, 1, 2, 4), whose slots are prefetched while the model's CDF is searched.
   ReadNeighbours();
-  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
+  if (params_.positions == 3 && placed_) {
+    GatherMultiscale();
+    return;
+  }
+  const uint32_t c = channel_;
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)ref2;
   ctx_[0] = Hash({0, c, uint32_t(W), uint32_t(N)});
@@ -395,15 +424,17 @@ void Stage::Gather() {
 }
 
 uint32_t Stage::StartSymbol(uint32_t outside_mass) {
-  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  channel_ = c;
+  if (gathered_ != index_) Locate(Position{});
   conf_ = ConfidenceBucket(outside_mass);
-  return c;
+  return channel_;
 }
 
 void Stage::Begin(int median, uint32_t outside_mass) {
   const uint32_t c = StartSymbol(outside_mass);
-  if (gathered_ != index_) Gather();
+  if (params_.positions == 3 && placed_) {
+    BeginMultiscale(median);
+    return;
+  }
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)Wr;
   (void)Nr;
@@ -544,10 +575,12 @@ void Stage::Update(int bit) {
 }
 
 void Stage::End(int symbol) {
-  const uint32_t c = static_cast<uint32_t>(index_ % channels_);
-  if (params_.positions >= 1 && index_ < subpixels_) {
-    plane_[(static_cast<size_t>(pos_y_) * width_ + static_cast<size_t>(pos_x_)) * channels_ + c] = static_cast<uint8_t>(symbol);
-    if (c + 1 == channels_) NextPixel();
+  const uint32_t c = channel_;
+  if (placed_) {
+    const size_t pixel = static_cast<size_t>(pos_y_) * width_ + static_cast<size_t>(pos_x_);
+    plane_[pixel * channels_ + c] = static_cast<uint8_t>(symbol);
+    if (!known_.empty()) known_[pixel] = 1;
+    placed_ = false;
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
@@ -564,33 +597,122 @@ void Stage::End(int symbol) {
       seen = (seen & ~uint32_t{8191}) | 1u << 12 | (repeats < 15 ? repeats + 1 : 15) << 8 | uint32_t(symbol);
       cand_entry_[k] = nullptr;
     }
-    GatherLight();
-  } else {
-    Gather();
   }
 }
 
-void Stage::NextPixel() {
-  const int64_t W = width_, H = height_;
-  if (params_.positions == 1) {
-    if (++pos_x_ == W) pos_x_ = 0, ++pos_y_;
-    return;
-  }
-  // Wavefront: the next pixel of line t = x + k y has y + 1; else the first (smallest y)
-  // pixel of the next non-empty line. Past the last pixel nothing is coded any more.
-  if (pos_y_ + 1 < H && pos_x_ - slope_ >= 0) {
-    ++pos_y_, pos_x_ -= slope_;
-    return;
-  }
-  const int64_t last_line = (W - 1) + slope_ * (H - 1);
-  for (int64_t t = pos_x_ + slope_ * pos_y_ + 1; t <= last_line; ++t) {
-    const int64_t y = t - (W - 1) <= 0 ? 0 : (t - (W - 1) + slope_ - 1) / slope_;  // smallest y with x < W
-    if (y < H && t - slope_ * y >= 0) {
-      pos_y_ = y, pos_x_ = t - slope_ * y;
-      return;
-    }
-  }
+// ---- Positions 3: multiscale neighbourhoods ----
+
+namespace {
+// The neighbours looked at, in units of the grid's spacing (dy, dx): the 4 and the 4
+// diagonal neighbours at distance 1, then the 4 at distance 2. Those already coded
+// depend on the group (base: W, N, NW, NE; (even, odd): W, E and the row above;
+// (odd, even): N, S and the 4 diagonals; (odd, odd): all 8).
+constexpr int kMsOffsets[12][2] = {{0, -1}, {0, 1},  {-1, 0}, {1, 0},  {-1, -1}, {-1, 1},
+                                   {1, -1}, {1, 1},  {-2, 0}, {2, 0},  {0, -2},  {0, 2}};
+// Local activity 0-6: 0, 1-2, 3-5, 6-11, 12-23, 24-47, 48+.
+inline uint32_t ActivityBucket(int a) {
+  return uint32_t(a == 0 ? 0 : a <= 2 ? 1 : a <= 5 ? 2 : a <= 11 ? 3 : a <= 23 ? 4 : a <= 47 ? 5 : 6);
 }
+// A difference quantised to 0-6.
+inline uint32_t Q7(int d) { return uint32_t(d < -12 ? 0 : d < -4 ? 1 : d < -1 ? 2 : d <= 1 ? 3 : d <= 4 ? 4 : d <= 12 ? 5 : 6); }
+
+// The prediction from the known neighbours v[] (bits of `known`): the mean of the 4
+// neighbours, or of a known opposite pair, or the median edge detector on W, N, NW
+// (the base image), or the mean of whatever is known; `fallback` when nothing is.
+int MsPredict(const int* v, uint32_t known, int fallback) {
+  if ((known & 0xF) == 0xF) return (v[0] + v[1] + v[2] + v[3] + 2) >> 2;
+  if ((known & 3) == 3) return (v[0] + v[1] + 1) >> 1;
+  if ((known & 0xC) == 0xC) return (v[2] + v[3] + 1) >> 1;
+  if ((known & 0x15) == 0x15) {  // W, N, NW
+    const int W = v[0], N = v[2], NW = v[4];
+    const int lo = std::min(W, N), hi = std::max(W, N);
+    return NW >= hi ? lo : NW <= lo ? hi : W + N - NW;
+  }
+  int sum = 0, n = 0;
+  for (int k = 0; k < 12; ++k)
+    if (known >> k & 1) sum += v[k], ++n;
+  return n > 0 ? (sum + n / 2) / n : fallback;
+}
+
+// max - min of the known neighbours at distance 1 (at distance 2 too when fewer than
+// two are known at distance 1).
+int MsActivity(const int* v, uint32_t known) {
+  const uint32_t near = known & 0xFF;
+  const uint32_t use = __builtin_popcount(near) >= 2 ? near : known;
+  int lo = 255, hi = 0;
+  for (int k = 0; k < 12; ++k)
+    if (use >> k & 1) lo = std::min(lo, v[k]), hi = std::max(hi, v[k]);
+  return hi >= lo ? hi - lo : 0;
+}
+}  // namespace
+
+void Stage::ReadMultiscaleNeighbours() {
+  const uint32_t c = channel_;
+  const int64_t s = int64_t{1} << scale_;
+  const size_t here = static_cast<size_t>(pos_y_) * width_ + static_cast<size_t>(pos_x_);
+  int v[12] = {}, vr[12] = {};
+  uint32_t known = 0;
+  for (int k = 0; k < 12; ++k) {
+    const int64_t yy = pos_y_ + kMsOffsets[k][0] * s, xx = pos_x_ + kMsOffsets[k][1] * s;
+    if (yy < 0 || xx < 0 || yy >= int64_t{height_} || xx >= int64_t{width_}) continue;
+    const size_t pixel = static_cast<size_t>(yy) * width_ + static_cast<size_t>(xx);
+    if (!known_[pixel]) continue;
+    known |= 1u << k;
+    v[k] = plane_[pixel * channels_ + c];
+    if (c > 0) vr[k] = plane_[pixel * channels_ + c - 1];
+  }
+  const int ref = c > 0 ? plane_[here * channels_ + c - 1] : 0;
+  const int ref2 = c > 1 ? plane_[here * channels_] : 0;
+  const int fallback = c > 0 ? ref : last_[c];
+  // The first 6 known neighbours in kMsOffsets order (their meaning is fixed within a
+  // group away from the borders; the pattern of known neighbours is hashed with them).
+  int first[6], firstr[6], n = 0;
+  for (int k = 0; k < 12 && n < 6; ++k)
+    if (known >> k & 1) first[n] = v[k], firstr[n] = vr[k], ++n;
+  for (int i = n; i < 6; ++i) first[i] = i > 0 ? first[i - 1] : fallback, firstr[i] = i > 0 ? firstr[i - 1] : ref;
+  ms_known_ = known;
+  ms_pred_ = MsPredict(v, known, fallback);
+  ms_act_ = MsActivity(v, known);
+  ms_pred_ref_ = c > 0 ? MsPredict(vr, known, ref) : 0;
+  ms_act_ref_ = c > 0 ? MsActivity(vr, known) : 0;
+  nb_ = {first[0], first[1], first[2], first[3], first[4], first[5], ref, ref2, firstr[0], firstr[1]};
+}
+
+void Stage::GatherMultiscale() {
+  const uint32_t c = channel_;
+  const auto [a, b, cc, d, e, f, ref, ref2, ar, br] = nb_;
+  (void)e, (void)f, (void)ref2, (void)ar, (void)br;
+  const uint32_t pat = ms_known_ | group_ << 12;
+  ctx_[0] = Hash({20, c, group_, uint32_t((a + b + 1) / 2), ActivityBucket(std::abs(a - b))});
+  ctx_[1] = Hash({21, c, pat, uint32_t(a), uint32_t(b), uint32_t(cc), uint32_t(d)});
+  ctx_[2] = Hash({22, c, group_, uint32_t(ms_pred_ / 4), ActivityBucket(ms_act_)});
+  if (c > 0) {
+    ctx_[4] = Hash({24, c, uint32_t((ms_pred_ + ref - ms_pred_ref_) & 255), ActivityBucket(ms_act_), ActivityBucket(ms_act_ref_)});
+  } else {
+    ctx_[4] = Hash({24, c, group_, uint32_t(ms_pred_), ActivityBucket(ms_act_)});
+  }
+  for (int i : {0, 1, 2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  gathered_ = index_;
+}
+
+void Stage::BeginMultiscale(int median) {
+  const uint32_t c = channel_;
+  const auto [a, b, cc, d, e, f, ref, ref2, ar, br] = nb_;
+  (void)e, (void)f, (void)ar, (void)br;
+  const uint32_t m = static_cast<uint32_t>(median);
+  ctx_[3] = Hash({3, c, m, uint32_t(conf_)});
+  if (c > 0) {
+    ctx_[5] = Hash({5, c, uint32_t(ref), uint32_t(ref2), m});
+  } else {
+    ctx_[5] = Hash({25, c, m, uint32_t(ms_pred_)});
+  }
+  ctx_[6] = Hash({26, c, group_, m, Q7(a - median), Q7(b - median), Q7(ms_pred_ - median)});
+  ctx_[7] = Hash({27, c, group_, Q7(a - b), c > 0 ? 8 + Q7(ref - ms_pred_ref_) : Q7(cc - d), ActivityBucket(ms_act_),
+                  uint32_t(conf_)});
+  low_parent_ = -1;
+  SelectSlots(-1);
+}
+
 
 // ---- Kind 2: the light stage ----
 
@@ -643,7 +765,7 @@ void Stage::GatherLight() {
   // Neighbours, the contexts that do not depend on the model (2 and 4) and the exact
   // neighbours' candidate entry, prefetched while the model's CDF is searched.
   ReadNeighbours();
-  const uint64_t c = index_ % channels_;
+  const uint64_t c = channel_;
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
   (void)Wr, (void)Nr;
   cand_hash_ = LightHash(21, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26);
@@ -774,6 +896,7 @@ uint64_t Stage::Digest() const {
   };
   bytes(&index_, sizeof index_);
   bytes(plane_.data(), plane_.size());
+  bytes(known_.data(), known_.size());
   bytes(last_.data(), last_.size());
   bytes(tables_.get(), table_slots_ * sizeof(Slot));
   bytes(weights_.data(), weights_.size() * sizeof(int32_t));

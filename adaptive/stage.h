@@ -36,8 +36,12 @@ inline constexpr uint32_t kTotal = 1u << 16;
 // byte layout.
 struct StageParams {
   uint8_t kind = 1;          // 1: 8 MSB-first decisions; 2: the light stage (median-relative decisions)
-  // 0: stream order only (no 2-D neighbours); 1: raster, channels interleaved; 2: the
-  // wavefront layout (lines x + k y, pixels of a line in increasing y; k from the model).
+  // Where the stage finds each symbol's neighbours (docs/format.md section 3.1):
+  // 0: stream order only (no 2-D neighbours); 1: symbol i of the stream is subpixel i of
+  // the image in raster order, channels interleaved; 2: the position the model states
+  // (the wavefront layout); 3: the position the model states with its multiscale grid
+  // and group, the neighbours at the grid's spacing that are already coded (below and
+  // right too), multiscale contexts.
   uint8_t positions = 1;
   uint8_t table_bits = 16;   // log2 of the slots of each context table (10-22), capped by image size
   uint8_t mixer_rate = 5;    // mixer learning rate, 1-255
@@ -58,26 +62,51 @@ int32_t StretchRatio(uint32_t a, uint32_t b);
 // 2^16 / (1 + 2^(-x / 256)) from the table, clamped to [1, 2^16 - 1]; x clamped to +-4095.
 uint32_t Squash(int32_t x);
 
+// Where a symbol sits (the models' SymbolPosition, models/coding_model.h).
+struct Position {
+  uint32_t y = 0, x = 0, channel = 0;
+  uint8_t scale = 0;  // multiscale: the grid's spacing is 2^scale
+  uint8_t group = 0;  // multiscale: 0 the base image, 1-3 the groups (even, odd), (odd, even), (odd, odd)
+  bool pixel = false;  // false: the symbol codes no pixel (or its position is not known)
+
+  static Position At(uint32_t y, uint32_t x, uint32_t channel, uint8_t scale = 0, uint8_t group = 0) {
+    Position p;
+    p.y = y, p.x = x, p.channel = channel, p.scale = scale, p.group = group, p.pixel = true;
+    return p;
+  }
+};
+
 class Stage {
  public:
   // Bytes a Stage with these parameters allocates for this image (for decoder limits).
   static uint64_t MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
 
   // REQUIRES: Problem(params) empty; channels 1-3 (the colour channels, interleaved).
-  // width, height >= 1; wavefront_slope >= 1 when params.positions == 2 (the layout's k).
-  // Throws std::invalid_argument otherwise.
-  Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels, int wavefront_slope = 0);
+  // width, height >= 1. Throws std::invalid_argument otherwise.
+  Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels);
 
-  // Codes one symbol. `at(edge)` is the model's CDF (0 <= edge <= 256); values are
+  // Codes one symbol at `where` (positions 2 and 3 read its neighbours there and keep
+  // the symbol there; positions 0 and 1 do not need it; a position outside the image,
+  // or of a channel >= channels, counts as no position). `at(edge)` is the model's CDF (0 <= edge <= 256); values are
   // clamped to [0, 2^16] and a non-increasing CDF is tolerated (the refined decisions
   // keep their guarantees whatever `at` returns). `coder(lo, hi, p1)` codes or decodes
   // one decision whose bit 1 means "the symbol is in [lo, hi)" (0 <= lo < hi <= 256;
   // an encoder returns lo <= symbol && symbol < hi) and has probability p1 / 2^16,
   // 1 <= p1 <= 2^16 - 1, and returns the bit. Returns the symbol (0-255).
   template <class At, class Coder>
-  int Code(const At& at, Coder&& coder) {
+  int Code(const Position& where, const At& at, Coder&& coder) {
+    Locate(where);
     return params_.kind == 2 ? CodeLight(at, coder) : CodeBinary(at, coder);
   }
+  // The same without a position (a symbol that codes no pixel).
+  template <class At, class Coder>
+  int Code(const At& at, Coder&& coder) {
+    return Code(Position{}, at, coder);
+  }
+  // Low level: the position of the next symbol; reads its neighbours, hashes the
+  // contexts that do not depend on the model and prefetches their slots. Begin and
+  // BeginLight call it with no position when it was not called for this symbol.
+  void Locate(const Position& where);
 
   // FNV-1a of the whole adaptive state (tests: encoder == decoder).
   uint64_t Digest() const;
@@ -119,14 +148,16 @@ class Stage {
   };
 
   uint8_t Pixel(int64_t y, int64_t x, uint32_t c) const;
-  // Moves (pos_y_, pos_x_) to the next pixel of the stream's layout (positions 1 and 2).
-  void NextPixel();
+  // Positions 3: the neighbours of the current position at the grid's spacing.
+  void ReadMultiscaleNeighbours();
+  void GatherMultiscale();
+  void BeginMultiscale(int median);
   void SelectSlots(int high_nibble);
   // Begin's and BeginLight's first step: sets channel_ and conf_ for symbol index_ and
   // returns its channel.
   uint32_t StartSymbol(uint32_t outside_mass);
   // Reads the neighbours of symbol index_ into nb_, hashes the contexts that do not
-  // depend on the model and prefetches their slots (after each End).
+  // depend on the model and prefetches their slots (Locate).
   void Gather();
   // The neighbours of symbol index_ into nb_ (both kinds).
   void ReadNeighbours();
@@ -146,9 +177,16 @@ class Stage {
   uint32_t width_, height_, channels_;
   uint64_t subpixels_;
   uint64_t index_ = 0;
-  int64_t slope_ = 0;                   // positions 2: the wavefront's k
-  int64_t pos_y_ = 0, pos_x_ = 0;       // positions 1, 2: the pixel of the current symbol
+  int64_t pos_y_ = 0, pos_x_ = 0;       // positions 1-3: the pixel of the current symbol
+  bool placed_ = false;                 // the current symbol has a pixel (pos_y_, pos_x_, channel_)
+  uint32_t scale_ = 0, group_ = 0;      // positions 3: the current symbol's grid and group
   std::vector<uint8_t> plane_;          // the symbols coded so far, at their positions
+  std::vector<uint8_t> known_;          // positions 3: 1 for every pixel coded so far
+  // Positions 3: which of the 12 neighbours (kMsOffsets) are known, the local
+  // prediction, activity and pattern of the current symbol (and of channel - 1 at the
+  // same neighbours).
+  uint32_t ms_known_ = 0;
+  int ms_pred_ = 0, ms_act_ = 0, ms_pred_ref_ = 0, ms_act_ref_ = 0;
   std::array<uint8_t, 3> last_{};       // stream mode: previous symbol of each channel
   uint32_t slot_mask_;
   int table_bits_;

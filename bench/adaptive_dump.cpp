@@ -3,8 +3,9 @@
 // so that adaptive_sim can try stage parameters without running the network again.
 //   adaptive_dump OUT.dump raster|multiscale (png FILE X Y W H | synth NAME W H SEED [grey])
 // OUT "-measure" prints the model's and the stage's bits per subpixel instead (one pass).
-// Dump layout: "PXD1", u32 width, height, channels, order; then per subpixel in coding
-// order 255 u16 (cdf(1) .. cdf(255)) and one u8 symbol. OUT ending in .png writes the
+// Dump layout: "PXD2", u32 width, height, channels, order; then per subpixel in coding
+// order 255 u16 (cdf(1) .. cdf(255)), one u8 symbol and its position: u32 y, x, u8
+// channel, scale, group, pixel (models::SymbolPosition). OUT ending in .png writes the
 // (cropped or synthetic) image itself as a level-9 PNG instead.
 #include <chrono>
 #include <cmath>
@@ -25,13 +26,17 @@ using namespace pixelzip;
 class DumpSink final : public models::SymbolSink {
  public:
   explicit DumpSink(std::FILE* f) : f_(f) {}
-  void Put(const models::SubpixelCdf& cdf, int symbol) override {
+  void Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) override {
     uint16_t v[256];
     for (int e = 1; e < 256; ++e) v[e - 1] = static_cast<uint16_t>(cdf.At(e));
     v[255] = static_cast<uint16_t>(symbol);
     std::fwrite(v, 2, 255, f_);
     const uint8_t s = static_cast<uint8_t>(symbol);
     std::fwrite(&s, 1, 1, f_);
+    const uint32_t yx[2] = {at.y, at.x};
+    const uint8_t rest[4] = {uint8_t(at.channel), at.scale, at.group, uint8_t(at.pixel ? 1 : 0)};
+    std::fwrite(yx, 4, 2, f_);
+    std::fwrite(rest, 1, 4, f_);
   }
 
  private:
@@ -42,10 +47,12 @@ class DumpSink final : public models::SymbolSink {
 class MeasureSink final : public models::SymbolSink {
  public:
   explicit MeasureSink(adaptive::Stage& stage) : stage_(stage) {}
-  void Put(const models::SubpixelCdf& cdf, int symbol) override {
+  void Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) override {
     model_bits += 16 - std::log2(double(cdf.At(symbol + 1) - cdf.At(symbol)));
     const auto start = std::chrono::steady_clock::now();
-    stage_.Code([&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
+    const adaptive::Position where =
+        at.pixel ? adaptive::Position::At(at.y, at.x, at.channel, at.scale, at.group) : adaptive::Position{};
+    stage_.Code(where, [&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
       const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
       stage_bits += 16 - std::log2(double(bit ? p1 : adaptive::kTotal - p1));
       return bit;
@@ -95,7 +102,7 @@ int main(int argc, char** argv) {
     view.data = im.pixels.data();
     if (out == "-measure") {
       adaptive::StageParams params;  // the codec's defaults (codec.cpp, DefaultStageParams)
-      params.positions = order == Order::kRaster ? 1 : 0;
+      params.positions = order == Order::kRaster ? 1 : 3;
       adaptive::Stage stage(params, im.width, im.height, im.channels);
       MeasureSink sink(stage);
       const auto start = std::chrono::steady_clock::now();
@@ -110,7 +117,7 @@ int main(int argc, char** argv) {
     std::FILE* f = std::fopen(out.c_str(), "wb");
     if (!f) throw std::runtime_error("cannot write " + out);
     const uint32_t head[4] = {im.width, im.height, im.channels, static_cast<uint32_t>(order)};
-    std::fwrite("PXD1", 1, 4, f);
+    std::fwrite("PXD2", 1, 4, f);
     std::fwrite(head, 4, 4, f);
     DumpSink sink(f);
     model->Encode(view, sink, {});

@@ -3,7 +3,8 @@
 // in bits per subpixel (-log2 of each coded frequency / 2^16).
 // With activity=1 it also prints, for raster dumps, the bits by local activity
 // |W - NW| + |N - NW| + |NE - N| (same channel) in buckets.
-//   adaptive_sim [key=value ...] DUMP...   keys: activity kind positions table_bits mixer_rate counter_limit apm_rate off
+// With groups=1 it prints, for multiscale dumps with positions, the bits by group and grid scale.
+//   adaptive_sim [key=value ...] DUMP...   keys: activity groups kind positions table_bits mixer_rate counter_limit apm_rate off
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
   constexpr int kBuckets = 7;  // activity 0, 1-2, 3-5, 6-11, 12-23, 24-47, 48+
   double b_n[kBuckets] = {}, b_model[kBuckets] = {}, b_stage[kBuckets] = {};
   double total_model = 0, total_stage = 0, total_n = 0;
+  bool by_group = false;  // multiscale dumps with positions: bits by group and grid scale
+  double g_n[12] = {}, g_model[12] = {}, g_stage[12] = {};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const size_t eq = a.find('=');
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
       else if (k == "apm_rate") p.apm_rate = uint8_t(v);
       else if (k == "off") off = v != 0;
       else if (k == "activity") activity = v != 0;
+      else if (k == "groups") by_group = v != 0;
       else { std::fprintf(stderr, "unknown key %s\n", k.c_str()); return 2; }
       continue;
     }
@@ -42,7 +46,8 @@ int main(int argc, char** argv) {
     uint32_t head[4];
     if (std::fread(magic, 1, 4, f) != 4 || std::fread(head, 4, 4, f) != 4) return 1;
     pixelzip::adaptive::StageParams q = p;
-    if (head[3] != 0) q.positions = 0;  // multiscale: stream order only
+    const bool v2 = std::memcmp(magic, "PXD2", 4) == 0;  // with positions
+    if (head[3] != 0 && q.positions != 3) q.positions = 0;  // multiscale: stream order, or the models' positions
     pixelzip::adaptive::Stage stage(q, head[0], head[1], head[2]);
     const uint64_t n = uint64_t{head[0]} * head[1] * head[2];
     uint32_t cdf[257];
@@ -52,6 +57,13 @@ int main(int argc, char** argv) {
     double model_bits = 0, stage_bits = 0, decisions = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
+      pixelzip::adaptive::Position where;
+      if (v2) {
+        uint32_t yx[2];
+        uint8_t rest[4];
+        if (std::fread(yx, 4, 2, f) != 2 || std::fread(rest, 1, 4, f) != 4) { std::fprintf(stderr, "short dump\n"); return 1; }
+        if (rest[3]) where = pixelzip::adaptive::Position::At(yx[0], yx[1], rest[0], rest[1], rest[2]);
+      }
       cdf[0] = 0;
       for (int e = 1; e < 256; ++e) cdf[e] = v[e - 1];
       cdf[256] = 65536;
@@ -72,13 +84,17 @@ int main(int argc, char** argv) {
       }
       const double before = stage_bits;
       if (off) continue;
-      stage.Code([&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+      stage.Code(where, [&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
         ++decisions;
         const int bit = (lo <= sym && sym < hi) ? 1 : 0;
         stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
         return bit;
       });
       if (bucket >= 0) b_stage[bucket] += stage_bits - before;
+      if (by_group && where.pixel) {
+        const int gi = where.group * 3 + (where.scale < 2 ? where.scale : 2);
+        g_n[gi] += 1, g_model[gi] += mb, g_stage[gi] += stage_bits - before;
+      }
     }
     std::fclose(f);
     std::printf("%-40s model %.4f stage %.4f (%+.2f%%) decisions/subpixel %.2f\n", a.c_str(), model_bits / n,
@@ -89,6 +105,13 @@ int main(int argc, char** argv) {
   }
   std::printf("TOTAL model %.4f stage %.4f (%+.2f%%)\n", total_model / total_n, total_stage / total_n,
               100 * (total_stage / total_model - 1));
+  if (by_group) {
+    std::printf("group scale  share  model_bpsp  stage_bpsp\n");
+    for (int gi = 0; gi < 12; ++gi)
+      if (g_n[gi] > 0)
+        std::printf("%5d %5s %6.1f%%  %9.4f  %9.4f\n", gi / 3, gi % 3 == 2 ? "2+" : gi % 3 ? "1" : "0",
+                    100 * g_n[gi] / total_n, g_model[gi] / g_n[gi], g_stage[gi] / g_n[gi]);
+  }
   if (activity) {
     const char* names[kBuckets] = {"0", "1-2", "3-5", "6-11", "12-23", "24-47", "48+"};
     double all = 0;

@@ -19,7 +19,7 @@ using namespace pixelzip::models::nn;
 
 class NullSink : public SymbolSink {
  public:
-  void Put(const SubpixelCdf&, int) override { ++n; }
+  void Put(const SymbolPosition&, const SubpixelCdf&, int) override { ++n; }
   long n = 0;
 };
 

@@ -129,13 +129,13 @@ class LazyZeroBuffer {
 };
 
 // The stage parameters new streams record (tuned on held-out photos-train crops and
-// synthetic graphics, never on Kodak). Raster and wavefront streams give the stage 2-D
-// positions; multiscale streams visit pixels in another order, so the stage sees stream
-// order only.
+// synthetic graphics, never on Kodak). Raster streams give the stage raster positions,
+// wavefront streams the models' positions, multiscale streams the models' positions with
+// their grid and group (docs/format.md section 3.1).
 adaptive::StageParams DefaultStageParams(uint8_t order_byte, uint8_t kind) {
   adaptive::StageParams p;
   p.kind = kind;
-  p.positions = order_byte == codec::kOrderRasterWavefront ? 2 : order_byte == uint8_t(Order::kRaster) ? 1 : 0;
+  p.positions = order_byte == codec::kOrderRasterWavefront ? 2 : order_byte == uint8_t(Order::kRaster) ? 1 : 3;
   return p;
 }
 
@@ -218,8 +218,7 @@ Candidate EncodeWithModel(const Image& image, const Header& base, const models::
   if (adaptive) {
     const adaptive::StageParams params = DefaultStageParams(h.order, adaptive_kind);
     h.stage = adaptive::Serialize(params);
-    stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
-                                              model.WavefrontSlope());
+    stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels);
     adaptive_sink = std::make_unique<codec::AdaptiveSymbolSink>(encoder, *stage);
   }
   models::SymbolSink& colour_sink = adaptive_sink ? static_cast<models::SymbolSink&>(*adaptive_sink) : sink;
@@ -407,7 +406,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
     if (!h.stage.empty()) {  // ReadHeader checked the record (and positions 2 only with order 2)
       stage = std::make_unique<adaptive::Stage>(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height,
-                                                colour_channels, model->WavefrontSlope());
+                                                colour_channels);
       adaptive_source = std::make_unique<codec::AdaptiveSymbolSource>(decoder, *stage);
     }
     models::SymbolSource& colour_source =

@@ -277,12 +277,12 @@ std::vector<uint8_t> EncodePalette(const Image& image, const std::vector<uint8_t
   const size_t n = palette.size() / c, pixels = size_t{image.width} * image.height;
   entropy::RangeEncoder encoder;
   RangeSymbolSink sink(encoder);
-  sink.Put(UniformCdf(), static_cast<int>(n - 1));
+  sink.Put(models::SymbolPosition::None(), UniformCdf(), static_cast<int>(n - 1));
   std::vector<models::AdaptiveFrequencies> tables(c);
   for (size_t j = 0; j < n; ++j) {
     for (uint32_t k = 0; k < c; ++k) {
       const int delta = (palette[j * c + k] - (j ? palette[(j - 1) * c + k] : 0)) & 255;
-      sink.Put(tables[k], delta);
+      sink.Put(models::SymbolPosition::None(), tables[k], delta);
       tables[k].Update(delta);
     }
   }
@@ -311,12 +311,12 @@ void DecodePalette(const uint8_t* payload, size_t size, const adaptive::StagePar
                    uint32_t height, uint32_t c, uint8_t* pixels) {
   entropy::RangeDecoder decoder(payload, size);
   RangeSymbolSource source(decoder);
-  const size_t n = static_cast<size_t>(source.Get(UniformCdf())) + 1;
+  const size_t n = static_cast<size_t>(source.Get(models::SymbolPosition::None(), UniformCdf())) + 1;
   std::vector<uint8_t> palette(n * c);
   std::vector<models::AdaptiveFrequencies> tables(c);
   for (size_t j = 0; j < n; ++j) {
     for (uint32_t k = 0; k < c; ++k) {
-      const int delta = source.Get(tables[k]);
+      const int delta = source.Get(models::SymbolPosition::None(), tables[k]);
       tables[k].Update(delta);
       palette[j * c + k] = static_cast<uint8_t>((j ? palette[(j - 1) * c + k] : 0) + delta);
     }

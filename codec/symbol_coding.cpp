@@ -9,7 +9,7 @@
 
 namespace pixelzip::codec {
 
-void RangeSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
+void RangeSymbolSink::Put(const models::SymbolPosition&, const models::SubpixelCdf& cdf, int symbol) {
   if (symbol < 0 || symbol >= models::kSymbols)
     throw Error(ErrorCode::kInternal, "model coded symbol " + std::to_string(symbol) + ", outside 0-255");
   const uint32_t lo = cdf.At(symbol);
@@ -22,7 +22,7 @@ void RangeSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
   bits_ += models::kCdfBits - std::log2(static_cast<double>(hi - lo));
 }
 
-int RangeSymbolSource::Get(const models::SubpixelCdf& cdf) {
+int RangeSymbolSource::Get(const models::SymbolPosition&, const models::SubpixelCdf& cdf) {
   try {
     return decoder_.DecodeWithCallable([&cdf](int edge) { return cdf.At(edge); }, models::kSymbols);
   } catch (const entropy::DecodeError& e) {
@@ -30,10 +30,10 @@ int RangeSymbolSource::Get(const models::SubpixelCdf& cdf) {
   }
 }
 
-void AdaptiveSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
+void AdaptiveSymbolSink::Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) {
   if (symbol < 0 || symbol >= models::kSymbols)
     throw Error(ErrorCode::kInternal, "model coded symbol " + std::to_string(symbol) + ", outside 0-255");
-  stage_.Code([&cdf](int edge) { return cdf.At(edge); },
+  stage_.Code(StagePosition(at), [&cdf](int edge) { return cdf.At(edge); },
               [&](int lo, int hi, uint32_t p1) {
                 const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
                 encoder_.EncodeBit(bit, adaptive::kTotal - p1);
@@ -42,9 +42,9 @@ void AdaptiveSymbolSink::Put(const models::SubpixelCdf& cdf, int symbol) {
               });
 }
 
-int AdaptiveSymbolSource::Get(const models::SubpixelCdf& cdf) {
+int AdaptiveSymbolSource::Get(const models::SymbolPosition& at, const models::SubpixelCdf& cdf) {
   try {
-    return stage_.Code([&cdf](int edge) { return cdf.At(edge); },
+    return stage_.Code(StagePosition(at), [&cdf](int edge) { return cdf.At(edge); },
                        [this](int, int, uint32_t p1) { return decoder_.DecodeBit(adaptive::kTotal - p1); });
   } catch (const entropy::DecodeError& e) {
     throw Error(ErrorCode::kCorruptInput, std::string("corrupt payload: ") + e.what());
@@ -56,7 +56,7 @@ namespace {
 // 0 -> 0, 255 -> 1, anything else -> 2.
 int AlphaClass(uint8_t a) { return a == 0 ? 0 : a == 255 ? 1 : 2; }
 
-// The one walk over the alpha plane for both directions: `code(table, value)` either
+// The one walk over the alpha plane for both directions: `code(position, table, value)` either
 // codes `value` or fills it in. Neighbours outside the image count as 255.
 template <class CodeFn>
 void WalkAlpha(uint32_t width, uint32_t height, uint32_t channels, uint8_t* pixels, const CodeFn& code,
@@ -72,7 +72,7 @@ void WalkAlpha(uint32_t width, uint32_t height, uint32_t channels, uint8_t* pixe
       const uint8_t up = above ? above[x * channels + a] : 255;
       models::AdaptiveFrequencies& table = tables[3 * AlphaClass(left) + AlphaClass(up)];
       uint8_t& value = line[x * channels + a];
-      code(table, value);
+      code(models::SymbolPosition::At(y, x, a), table, value);
       table.Update(value);
     }
     if (progress) progress(static_cast<double>(y + 1) / height);
@@ -85,19 +85,23 @@ void EncodeAlpha(const Image& image, models::SymbolSink& sink, const Progress& p
   // WalkAlpha writes nothing when coding: `code` only reads the value.
   uint8_t* pixels = const_cast<uint8_t*>(image.pixels.data());
   WalkAlpha(image.width, image.height, image.channels, pixels,
-            [&sink](const models::SubpixelCdf& cdf, uint8_t& v) { sink.Put(cdf, v); }, progress);
+            [&sink](const models::SymbolPosition& at, const models::SubpixelCdf& cdf, uint8_t& v) { sink.Put(at, cdf, v); }, progress);
 }
 
 void DecodeAlpha(Image& image, models::SymbolSource& source, const Progress& progress) {
   WalkAlpha(image.width, image.height, image.channels, image.pixels.data(),
-            [&source](const models::SubpixelCdf& cdf, uint8_t& v) { v = static_cast<uint8_t>(source.Get(cdf)); },
+            [&source](const models::SymbolPosition& at, const models::SubpixelCdf& cdf, uint8_t& v) {
+              v = static_cast<uint8_t>(source.Get(at, cdf));
+            },
             progress);
 }
 
 void DecodeAlphaPlane(uint32_t width, uint32_t height, uint8_t* alpha, models::SymbolSource& source,
                       const Progress& progress) {
   WalkAlpha(width, height, 1, alpha,
-            [&source](const models::SubpixelCdf& cdf, uint8_t& v) { v = static_cast<uint8_t>(source.Get(cdf)); },
+            [&source](const models::SymbolPosition& at, const models::SubpixelCdf& cdf, uint8_t& v) {
+              v = static_cast<uint8_t>(source.Get(at, cdf));
+            },
             progress);
 }
 

@@ -18,7 +18,7 @@ class RangeSymbolSink final : public models::SymbolSink {
   explicit RangeSymbolSink(entropy::RangeEncoder& encoder) : encoder_(encoder) {}
   // REQUIRES: 0 <= symbol < 256 and cdf meets the SubpixelCdf guarantees at `symbol`
   // (checked: pixelzip::Error kInternal names the broken model otherwise).
-  void Put(const models::SubpixelCdf& cdf, int symbol) override;
+  void Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) override;
   double bits() const { return bits_; }
 
  private:
@@ -34,7 +34,7 @@ class RangeSymbolSource final : public models::SymbolSource {
   // `decoder` must outlive the source.
   explicit RangeSymbolSource(entropy::RangeDecoder& decoder) : decoder_(decoder) {}
   // Guarantees: 0 <= result < 256.
-  int Get(const models::SubpixelCdf& cdf) override;
+  int Get(const models::SymbolPosition& at, const models::SubpixelCdf& cdf) override;
 
  private:
   entropy::RangeDecoder& decoder_;
@@ -48,8 +48,9 @@ class AdaptiveSymbolSink final : public models::SymbolSink {
  public:
   // `encoder` and `stage` must outlive the sink.
   AdaptiveSymbolSink(entropy::RangeEncoder& encoder, adaptive::Stage& stage) : encoder_(encoder), stage_(stage) {}
-  // REQUIRES: 0 <= symbol < 256 (pixelzip::Error kInternal otherwise).
-  void Put(const models::SubpixelCdf& cdf, int symbol) override;
+  // REQUIRES: 0 <= symbol < 256 (pixelzip::Error kInternal otherwise). The stage reads
+  // the neighbours at `at` (as its record's positions mode says).
+  void Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) override;
   double bits() const { return bits_; }
 
  private:
@@ -58,12 +59,18 @@ class AdaptiveSymbolSink final : public models::SymbolSink {
   double bits_ = 0;
 };
 
+// The stage's view of a model's symbol position.
+inline adaptive::Position StagePosition(const models::SymbolPosition& at) {
+  if (!at.pixel) return adaptive::Position{};
+  return adaptive::Position::At(at.y, at.x, at.channel, at.scale, at.group);
+}
+
 // Decodes what AdaptiveSymbolSink codes, with a stage in the same state. Throws
 // pixelzip::Error kCorruptInput when the range decoder reports an inconsistent payload.
 class AdaptiveSymbolSource final : public models::SymbolSource {
  public:
   AdaptiveSymbolSource(entropy::RangeDecoder& decoder, adaptive::Stage& stage) : decoder_(decoder), stage_(stage) {}
-  int Get(const models::SubpixelCdf& cdf) override;
+  int Get(const models::SymbolPosition& at, const models::SubpixelCdf& cdf) override;
 
  private:
   entropy::RangeDecoder& decoder_;

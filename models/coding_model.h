@@ -29,12 +29,39 @@ class SubpixelCdf {
   virtual uint32_t At(int edge) const = 0;
 };
 
+// Where a coded symbol sits in the image: every model states it for every symbol, so
+// that what codes the symbols (the adaptive stage) can look at the pixels already coded
+// around it whatever the coding order (docs/format.md section 3.1).
+struct SymbolPosition {
+  uint32_t y = 0, x = 0;  // the pixel: row, column
+  uint32_t channel = 0;   // 0-2 (the colour channels), or the alpha channel's index
+  // Multiscale order: the grid being coded has spacing 2^scale (the base image 2^L, the
+  // groups of level l 2^(l - 1)); 0 in raster order.
+  uint8_t scale = 0;
+  // Multiscale order: 0 the base image, 1-3 the groups (even, odd), (odd, even), (odd, odd)
+  // of a level's spacing-2^scale grid; 0 in raster order.
+  uint8_t group = 0;
+  // False for a symbol that codes no pixel (a class index, a palette entry).
+  bool pixel = true;
+
+  static SymbolPosition At(uint32_t y, uint32_t x, uint32_t channel) {
+    SymbolPosition p;
+    p.y = y, p.x = x, p.channel = channel;
+    return p;
+  }
+  static SymbolPosition None() {
+    SymbolPosition p;
+    p.pixel = false;
+    return p;
+  }
+};
+
 // Where the encoder's symbols go (the codec's range encoder behind it).
 class SymbolSink {
  public:
   virtual ~SymbolSink() = default;
   // REQUIRES: 0 <= symbol < 256.
-  virtual void Put(const SubpixelCdf& cdf, int symbol) = 0;
+  virtual void Put(const SymbolPosition& at, const SubpixelCdf& cdf, int symbol) = 0;
 };
 
 // Where the decoder's symbols come from (the codec's range decoder behind it).
@@ -42,8 +69,8 @@ class SymbolSink {
 class SymbolSource {
  public:
   virtual ~SymbolSource() = default;
-  // Returns the symbol s with cdf.At(s) <= target < cdf.At(s + 1).
-  virtual int Get(const SubpixelCdf& cdf) = 0;
+  // Returns the symbol s with cdf.At(s) <= target < cdf.At(s + 1). `at` as in SymbolSink::Put.
+  virtual int Get(const SymbolPosition& at, const SubpixelCdf& cdf) = 0;
 };
 
 // Interleaved 8-bit pixels of the channels a model codes.

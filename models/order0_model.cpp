@@ -62,7 +62,7 @@ void Order0Model::Encode(const PlaneView& image, SymbolSink& sink, const Progres
     for (uint32_t x = 0; x < image.width; ++x) {
       for (uint32_t c = 0; c < image.channels; ++c) {
         const int v = image.at(y, x, c);
-        sink.Put(tables[c], v);
+        sink.Put(SymbolPosition::At(y, x, c), tables[c], v);
         tables[c].Update(v);
       }
     }
@@ -75,7 +75,7 @@ void Order0Model::Decode(const PlaneView& image, SymbolSource& source, const Pro
   for (uint32_t y = 0; y < image.height; ++y) {
     for (uint32_t x = 0; x < image.width; ++x) {
       for (uint32_t c = 0; c < image.channels; ++c) {
-        const int v = source.Get(tables[c]);
+        const int v = source.Get(SymbolPosition::At(y, x, c), tables[c]);
         image.at(y, x, c) = static_cast<uint8_t>(v);
         tables[c].Update(v);
       }

@@ -159,7 +159,7 @@ double ModelCodeLengthBits(const CodingModel& model, const PlaneView& image) {
   class Counter : public SymbolSink {
    public:
     double bits = 0;
-    void Put(const SubpixelCdf& cdf, int s) override {
+    void Put(const SymbolPosition&, const SubpixelCdf& cdf, int s) override {
       bits -= std::log2(double(cdf.At(s + 1) - cdf.At(s)) / double(kCdfTotal));
     }
   } counter;

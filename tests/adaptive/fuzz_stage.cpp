@@ -1,7 +1,8 @@
 // libFuzzer target: the adaptive stage on model CDFs and symbols taken from the input
 // bytes (any CDF, valid or not). Oracles: every decision's p1 is in [1, 2^16 - 1];
 // decoding the encoder's stream with a fresh stage gives the symbols back, ends cleanly,
-// and leaves the same state (Digest); decoding arbitrary bytes never misbehaves.
+// and leaves the same state (Digest); decoding arbitrary bytes never misbehaves. Every
+// positions mode (0-3) is covered, with positions in and outside the image.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 10) return 0;
   StageParams p;
   p.positions = data[0] & 1;
+  if (data[0] & 4) p.positions += 2;  // 2, 3: the positions below
   p.kind = (data[0] & 2) ? 2 : 1;
   p.table_bits = uint8_t(10 + data[1] % 3);
   p.mixer_rate = uint8_t(data[2] | 1);
@@ -30,13 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size -= 8;
   // Each subpixel takes 1 symbol byte and 1 CDF-shape byte; a shape byte >= 128 reads
   // 16 arbitrary CDF samples from the input (interpolated), others a peaked CDF.
-  struct Sub { std::vector<uint32_t> cdf; int sym; };
+  // Each also gets a position from its bytes: mostly inside the image, in any order and
+  // with repeats, sometimes one row or column outside it or of a channel beyond it.
+  struct Sub { std::vector<uint32_t> cdf; int sym; Position where; };
   std::vector<Sub> subs;
   size_t pos = 0;
   while (pos + 2 <= size && subs.size() < size_t{w} * h * c + 4) {
     Sub s;
     s.sym = data[pos];
     const uint8_t shape = data[pos + 1];
+    const uint32_t i = uint32_t(subs.size());
+    if (shape % 7 != 0)
+      s.where = Position::At((i * 7 + uint32_t(s.sym)) % (h + 1), (i * 3 + shape) % (w + 1), (i + shape / 64) % (c + 1),
+                             uint8_t(shape % 5), uint8_t(s.sym % 5));
     pos += 2;
     s.cdf.assign(257, 0);
     if (shape >= 128 && pos + 32 <= size) {
@@ -57,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Stage enc_stage(p, w, h, c);
   pixelzip::entropy::RangeEncoder enc;
   for (const Sub& s : subs) {
-    const int got = enc_stage.Code([&s](int e) { return s.cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
+    const int got = enc_stage.Code(s.where, [&s](int e) { return s.cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
       PIXELZIP_STAGE_CHECK(p1 >= 1 && p1 < kTotal);
       const int bit = (lo <= s.sym && s.sym < hi) ? 1 : 0;
       enc.EncodeBit(bit, kTotal - p1);
@@ -69,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Stage dec_stage(p, w, h, c);
   pixelzip::entropy::RangeDecoder dec(stream.data(), stream.size());
   for (const Sub& s : subs) {
-    const int got = dec_stage.Code([&s](int e) { return s.cdf[size_t(e)]; },
+    const int got = dec_stage.Code(s.where, [&s](int e) { return s.cdf[size_t(e)]; },
                                    [&](int, int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); });
     PIXELZIP_STAGE_CHECK(got == s.sym);
   }
@@ -80,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pixelzip::entropy::RangeDecoder junk(data, size);
   try {
     for (const Sub& s : subs) {
-      const int got = junk_stage.Code([&s](int e) { return s.cdf[size_t(e)]; },
+      const int got = junk_stage.Code(s.where, [&s](int e) { return s.cdf[size_t(e)]; },
                                       [&](int, int, uint32_t p1) { return junk.DecodeBit(kTotal - p1); });
       PIXELZIP_STAGE_CHECK(got >= 0 && got < 256);
     }

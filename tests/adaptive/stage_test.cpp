@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "adaptive/stage.h"
@@ -14,6 +16,9 @@ namespace {
 
 using test::DecodeImage;
 using test::EncodeImage;
+using test::DecodeMultiscale;
+using test::EncodeMultiscale;
+using test::MultiscaleWalk;
 
 TEST(AdaptiveTables, Log2FixedIsMonotoneAndExactAtPowersOfTwo) {
   for (int e = 0; e < 32; ++e) EXPECT_EQ(Log2Fixed(1u << e), e * 256);
@@ -75,7 +80,7 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
   for (int trial = 0; trial < 80; ++trial) {
     StageParams params;
     params.kind = uint8_t(1 + (trial / 2) % 2);
-    params.positions = uint8_t(trial % 2);
+    params.positions = uint8_t(trial % 4);
     params.mixer_rate = uint8_t(1 + rng() % 255);
     params.counter_limit = uint16_t(1 + rng() % 1023);
     params.apm_rate = uint8_t(1 + rng() % 12);
@@ -99,12 +104,21 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
       }
       symbols[i] = uint8_t(rng() % 4 == 0 ? rng() % 256 : (i > 0 ? symbols[i - 1] : 0));
     }
+    // Random positions: mostly in the image (any order, repeats), some outside it, of a
+    // channel beyond the image's, or none.
+    std::vector<Position> where(n);
+    for (auto& p : where) {
+      const int k = int(rng() % 8);
+      if (k == 0) continue;  // no position
+      p = Position::At(rng() % (w + (k == 1 ? 3 : 0)), rng() % (h + (k == 2 ? 3 : 0)), rng() % (c + (k == 3 ? 2 : 0)),
+                       uint8_t(rng() % 40), uint8_t(rng() % 6));
+    }
     Stage enc_stage(params, w, h, c);
     entropy::RangeEncoder enc;
     for (size_t i = 0; i < n; ++i) {
       const auto& cdf = cdfs[i];
       const int sym = symbols[i];
-      const int got = enc_stage.Code([&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
+      const int got = enc_stage.Code(where[i], [&cdf](int e) { return cdf[size_t(e)]; }, [&](int lo, int hi, uint32_t p1) {
         EXPECT_GE(p1, 1u);
         EXPECT_LE(p1, kTotal - 1);
         EXPECT_TRUE(0 <= lo && lo < hi && hi <= 256) << lo << " " << hi;
@@ -119,7 +133,7 @@ TEST(AdaptiveProperty, RandomCdfsAndContextsKeepTheGuaranteesAndRoundTrip) {
     entropy::RangeDecoder dec(stream.data(), stream.size());
     for (size_t i = 0; i < n; ++i) {
       const auto& cdf = cdfs[i];
-      ASSERT_EQ(dec_stage.Code([&cdf](int e) { return cdf[size_t(e)]; },
+      ASSERT_EQ(dec_stage.Code(where[i], [&cdf](int e) { return cdf[size_t(e)]; },
                                [&](int, int, uint32_t p1) { return dec.DecodeBit(kTotal - p1); }),
                 symbols[i]);
     }
@@ -297,6 +311,45 @@ TEST_P(AdaptiveWholeImage, EncoderAndDecoderStatesAreIdentical) {
   }
 }
 
+// The same in the multiscale order with each symbol's position (positions 3).
+class AdaptiveWholeMultiscaleImage : public ::testing::TestWithParam<ImageCase> {};
+
+TEST_P(AdaptiveWholeMultiscaleImage, EncoderAndDecoderStatesAreIdentical) {
+  const ImageCase k = GetParam();
+  StageParams params;
+  params.positions = k.positions;
+  params.kind = k.kind;
+  for (const std::string& name : synthetic::Names()) {
+    SCOPED_TRACE(name);
+    const Image im = synthetic::Make(name, k.w, k.h, k.c, 3);
+    const auto coded = EncodeMultiscale(params, im.pixels, k.w, k.h, k.c, 6);
+    uint64_t digest = 0;
+    EXPECT_EQ(DecodeMultiscale(params, coded.stream, k.w, k.h, k.c, 6, &digest), im.pixels);
+    EXPECT_EQ(digest, coded.digest);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, AdaptiveWholeMultiscaleImage,
+                         ::testing::Values(ImageCase{1, 1, 1, 3}, ImageCase{1, 1, 3, 3}, ImageCase{7, 5, 1, 3},
+                                           ImageCase{33, 17, 3, 3}, ImageCase{64, 1, 3, 3}, ImageCase{1, 40, 1, 3},
+                                           ImageCase{48, 48, 3, 3}, ImageCase{33, 17, 3, 0}, ImageCase{1, 1, 1, 3, 2},
+                                           ImageCase{1, 1, 3, 3, 2}, ImageCase{7, 5, 1, 3, 2}, ImageCase{33, 17, 3, 3, 2},
+                                           ImageCase{1, 40, 1, 3, 2}, ImageCase{48, 48, 3, 3, 2}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.w) + "x" + std::to_string(info.param.h) + "x" +
+                                  std::to_string(info.param.c) + "_pos" + std::to_string(info.param.positions) +
+                                  "_kind" + std::to_string(info.param.kind);
+                         });
+
+// The multiscale walk visits every pixel once.
+TEST(AdaptiveMultiscaleWalk, VisitsEveryPixelOnce) {
+  for (const auto& [w, h] : {std::pair<uint32_t, uint32_t>{1, 1}, {7, 5}, {33, 17}, {64, 1}, {1, 40}}) {
+    std::vector<int> seen(size_t{w} * h, 0);
+    for (const Position& p : MultiscaleWalk(w, h)) ++seen[size_t{p.y} * w + p.x];
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), int64_t{w} * h) << w << "x" << h;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, AdaptiveWholeImage,
                          ::testing::Values(ImageCase{1, 1, 1, 1}, ImageCase{1, 1, 3, 1}, ImageCase{1, 1, 3, 0},
                                            ImageCase{7, 5, 1, 1}, ImageCase{33, 17, 3, 1}, ImageCase{33, 17, 3, 0},
@@ -320,6 +373,24 @@ TEST_P(AdaptiveKind, LowersTheRateOnSyntheticGraphics) {
     const auto coded = EncodeImage(params, im.pixels, 96, 80, 3, 8);
     EXPECT_LT(coded.stage_bits, 0.5 * coded.model_bits) << name;
     EXPECT_LE(8.0 * coded.stream.size(), coded.stage_bits + 8) << name;  // the coder meets the ideal
+  }
+}
+
+// In the multiscale order, the neighbours at the grid's spacing that are already coded
+// (positions 3) lower the rate on synthetic graphics against stream order (positions 0),
+// with the same stand-in model (peaked at the channel's previous symbol): by at least
+// 40% (measured: 58-70% with kind 1, 71-84% with kind 2).
+TEST_P(AdaptiveKind, MultiscalePositionsLowerTheRateOnSyntheticGraphics) {
+  for (const char* name : {"flat", "text", "screenshot", "palette"}) {
+    const Image im = synthetic::Make(name, 96, 80, 3, 11);
+    StageParams params;
+    params.kind = uint8_t(GetParam());
+    params.positions = 0;
+    const auto stream_order = EncodeMultiscale(params, im.pixels, 96, 80, 3, 8);
+    params.positions = 3;
+    const auto positioned = EncodeMultiscale(params, im.pixels, 96, 80, 3, 8);
+    EXPECT_LT(positioned.stage_bits, 0.6 * stream_order.stage_bits)
+        << name << ": " << positioned.stage_bits << " bits with positions, " << stream_order.stage_bits << " without";
   }
 }
 

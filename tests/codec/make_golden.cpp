@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
+    for (const MultiscaleGolden& g : MultiscaleGoldens()) {
+      const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, MultiscaleOptions(g)).stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+    }
+
     for (const FallbackGolden& g : FallbackGoldens()) {
       const Image image = FallbackGoldenImage(g);
       const pixelzip::EncodeResult r = pixelzip::Encode(image, FallbackOptions());

@@ -76,7 +76,7 @@ TEST(Sha256, KnownAnswer) {
 // Records the symbols and CDFs the model hands out; replays them when decoding.
 class RecordingSink : public SymbolSink {
  public:
-  void Put(const SubpixelCdf& cdf, int symbol) override {
+  void Put(const SymbolPosition&, const SubpixelCdf& cdf, int symbol) override {
     ExpectValidCdf(cdf);
     symbols.push_back(symbol);
   }
@@ -85,7 +85,7 @@ class RecordingSink : public SymbolSink {
 class ReplaySource : public SymbolSource {
  public:
   explicit ReplaySource(const std::vector<int>& s) : symbols(s) {}
-  int Get(const SubpixelCdf& cdf) override {
+  int Get(const SymbolPosition&, const SubpixelCdf& cdf) override {
     ExpectValidCdf(cdf);
     return symbols.at(next++);
   }

@@ -252,6 +252,46 @@ inline EncodeOptions WavefrontOptions(const WavefrontGolden& g) {
   return options;
 }
 
+// Version 2.0 streams in multiscale order (order byte 1) with the adaptive stage given
+// the model's positions (positions 3), coded with the shipped multiscale-pixelcnn-rgb
+// model; same checks as ValidGoldens.
+struct MultiscaleGolden {
+  const char* stem;
+  uint32_t width, height, channels, seed;
+  uint8_t kind = 1;  // the stage's kind
+};
+inline const std::vector<MultiscaleGolden>& MultiscaleGoldens() {
+  static const std::vector<MultiscaleGolden> cases = {
+      {"multiscale3_rgb_16x12", 16, 12, 3, 31},
+      {"multiscale3_rgba_9x7", 9, 7, 4, 32},
+      {"multiscale3_rgb_1x1", 1, 1, 3, 33},
+      {"multiscale3_light_rgb_13x9", 13, 9, 3, 34, 2},
+  };
+  return cases;
+}
+inline EncodeOptions MultiscaleOptions(const MultiscaleGolden& g) {
+  EncodeOptions options;
+  options.model = "multiscale-pixelcnn-rgb";
+  options.order = Order::kMultiscale;
+  options.adaptive = true;
+  options.adaptive_kind = g.kind;
+  return options;
+}
+// Multiscale streams written before the models stated positions (the stage in stream
+// order, positions 0; by pixelzip 78db817's CLI, `compress --order multiscale`): they
+// must decode to their pixels (re-encoding now writes positions 3).
+struct LegacyMultiscaleGolden {
+  const char* stem;
+  uint32_t channels;
+};
+inline const std::vector<LegacyMultiscaleGolden>& LegacyMultiscaleGoldens() {
+  static const std::vector<LegacyMultiscaleGolden> cases = {
+      {"multiscale2_rgb_32x24", 3},
+      {"multiscale2_rgba_21x13", 4},
+  };
+  return cases;
+}
+
 // Version 3.0 streams of the fallback codings (order bytes 3 and 4, docs/format.md section
 // 3.3), written by Encode with every fallback on and the order0-adaptive model, which they
 // beat by far; same checks as ValidGoldens.

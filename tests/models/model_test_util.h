@@ -90,7 +90,7 @@ class RangeSink final : public SymbolSink {
   int64_t symbols = 0;
   bool record_cdfs = false;
   std::vector<uint32_t> cdfs;
-  void Put(const SubpixelCdf& cdf, int s) override {
+  void Put(const SymbolPosition&, const SubpixelCdf& cdf, int s) override {
     if (record_cdfs)
       for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
     encoder.Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
@@ -103,7 +103,7 @@ class RangeSource final : public SymbolSource {
   entropy::RangeDecoder decoder;
   bool record_cdfs = false;
   std::vector<uint32_t> cdfs;
-  int Get(const SubpixelCdf& cdf) override {
+  int Get(const SymbolPosition&, const SubpixelCdf& cdf) override {
     if (record_cdfs)
       for (int e = 0; e <= kSymbols; ++e) cdfs.push_back(cdf.At(e));
     return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);

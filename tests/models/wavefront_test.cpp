@@ -377,7 +377,7 @@ struct Interval { uint32_t lo, hi; };
 class RecordingSink final : public SymbolSink {
  public:
   explicit RecordingSink(entropy::RangeEncoder* enc = nullptr) : enc_(enc) {}
-  void Put(const SubpixelCdf& cdf, int s) override {
+  void Put(const SymbolPosition&, const SubpixelCdf& cdf, int s) override {
     seq.push_back({cdf.At(s), cdf.At(s + 1)});
     if (enc_) enc_->Encode(cdf.At(s), cdf.At(s + 1) - cdf.At(s));
   }
@@ -390,7 +390,7 @@ class RangeSource final : public SymbolSource {
  public:
   explicit RangeSource(const std::vector<uint8_t>& bytes) : decoder(bytes.data(), bytes.size()) {}
   entropy::RangeDecoder decoder;
-  int Get(const SubpixelCdf& cdf) override {
+  int Get(const SymbolPosition&, const SubpixelCdf& cdf) override {
     return decoder.DecodeWithCallable([&](int e) { return cdf.At(e); }, kSymbols);
   }
 };
@@ -491,9 +491,9 @@ TEST(Wavefront, PipelineStopsOnACorruptStream) {
       class Failing final : public SymbolSource {
        public:
         Failing(const std::vector<uint8_t>& b, size_t limit) : src_(b), limit_(limit) {}
-        int Get(const SubpixelCdf& cdf) override {
+        int Get(const SymbolPosition& at, const SubpixelCdf& cdf) override {
           if (count_++ == limit_) throw entropy::DecodeError("test: stream ends");
-          return src_.Get(cdf);
+          return src_.Get(at, cdf);
         }
        private:
         RangeSource src_;

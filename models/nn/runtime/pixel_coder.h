@@ -14,20 +14,28 @@ class MixturePixelCoder {
   MixturePixelCoder(const MixtureTables& tables, int channels, int mixtures) : cdf_(tables, channels, mixtures), channels_(channels) {}
 
   // Codes the channels of pixel (y, x) of `image` under the mixture parameters `params`.
-  void Encode(const PlaneView& image, int y, int x, const int16_t* params, SymbolSink& sink) {
+  // `scale` and `group`: the pixel's multiscale grid and group (SymbolPosition), 0 in raster order.
+  void Encode(const PlaneView& image, int y, int x, const int16_t* params, SymbolSink& sink, int scale = 0,
+              int group = 0) {
+    SymbolPosition at = SymbolPosition::At(uint32_t(y), uint32_t(x), 0);
+    at.scale = uint8_t(scale), at.group = uint8_t(group);
     for (int c = 0; c < channels_; ++c) {
       cdf_.Prepare(params, c, previous_);
       const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-      sink.Put(cdf_, v);
+      at.channel = uint32_t(c);
+      sink.Put(at, cdf_, v);
       previous_[c] = 2 * v - 255;
     }
   }
   // Decodes them into `image` and, when q_out is given, their q = 2v - 255 into q_out[0..channels).
   void Decode(const PlaneView& image, int y, int x, const int16_t* params, SymbolSource& source,
-              int16_t* q_out = nullptr) {
+              int16_t* q_out = nullptr, int scale = 0, int group = 0) {
+    SymbolPosition at = SymbolPosition::At(uint32_t(y), uint32_t(x), 0);
+    at.scale = uint8_t(scale), at.group = uint8_t(group);
     for (int c = 0; c < channels_; ++c) {
       cdf_.Prepare(params, c, previous_);
-      const int v = source.Get(cdf_);
+      at.channel = uint32_t(c);
+      const int v = source.Get(at, cdf_);
       image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
       previous_[c] = 2 * v - 255;
       if (q_out) q_out[c] = int16_t(previous_[c]);

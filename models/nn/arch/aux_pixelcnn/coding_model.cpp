@@ -26,10 +26,19 @@ QPlane GreyPlane(const PlaneView& image) {
 
 int ValueOf(int16_t q) { return (int(q) + 255) / 2; }
 
+// Pixel (y, x) of pyramid level l is image pixel (y 2^l, x 2^l); the smallest level is
+// coded whole (group 0), a larger one its pixels with an odd coordinate (groups 1-3).
+SymbolPosition PyramidPosition(int l, bool all, int y, int x, int c) {
+  SymbolPosition at = SymbolPosition::At(uint32_t(y) << l, uint32_t(x) << l, uint32_t(c));
+  at.scale = uint8_t(l);
+  at.group = all ? 0 : (y & 1) ? ((x & 1) ? 3 : 2) : 1;
+  return at;
+}
+
 // Sums the ideal code length of the symbols put into it.
 class BitCounter final : public SymbolSink {
  public:
-  void Put(const SubpixelCdf& cdf, int symbol) override {
+  void Put(const SymbolPosition&, const SubpixelCdf& cdf, int symbol) override {
     bits += -std::log2(double(cdf.At(symbol + 1) - cdf.At(symbol)) / double(kCdfTotal));
   }
   double bits = 0;
@@ -100,7 +109,7 @@ void EncodeGreyThenColour(const IntAuxGrey& m, const BatchedLocalNet& grey_net, 
     MixtureCdf cdf(m.grey.tables, 1, m.grey.shape.mixtures);
     for (size_t i = 0; i < size_t(W) * H; ++i) {
       cdf.Prepare(&params[i * P], 0, previous);
-      grey_sink.Put(cdf, ValueOf(grey.q[i]));
+      grey_sink.Put(SymbolPosition::At(uint32_t(i / W), uint32_t(i % W), 0), cdf, ValueOf(grey.q[i]));
     }
   }
   if (progress) progress(0.3);
@@ -117,9 +126,9 @@ void EncodeGreyThenColour(const IntAuxGrey& m, const BatchedLocalNet& grey_net, 
         int lo, hi;
         GreyConsistentRange(g, c, coded, &lo, &hi);
         restricted.Restrict(cdf, lo, hi);
-        colour_sink.Put(restricted, v);
+        colour_sink.Put(SymbolPosition::At(uint32_t(i / W), uint32_t(i % W), uint32_t(c)), restricted, v);
       } else {
-        colour_sink.Put(cdf, v);
+        colour_sink.Put(SymbolPosition::At(uint32_t(i / W), uint32_t(i % W), uint32_t(c)), cdf, v);
       }
       previous[c] = 2 * v - 255;
       coded[c] = v;
@@ -154,7 +163,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
       for (int x = 0; x < W; ++x) {
         ev.Evaluate(grey, y, x, params.data());
         cdf.Prepare(params.data(), 0, previous);
-        grey.q[size_t(y) * W + x] = int16_t(2 * source.Get(cdf) - 255);
+        grey.q[size_t(y) * W + x] = int16_t(2 * source.Get(SymbolPosition::At(uint32_t(y), uint32_t(x), 0), cdf) - 255);
       }
   }
   if (progress) progress(0.3);
@@ -171,7 +180,7 @@ void AuxGreyCodingModel::Decode(const PlaneView& image, SymbolSource& source, co
         int lo, hi;
         RangeOrCorrupt(g, c, coded, &lo, &hi);
         restricted.Restrict(cdf, lo, hi);
-        const int v = source.Get(restricted);
+        const int v = source.Get(SymbolPosition::At(uint32_t(y), uint32_t(x), uint32_t(c)), restricted);
         image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
         previous[c] = 2 * v - 255;
         coded[c] = v;
@@ -198,7 +207,7 @@ void AuxPyramidCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   for (int l = 0; l <= L; ++l) levels.push_back(PyramidLevel(full, l));
   int32_t previous[3] = {0, 0, 0};
   auto code_level = [&](const IntLocalPixelCnn& net, const BatchedLocalNet& batched, const QPlane& plane,
-                        const QPlane* aux, bool all) {
+                        const QPlane* aux, bool all, int l) {
     const auto params = batched.Params(plane, aux);
     const int P = net.shape.ParamCount();
     MixtureCdf cdf(net.tables, C, net.shape.mixtures);
@@ -209,15 +218,15 @@ void AuxPyramidCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
         for (int c = 0; c < C; ++c) {
           cdf.Prepare(&params[i * P], c, previous);
           const int v = ValueOf(plane.q[i * C + c]);
-          sink.Put(cdf, v);
+          sink.Put(PyramidPosition(l, all, y, x, c), cdf, v);
           previous[c] = 2 * v - 255;
         }
       }
   };
-  code_level(model_.base, *base_net_, levels[size_t(L)], nullptr, true);
+  code_level(model_.base, *base_net_, levels[size_t(L)], nullptr, true, L);
   for (int l = L - 1; l >= 0; --l) {
     const QPlane aux = UpsampleNearest(levels[size_t(l) + 1], levels[size_t(l)].width, levels[size_t(l)].height);
-    code_level(model_.cond, *cond_net_, levels[size_t(l)], &aux, false);
+    code_level(model_.cond, *cond_net_, levels[size_t(l)], &aux, false, l);
     if (progress) progress(double(L - l) / L);
   }
   if (progress) progress(1.0);
@@ -227,7 +236,7 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
   const int C = int(image.channels), W = int(image.width), H = int(image.height);
   const int L = PyramidLevels(W, H, model_.base_side);
   int32_t previous[3] = {0, 0, 0};
-  auto decode_level = [&](const IntLocalPixelCnn& net, QPlane& plane, const QPlane* aux, bool all) {
+  auto decode_level = [&](const IntLocalPixelCnn& net, QPlane& plane, const QPlane* aux, bool all, int l) {
     LocalPixelCnnCpuEngine ev(net);
     MixtureCdf cdf(net.tables, C, net.shape.mixtures);
     std::vector<int16_t> params(size_t(net.shape.ParamCount()));
@@ -237,7 +246,7 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
         ev.Evaluate(plane, y, x, params.data(), aux);
         for (int c = 0; c < C; ++c) {
           cdf.Prepare(params.data(), c, previous);
-          const int v = source.Get(cdf);
+          const int v = source.Get(PyramidPosition(l, all, y, x, c), cdf);
           previous[c] = 2 * v - 255;
           plane.q[(size_t(y) * plane.width + x) * C + c] = int16_t(previous[c]);
         }
@@ -245,7 +254,7 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
   };
   const int s = 1 << L;
   QPlane cur = EmptyQPlane((W + s - 1) / s, (H + s - 1) / s, C);
-  decode_level(model_.base, cur, nullptr, true);
+  decode_level(model_.base, cur, nullptr, true, L);
   for (int l = L - 1; l >= 0; --l) {
     const int sl = 1 << l;
     QPlane next = EmptyQPlane((W + sl - 1) / sl, (H + sl - 1) / sl, C);
@@ -253,7 +262,7 @@ void AuxPyramidCodingModel::Decode(const PlaneView& image, SymbolSource& source,
       for (int x = 0; x < next.width; x += 2)
         for (int c = 0; c < C; ++c) next.q[(size_t(y) * next.width + x) * C + c] = cur.at(y / 2, x / 2, c);
     const QPlane aux = UpsampleNearest(cur, next.width, next.height);
-    decode_level(model_.cond, next, &aux, false);
+    decode_level(model_.cond, next, &aux, false, l);
     cur = std::move(next);
     if (progress) progress(double(L - l) / L);
   }

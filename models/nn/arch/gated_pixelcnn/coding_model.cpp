@@ -119,7 +119,7 @@ void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class
   const QPlane plane = ToQPlane(image);
   const int W = plane.width, H = plane.height, C = plane.channels, P = model_.shape.ParamCount();
   if (class_index < 0 || class_index >= model_.shape.classes) throw Error(ErrorCode::kInvalidArgument, "class index out of range");
-  if (model_.shape.classes > 1) sink.Put(ClassIndexCdf(model_.shape.classes), class_index);
+  if (model_.shape.classes > 1) sink.Put(SymbolPosition::None(), ClassIndexCdf(model_.shape.classes), class_index);
   MixturePixelCoder coder(model_.tables, C, model_.shape.mixtures);
   if (!torch_) {
     WalkCpu(image, class_index, [&](const int16_t* p, int y, int x) { coder.Encode(image, y, x, p, sink); }, progress);
@@ -140,7 +140,7 @@ void GatedPixelCnnCodingModel::EncodeWithClass(const PlaneView& image, int class
 void GatedPixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   int class_index = 0;
   if (model_.shape.classes > 1) {
-    class_index = source.Get(ClassIndexCdf(model_.shape.classes));
+    class_index = source.Get(SymbolPosition::None(), ClassIndexCdf(model_.shape.classes));
     if (class_index >= model_.shape.classes) throw Error(ErrorCode::kCorruptInput, "class index out of range (corrupt stream)");
   }
   QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));

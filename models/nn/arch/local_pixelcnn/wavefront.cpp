@@ -303,7 +303,7 @@ void LocalPixelCnnCodingModel::EncodeWavefrontWith(const PlaneView& image, Symbo
         for (int c = 0; c < C; ++c) {
           cdf.Prepare(p, c, previous);
           const int v = image.at(uint32_t(px.y), uint32_t(px.x), uint32_t(c));
-          sink.Put(cdf, v);
+          sink.Put(SymbolPosition::At(uint32_t(px.y), uint32_t(px.x), uint32_t(c)), cdf, v);
           previous[c] = 2 * v - 255;
         }
       },
@@ -323,7 +323,7 @@ void LocalPixelCnnCodingModel::DecodeWavefrontWith(const PlaneView& image, Symbo
         int16_t* q = plane.at(px.y, px.x);
         for (int c = 0; c < C; ++c) {
           cdf.Prepare(p, c, previous);
-          const int v = source.Get(cdf);
+          const int v = source.Get(SymbolPosition::At(uint32_t(px.y), uint32_t(px.x), uint32_t(c)), cdf);
           image.at(uint32_t(px.y), uint32_t(px.x), uint32_t(c)) = uint8_t(v);
           previous[c] = 2 * v - 255;
           q[c] = int16_t(previous[c]);
@@ -353,7 +353,7 @@ void LocalPixelCnnCodingModel::EncodeWavefrontBy(const PlaneView& image, SymbolS
       for (int c = 0; c < C; ++c) {
         cdf.Prepare(p, c, previous);
         const int v = image.at(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c));
-        sink.Put(cdf, v);
+        sink.Put(SymbolPosition::At(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c)), cdf, v);
         previous[c] = 2 * v - 255;
       }
     }
@@ -382,7 +382,7 @@ void LocalPixelCnnCodingModel::DecodeWavefrontBy(const PlaneView& image, SymbolS
       int16_t* q = plane.at(pixels[i].y, pixels[i].x);
       for (int c = 0; c < C; ++c) {
         cdf.Prepare(p, c, previous);
-        const int v = source.Get(cdf);
+        const int v = source.Get(SymbolPosition::At(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c)), cdf);
         image.at(uint32_t(pixels[i].y), uint32_t(pixels[i].x), uint32_t(c)) = uint8_t(v);
         previous[c] = 2 * v - 255;
         q[c] = int16_t(previous[c]);

@@ -30,8 +30,9 @@ std::vector<int16_t> MultiscaleCodingModel::GroupParams(const QPlane& plane, int
   return TorchParams(in);  // [hc][wc][P]
 }
 
-// Visits every pixel in coding order: code(params, y, x) must code pixel (y, x) and leave its
-// value in `plane` before returning.
+// Visits every pixel in coding order: code(params, y, x, scale, group) must code pixel (y, x)
+// and leave its value in `plane` before returning; the pixel is on the spacing-2^scale grid, in
+// group 0 (the base image) or 1 + g (group g of a level).
 template <class Visit>
 void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& code, const Progress& progress) const {
   const int W = int(image.width), H = int(image.height), C = int(image.channels), P = model_.shape.ParamCount();
@@ -46,7 +47,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
     for (int bx = 0; bx < base.width; ++bx) {
       ev.Evaluate(base, by, bx, params.data());
       ++base_evaluations_;
-      code(params.data(), by * step, bx * step);
+      code(params.data(), by * step, bx * step, L, 0);
       for (int c = 0; c < C; ++c) base.q[(size_t(by) * base.width + bx) * C + c] = plane.at(by * step, bx * step, c);
     }
   const double total = double(W) * H;
@@ -72,7 +73,7 @@ void MultiscaleCodingModel::Walk(const PlaneView& image, QPlane& plane, Visit&& 
           for (int X = 0; X < wc; ++X) {
             const int64_t x = int64_t(s) * (2 * X + GroupPhaseX(g));
             if (x >= W) break;
-            code(&gp[(size_t(Y - Y0) * wc + X) * P], int(y), int(x));
+            code(&gp[(size_t(Y - Y0) * wc + X) * P], int(y), int(x), l - 1, 1 + g);
             done += 1;
           }
         }
@@ -86,8 +87,8 @@ void MultiscaleCodingModel::Encode(const PlaneView& image, SymbolSink& sink, con
   QPlane plane = ToQPlane(image);
   const int C = plane.channels;
   MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
-  Walk(image, plane, [&](const int16_t* p, int y, int x) {
-    coder.Encode(image, y, x, p, sink);
+  Walk(image, plane, [&](const int16_t* p, int y, int x, int scale, int group) {
+    coder.Encode(image, y, x, p, sink, scale, group);
   }, progress);
 }
 
@@ -95,8 +96,8 @@ void MultiscaleCodingModel::Decode(const PlaneView& image, SymbolSource& source,
   QPlane plane = EmptyQPlane(int(image.width), int(image.height), int(image.channels));
   const int W = plane.width, C = plane.channels;
   MixturePixelCoder coder(model_.tables(), C, model_.shape.mixtures);
-  Walk(image, plane, [&](const int16_t* p, int y, int x) {
-    coder.Decode(image, y, x, p, source, &plane.q[(size_t(y) * W + x) * C]);
+  Walk(image, plane, [&](const int16_t* p, int y, int x, int scale, int group) {
+    coder.Decode(image, y, x, p, source, &plane.q[(size_t(y) * W + x) * C], scale, group);
   }, progress);
 }
 

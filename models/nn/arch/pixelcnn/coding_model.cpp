@@ -47,7 +47,7 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
     // The decoder's computation, the pixels known.
     StepRaster(model_, image, progress, [&](const SoftmaxCdf& cdf, int y, int x, int c) {
       const int v = image.at(uint32_t(y), uint32_t(x), uint32_t(c));
-      sink.Put(cdf, v);
+      sink.Put(SymbolPosition::At(uint32_t(y), uint32_t(x), uint32_t(c)), cdf, v);
       return v;
     });
     return;
@@ -63,7 +63,7 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
       for (int x = 0; x < W; ++x)
         for (int c = 0; c < C; ++c) {
           cdf.Prepare(&logits[(size_t(y - y0) * W + x) * L + size_t(c) * 256]);
-          sink.Put(cdf, image.at(uint32_t(y), uint32_t(x), uint32_t(c)));
+          sink.Put(SymbolPosition::At(uint32_t(y), uint32_t(x), uint32_t(c)), cdf, image.at(uint32_t(y), uint32_t(x), uint32_t(c)));
         }
     if (progress) progress(double(y1) / H);
   }
@@ -71,7 +71,7 @@ void PixelCnnCodingModel::Encode(const PlaneView& image, SymbolSink& sink, const
 
 void PixelCnnCodingModel::Decode(const PlaneView& image, SymbolSource& source, const Progress& progress) const {
   StepRaster(model_, image, progress, [&](const SoftmaxCdf& cdf, int y, int x, int c) {
-    const int v = source.Get(cdf);
+    const int v = source.Get(SymbolPosition::At(uint32_t(y), uint32_t(x), uint32_t(c)), cdf);
     image.at(uint32_t(y), uint32_t(x), uint32_t(c)) = uint8_t(v);
     return v;
   });
