@@ -189,7 +189,15 @@ void DescribeHeader(Io& io, Header& h) {
   io.String8(h.architecture, kMaxArchitectureBytes, "architecture");
   io.Bytes(h.weights_sha256, "weights hash");
   io.U8(h.order, "coding order");
-  io.U8(h.channels, "channels");
+  // TEMPORARY: bits_per_sample travels in the channels byte (container.h) until the 4.0 header.
+  if constexpr (Io::kReading) {
+    io.U8(h.channels, "channels");
+    h.bits_per_sample = (h.channels & kSixteenBitChannelsFlag) != 0 ? 16 : 8;
+    h.channels = static_cast<uint8_t>(h.channels & ~kSixteenBitChannelsFlag);
+  } else {
+    uint8_t channels = static_cast<uint8_t>(h.channels | (h.bits_per_sample == 16 ? kSixteenBitChannelsFlag : 0));
+    io.U8(channels, "channels");
+  }
   io.U32(h.width, "width");
   io.U32(h.height, "height");
   io.U64(h.payload_bytes, "payload length");
@@ -208,6 +216,8 @@ std::string FieldProblem(const Header& h) {
   if (h.order == kOrderPalette && h.stage.empty()) return "palette coding without its adaptive stage record";
   if (h.order == kOrderDeflate && !h.stage.empty()) return "deflate coding with an adaptive stage record";
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
+  if (h.bits_per_sample != 8 && h.bits_per_sample != 16)
+    return "bits per sample " + std::to_string(h.bits_per_sample) + " (allowed 8 or 16)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
   if (!h.stage.empty()) {
@@ -331,7 +341,12 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
   } else if (!h.stage.empty()) {
     return false;
   }
-  return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes);
+  // A 16-bit image (section 3.4): the high bytes decode as an 8-bit image as above, then the
+  // 16-bit image (two bytes a subpixel) is assembled beside it.
+  uint64_t sixteen = 0;
+  if (h.bits_per_sample == 16 && __builtin_mul_overflow(image, uint64_t{2}, &sixteen)) return false;
+  return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes) &&
+         !__builtin_add_overflow(*bytes, sixteen, bytes);
 }
 
 namespace {

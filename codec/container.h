@@ -38,6 +38,9 @@ inline constexpr uint16_t MajorVersionFor(uint8_t order) {
 }
 // The smallest major version that knows this order byte.
 inline constexpr uint16_t MinMajorVersionFor(uint8_t order) { return MajorVersionFor(order); }
+// TEMPORARY (until the compact 4.0 header): a 16-bit stream's channels byte is its channel
+// count plus this flag; readers before it refuse the stream (channel count over 4).
+inline constexpr uint8_t kSixteenBitChannelsFlag = 0x10;
 // Bytes of the header around the architecture string and the extension area.
 inline constexpr size_t kFixedHeaderBytes = 69;
 
@@ -49,9 +52,13 @@ struct Header {
   std::array<uint8_t, 32> weights_sha256{};
   uint8_t order = 0;                    // Order, kOrderRasterWavefront, kOrderDeflate or kOrderPalette
   uint8_t channels = 0;                 // 1-4
+  // 8, or 16: the payload is docs/format.md section 3.4's (the high bytes coded as an 8-bit
+  // image by the fields above, then the low bytes). TEMPORARY serialization until the compact
+  // 4.0 header carries this field: bit 4 of the channels byte (kSixteenBitChannelsFlag).
+  uint8_t bits_per_sample = 8;
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;
-  uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels
+  uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels (2 bytes a subpixel at 16 bits)
   std::vector<uint8_t> stage;           // 2.x only: the adaptive stage record (adaptive::Serialize);
                                         // empty: coded by the model alone
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none

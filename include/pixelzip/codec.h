@@ -74,6 +74,7 @@ struct StreamInfo {
   Layout layout = Layout::kRaster;  // kRaster or kWavefront
   Coding coding = Coding::kModel;   // kModel: `architecture` is the model
   uint32_t width = 0, height = 0, channels = 0;
+  uint32_t bits_per_sample = 8;  // 8, or 16 (the decoded Image's bit_depth)
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;
   uint64_t header_bytes = 0;
