@@ -32,6 +32,24 @@ TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
   }
 }
 
+// 16-bit streams (docs/format.md section 3.4): decode to their 16-bit pixels, re-encode to
+// their bytes.
+TEST(Golden, SixteenBitStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
+  for (const test::SixteenBitGolden& g : test::SixteenBitGoldens()) {
+    SCOPED_TRACE(g.stem);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    ASSERT_EQ(expected.bit_depth, 16u);
+    const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+    EXPECT_EQ(info.bits_per_sample, 16u);
+    EXPECT_EQ(info.coding, g.coding);
+    EXPECT_EQ(Decode(stream), expected);
+    const EncodeResult r = Encode(expected, test::SixteenBitOptions(g));
+    EXPECT_EQ(r.stream, stream) << "the encoder no longer produces the golden bytes";
+    EXPECT_EQ(test::SixteenBitGoldenImage(g), expected);
+  }
+}
+
 TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
   const std::vector<std::string> shipped = ShippedModelNames();
   for (const test::WavefrontGolden& g : test::WavefrontGoldens()) {

@@ -43,6 +43,14 @@ int main(int argc, char** argv) {
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
+    for (const SixteenBitGolden& g : SixteenBitGoldens()) {
+      const Image image = SixteenBitGoldenImage(g);
+      const pixelzip::EncodeResult r = pixelzip::Encode(image, SixteenBitOptions(g));
+      if (r.coding != g.coding) throw std::runtime_error(std::string(g.stem) + ": the encoder chose another coding");
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", r.stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+    }
+
     // Every invalid stream is a damaged copy of the RGB one.
     const ValidGolden& base = ValidGoldens().front();
     const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), Order0Options()).stream;
