@@ -313,9 +313,7 @@ Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOption
 // of a 16-bit stream, whose checksum covers the whole 16-bit image).
 Image DecodeEightBit(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc);
 
-// `allow_deflate` false: never the deflate coding (for the high bytes of a 16-bit image,
-// where order 3 means the 16-bit deflate coding).
-EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options, bool allow_deflate = true);
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options);
 
 // The image's 16-bit rows as the deflate coding of section 3.3 sees them: an 8-bit image of
 // 2 * channels bytes a pixel (PNG's filtering of 16-bit rows, bpp = 2 * channels).
@@ -335,7 +333,7 @@ bool UseFallbacks(const EncodeOptions& options) {
 // A 16-bit image (docs/format.md section 3.4): the high bytes coded as the 8-bit image they
 // form (every choice of EncodeEightBit), then the low-byte section.
 EncodeResult EncodeSixteenBit(const Image& image, const EncodeOptions& options) {
-  EncodeResult result = EncodeEightBit(codec::HighBytes(image), options, false);
+  EncodeResult result = EncodeEightBit(codec::HighBytes(image), options);
   Limits unlimited;
   unlimited.max_width = unlimited.max_height = unlimited.max_pixels = unlimited.max_memory_bytes = ~uint64_t{0};
   size_t header_bytes = 0;
@@ -354,8 +352,10 @@ EncodeResult EncodeSixteenBit(const Image& image, const EncodeOptions& options) 
   if (UseFallbacks(options)) {
     const Image bytes = AsBytes(image);
     if (!codec::DeflateCannotWin(bytes, result.stream.size())) {
-      Candidate deflate = FallbackCandidate(BaseHeader(image, options, nullptr), Coding::kDeflate,
-                                            codec::EncodeDeflate(bytes));
+      std::vector<uint8_t> payload16 = {codec::kSixteenBitDeflate};
+      const std::vector<uint8_t> zlib = codec::EncodeDeflate(bytes);
+      payload16.insert(payload16.end(), zlib.begin(), zlib.end());
+      Candidate deflate = FallbackCandidate(BaseHeader(image, options, nullptr), Coding::kDeflate, std::move(payload16));
       deflate.header.bits_per_sample = 16;
       if (deflate.Bytes() <= result.stream.size()) {
         result.stream = codec::WriteHeader(deflate.header);
@@ -370,10 +370,14 @@ EncodeResult EncodeSixteenBit(const Image& image, const EncodeOptions& options) 
 }
 
 Image DecodeSixteenBit(const Header& h, const uint8_t* payload, const DecodeOptions& options) {
-  if (h.order == codec::kOrderDeflate) {  // the 16-bit rows deflated: bytes as an image of 2 * channels
+  if (h.payload_bytes > 0 && payload[0] == codec::kSixteenBitDeflate) {
+    // The 16-bit rows deflated: bytes as an image of 2 * channels.
+    if (h.order != codec::kOrderDeflate)
+      throw Error(ErrorCode::kCorruptInput, "16-bit payload: deflate layout in a stream of order " + std::to_string(h.order));
     Header bytes = h;
     bytes.channels = static_cast<uint8_t>(2 * h.channels);
-    Image image = DecodeFallback(bytes, payload, options, true);
+    bytes.payload_bytes = h.payload_bytes - 1;
+    Image image = DecodeFallback(bytes, payload + 1, options, true);
     image.channels = h.channels;
     image.bit_depth = 16;
     return image;
@@ -403,7 +407,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
 }
 
 namespace {
-EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options, bool allow_deflate) {
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options) {
   {
     if (options.order != Order::kRaster && options.order != Order::kMultiscale)
       throw Error(ErrorCode::kInvalidArgument, "unknown coding order");
@@ -444,7 +448,7 @@ EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options, bo
                         options.progress));
     // Deflate last to compute, first in order: on large rows (photos) skipped when a level-6
     // pass is over a tenth larger than the best (level 9 there costs about 0.6 s per Kodak image).
-    if (fallback && allow_deflate) {
+    if (fallback) {
       uint64_t best_bytes = candidates.front().Bytes();
       for (const Candidate& c : candidates) best_bytes = std::min<uint64_t>(best_bytes, c.Bytes());
       if (!codec::DeflateCannotWin(image, best_bytes))

@@ -309,7 +309,7 @@ Image DecodeLowBytes(const Image& high, const uint8_t* data, size_t size) {
 }
 
 std::vector<uint8_t> SixteenBitPayload(const uint8_t* high, size_t high_bytes, const std::vector<uint8_t>& low) {
-  std::vector<uint8_t> out;
+  std::vector<uint8_t> out = {kSixteenBitSplit};
   uint64_t v = high_bytes;
   do {
     out.push_back(static_cast<uint8_t>((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
@@ -321,8 +321,9 @@ std::vector<uint8_t> SixteenBitPayload(const uint8_t* high, size_t high_bytes, c
 }
 
 void SplitSixteenBitPayload(const uint8_t* data, size_t size, size_t* high_offset, uint64_t* high_bytes) {
+  if (size == 0 || data[0] != kSixteenBitSplit) Corrupt("16-bit payload: unknown layout byte");
   uint64_t v = 0;
-  size_t pos = 0;
+  size_t pos = 1;
   for (int shift = 0;; shift += 7) {
     if (pos >= size) Corrupt("16-bit payload ends inside the high-byte length");
     if (shift > 63) Corrupt("16-bit payload: high-byte length too long");
@@ -330,7 +331,7 @@ void SplitSixteenBitPayload(const uint8_t* data, size_t size, size_t* high_offse
     if (shift == 63 && (b & 0x7e) != 0) Corrupt("16-bit payload: high-byte length over 2^64");
     v |= uint64_t{b & 0x7fu} << shift;
     if ((b & 0x80) == 0) {
-      if (b == 0 && pos > 1) Corrupt("16-bit payload: high-byte length not in its shortest form");
+      if (b == 0 && pos > 2) Corrupt("16-bit payload: high-byte length not in its shortest form");
       break;
     }
   }

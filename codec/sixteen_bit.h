@@ -23,10 +23,16 @@ std::vector<uint8_t> EncodeLowBytes(const Image& image);
 // kCorruptInput when the section is malformed or does not end cleanly.
 Image DecodeLowBytes(const Image& high, const uint8_t* data, size_t size);
 
-// The 16-bit payload: LEB128 length of the high-byte payload, that payload, the low section.
+// The first byte of a 16-bit payload: its layout.
+inline constexpr uint8_t kSixteenBitSplit = 0;    // high bytes (any coding), then low bytes
+inline constexpr uint8_t kSixteenBitDeflate = 1;  // the 16-bit rows deflated (order 3 only)
+
+// The split 16-bit payload: kSixteenBitSplit, the LEB128 length of the high-byte payload,
+// that payload, the low section.
 std::vector<uint8_t> SixteenBitPayload(const uint8_t* high, size_t high_bytes, const std::vector<uint8_t>& low);
-// Splits a 16-bit payload: *high_offset, *high_bytes locate the high-byte payload; the low
-// section is the rest. Throws kCorruptInput when the length does not fit the payload.
+// Splits a split 16-bit payload (its layout byte included): *high_offset, *high_bytes locate
+// the high-byte payload; the low section is the rest. Throws kCorruptInput when the layout
+// byte is not kSixteenBitSplit or the length does not fit the payload.
 void SplitSixteenBitPayload(const uint8_t* data, size_t size, size_t* high_offset, uint64_t* high_bytes);
 
 }  // namespace pixelzip::codec

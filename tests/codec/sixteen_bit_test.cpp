@@ -50,6 +50,29 @@ TEST(SixteenBit, RoundTripsEveryChannelCountSizeAndLowByteKind) {
   }
 }
 
+// Small synthetic images whose high bytes deflate best: the split layout with deflated high
+// bytes (order 3, layout 0) or the whole 16-bit deflate coding (order 3, layout 1).
+TEST(SixteenBit, DeflatedHighBytesAndTheWholeDeflateCodingRoundTrip) {
+  EncodeOptions fallback = test::Order0Options(true);
+  fallback.fallback = Fallback::kOn;
+  // A ramp in both bytes: the whole 16-bit rows deflate to almost nothing.
+  const Image ramp = test::SixteenBitGoldenImage(test::SixteenBitGoldens().back());
+  EncodeResult r = Encode(ramp, fallback);
+  size_t hb = 0;
+  EXPECT_EQ(test::HeaderOf(r.stream, &hb).order, codec::kOrderDeflate);
+  EXPECT_EQ(r.stream.at(hb), codec::kSixteenBitDeflate);
+  EXPECT_EQ(Decode(r.stream), ramp);
+  // A ramp in the high bytes, noise in the low: the high bytes deflate, the low are coded.
+  Image noisy = ramp;
+  uint32_t x = 7;
+  for (size_t i = 0; i < noisy.SubpixelCount(); ++i)
+    noisy.pixels[2 * i + 1] = static_cast<uint8_t>((x = x * 1664525u + 1013904223u) >> 24);
+  r = Encode(noisy, fallback);
+  EXPECT_EQ(test::HeaderOf(r.stream, &hb).order, codec::kOrderDeflate);
+  EXPECT_EQ(r.stream.at(hb), codec::kSixteenBitSplit);
+  EXPECT_EQ(Decode(r.stream), noisy);
+}
+
 // With the fallbacks on (the default for the default model), and the default model itself.
 TEST(SixteenBit, RoundTripsWithFallbacksAndTheDefaultModel) {
   for (uint32_t channels = 1; channels <= 4; ++channels) {
@@ -70,10 +93,10 @@ TEST(SixteenBit, ScaledEightBitImagesCostAlmostNothingMore) {
     const Image eight = test::MakeImage(20, 15, channels, 3);
     const size_t s16 = Encode(sixteen, test::Order0Options(true)).stream.size();
     const size_t s8 = Encode(eight, test::Order0Options(true)).stream.size();
-    // Exactly: the high-byte payload's length (2 LEB128 bytes for 128 to 16383 bytes) and one
-    // mode byte per channel.
+    // Exactly: the layout byte, the high-byte payload's length (2 LEB128 bytes for 128 to
+    // 16383 bytes) and one mode byte per channel.
     ASSERT_GE(s8, 128u + 80u);
-    EXPECT_EQ(s16, s8 + 2 + channels) << channels << " channels";
+    EXPECT_EQ(s16, s8 + 1 + 2 + channels) << channels << " channels";
   }
 }
 
@@ -142,11 +165,18 @@ TEST(SixteenBit, DamageIsReported) {
       EXPECT_EQ(e.code(), ErrorCode::kCorruptInput) << "byte " << at << ": " << e.what();
     }
   }
-  // A high-byte length past the end of the payload.
-  std::vector<uint8_t> long_length = stream;
-  long_length[hb] = 0xff;
-  long_length[hb + 1] = 0x7f;
-  EXPECT_EQ(CodeOf([&] { Decode(long_length); }), ErrorCode::kCorruptInput);
+  // A high-byte length past the end of the payload; an unknown layout byte; the deflate
+  // layout in a stream whose order is not 3.
+  std::vector<uint8_t> damaged = stream;
+  ASSERT_EQ(damaged[hb], 0);
+  damaged[hb + 1] = 0xff;
+  damaged[hb + 2] = 0x7f;
+  EXPECT_EQ(CodeOf([&] { Decode(damaged); }), ErrorCode::kCorruptInput);
+  for (uint8_t layout : {2, 1}) {
+    damaged = stream;
+    damaged[hb] = layout;
+    EXPECT_EQ(CodeOf([&] { Decode(damaged); }), ErrorCode::kCorruptInput) << int(layout);
+  }
   // The same header read as 8-bit: the payload does not decode as an 8-bit image.
   codec::Header eight = h;
   eight.bits_per_sample = 8;
