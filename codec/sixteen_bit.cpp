@@ -21,7 +21,7 @@ constexpr uint8_t kModeConstant = 2;   // one low byte value for the whole chann
 
 // Activity buckets (bit length of the local gradient sum) and predictors.
 constexpr int kBuckets = 18;
-constexpr int kPredictors = 3;  // MED, gradient a + b - c, average (a + b) / 2
+constexpr int kPredictors = 4;  // MED, gradient a + b - c, average (a + b) / 2, (2a + 2b + d - c) / 4
 // Tree contexts: channel x bucket x (prediction clamped into the high byte's range); each a
 // binary tree of up to 255 nodes over the folded residual's bits, most significant first.
 constexpr int kTreeContexts = 4 * kBuckets * 2;
@@ -105,6 +105,8 @@ class LowCoder {
       p_[0] = a + b - cc;
     p_[1] = a + b - cc;
     p_[2] = (a + b + 1) >> 1;
+    const int32_t s3 = 2 * a + 2 * b + d - cc + 2;
+    p_[3] = s3 >= 0 ? s3 / 4 : -((-s3 + 3) / 4);  // floor(s3 / 4)
     const uint32_t activity = uint32_t(std::abs(a - cc) + std::abs(b - cc) + std::abs(b - d));
     const int bucket = std::min(kBuckets - 1, BitLength(activity));
     errors_at_ = &errors_[size_t(c * kBuckets + bucket) * kPredictors];
