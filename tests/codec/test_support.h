@@ -275,6 +275,7 @@ enum class Low : uint8_t {
   kTimes257 = 1,  // 8-bit values scaled by 257 (low byte == high byte)
   kShift4 = 2,    // 12-bit values shifted left by 4 (the low 4 bits are zero)
   kConstant = 3,  // the low byte is 0x5a everywhere
+  kGentle = 4,    // a curved smooth surface with noise of +-3 (every predictor gets chosen)
 };
 inline Image MakeImage16(uint32_t width, uint32_t height, uint32_t channels, Low low, uint32_t seed = 1) {
   Image image;
@@ -299,6 +300,7 @@ inline Image MakeImage16(uint32_t width, uint32_t height, uint32_t channels, Low
           case Low::kTimes257: v = eight.at(y, x, c) * 257u; break;
           case Low::kShift4: v = ((smooth >> 4) + noise(5)) << 4; break;
           case Low::kConstant: v = (smooth & 0xff00) | 0x5a; break;
+          case Low::kGentle: v = (x * x * 19 + y * y * 13 + x * y * 7 + 4000 * c + noise(7)) % 65536; break;
         }
         image.set_sample(y, x, c, static_cast<uint16_t>(v));
       }
@@ -322,6 +324,7 @@ inline const std::vector<SixteenBitGolden>& SixteenBitGoldens() {
       {"sixteen_grey_alpha_7x5", 7, 5, 2, Low::kTimes257, false, Coding::kModel},
       {"sixteen_rgba_9x7", 9, 7, 4, Low::kShift4, false, Coding::kModel},
       {"sixteen_grey_1x1", 1, 1, 1, Low::kConstant, false, Coding::kModel},
+      {"sixteen_rgb_64x40", 64, 40, 3, Low::kGentle, false, Coding::kModel},
       {"sixteen_deflate_rgb_300x4", 300, 4, 3, Low::kNoisy, true, Coding::kDeflate},
   };
   return cases;
