@@ -200,10 +200,11 @@ int RunCompress(const CompressOptions& o) {
   if (o.verbose) {
     const uint64_t subpixels = image.SubpixelCount();
     std::fprintf(stderr,
-                 "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes; %.4f bits/subpixel "
+                 "%s -> %s: %ux%u, %u channel%s%s; %zu -> %zu bytes; %.4f bits/subpixel "
                  "(input file %.4f, model %.4f); coded by %s; %.2f s\n",
                  in_name.c_str(), out_name.c_str(), image.width, image.height, image.channels,
-                 image.channels == 1 ? "" : "s", bytes.size(), result.stream.size(),
+                 image.channels == 1 ? "" : "s", image.bit_depth == 16 ? ", 16-bit" : "", bytes.size(),
+                 result.stream.size(),
                  BitsPerSubpixel(result.stream.size(), subpixels), BitsPerSubpixel(bytes.size(), subpixels),
                  subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0,
                  (result.architecture + (result.coding == Coding::kModel ? "" : " (fallback)")).c_str(),
@@ -274,9 +275,9 @@ int RunDecompress(const DecompressOptions& o) {
   RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
 
   if (o.verbose) {
-    std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
+    std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
                  out_name.c_str(), image.width, image.height, image.channels, image.channels == 1 ? "" : "s",
-                 bytes.size(), encoded.size(), out_format == FileFormat::kPng ? "PNG" : "PNM",
+                 image.bit_depth == 16 ? ", 16-bit" : "", bytes.size(), encoded.size(), out_format == FileFormat::kPng ? "PNG" : "PNM",
                  SecondsSince(start));
   }
   return kExitOk;

@@ -35,8 +35,9 @@ TEST(CliSixteenBit, CompressDecompressVerifyAndInfo) {
     const Image image = MakeImage16(19, 7, channels, channels);
     const std::string png = dir / "in.png";
     WriteBytes(png, EncodePng(image));
-    RunResult r = RunPixelzip({"compress", png, "-f", "-o", dir / "in.pxz"});
+    RunResult r = RunPixelzip({"compress", png, "-f", "-v", "-o", dir / "in.pxz"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(" channel" + std::string(channels == 1 ? "" : "s") + ", 16-bit; "), std::string::npos) << r.err;
     r = RunPixelzip({"info", dir / "in.pxz"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(Text(r).find("bits per sample: 16\n"), std::string::npos) << Text(r);
