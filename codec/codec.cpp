@@ -214,7 +214,6 @@ Candidate EncodeWithModel(const Image& image, const Header& base, const models::
   h.architecture = model.Identity().architecture;
   h.weights_sha256 = model.Identity().weights_sha256;
   h.order = wavefront ? codec::kOrderRasterWavefront : static_cast<uint8_t>(order);
-  h.version_major = codec::MajorVersionFor(h.order);
 
   entropy::RangeEncoder encoder;
   codec::RangeSymbolSink sink(encoder);  // alpha, and colour without the adaptive stage
@@ -222,7 +221,6 @@ Candidate EncodeWithModel(const Image& image, const Header& base, const models::
   std::unique_ptr<codec::AdaptiveSymbolSink> adaptive_sink;
   if (adaptive) {
     const adaptive::StageParams params = DefaultStageParams(h.order, adaptive_kind);
-    h.version_major = 2;
     h.stage = adaptive::Serialize(params);
     stage = std::make_unique<adaptive::Stage>(params, image.width, image.height, colour_channels,
                                               model.WavefrontSlope());
@@ -269,7 +267,6 @@ Candidate FallbackCandidate(const Header& base, Coding coding, std::vector<uint8
     h.order = codec::kOrderPalette;
     h.stage = adaptive::Serialize(codec::PaletteStageParams());
   }
-  h.version_major = codec::MajorVersionFor(h.order);
   c.payload = std::move(payload);
   h.payload_bytes = c.payload.size();
   c.bits = 8.0 * c.payload.size();

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "adaptive/stage.h"
+#include "codec/fallback.h"
 #include "models/registry.h"
 #include "pixelzip/error.h"
 
@@ -46,6 +47,27 @@ class HeaderWriter {
     if (v.size() > 0xffff) throw Error(ErrorCode::kInternal, std::string(what) + " is too long for the header");
     uint16_t n = static_cast<uint16_t>(v.size());
     U16(n, what);
+    out_.insert(out_.end(), v.begin(), v.end());
+  }
+  // Unsigned LEB128: 7 bits a byte, least significant first, the high bit set on every byte
+  // but the last; the shortest form (docs/format.md section 2.2).
+  void Varint(uint64_t& v, uint64_t max, const char* what) {
+    if (v > max) throw Error(ErrorCode::kInternal, std::string(what) + " is too large for the header");
+    uint64_t rest = v;
+    while (rest >= 0x80) {
+      out_.push_back(static_cast<uint8_t>(rest | 0x80));
+      rest >>= 7;
+    }
+    out_.push_back(static_cast<uint8_t>(rest));
+  }
+  void Varint32(uint32_t& v, const char* what) {
+    uint64_t wide = v;
+    Varint(wide, 0xffffffffu, what);
+  }
+  // A varint length (at most max_bytes), then the bytes.
+  void VarBlob(std::vector<uint8_t>& v, size_t max_bytes, const char* what) {
+    uint64_t n = v.size();
+    Varint(n, max_bytes, what);
     out_.insert(out_.end(), v.begin(), v.end());
   }
   // CRC-32 of every byte written so far.
@@ -104,6 +126,34 @@ class HeaderReader {
     v.assign(data_ + pos_, data_ + pos_ + n);
     pos_ += n;
   }
+  // Corrupt when the value is over `max` or not in its shortest form (a last byte of 0 after
+  // the first): each value has exactly one encoding, so the header bytes are canonical.
+  void Varint(uint64_t& v, uint64_t max, const char* what) {
+    v = 0;
+    for (int shift = 0;; shift += 7) {
+      uint8_t byte = 0;
+      U8(byte, what);
+      const uint64_t bits = byte & 0x7f;
+      if (shift == 63 && (bits > 1 || (byte & 0x80))) VarintOver(what, max);  // past 64 bits
+      v |= bits << shift;
+      if (byte & 0x80) continue;
+      if (byte == 0 && shift > 0) Corrupt(std::string("header field '") + what + "' is not in its shortest form");
+      break;
+    }
+    if (v > max) VarintOver(what, max);
+  }
+  void Varint32(uint32_t& v, const char* what) {
+    uint64_t wide = 0;
+    Varint(wide, 0xffffffffu, what);
+    v = static_cast<uint32_t>(wide);
+  }
+  void VarBlob(std::vector<uint8_t>& v, size_t max_bytes, const char* what) {
+    uint64_t n = 0;
+    Varint(n, max_bytes, what);
+    Need(static_cast<size_t>(n), what);
+    v.assign(data_ + pos_, data_ + pos_ + n);
+    pos_ += static_cast<size_t>(n);
+  }
   void HeaderChecksum(uint32_t& crc) {
     const size_t covered = pos_;
     U32(crc, "header checksum");
@@ -125,6 +175,9 @@ class HeaderReader {
                                                   " left)");
     }
   }
+  [[noreturn]] static void VarintOver(const char* what, uint64_t max) {
+    Corrupt(std::string("header field '") + what + "' is over its largest value " + std::to_string(max));
+  }
   uint64_t Le(int bytes, const char* what) {
     Need(static_cast<size_t>(bytes), what);
     uint64_t v = 0;
@@ -138,38 +191,19 @@ class HeaderReader {
   size_t pos_ = 0;
 };
 
-// A major version newer than this build's, read from `data`: the stream is either from a
-// newer pixelzip or a 1.x stream whose version field is damaged. When the bytes are laid
-// out as a 1.x header whose header_crc32 matches only with the major version set back to
-// one this build reads, the version field is what is damaged: that is corruption.
-// (A genuinely newer stream either has a matching CRC as it is, or a layout of its own.)
-// Returns the major version the CRC matches with, or 0.
-uint32_t MajorVersionDamaged(const uint8_t* data, size_t size) {
-  if (size < 9) return 0;
-  const size_t arch = data[8];
-  if (arch == 0 || arch > kMaxArchitectureBytes) return 0;
-  const size_t ext_length_at = 63 + arch;  // docs/format.md section 2, 1.x layout
-  if (size < ext_length_at + 2) return 0;
-  const size_t crc_at = ext_length_at + 2 + (size_t{data[ext_length_at]} | size_t{data[ext_length_at + 1]} << 8);
-  if (size < crc_at || size - crc_at < 4) return 0;
-  uint32_t stored = 0;
-  for (int i = 0; i < 4; ++i) stored |= uint32_t{data[crc_at + i]} << (8 * i);
-  if (Crc32(data, crc_at) == stored) return 0;  // intact: a newer stream laid out like 1.x
-  std::vector<uint8_t> copy(data, data + crc_at);
-  for (uint32_t major = 1; major <= kVersionMajor; ++major) {
-    copy[4] = static_cast<uint8_t>(major);
-    copy[5] = static_cast<uint8_t>(major >> 8);
-    if (Crc32(copy.data(), copy.size()) == stored) return major;
-  }
-  return 0;
-}
+// A header parsed as far as its checksum with every major version this build reads but
+// `read_major` written into its version field: a stream whose version field is damaged (from
+// a newer major, or into another major this build reads) parses with the major it was written
+// with, and its header_crc32 matches only then (the checksum covers the version field). A
+// genuinely newer stream matches no other major. Returns that major version, or 0.
+uint32_t MajorVersionDamaged(const uint8_t* data, size_t size, uint32_t read_major);
 
 // Checked as soon as the version is read: a newer major version may lay out
 // everything after it differently.
 void CheckVersion(const Header& h, const uint8_t* data, size_t size) {
   const std::string version = std::to_string(h.version_major) + "." + std::to_string(h.version_minor);
   if (h.version_major > kVersionMajor) {
-    if (const uint32_t intended = MajorVersionDamaged(data, size)) {
+    if (const uint32_t intended = MajorVersionDamaged(data, size, h.version_major)) {
       Corrupt("damaged header: the format version field reads " + version +
               ", but the header checksum matches only with major version " + std::to_string(intended));
     }
@@ -179,6 +213,34 @@ void CheckVersion(const Header& h, const uint8_t* data, size_t size) {
   if (h.version_major == 0) Corrupt("invalid format version " + version);
 }
 
+// The compact layout of 4.x after the version (docs/format.md section 2.2). The fallback
+// codings (order 3, 4) name no model: a reader fills in their own identity.
+template <class Io>
+void DescribeCompactHeader(Io& io, Header& h) {
+  io.U8(h.order, "coding order");
+  io.U8(h.channels, "channels");
+  io.U8(h.bits_per_sample, "bits per sample");
+  io.Varint32(h.width, "width");
+  io.Varint32(h.height, "height");
+  if (h.order < kOrderDeflate) {
+    io.String8(h.architecture, kMaxArchitectureBytes, "architecture");
+    io.Bytes(h.weights_sha256, "weights hash");
+  } else if constexpr (Io::kReading) {
+    if (h.order == kOrderDeflate) {
+      h.architecture = DeflateArchitecture();
+      h.weights_sha256 = DeflateHash();
+    } else if (h.order == kOrderPalette) {
+      h.architecture = PaletteArchitecture();
+      h.weights_sha256 = PaletteHash();
+    }
+  }
+  io.VarBlob(h.stage, kMaxStageRecordBytes, "adaptive stage");
+  io.Varint(h.payload_bytes, ~uint64_t{0}, "payload length");
+  io.U32(h.pixel_crc32, "pixel checksum");
+  io.VarBlob(h.extension, 0xffff, "extension");
+  io.HeaderChecksum(h.header_crc32);
+}
+
 // The one description of the header, for both directions (docs/format.md, section 2).
 template <class Io>
 void DescribeHeader(Io& io, Header& h) {
@@ -186,18 +248,11 @@ void DescribeHeader(Io& io, Header& h) {
   io.U16(h.version_major, "major version");
   io.U16(h.version_minor, "minor version");
   if constexpr (Io::kReading) CheckVersion(h, io.data(), io.size());
+  if (h.version_major >= kCompactMajor) return DescribeCompactHeader(io, h);
   io.String8(h.architecture, kMaxArchitectureBytes, "architecture");
   io.Bytes(h.weights_sha256, "weights hash");
   io.U8(h.order, "coding order");
-  // TEMPORARY: bits_per_sample travels in the channels byte (container.h) until the 4.0 header.
-  if constexpr (Io::kReading) {
-    io.U8(h.channels, "channels");
-    h.bits_per_sample = (h.channels & kSixteenBitChannelsFlag) != 0 ? 16 : 8;
-    h.channels = static_cast<uint8_t>(h.channels & ~kSixteenBitChannelsFlag);
-  } else {
-    uint8_t channels = static_cast<uint8_t>(h.channels | (h.bits_per_sample == 16 ? kSixteenBitChannelsFlag : 0));
-    io.U8(channels, "channels");
-  }
+  io.U8(h.channels, "channels");
   io.U32(h.width, "width");
   io.U32(h.height, "height");
   io.U64(h.payload_bytes, "payload length");
@@ -207,17 +262,42 @@ void DescribeHeader(Io& io, Header& h) {
   io.HeaderChecksum(h.header_crc32);
 }
 
+uint32_t MajorVersionDamaged(const uint8_t* data, size_t size, uint32_t read_major) {
+  constexpr size_t kLongestHeader = size_t{1} << 18;  // over any layout's largest header
+  if (size < 8) return 0;
+  std::vector<uint8_t> copy(data, data + std::min(size, kLongestHeader));
+  for (uint32_t major = 1; major <= kVersionMajor; ++major) {
+    if (major == read_major) continue;
+    copy[4] = static_cast<uint8_t>(major);
+    copy[5] = static_cast<uint8_t>(major >> 8);
+    try {
+      Header h;
+      HeaderReader reader(copy.data(), copy.size());
+      DescribeHeader(reader, h);
+      return major;
+    } catch (const Error&) {
+    }
+  }
+  return 0;
+}
+
 // Checks that need no limits; common to reading and writing.
 std::string FieldProblem(const Header& h) {
-  if (!models::IsValidArchitectureName(h.architecture))
-    return "architecture name is not 1-64 printable ASCII characters";
   if (h.order > kOrderPalette || (h.order >= kOrderRasterWavefront && h.version_major < MinMajorVersionFor(h.order)))
     return "unknown coding order " + std::to_string(h.order);
+  if (!models::IsValidArchitectureName(h.architecture))
+    return "architecture name is not 1-64 printable ASCII characters";
+  if (h.bits_per_sample != 8 && (h.bits_per_sample != 16 || h.version_major < kCompactMajor))
+    return "bits per sample " + std::to_string(h.bits_per_sample) + " (allowed 8 or 16)";
+  if (h.version_major >= kCompactMajor && h.order == kOrderDeflate &&
+      (h.architecture != DeflateArchitecture() || h.weights_sha256 != DeflateHash()))
+    return "the deflate coding names a model";
+  if (h.version_major >= kCompactMajor && h.order == kOrderPalette &&
+      (h.architecture != PaletteArchitecture() || h.weights_sha256 != PaletteHash()))
+    return "the palette coding names a model";
   if (h.order == kOrderPalette && h.stage.empty()) return "palette coding without its adaptive stage record";
   if (h.order == kOrderDeflate && !h.stage.empty()) return "deflate coding with an adaptive stage record";
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
-  if (h.bits_per_sample != 8 && h.bits_per_sample != 16)
-    return "bits per sample " + std::to_string(h.bits_per_sample) + " (allowed 8 or 16)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
   if (!h.stage.empty()) {
@@ -281,6 +361,11 @@ void CheckPayloadLength(const Header& h) {
 
 }  // namespace
 
+uint16_t LegacyMajorVersionFor(const Header& header) {
+  const uint16_t by_order = MinMajorVersionFor(header.order);
+  return header.stage.empty() ? by_order : std::max<uint16_t>(by_order, 2);
+}
+
 std::vector<uint8_t> WriteHeader(const Header& header) {
   const std::string problem = FieldProblem(header);
   if (!problem.empty()) throw Error(ErrorCode::kInternal, "cannot write header: " + problem);
@@ -297,14 +382,13 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
   try {
     DescribeHeader(reader, h);
   } catch (const Error& e) {
-    // A 1.x header whose version field was damaged into another major this build reads
-    // (e.g. 1 -> 3) fails to parse in that major's layout: if its checksum matches in the
-    // 1.x layout with the major set back, that is the damage (as CheckVersion does for a
-    // major beyond this build's).
-    if (h.version_major >= 2 && h.version_major <= kVersionMajor &&
+    // A header whose version field was damaged into another major this build reads (e.g.
+    // 1 -> 4) fails to parse in that major's layout: if it parses, checksum included, with
+    // another major, that is the damage (as CheckVersion does for a major beyond this build's).
+    if (h.version_major >= 1 && h.version_major <= kVersionMajor &&
         (e.code() == ErrorCode::kTruncatedInput || e.code() == ErrorCode::kCorruptInput)) {
-      const uint32_t intended = MajorVersionDamaged(data, size);
-      if (intended != 0 && intended != h.version_major) {
+      const uint32_t intended = MajorVersionDamaged(data, size, h.version_major);
+      if (intended != 0) {
         Corrupt("damaged header: the format version field reads " + std::to_string(h.version_major) + "." +
                 std::to_string(h.version_minor) + ", but the header checksum matches only with major version " +
                 std::to_string(intended));

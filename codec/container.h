@@ -17,8 +17,11 @@ inline constexpr std::array<uint8_t, 4> kMagic = {0x89, 'P', 'X', 'Z'};
 // coding order 2 (raster conditionals, wavefront layout); a stream that uses neither is still
 // written as 1.0 (byte for byte what 1.x writers wrote), which 1.x readers decode. Version 3
 // (the 2.x layout) adds the fallback codings, order bytes 3 (deflate) and 4 (palette); it is
-// written only for streams that use one.
-inline constexpr uint16_t kVersionMajor = 3;
+// written only for streams that use one. Version 4 is the compact header (varint sizes, no
+// model reference for the fallback codings, the sample depth): every new stream is written as 4.x.
+inline constexpr uint16_t kVersionMajor = 4;
+// The first major version with the compact header layout (docs/format.md section 2.2).
+inline constexpr uint16_t kCompactMajor = 4;
 inline constexpr uint16_t kVersionMinor = 0;
 // The minor version a stream with metadata entries in its extension area gets (section 2.1);
 // a stream without metadata stays kVersionMinor, byte for byte as before.
@@ -31,39 +34,38 @@ inline constexpr size_t kMaxArchitectureBytes = 64;
 inline constexpr uint8_t kOrderRasterWavefront = 2;  // raster conditionals, wavefront layout (major >= 2)
 inline constexpr uint8_t kOrderDeflate = 3;  // no model: PNG-filtered rows, zlib (major >= 3; fallback.h)
 inline constexpr uint8_t kOrderPalette = 4;  // no model: palette and coded indices (major >= 3; fallback.h)
-// The major version a stream of this order byte is written with: 3 for the fallback codings,
-// 2 for the wavefront layout, else 1.
-inline constexpr uint16_t MajorVersionFor(uint8_t order) {
+// The major version a 1.x-3.x writer gave a stream of this order byte (3 for the fallback
+// codings, 2 for the wavefront layout, else 1; 2 also for any stream with a stage record):
+// the smallest major version that knows the order byte.
+inline constexpr uint16_t MinMajorVersionFor(uint8_t order) {
   return order >= kOrderDeflate ? 3 : order == kOrderRasterWavefront ? 2 : 1;
 }
-// The smallest major version that knows this order byte.
-inline constexpr uint16_t MinMajorVersionFor(uint8_t order) { return MajorVersionFor(order); }
-// TEMPORARY (until the compact 4.0 header): a 16-bit stream's channels byte is its channel
-// count plus this flag; readers before it refuse the stream (channel count over 4).
-inline constexpr uint8_t kSixteenBitChannelsFlag = 0x10;
-// Bytes of the header around the architecture string and the extension area.
-inline constexpr size_t kFixedHeaderBytes = 69;
+// The largest stage record and name-less header fields of the compact layout (section 2.2).
+inline constexpr size_t kMaxStageRecordBytes = 255;
 
 struct Header {
   std::array<uint8_t, 4> magic = kMagic;
-  uint16_t version_major = 1;  // 2 with a stage record or order 2, 3 with order 3 or 4 (MajorVersionFor)
+  uint16_t version_major = kVersionMajor;  // 1-3: the fixed layout of section 2; 4: compact (2.2)
   uint16_t version_minor = kVersionMinor;
-  std::string architecture;             // 1-64 printable ASCII characters, no spaces
-  std::array<uint8_t, 32> weights_sha256{};
+  std::string architecture;             // 1-64 printable ASCII characters, no spaces; for the
+  std::array<uint8_t, 32> weights_sha256{};  // fallback codings their own (fallback.h), not written
+                                             // in the compact layout
   uint8_t order = 0;                    // Order, kOrderRasterWavefront, kOrderDeflate or kOrderPalette
   uint8_t channels = 0;                 // 1-4
-  // 8, or 16: the payload is docs/format.md section 3.4's (the high bytes coded as an 8-bit
-  // image by the fields above, then the low bytes). TEMPORARY serialization until the compact
-  // 4.0 header carries this field: bit 4 of the channels byte (kSixteenBitChannelsFlag).
-  uint8_t bits_per_sample = 8;
+  uint8_t bits_per_sample = 8;          // 8 (every 1.x-3.x stream) or 16 (4.0 on: the payload is
+                                        // docs/format.md section 3.4's)
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;
   uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels (2 bytes a subpixel at 16 bits)
-  std::vector<uint8_t> stage;           // 2.x only: the adaptive stage record (adaptive::Serialize);
+  std::vector<uint8_t> stage;           // from 2.0: the adaptive stage record (adaptive::Serialize);
                                         // empty: coded by the model alone
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none
   uint32_t header_crc32 = 0;            // CRC-32 of every header byte before this field
 };
+
+// The major version a 1.x-3.x writer gave a stream with this header: MinMajorVersionFor its
+// order byte, and at least 2 with a stage record. (Tests rewrite new streams in the old layouts.)
+uint16_t LegacyMajorVersionFor(const Header& header);
 
 // Serializes `header` (computing header_crc32). REQUIRES: fields valid as documented
 // above (throws pixelzip::Error kInternal otherwise).

@@ -155,7 +155,7 @@ TEST_F(CliTest, AdaptiveStageOnAndOffRoundTrip) {
     r = RunPixelzip({"info", dir_ / "a.pxz"});
     const std::string out(r.out.begin(), r.out.end());
     EXPECT_NE(out.find(off ? "adaptive stage: no" : "adaptive stage: yes"), std::string::npos) << out;
-    EXPECT_NE(out.find("format version: 2.0"), std::string::npos) << out;
+    EXPECT_NE(out.find("format version: 4.0"), std::string::npos) << out;
     EXPECT_NE(out.find("layout: wavefront"), std::string::npos) << out;
     r = RunPixelzip({"decompress", dir_ / "a.pxz", "-o", dir_ / "a-out.png", "--force"});
     ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -469,7 +469,7 @@ TEST_F(CliTest, PngMetadataComesBackByteForByte) {
   EXPECT_EQ(r.ErrLines()[0], "pixelzip: " + in + ": warning: not kept: dSIG chunk: an unknown chunk that is not safe "
                              "to copy once the image data is rewritten (PNG specification, 5.4)");
   r = RunPixelzip({"info", in + ".pxz"});
-  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("format version: 2.1"), std::string::npos);
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("format version: 4.1"), std::string::npos);
   r = RunPixelzip({"decompress", in + ".pxz", "-o", dir_ / "out.png"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(r.err.empty()) << r.err;

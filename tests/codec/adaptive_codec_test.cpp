@@ -1,6 +1,6 @@
 // The adaptive stage through the codec with the shipped models (issue 21): round trips
 // in both orders (raster in both layouts), grey and colour, with and without alpha, 1x1
-// and odd sizes; format 2.0 with the stage or the wavefront layout, 1.0 with neither; and
+// and odd sizes; format 4.0 whether the stage or the wavefront layout is on or not; and
 // its effect on the rate of synthetic images.
 #include <gtest/gtest.h>
 
@@ -43,7 +43,7 @@ TEST_P(AdaptiveCodecRoundTrip, DecodesToTheSamePixelsWithAndWithoutTheStage) {
       // The default raster model (local-pixelcnn) writes the wavefront layout by default (2.0).
       const bool wavefront = k.order == Order::kRaster && layout == Layout::kAuto;
       EXPECT_EQ(info.layout, wavefront ? Layout::kWavefront : Layout::kRaster);
-      EXPECT_EQ(info.version_major, adaptive || wavefront ? 2u : 1u);
+      EXPECT_EQ(info.version_major, 4u);
       EXPECT_EQ(info.adaptive, adaptive);
       EXPECT_EQ(Decode(encoded.stream), image);
       // The payload is the ideal code length (model_bits) plus at most a few bytes.

@@ -144,7 +144,7 @@ TEST(Fallback, EncoderKeepsTheSmallestCodingAndTheStreamDecodes) {
     EXPECT_LT(best.stream.size(), model.stream.size());
     const StreamInfo info = ReadStreamInfo(best.stream.data(), best.stream.size());
     EXPECT_EQ(info.coding, c.expected);
-    EXPECT_EQ(info.version_major, 3u);
+    EXPECT_EQ(info.version_major, 4u);
     EXPECT_EQ(info.architecture, best.architecture);
     EXPECT_EQ(Decode(best.stream), c.image);
     // A caller naming a model gets that model's coding unless it asks for the fallbacks.
@@ -185,12 +185,13 @@ TEST(Fallback, NeverLargerThanTheDeflatedRows) {
       size_t header_bytes = 0;
       test::HeaderOf(best.stream, &header_bytes);
       codec::Header h;
-      h.version_major = 3;
       h.architecture = codec::DeflateArchitecture();
+      h.weights_sha256 = codec::DeflateHash();
       h.order = codec::kOrderDeflate;
       h.channels = static_cast<uint8_t>(channels);
       h.width = image.width;
       h.height = image.height;
+      h.payload_bytes = deflate.size();
       EXPECT_LE(best.stream.size(), codec::WriteHeader(h).size() + deflate.size());
       EXPECT_EQ(Decode(best.stream), image);
     }
@@ -231,6 +232,10 @@ TEST(Fallback, HeaderIdentityMustMatchTheCoding) {
   size_t header_bytes = 0;
   codec::Header h = test::HeaderOf(r.stream, &header_bytes);
   h.weights_sha256[0] ^= 1;
+  // The compact header (4.x) names no model for a fallback coding: it cannot hold another.
+  EXPECT_THROW(codec::WriteHeader(h), Error);
+  // A 3.x header does: another hash there is corrupt.
+  h.version_major = 3;
   try {
     Decode(test::WithHeader(r.stream, h));
     ADD_FAILURE() << "a deflate stream with another hash decoded";

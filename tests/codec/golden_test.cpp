@@ -1,6 +1,8 @@
-// The golden streams in tests/data/golden/ pin the format (docs/format.md, section 6):
+// The golden streams in tests/data/golden/ pin the format (docs/format.md, section 7):
 // valid ones must decode to exactly the stored pixels and re-encode to exactly the
-// stored bytes; each invalid one must fail with its specific error code.
+// stored bytes; each invalid one must fail with its specific error code. Each valid file of
+// formats 1.x-3.x has a 4.x twin (compact header, CompactGoldenFile): the encoder writes the
+// twin, and the twin with its header in the old layout (Legacy) is the old file.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +16,20 @@ namespace {
 
 const std::string kDir = PIXELZIP_GOLDEN_DIR;
 
+// `stream` is what this build's encoder writes for `stem`: the 4.x twin's bytes, and in the
+// old layout the pre-4.0 file's bytes; the twin decodes to `expected` too.
+void ExpectReEncodesToBothGoldens(const std::string& stem, const std::vector<uint8_t>& stream, const Image& expected) {
+  const std::vector<uint8_t> legacy = test::ReadFileBytes(kDir + "/" + stem + ".pxz");
+  const std::vector<uint8_t> compact = test::ReadFileBytes(kDir + "/" + test::CompactGoldenFile(stem));
+  EXPECT_EQ(stream, compact) << "the encoder no longer produces the golden bytes: a format change needs a version "
+                                "bump (docs/format.md)";
+  EXPECT_EQ(test::Legacy(stream), legacy) << "the payload or a header field changed";
+  const StreamInfo info = ReadStreamInfo(compact.data(), compact.size());
+  EXPECT_EQ(info.version_major, 4u);
+  EXPECT_LT(compact.size(), legacy.size());
+  EXPECT_EQ(Decode(compact), expected);
+}
+
 TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
   for (const test::ValidGolden& g : test::ValidGoldens()) {
     SCOPED_TRACE(g.stem);
@@ -25,8 +41,7 @@ TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     const Image decoded = Decode(stream);
     EXPECT_EQ(ReadStreamInfo(stream.data(), stream.size()).version_major, g.adaptive ? 2u : 1u);
     EXPECT_EQ(decoded, expected);
-    EXPECT_EQ(Encode(expected, test::Order0Options(g.adaptive, g.kind)).stream, stream) << "the encoder no longer produces the golden bytes: a format "
-                                                  "change needs a version bump (docs/format.md)";
+    ExpectReEncodesToBothGoldens(g.stem, Encode(expected, test::Order0Options(g.adaptive, g.kind)).stream, expected);
     // The generator still makes the same image (make_golden stays in step with the files).
     EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
   }
@@ -63,7 +78,7 @@ TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     EXPECT_EQ(info.order, Order::kRaster);
     EXPECT_EQ(info.layout, Layout::kWavefront);
     EXPECT_EQ(Decode(stream), expected);
-    EXPECT_EQ(Encode(expected, test::WavefrontOptions(g)).stream, stream) << "the encoder no longer produces the golden bytes";
+    ExpectReEncodesToBothGoldens(g.stem, Encode(expected, test::WavefrontOptions(g)).stream, expected);
     EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
     EXPECT_EQ(info.adaptive, g.adaptive);
     // The raster layout codes the same conditionals: the same model bits (without the stage,
@@ -73,7 +88,7 @@ TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     const EncodeResult r = Encode(expected, raster), w = Encode(expected, test::WavefrontOptions(g));
     if (!g.adaptive) {
       EXPECT_NEAR(r.model_bits, w.model_bits, 1e-9 * r.model_bits);
-      EXPECT_EQ(ReadStreamInfo(r.stream.data(), r.stream.size()).version_major, 1u);
+      EXPECT_EQ(codec::LegacyMajorVersionFor(test::HeaderOf(r.stream, nullptr)), 1u);
     }
     EXPECT_EQ(Decode(r.stream), expected);
   }
@@ -90,7 +105,7 @@ TEST(Golden, FallbackStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     EXPECT_EQ(Decode(stream), expected);
     const EncodeResult r = Encode(expected, test::FallbackOptions());
     EXPECT_EQ(r.coding, g.coding);
-    EXPECT_EQ(r.stream, stream) << "the encoder no longer produces the golden bytes";
+    ExpectReEncodesToBothGoldens(g.stem, r.stream, expected);
     EXPECT_EQ(test::FallbackGoldenImage(g), expected);
   }
 }
@@ -134,10 +149,15 @@ TEST(Golden, MetadataEntriesReadBackAndReEncodeToTheirBytes) {
   EXPECT_EQ(Decode(stream), expected);
   EncodeOptions options = test::Order0Options();
   options.metadata = test::MetadataGolden();
-  EXPECT_EQ(Encode(expected, options).stream, stream);
-  // Without metadata the stream is the 1.0 golden, byte for byte.
+  const std::string stem = std::string(test::kMetadataGolden).substr(0, std::string(test::kMetadataGolden).find('.'));
+  ExpectReEncodesToBothGoldens(stem, Encode(expected, options).stream, expected);
+  const std::vector<uint8_t> compact = test::ReadFileBytes(kDir + "/" + test::CompactGoldenFile(stem));
+  const StreamInfo compact_info = ReadStreamInfo(compact.data(), compact.size());
+  EXPECT_EQ(compact_info.version_minor, 1u);
+  EXPECT_EQ(compact_info.metadata, test::MetadataGolden());
+  // Without metadata the stream is the 4.0 twin of the 1.0 golden, byte for byte.
   EXPECT_EQ(Encode(expected, test::Order0Options()).stream,
-            test::ReadFileBytes(kDir + "/" + std::string(base.stem) + ".pxz"));
+            test::ReadFileBytes(kDir + "/" + test::CompactGoldenFile(base.stem)));
 }
 
 TEST(Golden, ExtensionBytesThatAreNotEntriesAreIgnored) {

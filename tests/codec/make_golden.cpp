@@ -18,6 +18,13 @@ using namespace pixelzip::test;
 
 std::vector<uint8_t> Cut(const std::vector<uint8_t>& s, size_t n) { return {s.begin(), s.begin() + n}; }
 
+// Writes the stream a 1.x-3.x writer made (the pre-4.0 golden file, byte for byte) and its
+// 4.x twin (CompactGoldenFile).
+void WriteBoth(const std::string& dir, const std::string& stem, const std::vector<uint8_t>& stream) {
+  WriteFileBytes(dir + "/" + stem + ".pxz", Legacy(stream));
+  WriteFileBytes(dir + "/" + CompactGoldenFile(stem), stream);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -25,13 +32,13 @@ int main(int argc, char** argv) {
   try {
     for (const ValidGolden& g : ValidGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, Order0Options(g.adaptive, g.kind)).stream);
+      WriteBoth(dir, g.stem, pixelzip::Encode(image, Order0Options(g.adaptive, g.kind)).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
     for (const WavefrontGolden& g : WavefrontGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, WavefrontOptions(g)).stream);
+      WriteBoth(dir, g.stem, pixelzip::Encode(image, WavefrontOptions(g)).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
@@ -39,7 +46,7 @@ int main(int argc, char** argv) {
       const Image image = FallbackGoldenImage(g);
       const pixelzip::EncodeResult r = pixelzip::Encode(image, FallbackOptions());
       if (r.coding != g.coding) throw std::runtime_error(std::string(g.stem) + ": the encoder chose another coding");
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", r.stream);
+      WriteBoth(dir, g.stem, r.stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
@@ -53,7 +60,8 @@ int main(int argc, char** argv) {
 
     // Every invalid stream is a damaged copy of the RGB one.
     const ValidGolden& base = ValidGoldens().front();
-    const std::vector<uint8_t> valid = pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), Order0Options()).stream;
+    const std::vector<uint8_t> valid =
+        Legacy(pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), Order0Options()).stream);
     size_t hb = 0;
     const Header h = HeaderOf(valid, &hb);
     const size_t arch = h.architecture.size();
@@ -74,8 +82,8 @@ int main(int argc, char** argv) {
     {
       pixelzip::EncodeOptions options = Order0Options();
       options.metadata = MetadataGolden();
-      WriteFileBytes(dir + "/" + kMetadataGolden,
-                     pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), options).stream);
+      WriteBoth(dir, std::string(kMetadataGolden).substr(0, std::string(kMetadataGolden).find('.')),
+                pixelzip::Encode(MakeImage(base.width, base.height, base.channels, base.seed), options).stream);
     }
     out["bad_magic.pxz"] = valid;
     out["bad_magic.pxz"][1] = 'Q';
@@ -127,7 +135,7 @@ int main(int argc, char** argv) {
     {
       const ValidGolden& b2 = ValidGoldens()[4];  // valid2_rgb_16x12
       const std::vector<uint8_t> v2 =
-          pixelzip::Encode(MakeImage(b2.width, b2.height, b2.channels, b2.seed), Order0Options(true)).stream;
+          Legacy(pixelzip::Encode(MakeImage(b2.width, b2.height, b2.channels, b2.seed), Order0Options(true)).stream);
       size_t hb2 = 0;
       const Header h2 = HeaderOf(v2, &hb2);
       // The stage record: u16 length at 63 + L, then its bytes (docs/format.md section 2).
@@ -144,6 +152,54 @@ int main(int argc, char** argv) {
       out["v2_payload_byte_flip.pxz"] = v2;
       out["v2_payload_byte_flip.pxz"][hb2 + (v2.size() - hb2) / 2] ^= 0x10;
       out["v2_truncated_half_payload.pxz"] = Cut(v2, hb2 + (v2.size() - hb2) / 2);
+    }
+
+    {
+      // The compact header (docs/format.md section 2.2): order at 8, channels 9, bits per
+      // sample 10, then the varints width (16: one byte at 11) and height (12: one byte at 12).
+      const ValidGolden& b2 = ValidGoldens()[4];  // valid2_rgb_16x12
+      const std::vector<uint8_t> c =
+          pixelzip::Encode(MakeImage(b2.width, b2.height, b2.channels, b2.seed), Order0Options(true)).stream;
+      size_t hb = 0;
+      const Header h = HeaderOf(c, &hb);
+      const size_t stage_at = 13 + 1 + h.architecture.size() + 32;  // the stage record's length
+      auto edited = [&](auto edit) {
+        std::vector<uint8_t> s = c;
+        const size_t header = edit(s);
+        FixHeaderCrc(s, header);
+        return s;
+      };
+      out["compact_truncated_in_width.pxz"] = Cut(c, 11);
+      out["compact_overlong_width.pxz"] = edited([&](std::vector<uint8_t>& s) {  // 16 as 0x90 0x00
+        s[11] = 0x90;
+        s.insert(s.begin() + 12, 0x00);
+        return hb + 1;
+      });
+      out["compact_width_over_32_bits.pxz"] = edited([&](std::vector<uint8_t>& s) {  // 2^32
+        s[11] = 0x80;
+        s.insert(s.begin() + 12, {0x80, 0x80, 0x80, 0x10});
+        return hb + 4;
+      });
+      out["compact_zero_height.pxz"] = edited([&](std::vector<uint8_t>& s) { return s[12] = 0, hb; });
+      out["compact_bits_per_sample_12.pxz"] = edited([&](std::vector<uint8_t>& s) { return s[10] = 12, hb; });
+      out["compact_stage_record_too_long.pxz"] = edited([&](std::vector<uint8_t>& s) {  // 300 > 255
+        s[stage_at] = 0xac;
+        s.insert(s.begin() + static_cast<std::ptrdiff_t>(stage_at) + 1, 0x02);
+        return hb + 1;
+      });
+      out["compact_order_deflate_with_a_model.pxz"] = edited([&](std::vector<uint8_t>& s) { return s[8] = 3, hb; });
+      out["compact_bad_header_crc.pxz"] = c;
+      out["compact_bad_header_crc.pxz"][hb - 1] ^= 0x40;
+      out["compact_major_damaged_to_1.pxz"] = c;  // header CRC left as it was
+      out["compact_major_damaged_to_1.pxz"][4] = 1;
+      out["compact_truncated_in_extension.pxz"] = Cut(c, hb - 4);  // needs 5 extension bytes
+      out["compact_truncated_in_extension.pxz"][hb - 5] = 5;
+      out["compact_truncated_half_payload.pxz"] = Cut(c, hb + (c.size() - hb) / 2);
+      out["compact_trailing_garbage.pxz"] = c;
+      out["compact_trailing_garbage.pxz"].push_back(0);
+      Header x = h;
+      x.weights_sha256[0] ^= 0xff;
+      out["compact_unknown_model.pxz"] = WithHeader(c, x);
     }
 
     for (const InvalidGolden& g : InvalidGoldens()) {

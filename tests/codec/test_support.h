@@ -177,8 +177,21 @@ inline void FixHeaderCrc(std::vector<uint8_t>& stream, size_t header_bytes) {
   for (int i = 0; i < 4; ++i) stream[header_bytes - 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
 }
 
-// Byte offset of the channel-count field for a header whose architecture has `arch_len` bytes.
+// Byte offset of the channel-count field for a 1.x-3.x header whose architecture has `arch_len` bytes.
 inline size_t ChannelsOffset(size_t arch_len) { return 4 + 2 + 2 + 1 + arch_len + 32 + 1; }
+
+// `stream` (written by this build, format 4.x) with its header in the layout a 1.x-3.x writer
+// gave it (codec::LegacyMajorVersionFor): the payload is the same, and the pre-4.0 golden
+// files are exactly these bytes.
+inline std::vector<uint8_t> Legacy(const std::vector<uint8_t>& stream) {
+  size_t header_bytes = 0;
+  codec::Header h = HeaderOf(stream, &header_bytes);
+  h.version_major = codec::LegacyMajorVersionFor(h);
+  return WithHeader(stream, h);
+}
+
+// The 4.x twin of a pre-4.0 golden file: the same image coded by this build's writer.
+inline std::string CompactGoldenFile(const std::string& stem) { return "compact_" + stem + ".pxz"; }
 
 // ---- Golden files (tests/data/golden/, written by make_golden) ----
 
@@ -412,6 +425,21 @@ inline const std::vector<InvalidGolden>& InvalidGoldens() {
       {"v2_stage_record_short.pxz", ErrorCode::kCorruptInput},
       {"v2_payload_byte_flip.pxz", ErrorCode::kCorruptInput},
       {"v2_truncated_half_payload.pxz", ErrorCode::kTruncatedInput},
+      // Format 4.0 (the compact header, docs/format.md section 2.2), damaged copies of
+      // compact_valid2_rgb_16x12.pxz.
+      {"compact_truncated_in_width.pxz", ErrorCode::kTruncatedInput},
+      {"compact_overlong_width.pxz", ErrorCode::kCorruptInput},
+      {"compact_width_over_32_bits.pxz", ErrorCode::kCorruptInput},
+      {"compact_zero_height.pxz", ErrorCode::kCorruptInput},
+      {"compact_bits_per_sample_12.pxz", ErrorCode::kCorruptInput},
+      {"compact_stage_record_too_long.pxz", ErrorCode::kCorruptInput},
+      {"compact_order_deflate_with_a_model.pxz", ErrorCode::kCorruptInput},
+      {"compact_bad_header_crc.pxz", ErrorCode::kCorruptInput},
+      {"compact_major_damaged_to_1.pxz", ErrorCode::kCorruptInput},
+      {"compact_truncated_in_extension.pxz", ErrorCode::kTruncatedInput},
+      {"compact_truncated_half_payload.pxz", ErrorCode::kTruncatedInput},
+      {"compact_trailing_garbage.pxz", ErrorCode::kCorruptInput},
+      {"compact_unknown_model.pxz", ErrorCode::kModelMismatch},
   };
   return cases;
 }

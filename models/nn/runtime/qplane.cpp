@@ -17,7 +17,7 @@ QPlane EmptyQPlane(int width, int height, int channels) {
   p.width = width;
   p.height = height;
   p.channels = channels;
-  p.q.assign(size_t(width) * height * channels, 0);
+  p.q.resize(size_t(width) * height * channels);  // zero, untouched (ZeroPageAllocator)
   return p;
 }
 

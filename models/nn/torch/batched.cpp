@@ -177,7 +177,7 @@ class PixelRnnPass final : public TorchPass {
     device_ = PixelRnnTorchDevice(engine, [&](const torch::Device& d) { tensors_ = from_int(m).To(d); });
   }
   std::vector<int16_t> Params(const TorchPassInput& in) const override {
-    return PixelRnnTorchParams(in.plane->q, in.plane->height, in.plane->width, channels_, device_,
+    return PixelRnnTorchParams(in.plane->q.data(), in.plane->height, in.plane->width, channels_, device_,
                                [&](const torch::Tensor& qt) { return forward_(tensors_, qt); });
   }
 

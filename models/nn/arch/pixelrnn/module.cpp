@@ -100,11 +100,11 @@ torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(c
   return device;
 }
 
-std::vector<int16_t> PixelRnnTorchParams(const std::vector<int16_t>& q, int H, int W, int C, const torch::Device& device,
+std::vector<int16_t> PixelRnnTorchParams(const int16_t* q, int H, int W, int C, const torch::Device& device,
                                          const std::function<torch::Tensor(const torch::Tensor&)>& forward) {
   return TorchGuarded([&] {
     torch::NoGradGuard ng;
-    std::vector<float> qf(q.begin(), q.end());
+    std::vector<float> qf(q, q + size_t(H) * W * C);
     auto qt = torch::from_blob(qf.data(), {1, H, W, C}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous().to(device);
     return RowParams(forward(qt), 0);
   });

@@ -74,9 +74,10 @@ struct PixelRnnTensors {
 // convolutions switched on; throws Error(kUnsupported) for CUDA without a device. `make(device)` then prepares
 // the model's tensors there; LibTorch errors become Error(kInternal).
 torch::Device PixelRnnTorchDevice(EngineKind encoder, const std::function<void(const torch::Device&)>& make);
-// Runs `forward` ([1, C, H, W] -> [1, P, H, W]) on q ([H][W][C], 2v - 255) on `device` and returns the
+// Runs `forward` ([1, C, H, W] -> [1, P, H, W]) on q ([H][W][C], 2v - 255, height * width * channels
+// values) on `device` and returns the
 // parameters as [H][W][P]. LibTorch errors become Error(kInternal).
-std::vector<int16_t> PixelRnnTorchParams(const std::vector<int16_t>& q, int height, int width, int channels, const torch::Device& device,
+std::vector<int16_t> PixelRnnTorchParams(const int16_t* q, int height, int width, int channels, const torch::Device& device,
                                          const std::function<torch::Tensor(const torch::Tensor&)>& forward);
 
 // (FromIntLinear, MoveLinear and Requantize are exact_ops'.)
