@@ -104,7 +104,7 @@ const char* ExitCodeHelp() {
          "  2   bad command line or argument; refusing to write binary data to a terminal\n"
          "  3   I/O error (a file could not be opened, read or written)\n"
          "  4   corrupt or truncated input\n"
-         "  5   unsupported input (e.g. 16-bit PNG, a newer format version)\n"
+         "  5   unsupported input (e.g. PNM maxval 4095, a newer format version)\n"
          "  6   input beyond the decoder's limits, or out of memory\n"
          "  7   model mismatch, unknown model or invalid model file\n"
          "  8   the output exists (use --force to overwrite)\n"
@@ -200,10 +200,11 @@ int RunCompress(const CompressOptions& o) {
   if (o.verbose) {
     const uint64_t subpixels = image.SubpixelCount();
     std::fprintf(stderr,
-                 "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes; %.4f bits/subpixel "
+                 "%s -> %s: %ux%u, %u channel%s%s; %zu -> %zu bytes; %.4f bits/subpixel "
                  "(input file %.4f, model %.4f); coded by %s; %.2f s\n",
                  in_name.c_str(), out_name.c_str(), image.width, image.height, image.channels,
-                 image.channels == 1 ? "" : "s", bytes.size(), result.stream.size(),
+                 image.channels == 1 ? "" : "s", image.bit_depth == 16 ? ", 16-bit" : "", bytes.size(),
+                 result.stream.size(),
                  BitsPerSubpixel(result.stream.size(), subpixels), BitsPerSubpixel(bytes.size(), subpixels),
                  subpixels ? result.model_bits / static_cast<double>(subpixels) : 0.0,
                  (result.architecture + (result.coding == Coding::kModel ? "" : " (fallback)")).c_str(),
@@ -277,9 +278,9 @@ int RunDecompress(const DecompressOptions& o) {
   RemoveInputIfAsked(o.remove_input, o.input, output, o.quiet);
 
   if (o.verbose) {
-    std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
+    std::fprintf(stderr, "%s -> %s: %ux%u, %u channel%s%s; %zu -> %zu bytes (%s); %.2f s\n", in_name.c_str(),
                  out_name.c_str(), image.width, image.height, image.channels, image.channels == 1 ? "" : "s",
-                 bytes.size(), encoded.size(), out_format == FileFormat::kPng ? "PNG" : "PNM",
+                 image.bit_depth == 16 ? ", 16-bit" : "", bytes.size(), encoded.size(), out_format == FileFormat::kPng ? "PNG" : "PNM",
                  SecondsSince(start));
   }
   return kExitOk;
@@ -340,6 +341,7 @@ int RunInfo(const InfoOptions& o) {
   std::printf("width: %u\n", info.width);
   std::printf("height: %u\n", info.height);
   std::printf("channels: %u\n", info.channels);
+  std::printf("bits per sample: %u\n", info.bits_per_sample);
   std::printf("header bytes: %" PRIu64 "\n", info.header_bytes);
   std::printf("payload bytes: %" PRIu64 "\n", info.payload_bytes);
   std::printf("file bytes: %zu\n", bytes.size());
@@ -386,22 +388,24 @@ int RunVerify(const VerifyOptions& o) {
   const Image b = LoadAnyImage(o.second);
   const std::string na = DisplayName(o.first, false), nb = DisplayName(o.second, false);
   std::string verdict;
-  if (a.width != b.width || a.height != b.height || a.channels != b.channels) {
+  if (a.width != b.width || a.height != b.height || a.channels != b.channels || a.bit_depth != b.bit_depth) {
     verdict = "differ: " + na + " is " + std::to_string(a.width) + "x" + std::to_string(a.height) + "x" +
-              std::to_string(a.channels) + ", " + nb + " is " + std::to_string(b.width) + "x" +
-              std::to_string(b.height) + "x" + std::to_string(b.channels);
+              std::to_string(a.channels) + " " + std::to_string(a.bit_depth) + "-bit, " + nb + " is " +
+              std::to_string(b.width) + "x" + std::to_string(b.height) + "x" + std::to_string(b.channels) + " " +
+              std::to_string(b.bit_depth) + "-bit";
   } else if (a.pixels != b.pixels) {
     size_t i = 0, count = 0;
-    while (a.pixels[i] == b.pixels[i]) ++i;
-    for (size_t j = i; j < a.pixels.size(); ++j) count += a.pixels[j] != b.pixels[j];
+    while (a.sample(i) == b.sample(i)) ++i;
+    for (size_t j = i; j < a.SubpixelCount(); ++j) count += a.sample(j) != b.sample(j);
     const size_t pixel = i / a.channels;
     verdict = "differ: " + std::to_string(count) + " subpixels, first at x=" + std::to_string(pixel % a.width) +
               " y=" + std::to_string(pixel / a.width) + " channel " + std::to_string(i % a.channels) + " (" +
-              std::to_string(a.pixels[i]) + " vs " + std::to_string(b.pixels[i]) + ")";
+              std::to_string(a.sample(i)) + " vs " + std::to_string(b.sample(i)) + ")";
   }
   if (!o.quiet) {
     if (verdict.empty()) {
-      std::printf("identical: %ux%u, %u channel%s\n", a.width, a.height, a.channels, a.channels == 1 ? "" : "s");
+      std::printf("identical: %ux%u, %u channel%s%s\n", a.width, a.height, a.channels, a.channels == 1 ? "" : "s",
+                  a.bit_depth == 16 ? ", 16-bit" : "");
     } else {
       std::printf("%s\n", verdict.c_str());
     }

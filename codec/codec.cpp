@@ -17,6 +17,7 @@
 #include "adaptive/stage.h"
 #include "codec/container.h"
 #include "codec/fallback.h"
+#include "codec/sixteen_bit.h"
 #include "codec/symbol_coding.h"
 #include "entropy/range_coder.h"
 #include "models/coding_threads.h"
@@ -53,6 +54,8 @@ Progress Stage(const Progress& progress, double from, double to) {
 }
 
 void ValidateImage(const Image& image) {
+  if (image.bit_depth != 8 && image.bit_depth != 16)
+    throw Error(ErrorCode::kInvalidArgument, "image has bit depth " + std::to_string(image.bit_depth) + " (8 or 16 allowed)");
   if (image.channels < 1 || image.channels > 4)
     throw Error(ErrorCode::kInvalidArgument, "image has " + std::to_string(image.channels) + " channels (1-4 allowed)");
   if (image.width == 0 || image.height == 0) {
@@ -61,9 +64,10 @@ void ValidateImage(const Image& image) {
   }
   size_t subpixels = 0;
   if (__builtin_mul_overflow(size_t{image.width}, size_t{image.height}, &subpixels) ||
-      __builtin_mul_overflow(subpixels, size_t{image.channels}, &subpixels) || image.pixels.size() != subpixels) {
+      __builtin_mul_overflow(subpixels, size_t{image.channels}, &subpixels) ||
+      __builtin_mul_overflow(subpixels, image.BytesPerSample(), &subpixels) || image.pixels.size() != subpixels) {
     throw Error(ErrorCode::kInvalidArgument, "image pixel buffer holds " + std::to_string(image.pixels.size()) +
-                                                 " bytes, not width * height * channels");
+                                                 " bytes, not width * height * channels * bytes per sample");
   }
 }
 
@@ -270,7 +274,7 @@ Candidate FallbackCandidate(const Header& base, Coding coding, std::vector<uint8
 
 // Decodes a stream of a fallback coding (order byte 3 or 4; docs/format.md section 3.3).
 // No model is involved; the header's identity must be the coding's own.
-Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOptions& options) {
+Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc) {
   const bool deflate = h.order == codec::kOrderDeflate;
   const std::string& architecture = deflate ? codec::DeflateArchitecture() : codec::PaletteArchitecture();
   const std::array<uint8_t, 32>& hash = deflate ? codec::DeflateHash() : codec::PaletteHash();
@@ -294,9 +298,97 @@ Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOption
     image.pixels.insert(image.pixels.end(), buffer.data() + at, buffer.data() + at + n);
     buffer.ReleaseBefore(at + n);
   }
-  if (codec::Crc32(image.pixels.data(), image.pixels.size()) != h.pixel_crc32)
+  if (check_crc && codec::Crc32(image.pixels.data(), image.pixels.size()) != h.pixel_crc32)
     throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload)");
   if (options.progress) options.progress(1.0);
+  return image;
+}
+
+// The 8-bit image whose header is `h` from its payload (docs/format.md sections 3-4), the
+// payload's presence checked. `check_crc`: compare with h.pixel_crc32 (not for the high bytes
+// of a 16-bit stream, whose checksum covers the whole 16-bit image).
+Image DecodeEightBit(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc);
+
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options);
+
+// The image's 16-bit rows as the deflate coding of section 3.3 sees them: an 8-bit image of
+// 2 * channels bytes a pixel (PNG's filtering of 16-bit rows, bpp = 2 * channels).
+Image AsBytes(const Image& image) {
+  Image bytes;
+  bytes.width = image.width;
+  bytes.height = image.height;
+  bytes.channels = image.channels * 2;
+  bytes.pixels = image.pixels;
+  return bytes;
+}
+
+bool UseFallbacks(const EncodeOptions& options) {
+  return options.fallback == Fallback::kOn || (options.fallback == Fallback::kAuto && options.model == "default");
+}
+
+// A 16-bit image (docs/format.md section 3.4): the high bytes coded as the 8-bit image they
+// form (every choice of EncodeEightBit), then the low-byte section.
+EncodeResult EncodeSixteenBit(const Image& image, const EncodeOptions& options) {
+  EncodeResult result = EncodeEightBit(codec::HighBytes(image), options);
+  Limits unlimited;
+  unlimited.max_width = unlimited.max_height = unlimited.max_pixels = unlimited.max_memory_bytes = ~uint64_t{0};
+  size_t header_bytes = 0;
+  Header h = codec::ReadHeader(result.stream.data(), result.stream.size(), unlimited, &header_bytes);
+  const std::vector<uint8_t> low = codec::EncodeLowBytes(image);
+  const std::vector<uint8_t> payload =
+      codec::SixteenBitPayload(result.stream.data() + header_bytes, h.payload_bytes, low);
+  const uint64_t high_bytes = h.payload_bytes;
+  h.bits_per_sample = 16;
+  h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
+  h.payload_bytes = payload.size();
+  result.stream = codec::WriteHeader(h);
+  result.stream.insert(result.stream.end(), payload.begin(), payload.end());
+  result.model_bits += 8.0 * static_cast<double>(payload.size() - high_bytes);  // the low bytes as coded
+  // Never grows: the 16-bit rows deflated as PNG deflates them (order 3), the cheaper on a tie.
+  if (UseFallbacks(options)) {
+    const Image bytes = AsBytes(image);
+    if (!codec::DeflateCannotWin(bytes, result.stream.size())) {
+      std::vector<uint8_t> payload16 = {codec::kSixteenBitDeflate};
+      const std::vector<uint8_t> zlib = codec::EncodeDeflate(bytes);
+      payload16.insert(payload16.end(), zlib.begin(), zlib.end());
+      Candidate deflate = FallbackCandidate(BaseHeader(image, options, nullptr), Coding::kDeflate, std::move(payload16));
+      deflate.header.bits_per_sample = 16;
+      if (deflate.Bytes() <= result.stream.size()) {
+        result.stream = codec::WriteHeader(deflate.header);
+        result.stream.insert(result.stream.end(), deflate.payload.begin(), deflate.payload.end());
+        result.model_bits = deflate.bits;
+        result.coding = deflate.coding;
+        result.architecture = deflate.header.architecture;
+      }
+    }
+  }
+  return result;
+}
+
+Image DecodeSixteenBit(const Header& h, const uint8_t* payload, const DecodeOptions& options) {
+  if (h.payload_bytes > 0 && payload[0] == codec::kSixteenBitDeflate) {
+    // The 16-bit rows deflated: bytes as an image of 2 * channels.
+    if (h.order != codec::kOrderDeflate)
+      throw Error(ErrorCode::kCorruptInput, "16-bit payload: deflate layout in a stream of order " + std::to_string(h.order));
+    Header bytes = h;
+    bytes.channels = static_cast<uint8_t>(2 * h.channels);
+    bytes.payload_bytes = h.payload_bytes - 1;
+    Image image = DecodeFallback(bytes, payload + 1, options, true);
+    image.channels = h.channels;
+    image.bit_depth = 16;
+    return image;
+  }
+  size_t high_offset = 0;
+  uint64_t high_bytes = 0;
+  codec::SplitSixteenBitPayload(payload, h.payload_bytes, &high_offset, &high_bytes);
+  Header high = h;
+  high.bits_per_sample = 8;
+  high.payload_bytes = high_bytes;
+  const Image high_image = DecodeEightBit(high, payload + high_offset, options, false);
+  Image image = codec::DecodeLowBytes(high_image, payload + high_offset + high_bytes,
+                                      h.payload_bytes - high_offset - high_bytes);
+  if (codec::Crc32(image.pixels.data(), image.pixels.size()) != h.pixel_crc32)
+    throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload)");
   return image;
 }
 
@@ -306,6 +398,13 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
   const models::ScopedCodingThreads threads(options.threads);  // the engines' thread count
   return Guarded("encode", [&] {
     ValidateImage(image);
+    return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options);
+  });
+}
+
+namespace {
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options) {
+  {
     if (options.order != Order::kRaster && options.order != Order::kMultiscale)
       throw Error(ErrorCode::kInvalidArgument, "unknown coding order");
     const uint32_t colour_channels = ColourChannels(image.channels);
@@ -324,8 +423,7 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     // Never grows: the cheap codings and the model (run once); the smallest stream wins,
     // the cheaper coding on a tie (docs/format.md section 6): candidates are kept in order
     // deflate, palette, the stage alone, the model.
-    const bool fallback = options.fallback == Fallback::kOn ||
-                          (options.fallback == Fallback::kAuto && options.model == "default");
+    const bool fallback = UseFallbacks(options);
     std::vector<Candidate> candidates;
     if (fallback) {
       const std::optional<std::vector<uint8_t>> palette = codec::FindPalette(image);
@@ -366,8 +464,9 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
     result.metadata_not_kept = std::move(metadata_not_kept);
     if (options.progress) options.progress(1.0);
     return result;
-  });
+  }
 }
+}  // namespace
 
 Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
   const models::ScopedCodingThreads threads(options.threads);  // the engines' thread count
@@ -383,11 +482,15 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
       throw Error(ErrorCode::kCorruptInput, std::to_string(present - h.payload_bytes) +
                                                 " unexpected bytes after the end of the stream");
     }
-    if (h.bits_per_sample != 8) {
-      throw Error(ErrorCode::kUnsupported, "stream holds " + std::to_string(h.bits_per_sample) +
-                                               "-bit samples, which this build does not decode");
-    }
-    if (h.order >= codec::kOrderDeflate) return DecodeFallback(h, data + header_bytes, options);
+    if (h.bits_per_sample == 16) return DecodeSixteenBit(h, data + header_bytes, options);
+    return DecodeEightBit(h, data + header_bytes, options, true);
+  });
+}
+
+namespace {
+Image DecodeEightBit(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc) {
+  {
+    if (h.order >= codec::kOrderDeflate) return DecodeFallback(h, payload, options, check_crc);
     const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
     const bool wavefront = h.order == codec::kOrderRasterWavefront;
 
@@ -400,7 +503,7 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
     const bool alpha = HasAlpha(h.channels);
     LazyZeroBuffer colour(pixels * colour_channels);
     LazyZeroBuffer alpha_plane(alpha ? pixels : 0);
-    entropy::RangeDecoder decoder(data + header_bytes, h.payload_bytes);
+    entropy::RangeDecoder decoder(payload, h.payload_bytes);
     codec::RangeSymbolSource source(decoder);
     std::unique_ptr<adaptive::Stage> stage;
     std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
@@ -445,15 +548,16 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
       }
       colour.ReleaseBefore((p0 + n) * colour_channels);
     }
-    const uint32_t crc = codec::Crc32(image.pixels.data(), image.pixels.size());
+    const uint32_t crc = check_crc ? codec::Crc32(image.pixels.data(), image.pixels.size()) : h.pixel_crc32;
     if (crc != h.pixel_crc32) {
       throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload, "
                                             "or a model that does not reproduce the encoder's probabilities)");
     }
     if (options.progress) options.progress(1.0);
     return image;
-  });
+  }
 }
+}  // namespace
 
 StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits) {
   return Guarded("read stream info", [&] {
@@ -472,6 +576,7 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.width = h.width;
     info.height = h.height;
     info.channels = h.channels;
+    info.bits_per_sample = h.bits_per_sample;
     info.payload_bytes = h.payload_bytes;
     info.pixel_checksum = h.pixel_crc32;
     info.header_bytes = header_bytes;

@@ -425,7 +425,12 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
   } else if (!h.stage.empty()) {
     return false;
   }
-  return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes);
+  // A 16-bit image (section 3.4): the high bytes decode as an 8-bit image as above, then the
+  // 16-bit image (two bytes a subpixel) is assembled beside it.
+  uint64_t sixteen = 0;
+  if (h.bits_per_sample == 16 && __builtin_mul_overflow(image, uint64_t{2}, &sixteen)) return false;
+  return !__builtin_add_overflow(image, colour_plane, bytes) && !__builtin_add_overflow(*bytes, stage, bytes) &&
+         !__builtin_add_overflow(*bytes, sixteen, bytes);
 }
 
 namespace {

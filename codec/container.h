@@ -52,10 +52,11 @@ struct Header {
                                              // in the compact layout
   uint8_t order = 0;                    // Order, kOrderRasterWavefront, kOrderDeflate or kOrderPalette
   uint8_t channels = 0;                 // 1-4
-  uint8_t bits_per_sample = 8;          // 8 (every 1.x-3.x stream) or 16; written from 4.0 on
+  uint8_t bits_per_sample = 8;          // 8 (every 1.x-3.x stream) or 16 (4.0 on: the payload is
+                                        // docs/format.md section 3.4's)
   uint32_t width = 0, height = 0;       // >= 1 each
   uint64_t payload_bytes = 0;
-  uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels
+  uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels (2 bytes a subpixel at 16 bits)
   std::vector<uint8_t> stage;           // from 2.0: the adaptive stage record (adaptive::Serialize);
                                         // empty: coded by the model alone
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none

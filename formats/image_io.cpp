@@ -80,9 +80,13 @@ void ValidateImageForEncode(const Image& image, const char* what) {
     throw Error(ErrorCode::kInvalidArgument, prefix + "invalid dimensions " + std::to_string(image.width) + "x" +
                                                  std::to_string(image.height));
   }
-  if (image.pixels.size() != image.SubpixelCount()) {
+  if (image.bit_depth != 8 && image.bit_depth != 16) {
+    throw Error(ErrorCode::kInvalidArgument,
+                prefix + "bit depth must be 8 or 16, not " + std::to_string(image.bit_depth));
+  }
+  if (image.pixels.size() != image.ByteCount()) {
     throw Error(ErrorCode::kInvalidArgument, prefix + "pixel buffer holds " + std::to_string(image.pixels.size()) +
-                                                 " bytes, expected " + std::to_string(image.SubpixelCount()));
+                                                 " bytes, expected " + std::to_string(image.ByteCount()));
   }
 }
 

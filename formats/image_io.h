@@ -7,13 +7,13 @@
 // kMaxImageBytes for pixels.
 //
 // What is read (see formats/README.md):
-//   PNG: bit depths 1, 2, 4, 8; grey, grey+alpha, RGB, RGBA, palette;
+//   PNG: bit depths 1, 2, 4, 8, 16; grey, grey+alpha, RGB, RGBA, palette;
 //        interlaced or not. Palette -> RGB (RGBA if tRNS is present);
 //        grey below 8 bits is scaled to 8 bits (v * 255 / (2^depth - 1));
 //        grey + tRNS -> grey+alpha; RGB + tRNS -> RGBA. No gamma or colour
 //        transforms: pixel values are those stored in the file.
-//        16-bit PNGs are refused with kUnsupported.
-//   PNM: P5 (grey), P6 (RGB) and P7/PAM with DEPTH 1..4, MAXVAL 255 only.
+//        16-bit PNGs stay 16-bit (Image::bit_depth 16, samples big-endian).
+//   PNM: P5 (grey), P6 (RGB) and P7/PAM with DEPTH 1..4, MAXVAL 255 or 65535 (16-bit).
 #pragma once
 
 #include <cstddef>
@@ -50,7 +50,7 @@ struct ImageMetadata {
 // Reads a PNG or binary PNM/PAM file, chosen by its magic bytes (never by
 // its extension). Path "-" reads standard input.
 // Guarantees: on return width, height >= 1, channels in 1..4 and
-// pixels.size() == SubpixelCount(). Throws kIo if the file can't be read,
+// pixels.size() == ByteCount(). Throws kIo if the file can't be read,
 // otherwise whatever ReadImageBytes throws.
 Image ReadImageFile(const std::string& path);
 
@@ -58,13 +58,14 @@ Image ReadImageFile(const std::string& path);
 // REQUIRES: data points to size readable bytes (data may be null if size == 0).
 // name_for_errors is put at the start of every error message.
 // Throws kCorruptInput (malformed), kTruncatedInput (ends early),
-// kUnsupported (16-bit PNG, PNM maxval other than 255, unknown format),
+// kUnsupported (PNM maxval other than 255 and 65535, unknown format),
 // kLimitExceeded (image larger than kMaxImageBytes).
 Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name_for_errors);
 // As above, also filling `*metadata` (when not null).
 Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name_for_errors, ImageMetadata* metadata);
 
-// Encodes as PNG: 1 -> grey, 2 -> grey+alpha, 3 -> RGB, 4 -> RGBA, 8 bits.
+// Encodes as PNG: 1 -> grey, 2 -> grey+alpha, 3 -> RGB, 4 -> RGBA, at the image's bit depth
+// (8 or 16).
 // REQUIRES: width, height >= 1; channels in 1..4; pixels.size() ==
 // SubpixelCount(); width, height < 2^31; compression_level in 0..9.
 // Violations throw kInvalidArgument.
@@ -83,7 +84,7 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
 
 // Encodes as binary PNM: P5 for 1 channel, P6 for 3 channels, and PAM (P7,
 // TUPLTYPE GRAYSCALE_ALPHA or RGB_ALPHA) for 2 and 4 channels, since P5/P6
-// can't carry alpha. MAXVAL is always 255. ReadImageBytes reads all three.
+// can't carry alpha. MAXVAL is 255, or 65535 for a 16-bit image. ReadImageBytes reads all three.
 // REQUIRES: as EncodePng (without the level); violations throw kInvalidArgument.
 std::vector<uint8_t> EncodePnm(const Image& image);
 // With metadata: PNM comments as '#' lines right after the magic line (a comment holding a

@@ -53,7 +53,7 @@ bool AppendNoThrow(std::vector<uint8_t>* v, const uint8_t* data, size_t n) noexc
 // ---------------------------------------------------------------- reading
 
 // Why RunPngDecode stopped without a libpng error.
-enum class PngStop { kDone, kSixteenBit, kBadLayout, kTooLarge, kTooShort, kOutOfMemory };
+enum class PngStop { kDone, kBadLayout, kTooLarge, kTooShort, kOutOfMemory };
 
 // Deflate codes at best 258 bytes in 2 bits.
 constexpr uint64_t kMaxDeflateRatio = 1032;
@@ -146,10 +146,7 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
   int interlace = 0;
   png_get_IHDR(png, info, &st->width, &st->height, &st->bit_depth, &st->color_type, &interlace, nullptr,
                nullptr);
-  if (st->bit_depth > 8) {
-    st->stop = PngStop::kSixteenBit;
-    return true;
-  }
+  const uint64_t sample_bytes = st->bit_depth == 16 ? 2 : 1;  // 16-bit samples stay 16-bit (big-endian)
   // Size checks come before png_read_update_info, which already allocates
   // (and clears) row buffers of the full width.
   const bool has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
@@ -159,7 +156,7 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
     st->stop = PngStop::kBadLayout;
     return true;
   }
-  if (uint64_t{st->width} * st->height * st->channels > kMaxImageBytes) {
+  if (uint64_t{st->width} * st->height * st->channels > kMaxImageBytes / sample_bytes) {
     st->stop = PngStop::kTooLarge;
     return true;
   }
@@ -179,8 +176,8 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
   png_read_update_info(png, info);
 
   st->rowbytes = png_get_rowbytes(png, info);
-  if (png_get_bit_depth(png, info) != 8 || png_get_channels(png, info) != st->channels ||
-      st->rowbytes != size_t{st->width} * st->channels) {
+  if (png_get_bit_depth(png, info) != 8 * sample_bytes || png_get_channels(png, info) != st->channels ||
+      st->rowbytes != size_t{st->width} * st->channels * sample_bytes) {
     st->stop = PngStop::kBadLayout;
     return true;
   }
@@ -250,7 +247,7 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   png_set_write_fn(png, st, PngWriteFn, PngFlushFn);
   png_set_compression_level(png, st->level);
   const bool palette = st->palette_count > 0;
-  png_set_IHDR(png, info, image.width, image.height, palette ? st->bit_depth : 8,
+  png_set_IHDR(png, info, image.width, image.height, palette ? st->bit_depth : image.bit_depth == 16 ? 16 : 8,
                palette ? PNG_COLOR_TYPE_PALETTE : kColorTypes[image.channels], PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   if (palette) {
@@ -264,7 +261,7 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   }
   png_write_info(png, info);
   if (palette && st->bit_depth < 8) png_set_packing(png);
-  const size_t rowbytes = palette ? size_t{image.width} : size_t{image.width} * image.channels;
+  const size_t rowbytes = palette ? size_t{image.width} : size_t{image.width} * image.channels * image.BytesPerSample();
   const uint8_t* rows = palette ? st->indices : image.pixels.data();
   for (uint32_t y = 0; y < image.height; ++y) {
     png_write_row(png, rows + size_t{y} * rowbytes);
@@ -278,7 +275,8 @@ void CollectChunks(png_structp png, png_infop info, const PngReadState& st, Imag
   png_unknown_chunkp chunks = nullptr;
   const int count = png_get_unknown_chunks(png, info, &chunks);
   // bKGD and sBIT are written for the colour type and bit depth: kept only when those stay.
-  const bool same_layout = st.bit_depth == 8 && !st.has_trns && st.color_type != PNG_COLOR_TYPE_PALETTE;
+  const bool same_layout = (st.bit_depth == 8 || st.bit_depth == 16) && !st.has_trns &&
+                           st.color_type != PNG_COLOR_TYPE_PALETTE;
   for (int i = 0; i < count; ++i) {
     const png_unknown_chunk& c = chunks[i];
     const std::string type(reinterpret_cast<const char*>(c.name), 4);
@@ -288,7 +286,7 @@ void CollectChunks(png_structp png, png_infop info, const PngReadState& st, Imag
     if (known) {
     } else if (type == "bKGD" || type == "sBIT") {
       if (!same_layout) {
-        why = "it is written for the colour type and bit depth of the file, which pixelzip widens to 8-bit " +
+        why = "it is written for the colour type and bit depth of the file, which pixelzip widens to " + std::string(st.bit_depth == 16 ? "16-bit " : "8-bit ") +
               std::string(st.channels == 1 ? "grey" : st.channels == 2 ? "grey+alpha" : st.channels == 3 ? "RGB" : "RGBA");
       }
     } else if (type == "hIST") {
@@ -354,15 +352,11 @@ Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMe
   switch (st.stop) {
     case PngStop::kDone:
       break;
-    case PngStop::kSixteenBit:
-      throw Error(ErrorCode::kUnsupported,
-                  name + ": 16-bit PNG is not supported yet (this PNG has " + std::to_string(st.bit_depth) +
-                      " bits per sample; pixelzip codes 8-bit images)");
     case PngStop::kBadLayout:
       throw Error(ErrorCode::kInternal, name + ": libpng produced an unexpected pixel layout");
     case PngStop::kTooLarge:
       // Throws kLimitExceeded with the dimensions in the message.
-      formats_internal::CheckedImageBytes(st.width, st.height, st.channels, name);
+      formats_internal::CheckedImageBytes(st.width, st.height, st.channels * (st.bit_depth == 16 ? 2 : 1), name);
       throw Error(ErrorCode::kInternal, name + ": image size check disagrees");
     case PngStop::kTooShort:
       throw Error(ErrorCode::kTruncatedInput,
@@ -377,6 +371,7 @@ Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMe
   image.width = st.width;
   image.height = st.height;
   image.channels = st.channels;
+  image.bit_depth = st.bit_depth == 16 ? 16 : 8;
   image.pixels = std::move(pixels);
   return image;
 }
@@ -400,7 +395,7 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   const uint32_t c = image.channels;
   const bool alpha = c == 2 || c == 4;
   std::vector<uint32_t> colours;  // packed: opaque flag, then the channels
-  if (palette && c >= 3) {
+  if (palette && c >= 3 && image.bit_depth == 8) {
     const size_t pixels = size_t{image.width} * image.height;
     auto pack = [&](size_t i) {
       uint64_t v = 0;

@@ -149,9 +149,9 @@ void CheckDimensionsAndMaxval(const PnmHeader& h, HeaderReader& r, const std::st
   if (h.maxval == 0 || h.maxval > 65535) {
     r.Fail(ErrorCode::kCorruptInput, "maxval must be in 1..65535 (got " + AsWritten(h.maxval_text) + ")");
   }
-  if (h.maxval != 255) {
+  if (h.maxval != 255 && h.maxval != 65535) {
     r.Fail(ErrorCode::kUnsupported, "maxval " + AsWritten(h.maxval_text) +
-                                        " is not supported (only 255, i.e. 8 bits per sample)");
+                                        " is not supported (only 255 and 65535, i.e. 8 or 16 bits per sample)");
   }
   if (h.width > 0xffffffffu || h.height > 0xffffffffu) {
     throw Error(ErrorCode::kLimitExceeded, name + ": image dimensions " + AsWritten(h.width_text) + "x" +
@@ -272,7 +272,8 @@ Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMe
   }
   const PnmHeader h = pam ? ReadPamHeader(r) : ReadPnmHeader(r, magic == '5' ? 1 : 3);
   CheckDimensionsAndMaxval(h, r, name);
-  const size_t bytes = CheckedImageBytes(h.width, h.height, h.channels, name);
+  const uint64_t sample_bytes = h.maxval > 255 ? 2 : 1;  // 16-bit samples: big-endian, as stored
+  const size_t bytes = CheckedImageBytes(h.width, h.height, h.channels * sample_bytes, name);
   const size_t available = size - r.pos();
   if (available < bytes) {
     r.Fail(ErrorCode::kTruncatedInput, "the pixel data has " + std::to_string(available) + " of the " +
@@ -288,6 +289,7 @@ Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMe
   image.width = static_cast<uint32_t>(h.width);
   image.height = static_cast<uint32_t>(h.height);
   image.channels = static_cast<uint32_t>(h.channels);
+  image.bit_depth = sample_bytes == 2 ? 16 : 8;
   image.pixels.assign(data + r.pos(), data + r.pos() + bytes);
   if (metadata != nullptr) metadata->items.insert(metadata->items.end(), comments.begin(), comments.end());
   return image;
@@ -313,13 +315,14 @@ std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataIte
                                                             : ": PNM has no place for it (decompress to PNG to keep it)"));
     }
   }
+  const std::string maxval = image.bit_depth == 16 ? "65535" : "255";
   std::string header;
   switch (image.channels) {
-    case 1: header = "P5\n" + comments + dims + "\n255\n"; break;
-    case 3: header = "P6\n" + comments + dims + "\n255\n"; break;
+    case 1: header = "P5\n" + comments + dims + "\n" + maxval + "\n"; break;
+    case 3: header = "P6\n" + comments + dims + "\n" + maxval + "\n"; break;
     default:
       header = "P7\n" + comments + "WIDTH " + std::to_string(image.width) + "\nHEIGHT " + std::to_string(image.height) +
-               "\nDEPTH " + std::to_string(image.channels) + "\nMAXVAL 255\nTUPLTYPE " +
+               "\nDEPTH " + std::to_string(image.channels) + "\nMAXVAL " + maxval + "\nTUPLTYPE " +
                (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") + "\nENDHDR\n";
       break;
   }

@@ -72,8 +72,10 @@ struct StreamInfo {
   std::array<uint8_t, 32> weights_sha256{};
   Order order = Order::kRaster;
   Layout layout = Layout::kRaster;  // kRaster or kWavefront
-  Coding coding = Coding::kModel;   // kModel: `architecture` is the model
+  Coding coding = Coding::kModel;   // kModel: `architecture` is the model (16-bit: the high bytes'
+                                    // coding, or kDeflate for the 16-bit rows deflated)
   uint32_t width = 0, height = 0, channels = 0;
+  uint32_t bits_per_sample = 8;  // 8, or 16 (the decoded Image's bit_depth)
   uint64_t payload_bytes = 0;
   uint32_t pixel_checksum = 0;
   uint64_t header_bytes = 0;
@@ -92,6 +94,10 @@ struct EncodeResult {
   std::vector<std::string> metadata_not_kept;  // EncodeOptions::metadata items left out, and why
 };
 
+// 8- and 16-bit images (Image::bit_depth). A 16-bit image's high bytes are coded as the
+// 8-bit image they form, with every option above; its low bytes follow, coded by a small
+// context model given the high bytes (docs/format.md section 3.4). Decode returns an image
+// of the stream's bit depth.
 EncodeResult Encode(const Image& image, const EncodeOptions& options = {});
 Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options = {});
 inline Image Decode(const std::vector<uint8_t>& stream, const DecodeOptions& options = {}) {

@@ -1,4 +1,4 @@
-// The in-memory image every part of pixelzip exchanges: 8 bits per subpixel,
+// The in-memory image every part of pixelzip exchanges: 8 or 16 bits per subpixel,
 // row-major, channels interleaved.
 #pragma once
 
@@ -10,18 +10,43 @@
 namespace pixelzip {
 
 // 1 = grey, 2 = grey + alpha, 3 = RGB, 4 = RGBA.
+//
+// bit_depth 8 (the default): `pixels` holds one byte per subpixel.
+// bit_depth 16: `pixels` holds two bytes per subpixel, most significant first (as PNG
+// and PNM store them), so pixels.size() == 2 * SubpixelCount(); read and write the
+// values with sample() / set_sample(). at() is for 8-bit images only.
 struct Image {
   uint32_t width = 0;
   uint32_t height = 0;
   uint32_t channels = 0;
-  std::vector<uint8_t> pixels;  // size() == width * height * channels
+  std::vector<uint8_t> pixels;  // size() == width * height * channels * BytesPerSample()
+  uint32_t bit_depth = 8;       // 8 or 16
 
   size_t SubpixelCount() const { return size_t{width} * height * channels; }
-  // REQUIRES: y < height, x < width, c < channels.
+  size_t BytesPerSample() const { return bit_depth > 8 ? 2 : 1; }
+  // The size pixels must have: SubpixelCount() * BytesPerSample().
+  size_t ByteCount() const { return SubpixelCount() * BytesPerSample(); }
+  // REQUIRES: bit_depth == 8, y < height, x < width, c < channels.
   uint8_t& at(uint32_t y, uint32_t x, uint32_t c) { return pixels[(size_t{y} * width + x) * channels + c]; }
   uint8_t at(uint32_t y, uint32_t x, uint32_t c) const { return pixels[(size_t{y} * width + x) * channels + c]; }
+  // The value of subpixel `i` (0 .. SubpixelCount() - 1) at either depth.
+  uint16_t sample(size_t i) const {
+    return bit_depth > 8 ? static_cast<uint16_t>(pixels[2 * i] << 8 | pixels[2 * i + 1]) : pixels[i];
+  }
+  uint16_t sample(uint32_t y, uint32_t x, uint32_t c) const { return sample((size_t{y} * width + x) * channels + c); }
+  // REQUIRES: v < 2^bit_depth.
+  void set_sample(size_t i, uint16_t v) {
+    if (bit_depth > 8) {
+      pixels[2 * i] = static_cast<uint8_t>(v >> 8);
+      pixels[2 * i + 1] = static_cast<uint8_t>(v);
+    } else {
+      pixels[i] = static_cast<uint8_t>(v);
+    }
+  }
+  void set_sample(uint32_t y, uint32_t x, uint32_t c, uint16_t v) { set_sample((size_t{y} * width + x) * channels + c, v); }
   bool operator==(const Image& o) const {
-    return width == o.width && height == o.height && channels == o.channels && pixels == o.pixels;
+    return width == o.width && height == o.height && channels == o.channels && bit_depth == o.bit_depth &&
+           pixels == o.pixels;
   }
 };
 

@@ -60,7 +60,7 @@ TEST(Golden, MultiscaleStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     EXPECT_EQ(info.order, Order::kMultiscale);
     EXPECT_TRUE(info.adaptive);
     EXPECT_EQ(Decode(stream), expected);
-    EXPECT_EQ(Encode(expected, test::MultiscaleOptions(g)).stream, stream) << "the encoder no longer produces the golden bytes";
+    ExpectReEncodesToBothGoldens(g.stem, Encode(expected, test::MultiscaleOptions(g)).stream, expected);
     EXPECT_EQ(test::MakeImage(g.width, g.height, g.channels, g.seed), expected);
   }
   // Streams from before positions 3 (the stage in stream order) still decode.
@@ -72,6 +72,24 @@ TEST(Golden, MultiscaleStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
     EXPECT_EQ(info.order, Order::kMultiscale);
     EXPECT_TRUE(info.adaptive);
     EXPECT_EQ(Decode(stream), expected);
+  }
+}
+
+// 16-bit streams (docs/format.md section 3.4): decode to their 16-bit pixels, re-encode to
+// their bytes.
+TEST(Golden, SixteenBitStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
+  for (const test::SixteenBitGolden& g : test::SixteenBitGoldens()) {
+    SCOPED_TRACE(g.stem);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    ASSERT_EQ(expected.bit_depth, 16u);
+    const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+    EXPECT_EQ(info.bits_per_sample, 16u);
+    EXPECT_EQ(info.coding, g.coding);
+    EXPECT_EQ(Decode(stream), expected);
+    const EncodeResult r = Encode(expected, test::SixteenBitOptions(g));
+    EXPECT_EQ(r.stream, stream) << "the encoder no longer produces the golden bytes";
+    EXPECT_EQ(test::SixteenBitGoldenImage(g), expected);
   }
 }
 

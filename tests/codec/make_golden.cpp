@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
     for (const MultiscaleGolden& g : MultiscaleGoldens()) {
       const Image image = MakeImage(g.width, g.height, g.channels, g.seed);
-      WriteFileBytes(dir + "/" + g.stem + ".pxz", pixelzip::Encode(image, MultiscaleOptions(g)).stream);
+      WriteBoth(dir, g.stem, pixelzip::Encode(image, MultiscaleOptions(g)).stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
@@ -53,6 +53,14 @@ int main(int argc, char** argv) {
       const pixelzip::EncodeResult r = pixelzip::Encode(image, FallbackOptions());
       if (r.coding != g.coding) throw std::runtime_error(std::string(g.stem) + ": the encoder chose another coding");
       WriteBoth(dir, g.stem, r.stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+    }
+
+    for (const SixteenBitGolden& g : SixteenBitGoldens()) {
+      const Image image = SixteenBitGoldenImage(g);
+      const pixelzip::EncodeResult r = pixelzip::Encode(image, SixteenBitOptions(g));
+      if (r.coding != g.coding) throw std::runtime_error(std::string(g.stem) + ": the encoder chose another coding");
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", r.stream);
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 

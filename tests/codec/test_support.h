@@ -106,14 +106,15 @@ inline void WriteFileBytes(const std::string& path, const std::vector<uint8_t>& 
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-// Binary PGM (1 channel), PPM (3) or PAM (2, 4), maxval 255.
+// Binary PGM (1 channel), PPM (3) or PAM (2, 4), maxval 255 (65535 for 16-bit images).
 inline std::vector<uint8_t> PnmBytes(const Image& image) {
   std::ostringstream head;
+  const char* maxval = image.bit_depth == 16 ? "65535" : "255";
   if (image.channels == 1 || image.channels == 3) {
-    head << (image.channels == 1 ? "P5" : "P6") << "\n" << image.width << " " << image.height << "\n255\n";
+    head << (image.channels == 1 ? "P5" : "P6") << "\n" << image.width << " " << image.height << "\n" << maxval << "\n";
   } else {
     head << "P7\nWIDTH " << image.width << "\nHEIGHT " << image.height << "\nDEPTH " << image.channels
-         << "\nMAXVAL 255\nTUPLTYPE " << (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") << "\nENDHDR\n";
+         << "\nMAXVAL " << maxval << "\nTUPLTYPE " << (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") << "\nENDHDR\n";
   }
   const std::string h = head.str();
   std::vector<uint8_t> bytes(h.begin(), h.end());
@@ -132,6 +133,7 @@ inline Image ParsePnm(const std::vector<uint8_t>& bytes) {
     unsigned maxval = 0;
     in >> image.width >> image.height >> maxval;
     image.channels = magic == "P5" ? 1 : 3;
+    image.bit_depth = maxval > 255 ? 16 : 8;
     in.get();  // the one whitespace byte before the pixels
   } else if (magic == "P7") {
     std::string key;
@@ -141,13 +143,14 @@ inline Image ParsePnm(const std::vector<uint8_t>& bytes) {
       if (key == "WIDTH") image.width = static_cast<uint32_t>(std::stoul(value));
       if (key == "HEIGHT") image.height = static_cast<uint32_t>(std::stoul(value));
       if (key == "DEPTH") image.channels = static_cast<uint32_t>(std::stoul(value));
+      if (key == "MAXVAL") image.bit_depth = std::stoul(value) > 255 ? 16 : 8;
     }
     in.get();
   } else {
     throw std::runtime_error("not a PNM/PAM file");
   }
   const size_t offset = static_cast<size_t>(in.tellg());
-  if (offset + image.SubpixelCount() != bytes.size()) throw std::runtime_error("PNM size mismatch");
+  if (offset + image.ByteCount() != bytes.size()) throw std::runtime_error("PNM size mismatch");
   image.pixels.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end());
   return image;
 }
@@ -316,6 +319,87 @@ inline Image FallbackGoldenImage(const FallbackGolden& g) {
 inline EncodeOptions FallbackOptions() {
   EncodeOptions options = Order0Options(true);
   options.fallback = Fallback::kOn;
+  return options;
+}
+
+// 16-bit images (docs/format.md section 3.4). How the low bytes relate to the high bytes:
+enum class Low : uint8_t {
+  kNoisy = 0,     // smooth 16-bit values with noise in the low byte (the low bytes are coded)
+  kTimes257 = 1,  // 8-bit values scaled by 257 (low byte == high byte)
+  kShift4 = 2,    // 12-bit values shifted left by 4 (the low 4 bits are zero)
+  kConstant = 3,  // the low byte is 0x5a everywhere
+  kGentle = 4,    // a curved smooth surface with noise of +-3 (every predictor gets chosen)
+};
+inline Image MakeImage16(uint32_t width, uint32_t height, uint32_t channels, Low low, uint32_t seed = 1) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.bit_depth = 16;
+  image.pixels.resize(image.ByteCount());
+  uint32_t state = seed * 2654435761u + 99u;
+  auto noise = [&state](uint32_t range) {
+    state = state * 1103515245u + 12345u;
+    return (state >> 16) % range;
+  };
+  const Image eight = MakeImage(width, height, channels, seed);
+  for (uint32_t y = 0; y < height; ++y) {
+    for (uint32_t x = 0; x < width; ++x) {
+      for (uint32_t c = 0; c < channels; ++c) {
+        const uint32_t smooth = (x * (900 + 300 * c) + y * (1500 - 200 * c) + 5000 * c) % 60000;
+        uint32_t v = 0;
+        switch (low) {
+          case Low::kNoisy: v = smooth + noise(200); break;
+          case Low::kTimes257: v = eight.at(y, x, c) * 257u; break;
+          case Low::kShift4: v = ((smooth >> 4) + noise(5)) << 4; break;
+          case Low::kConstant: v = (smooth & 0xff00) | 0x5a; break;
+          case Low::kGentle: v = (x * x * 19 + y * y * 13 + x * y * 7 + 4000 * c + noise(7)) % 65536; break;
+        }
+        image.set_sample(y, x, c, static_cast<uint16_t>(v));
+      }
+    }
+  }
+  return image;
+}
+
+// 16-bit streams, written by Encode with order0-adaptive through the stage (and fallbacks on
+// where `fallback`, which the deflate golden's ramp needs); same checks as ValidGoldens.
+struct SixteenBitGolden {
+  const char* stem;
+  uint32_t width, height, channels;
+  Low low;
+  bool fallback;
+  Coding coding;
+};
+inline const std::vector<SixteenBitGolden>& SixteenBitGoldens() {
+  static const std::vector<SixteenBitGolden> cases = {
+      {"sixteen_rgb_16x12", 16, 12, 3, Low::kNoisy, false, Coding::kModel},
+      {"sixteen_grey_alpha_7x5", 7, 5, 2, Low::kTimes257, false, Coding::kModel},
+      {"sixteen_rgba_9x7", 9, 7, 4, Low::kShift4, false, Coding::kModel},
+      {"sixteen_grey_1x1", 1, 1, 1, Low::kConstant, false, Coding::kModel},
+      {"sixteen_rgb_64x40", 64, 40, 3, Low::kGentle, false, Coding::kModel},
+      {"sixteen_deflate_rgb_300x4", 300, 4, 3, Low::kNoisy, true, Coding::kDeflate},
+  };
+  return cases;
+}
+inline Image SixteenBitGoldenImage(const SixteenBitGolden& g) {
+  if (g.coding == Coding::kDeflate) {  // a ramp in both bytes: PNG's "up" filter makes it zeros
+    Image image;
+    image.width = g.width;
+    image.height = g.height;
+    image.channels = g.channels;
+    image.bit_depth = 16;
+    image.pixels.resize(image.ByteCount());
+    for (uint32_t y = 0; y < g.height; ++y)
+      for (uint32_t x = 0; x < g.width; ++x)
+        for (uint32_t c = 0; c < g.channels; ++c) image.set_sample(y, x, c, static_cast<uint16_t>(x * 211 + c * 7));
+    return image;
+  }
+  return MakeImage16(g.width, g.height, g.channels, g.low);
+}
+inline EncodeOptions SixteenBitOptions(const SixteenBitGolden& g) {
+  EncodeOptions options = Order0Options(true);
+  if (g.fallback) options.fallback = Fallback::kOn;
   return options;
 }
 

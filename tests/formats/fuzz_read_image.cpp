@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (image.width == 0 || image.height == 0 || image.channels < 1 || image.channels > 4 ||
-      image.pixels.size() != image.SubpixelCount()) {
+      (image.bit_depth != 8 && image.bit_depth != 16) || image.pixels.size() != image.ByteCount()) {
     std::abort();
   }
   if (image.SubpixelCount() <= (size_t{1} << 20)) {
