@@ -210,6 +210,8 @@ TEST_F(CliTest, MultiscaleOrderRoundTrips) {
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   r = RunPixelzip({"info", dir_ / "m.pxz"});
   EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("order: multiscale"), std::string::npos);
+  // Through the adaptive stage (given the model's positions: docs/format.md section 3.1).
+  EXPECT_NE(std::string(r.out.begin(), r.out.end()).find("adaptive stage: yes"), std::string::npos);
   r = RunPixelzip({"decompress", dir_ / "m.pxz", "-o", dir_ / "m.png"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(ReadImage(dir_ / "m.png"), image);
