@@ -56,7 +56,9 @@ class CostSink final : public models::SymbolSink {
     bits[1].resize(n);
     bits[2].resize(n);
   }
-  void Put(const models::SubpixelCdf& cdf, int symbol) override {
+  void Put(const models::SymbolPosition& at, const models::SubpixelCdf& cdf, int symbol) override {
+    const adaptive::Position where =
+        at.pixel ? adaptive::Position::At(at.y, at.x, at.channel, at.scale, at.group) : adaptive::Position{};
     const uint32_t freq = cdf.At(symbol + 1) - cdf.At(symbol);
     bits[0][index_] = 16 - std::log2(double(freq));
     if (top_) {  // 256 CDF evaluations: slow
@@ -68,7 +70,7 @@ class CostSink final : public models::SymbolSink {
     adaptive::Stage* stages[2] = {&k1_, &k2_};
     for (int k = 0; k < 2; ++k) {
       double b = 0;
-      stages[k]->Code([&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
+      stages[k]->Code(where, [&cdf](int e) { return cdf.At(e); }, [&](int lo, int hi, uint32_t p1) {
         const int bit = (lo <= symbol && symbol < hi) ? 1 : 0;
         const uint32_t p = bit ? p1 : adaptive::kTotal - p1;
         b += 16 - std::log2(double(p));
