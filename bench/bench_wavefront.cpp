@@ -107,25 +107,48 @@ const Image& TheImage() {
   return image;
 }
 
+// The shipped raster model's parameters for the first 8 rows of TheImage(), pixels in raster
+// order: what the sequential-part benchmarks decode.
+struct FirstRows {
+  const IntLocalPixelCnn* model = nullptr;
+  int width = 0, rows = 0, params_per_pixel = 0;
+  std::vector<PixelPos> px;
+  std::vector<int16_t> params;  // params_per_pixel per pixel of px
+};
+const FirstRows& TheFirstRows() {
+  static const FirstRows rows = [] {
+    static const auto opened = models::OpenModel("local-pixelcnn-rgb", Device::kCpu);
+    const IntLocalPixelCnn& m = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get())->model();
+    const Image& img = TheImage();
+    FirstRows r;
+    r.model = &m;
+    r.width = int(img.width);
+    r.rows = std::min(8, int(img.height));
+    r.params_per_pixel = m.shape.ParamCount();
+    PlaneView view{img.width, img.height, 3, const_cast<uint8_t*>(img.pixels.data())};
+    const LocalBatchEngine engine(m, KernelKind::kSimd);
+    const PaddedPlane plane = ToPaddedPlane(view, engine.Reach());
+    for (int y = 0; y < r.rows; ++y)
+      for (int x = 0; x < r.width; ++x) r.px.push_back({y, x});
+    r.params.resize(r.px.size() * size_t(r.params_per_pixel));
+    LocalBatchEngine::Workspace ws;
+    engine.Evaluate(plane, r.px.data(), r.px.size(), r.params.data(), ws);
+    return r;
+  }();
+  return rows;
+}
+
 // The sequential part of decoding, per subpixel: MixtureCdf::Prepare and the range decoder's search
 // (about 9 CDF evaluations), on the parameters the shipped model gives the first 8 rows of the image.
 // (A SIMD mixture CDF, components in vector lanes, measured slower here: 557 against 494 ns per
 // subpixel, CPU time under load; the search's CDF evaluations depend on one another.)
 void BM_MixtureCdfDecode(benchmark::State& state) {
-  static const auto opened = models::OpenModel("local-pixelcnn-rgb", Device::kCpu);
-  const auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
-  const IntLocalPixelCnn& m = model->model();
+  const FirstRows& first = TheFirstRows();
+  const IntLocalPixelCnn& m = *first.model;
   const Image& img = TheImage();
-  const int W = int(img.width), rows = std::min(8, int(img.height)), C = 3, P = m.shape.ParamCount();
-  PlaneView view{img.width, img.height, 3, const_cast<uint8_t*>(img.pixels.data())};
-  const LocalBatchEngine engine(m, KernelKind::kSimd);
-  const PaddedPlane plane = ToPaddedPlane(view, engine.Reach());
-  std::vector<PixelPos> px;
-  for (int y = 0; y < rows; ++y)
-    for (int x = 0; x < W; ++x) px.push_back({y, x});
-  std::vector<int16_t> params(px.size() * size_t(P));
-  LocalBatchEngine::Workspace ws;
-  engine.Evaluate(plane, px.data(), px.size(), params.data(), ws);
+  const int W = first.width, C = 3, P = first.params_per_pixel;
+  const std::vector<PixelPos>& px = first.px;
+  const std::vector<int16_t>& params = first.params;
   entropy::RangeEncoder enc;
   MixtureCdf cdf(m.tables, C, m.shape.mixtures);
   int32_t prev[3];
@@ -158,20 +181,12 @@ BENCHMARK(BM_MixtureCdfDecode);
 // CDF evaluations and decisions and the range decoder's DecodeBit, per subpixel, on the same
 // parameters. Against BM_MixtureCdfDecode: the stage's cost on the decoding (consumer) thread.
 void BM_StageMixtureCdfDecode(benchmark::State& state) {
-  static const auto opened = models::OpenModel("local-pixelcnn-rgb", Device::kCpu);
-  const auto* model = dynamic_cast<const LocalPixelCnnCodingModel*>(opened.get());
-  const IntLocalPixelCnn& m = model->model();
+  const FirstRows& first = TheFirstRows();
+  const IntLocalPixelCnn& m = *first.model;
   const Image& img = TheImage();
-  const int W = int(img.width), rows = std::min(8, int(img.height)), C = 3, P = m.shape.ParamCount();
-  PlaneView view{img.width, img.height, 3, const_cast<uint8_t*>(img.pixels.data())};
-  const LocalBatchEngine engine(m, KernelKind::kSimd);
-  const PaddedPlane plane = ToPaddedPlane(view, engine.Reach());
-  std::vector<PixelPos> px;
-  for (int y = 0; y < rows; ++y)
-    for (int x = 0; x < W; ++x) px.push_back({y, x});
-  std::vector<int16_t> params(px.size() * size_t(P));
-  LocalBatchEngine::Workspace ws;
-  engine.Evaluate(plane, px.data(), px.size(), params.data(), ws);
+  const int W = first.width, rows = first.rows, C = 3, P = first.params_per_pixel;
+  const std::vector<PixelPos>& px = first.px;
+  const std::vector<int16_t>& params = first.params;
   adaptive::StageParams sp;
   sp.kind = uint8_t(state.range(0));
   const bool simd = state.range(1) != 0;

@@ -295,39 +295,35 @@ struct ImageCase {
   uint8_t kind = 1;
 };
 
-class AdaptiveWholeImage : public ::testing::TestWithParam<ImageCase> {};
-
-TEST_P(AdaptiveWholeImage, EncoderAndDecoderStatesAreIdentical) {
-  const ImageCase k = GetParam();
+// Codes every synthetic image of case `k` with `encode` and decodes it with `decode` (the
+// test_support pairs EncodeImage/DecodeImage or EncodeMultiscale/DecodeMultiscale): the pixels
+// and the stage's final state (its digest) must come back identical.
+template <class EncodeFn, class DecodeFn>
+void ExpectEncoderAndDecoderStatesIdentical(const ImageCase& k, EncodeFn encode, DecodeFn decode) {
   StageParams params;
   params.positions = k.positions;
   params.kind = k.kind;
   for (const std::string& name : synthetic::Names()) {
     SCOPED_TRACE(name);
     const Image im = synthetic::Make(name, k.w, k.h, k.c, 3);
-    const auto coded = EncodeImage(params, im.pixels, k.w, k.h, k.c, 6);
+    const auto coded = encode(params, im.pixels, k.w, k.h, k.c, 6);
     uint64_t digest = 0;
-    EXPECT_EQ(DecodeImage(params, coded.stream, k.w, k.h, k.c, 6, &digest), im.pixels);
+    EXPECT_EQ(decode(params, coded.stream, k.w, k.h, k.c, 6, &digest), im.pixels);
     EXPECT_EQ(digest, coded.digest);
   }
+}
+
+class AdaptiveWholeImage : public ::testing::TestWithParam<ImageCase> {};
+
+TEST_P(AdaptiveWholeImage, EncoderAndDecoderStatesAreIdentical) {
+  ExpectEncoderAndDecoderStatesIdentical(GetParam(), EncodeImage, DecodeImage);
 }
 
 // The same in the multiscale order with each symbol's position (positions 3).
 class AdaptiveWholeMultiscaleImage : public ::testing::TestWithParam<ImageCase> {};
 
 TEST_P(AdaptiveWholeMultiscaleImage, EncoderAndDecoderStatesAreIdentical) {
-  const ImageCase k = GetParam();
-  StageParams params;
-  params.positions = k.positions;
-  params.kind = k.kind;
-  for (const std::string& name : synthetic::Names()) {
-    SCOPED_TRACE(name);
-    const Image im = synthetic::Make(name, k.w, k.h, k.c, 3);
-    const auto coded = EncodeMultiscale(params, im.pixels, k.w, k.h, k.c, 6);
-    uint64_t digest = 0;
-    EXPECT_EQ(DecodeMultiscale(params, coded.stream, k.w, k.h, k.c, 6, &digest), im.pixels);
-    EXPECT_EQ(digest, coded.digest);
-  }
+  ExpectEncoderAndDecoderStatesIdentical(GetParam(), EncodeMultiscale, DecodeMultiscale);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, AdaptiveWholeMultiscaleImage,
