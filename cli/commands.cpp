@@ -164,10 +164,11 @@ int RunCompress(const CompressOptions& o) {
   const auto start = Clock::now();
   const std::vector<uint8_t> bytes = WithFile(in_name, [&] { return ReadInput(o.input); });
   ImageMetadata metadata;
-  const Image image = WithFile(in_name, [&] {
-    return ReadImageBytes(bytes.data(), bytes.size(), in_name, o.strip ? nullptr : &metadata);
-  });
+  const Image image = WithFile(in_name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), in_name, &metadata); });
+  // --strip drops the metadata, never the source's format (maxval, PNG colour type, palette).
+  if (o.strip) metadata.items.clear(), metadata.not_kept.clear();
   options.metadata = std::move(metadata.items);
+  options.source = metadata.source;
   if (o.effort >= 0) {
     std::string order, model;
     int stage_kind = 1;
@@ -252,8 +253,9 @@ int RunDecompress(const DecompressOptions& o) {
   }
   progress.Clear();
   const FileFormat out_format = format ? *format : (output == "-" ? FileFormat::kPng : FormatForPath(output));
-  StreamInfo info;
-  if (!o.strip) info = WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); });
+  StreamInfo info = WithFile(in_name, [&] { return ReadStreamInfo(bytes.data(), bytes.size(), options.limits); });
+  if (o.strip) info.metadata.clear();  // the metadata; the source's format (maxval, palette) stays
+  const SourceFormat source = WithFile(in_name, [&] { return ReadSourceFormat(bytes.data(), bytes.size(), image); });
   if (info.metadata_unreadable && !o.quiet) {
     std::fprintf(stderr, "%s\n",
                  FormatErrorLine(in_name, "warning: the header's extension area (" +
@@ -261,17 +263,20 @@ int RunDecompress(const DecompressOptions& o) {
                                               " bytes) holds no metadata this pixelzip can read; skipped")
                      .c_str());
   }
-  // A palette PNG whenever one holds the pixels (RGB or RGBA, at most 256 distinct pixels;
-  // EncodePng decides), whichever coding the encoder chose, so that every palette PNG input
-  // comes back as one. Not when the metadata holds bKGD or sBIT: the reader keeps those only
-  // from a source that was not a palette PNG, and a palette PNG would drop them.
+  // The kind of file that came in, where the stream records it (format 4.2: a palette PNG
+  // with its PLTE and tRNS, another PNG colour type, a PNM maxval; EncodePng and EncodePnm
+  // follow the record). Streams without the record (older ones, PNM sources of maxval 255 or
+  // 65535): a palette PNG whenever one holds the pixels (RGB or RGBA, at most 256 distinct
+  // pixels; EncodePng decides), whichever coding the encoder chose. Not when the metadata holds
+  // bKGD or sBIT: the reader keeps those only from a source that was not a palette PNG, and a
+  // palette PNG would drop them.
   const bool palette = std::none_of(info.metadata.begin(), info.metadata.end(), [](const MetadataItem& item) {
     return item.kind == MetadataItem::Kind::kPngChunk && (item.png_type == "bKGD" || item.png_type == "sBIT");
   });
   std::vector<std::string> not_kept;
   const std::vector<uint8_t> encoded = WithFile(out_name, [&] {
-    return out_format == FileFormat::kPng ? EncodePng(image, 6, info.metadata, &not_kept, palette)
-                                          : EncodeImage(image, out_format, info.metadata, &not_kept);
+    if (out_format == FileFormat::kPng && source.empty()) return EncodePng(image, 6, info.metadata, &not_kept, palette);
+    return EncodeImage(image, out_format, info.metadata, &not_kept, source);
   });
   WarnNotKept(out_name, not_kept, o.quiet);
   WriteResult(output, encoded, o.force);
@@ -319,6 +324,22 @@ int RunEach(const std::vector<std::string>& inputs, const std::function<int(cons
   return first_failure;
 }
 
+namespace {
+// "PNM maxval 1000", "palette PNG, 4-bit", "RGB PNG, 8-bit", "not recorded".
+std::string DescribeSource(const SourceFormat& source) {
+  std::string out;
+  if (source.maxval != 0) out = "PNM maxval " + std::to_string(source.maxval);
+  if (source.png_colour_type >= 0) {
+    static const char* const kTypes[7] = {"grey", "?", "RGB", "palette", "grey+alpha", "?", "RGBA"};
+    const int t = source.png_colour_type;
+    out += (out.empty() ? "" : ", ") + std::string(t <= 6 ? kTypes[t] : "?") + " PNG, " +
+           std::to_string(source.png_bit_depth) + "-bit";
+
+  }
+  return out.empty() ? "not recorded" : out;
+}
+}  // namespace
+
 int RunInfo(const InfoOptions& o) {
   const std::string name = DisplayName(o.input, false);
   const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(o.input); });
@@ -354,6 +375,7 @@ int RunInfo(const InfoOptions& o) {
   }
   if (info.metadata_unreadable) metadata = "unreadable (" + std::to_string(info.extension_bytes) + " bytes skipped)";
   std::printf("metadata: %s\n", metadata.empty() ? "none" : metadata.c_str());
+  std::printf("source format: %s\n", DescribeSource(info.source).c_str());
   std::fflush(stdout);
   if (std::ferror(stdout)) throw CommandError("<stdout>", kExitIo, "cannot write");
   return kExitOk;

@@ -71,6 +71,24 @@ void ValidateImage(const Image& image) {
   }
 }
 
+// The first subpixel above `maxval` (SubpixelCount() when none is).
+size_t FirstSampleAbove(const Image& image, uint32_t maxval) {
+  for (size_t i = 0; i < image.SubpixelCount(); ++i)
+    if (image.sample(i) > maxval) return i;
+  return image.SubpixelCount();
+}
+
+void ValidateSource(const Image& image, const SourceFormat& source) {
+  const std::string problem = codec::SourceFormatProblem(source, image.bit_depth);
+  if (!problem.empty()) throw Error(ErrorCode::kInvalidArgument, "EncodeOptions::source: " + problem);
+  if (source.maxval == 0) return;
+  const size_t i = FirstSampleAbove(image, source.maxval);
+  if (i < image.SubpixelCount()) {
+    throw Error(ErrorCode::kInvalidArgument, "subpixel " + std::to_string(i) + " (" + std::to_string(image.sample(i)) +
+                                                 ") is above the source's maxval " + std::to_string(source.maxval));
+  }
+}
+
 models::PlaneView View(uint32_t width, uint32_t height, uint32_t channels, uint8_t* data) {
   models::PlaneView view;
   view.width = width;
@@ -190,8 +208,11 @@ Header BaseHeader(const Image& image, const EncodeOptions& options, std::vector<
   h.width = image.width;
   h.height = image.height;
   h.pixel_crc32 = codec::Crc32(image.pixels.data(), image.pixels.size());
-  h.extension = codec::MetadataExtension(options.metadata, metadata_not_kept);
-  if (!h.extension.empty()) h.version_minor = codec::kVersionMinorMetadata;
+  h.extension = codec::MetadataExtension(options.metadata, options.source, image, metadata_not_kept);
+  if (codec::RecordsSource(options.source))
+    h.version_minor = codec::kVersionMinorSource;
+  else if (!h.extension.empty())
+    h.version_minor = codec::kVersionMinorMetadata;
   return h;
 }
 
@@ -288,8 +309,7 @@ Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOption
   if (deflate) {
     codec::DecodeDeflate(payload, h.payload_bytes, h.width, h.height, h.channels, buffer.data());
   } else {
-    codec::DecodePalette(payload, h.payload_bytes, adaptive::Parse(h.stage.data(), h.stage.size()), h.width,
-                         h.height, h.channels, buffer.data());
+    codec::DecodePalette(payload, h.payload_bytes, *h.stage_params, h.width, h.height, h.channels, buffer.data());
   }
   Image image = EmptyImageOf(h);
   constexpr size_t kBand = size_t{1} << 20;
@@ -309,7 +329,8 @@ Image DecodeFallback(const Header& h, const uint8_t* payload, const DecodeOption
 // of a 16-bit stream, whose checksum covers the whole 16-bit image).
 Image DecodeEightBit(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc);
 
-EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options);
+// `chosen`, when not null, receives the header of the stream it returns.
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options, Header* chosen);
 
 // The image's 16-bit rows as the deflate coding of section 3.3 sees them: an 8-bit image of
 // 2 * channels bytes a pixel (PNG's filtering of 16-bit rows, bpp = 2 * channels).
@@ -329,11 +350,9 @@ bool UseFallbacks(const EncodeOptions& options) {
 // A 16-bit image (docs/format.md section 3.4): the high bytes coded as the 8-bit image they
 // form (every choice of EncodeEightBit), then the low-byte section.
 EncodeResult EncodeSixteenBit(const Image& image, const EncodeOptions& options) {
-  EncodeResult result = EncodeEightBit(codec::HighBytes(image), options);
-  Limits unlimited;
-  unlimited.max_width = unlimited.max_height = unlimited.max_pixels = unlimited.max_memory_bytes = ~uint64_t{0};
-  size_t header_bytes = 0;
-  Header h = codec::ReadHeader(result.stream.data(), result.stream.size(), unlimited, &header_bytes);
+  Header h;
+  EncodeResult result = EncodeEightBit(codec::HighBytes(image), options, &h);
+  const size_t header_bytes = result.stream.size() - h.payload_bytes;  // the payload ends the stream
   const std::vector<uint8_t> low = codec::EncodeLowBytes(image);
   const std::vector<uint8_t> payload =
       codec::SixteenBitPayload(result.stream.data() + header_bytes, h.payload_bytes, low);
@@ -392,79 +411,104 @@ Image DecodeSixteenBit(const Header& h, const uint8_t* payload, const DecodeOpti
   return image;
 }
 
+// The source format a stream records (docs/format.md section 2.1), its palette completed
+// from the decoded image; a stream whose image exceeds its recorded maxval, or whose palette
+// record does not fit its image, is corrupt. Empty when there is no record or the extension
+// area does not parse (its metadata is then unreadable; the pixels stand).
+SourceFormat RecordedSource(const Header& h, const Image& image) {
+  SourceFormat source;
+  if (h.version_minor < codec::kVersionMinorSource || h.extension.empty()) return source;
+  if (!codec::ParseMetadataExtension(h.extension, nullptr, &source)) return SourceFormat{};
+  if (!codec::CompletePalette(h.extension, image, &source))
+    throw Error(ErrorCode::kCorruptInput, "the header's palette record does not fit the decoded image (corrupt stream)");
+  if (source.maxval == 0) return source;
+  const uint32_t full = h.bits_per_sample == 16 ? 65535 : 255;
+  if (source.maxval > full) {
+    throw Error(ErrorCode::kCorruptInput, "the header records maxval " + std::to_string(source.maxval) +
+                                              ", above its " + std::to_string(h.bits_per_sample) + "-bit samples");
+  }
+  const size_t i = FirstSampleAbove(image, source.maxval);
+  if (i < image.SubpixelCount()) {
+    throw Error(ErrorCode::kCorruptInput, "decoded subpixel " + std::to_string(i) + " (" +
+                                              std::to_string(image.sample(i)) + ") is above the recorded maxval " +
+                                              std::to_string(source.maxval) + " (corrupt stream)");
+  }
+  return source;
+}
+
 }  // namespace
 
 EncodeResult Encode(const Image& image, const EncodeOptions& options) {
   const models::ScopedCodingThreads threads(options.threads);  // the engines' thread count
   return Guarded("encode", [&] {
     ValidateImage(image);
-    return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options);
+    ValidateSource(image, options.source);
+    return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options, nullptr);
   });
 }
 
 namespace {
-EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options) {
-  {
-    if (options.order != Order::kRaster && options.order != Order::kMultiscale)
-      throw Error(ErrorCode::kInvalidArgument, "unknown coding order");
-    const uint32_t colour_channels = ColourChannels(image.channels);
-    const std::shared_ptr<const models::CodingModel> model =
-        models::ResolveModel(options.model, options.order, colour_channels, options.device);
+EncodeResult EncodeEightBit(const Image& image, const EncodeOptions& options, Header* chosen_header) {
+  if (options.order != Order::kRaster && options.order != Order::kMultiscale)
+    throw Error(ErrorCode::kInvalidArgument, "unknown coding order");
+  const uint32_t colour_channels = ColourChannels(image.channels);
+  const std::shared_ptr<const models::CodingModel> model =
+      models::ResolveModel(options.model, options.order, colour_channels, options.device);
 
-    if (options.layout == Layout::kWavefront && (options.order != Order::kRaster || model->WavefrontSlope() <= 0))
-      throw Error(ErrorCode::kInvalidArgument, "the wavefront layout needs raster order and a model with a bounded "
-                                               "causal window (local-pixelcnn); model " +
-                                                   models::DescribeIdentity(model->Identity()) + " has none");
-    const bool wavefront = options.order == Order::kRaster && options.layout != Layout::kRaster &&
-                           model->WavefrontSlope() > 0;
-    std::vector<std::string> metadata_not_kept;
-    const Header base = BaseHeader(image, options, &metadata_not_kept);
+  if (options.layout == Layout::kWavefront && (options.order != Order::kRaster || model->WavefrontSlope() <= 0))
+    throw Error(ErrorCode::kInvalidArgument, "the wavefront layout needs raster order and a model with a bounded "
+                                             "causal window (local-pixelcnn); model " +
+                                                 models::DescribeIdentity(model->Identity()) + " has none");
+  const bool wavefront = options.order == Order::kRaster && options.layout != Layout::kRaster &&
+                         model->WavefrontSlope() > 0;
+  std::vector<std::string> metadata_not_kept;
+  const Header base = BaseHeader(image, options, &metadata_not_kept);
 
-    // Never grows: the cheap codings and the model (run once); the smallest stream wins,
-    // the cheaper coding on a tie (docs/format.md section 6): candidates are kept in order
-    // deflate, palette, the stage alone, the model.
-    const bool fallback = UseFallbacks(options);
-    std::vector<Candidate> candidates;
-    if (fallback) {
-      const std::optional<std::vector<uint8_t>> palette = codec::FindPalette(image);
-      if (palette) {
-        candidates.push_back(FallbackCandidate(
-            base, Coding::kPalette, codec::EncodePalette(image, *palette, codec::PaletteStageParams())));
-      }
-      // The stage alone: only for images of up to 2^18 pixels, where its pass is cheap (on
-      // larger images, photos, the model wins; in our synthetic set it never beat the default
-      // model, which it may on small graphics).
-      const models::Order0Model order0;
-      if (options.adaptive && !palette && size_t{image.width} * image.height <= (size_t{1} << 18) &&
-          !SameIdentity(order0.Identity(), model->Identity()))
-        candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, options.adaptive_kind, {}));
+  // Never grows: the cheap codings and the model (run once); the smallest stream wins,
+  // the cheaper coding on a tie (docs/format.md section 6): candidates are kept in order
+  // deflate, palette, the stage alone, the model.
+  const bool fallback = UseFallbacks(options);
+  std::vector<Candidate> candidates;
+  if (fallback) {
+    const std::optional<std::vector<uint8_t>> palette = codec::FindPalette(image);
+    if (palette) {
+      candidates.push_back(FallbackCandidate(
+          base, Coding::kPalette, codec::EncodePalette(image, *palette, codec::PaletteStageParams())));
     }
-    candidates.push_back(
-        EncodeWithModel(image, base, *model, options.order, wavefront, options.adaptive, options.adaptive_kind,
-                        options.progress));
-    // Deflate last to compute, first in order: on large rows (photos) skipped when a level-6
-    // pass is over a tenth larger than the best (level 9 there costs about 0.6 s per Kodak image).
-    if (fallback) {
-      uint64_t best_bytes = candidates.front().Bytes();
-      for (const Candidate& c : candidates) best_bytes = std::min<uint64_t>(best_bytes, c.Bytes());
-      if (!codec::DeflateCannotWin(image, best_bytes))
-        candidates.insert(candidates.begin(), FallbackCandidate(base, Coding::kDeflate, codec::EncodeDeflate(image)));
-    }
-    size_t best = 0;
-    for (size_t i = 1; i < candidates.size(); ++i)
-      if (candidates[i].Bytes() < candidates[best].Bytes()) best = i;
-    Candidate& chosen = candidates[best];
-
-    EncodeResult result;
-    result.stream = codec::WriteHeader(chosen.header);
-    result.stream.insert(result.stream.end(), chosen.payload.begin(), chosen.payload.end());
-    result.model_bits = chosen.bits;
-    result.coding = chosen.coding;
-    result.architecture = chosen.header.architecture;
-    result.metadata_not_kept = std::move(metadata_not_kept);
-    if (options.progress) options.progress(1.0);
-    return result;
+    // The stage alone: only for images of up to 2^18 pixels, where its pass is cheap (on
+    // larger images, photos, the model wins; in our synthetic set it never beat the default
+    // model, which it may on small graphics).
+    const models::Order0Model order0;
+    if (options.adaptive && !palette && size_t{image.width} * image.height <= (size_t{1} << 18) &&
+        !SameIdentity(order0.Identity(), model->Identity()))
+      candidates.push_back(EncodeWithModel(image, base, order0, Order::kRaster, false, true, options.adaptive_kind, {}));
   }
+  candidates.push_back(
+      EncodeWithModel(image, base, *model, options.order, wavefront, options.adaptive, options.adaptive_kind,
+                      options.progress));
+  // Deflate last to compute, first in order: on large rows (photos) skipped when a level-6
+  // pass is over a tenth larger than the best (level 9 there costs about 0.6 s per Kodak image).
+  if (fallback) {
+    uint64_t best_bytes = candidates.front().Bytes();
+    for (const Candidate& c : candidates) best_bytes = std::min<uint64_t>(best_bytes, c.Bytes());
+    if (!codec::DeflateCannotWin(image, best_bytes))
+      candidates.insert(candidates.begin(), FallbackCandidate(base, Coding::kDeflate, codec::EncodeDeflate(image)));
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (candidates[i].Bytes() < candidates[best].Bytes()) best = i;
+  Candidate& chosen = candidates[best];
+
+  EncodeResult result;
+  result.stream = codec::WriteHeader(chosen.header);
+  result.stream.insert(result.stream.end(), chosen.payload.begin(), chosen.payload.end());
+  result.model_bits = chosen.bits;
+  result.coding = chosen.coding;
+  result.architecture = chosen.header.architecture;
+  result.metadata_not_kept = std::move(metadata_not_kept);
+  if (chosen_header != nullptr) *chosen_header = chosen.header;
+  if (options.progress) options.progress(1.0);
+  return result;
 }
 }  // namespace
 
@@ -482,80 +526,91 @@ Image Decode(const uint8_t* data, size_t size, const DecodeOptions& options) {
       throw Error(ErrorCode::kCorruptInput, std::to_string(present - h.payload_bytes) +
                                                 " unexpected bytes after the end of the stream");
     }
-    if (h.bits_per_sample == 16) return DecodeSixteenBit(h, data + header_bytes, options);
-    return DecodeEightBit(h, data + header_bytes, options, true);
+    Image image = h.bits_per_sample == 16 ? DecodeSixteenBit(h, data + header_bytes, options)
+                                          : DecodeEightBit(h, data + header_bytes, options, true);
+    RecordedSource(h, image);  // checks the record against the image
+    return image;
+  });
+}
+
+SourceFormat ReadSourceFormat(const uint8_t* data, size_t size, const Image& decoded) {
+  return Guarded("read source format", [&] {
+    Limits unlimited;
+    unlimited.max_width = unlimited.max_height = unlimited.max_pixels = unlimited.max_memory_bytes = ~uint64_t{0};
+    const Header h = codec::ReadHeader(data, size, unlimited, nullptr);
+    if (decoded.width != h.width || decoded.height != h.height || decoded.channels != h.channels ||
+        decoded.bit_depth != h.bits_per_sample)
+      throw Error(ErrorCode::kInvalidArgument, "ReadSourceFormat: the image is not the stream's");
+    return RecordedSource(h, decoded);
   });
 }
 
 namespace {
 Image DecodeEightBit(const Header& h, const uint8_t* payload, const DecodeOptions& options, bool check_crc) {
-  {
-    if (h.order >= codec::kOrderDeflate) return DecodeFallback(h, payload, options, check_crc);
-    const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
-    const bool wavefront = h.order == codec::kOrderRasterWavefront;
+  if (h.order >= codec::kOrderDeflate) return DecodeFallback(h, payload, options, check_crc);
+  const std::shared_ptr<const models::CodingModel> model = ModelForStream(h, options);
+  const bool wavefront = h.order == codec::kOrderRasterWavefront;
 
-    // ReadHeader checked the limits, including the memory these planes take. They are
-    // committed only as the model and the alpha coder write them; the image itself is
-    // allocated once the whole payload has decoded and ended cleanly.
-    const size_t pixels = size_t{h.width} * h.height;
-    const uint32_t colour_channels = ColourChannels(h.channels);
-    const double colour_share = static_cast<double>(colour_channels) / h.channels;
-    const bool alpha = HasAlpha(h.channels);
-    LazyZeroBuffer colour(pixels * colour_channels);
-    LazyZeroBuffer alpha_plane(alpha ? pixels : 0);
-    entropy::RangeDecoder decoder(payload, h.payload_bytes);
-    codec::RangeSymbolSource source(decoder);
-    std::unique_ptr<adaptive::Stage> stage;
-    std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
-    if (!h.stage.empty()) {  // ReadHeader checked the record (and positions 2 only with order 2)
-      stage = std::make_unique<adaptive::Stage>(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height,
-                                                colour_channels);
-      adaptive_source = std::make_unique<codec::AdaptiveSymbolSource>(decoder, *stage);
-    }
-    models::SymbolSource& colour_source =
-        adaptive_source ? static_cast<models::SymbolSource&>(*adaptive_source) : source;
-    const models::PlaneView view = View(h.width, h.height, colour_channels, colour.data());
-    if (wavefront)
-      model->DecodeWavefront(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
-    else
-      model->Decode(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
-    if (alpha) {
-      codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source,
-                              Stage(options.progress, colour_share, 1));
-    }
-    if (!decoder.AtCleanEnd())
-      throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
-
-    // The image grows band by band (its capacity reserved, so only written pages count)
-    // while the planes' copied pages are released: assembling it adds no peak memory.
-    Image image = EmptyImageOf(h);
-    constexpr size_t kBandPixels = size_t{1} << 18;
-    std::vector<uint8_t> band;
-    for (size_t p0 = 0; p0 < pixels; p0 += kBandPixels) {
-      const size_t n = std::min(kBandPixels, pixels - p0);
-      const uint8_t* from = colour.data() + p0 * colour_channels;
-      if (alpha) {
-        const uint32_t c = h.channels;
-        band.resize(n * c);
-        for (size_t i = 0; i < n; ++i) {
-          std::memcpy(&band[i * c], from + i * colour_channels, colour_channels);
-          band[i * c + colour_channels] = alpha_plane.data()[p0 + i];
-        }
-        image.pixels.insert(image.pixels.end(), band.begin(), band.end());
-        alpha_plane.ReleaseBefore(p0 + n);
-      } else {
-        image.pixels.insert(image.pixels.end(), from, from + n * colour_channels);
-      }
-      colour.ReleaseBefore((p0 + n) * colour_channels);
-    }
-    const uint32_t crc = check_crc ? codec::Crc32(image.pixels.data(), image.pixels.size()) : h.pixel_crc32;
-    if (crc != h.pixel_crc32) {
-      throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload, "
-                                            "or a model that does not reproduce the encoder's probabilities)");
-    }
-    if (options.progress) options.progress(1.0);
-    return image;
+  // ReadHeader checked the limits, including the memory these planes take. They are
+  // committed only as the model and the alpha coder write them; the image itself is
+  // allocated once the whole payload has decoded and ended cleanly.
+  const size_t pixels = size_t{h.width} * h.height;
+  const uint32_t colour_channels = ColourChannels(h.channels);
+  const double colour_share = static_cast<double>(colour_channels) / h.channels;
+  const bool alpha = HasAlpha(h.channels);
+  LazyZeroBuffer colour(pixels * colour_channels);
+  LazyZeroBuffer alpha_plane(alpha ? pixels : 0);
+  entropy::RangeDecoder decoder(payload, h.payload_bytes);
+  codec::RangeSymbolSource source(decoder);
+  std::unique_ptr<adaptive::Stage> stage;
+  std::unique_ptr<codec::AdaptiveSymbolSource> adaptive_source;
+  if (h.stage_params) {  // ReadHeader parsed and checked the record (and positions 2 only with order 2)
+    stage = std::make_unique<adaptive::Stage>(*h.stage_params, h.width, h.height, colour_channels);
+    adaptive_source = std::make_unique<codec::AdaptiveSymbolSource>(decoder, *stage);
   }
+  models::SymbolSource& colour_source =
+      adaptive_source ? static_cast<models::SymbolSource&>(*adaptive_source) : source;
+  const models::PlaneView view = View(h.width, h.height, colour_channels, colour.data());
+  if (wavefront)
+    model->DecodeWavefront(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
+  else
+    model->Decode(view, colour_source, Stage(options.progress, 0, alpha ? colour_share : 1));
+  if (alpha) {
+    codec::DecodeAlphaPlane(h.width, h.height, alpha_plane.data(), source,
+                            Stage(options.progress, colour_share, 1));
+  }
+  if (!decoder.AtCleanEnd())
+    throw Error(ErrorCode::kCorruptInput, "payload holds more than the image (its coded end does not match)");
+
+  // The image grows band by band (its capacity reserved, so only written pages count)
+  // while the planes' copied pages are released: assembling it adds no peak memory.
+  Image image = EmptyImageOf(h);
+  constexpr size_t kBandPixels = size_t{1} << 18;
+  std::vector<uint8_t> band;
+  for (size_t p0 = 0; p0 < pixels; p0 += kBandPixels) {
+    const size_t n = std::min(kBandPixels, pixels - p0);
+    const uint8_t* from = colour.data() + p0 * colour_channels;
+    if (alpha) {
+      const uint32_t c = h.channels;
+      band.resize(n * c);
+      for (size_t i = 0; i < n; ++i) {
+        std::memcpy(&band[i * c], from + i * colour_channels, colour_channels);
+        band[i * c + colour_channels] = alpha_plane.data()[p0 + i];
+      }
+      image.pixels.insert(image.pixels.end(), band.begin(), band.end());
+      alpha_plane.ReleaseBefore(p0 + n);
+    } else {
+      image.pixels.insert(image.pixels.end(), from, from + n * colour_channels);
+    }
+    colour.ReleaseBefore((p0 + n) * colour_channels);
+  }
+  const uint32_t crc = check_crc ? codec::Crc32(image.pixels.data(), image.pixels.size()) : h.pixel_crc32;
+  if (crc != h.pixel_crc32) {
+    throw Error(ErrorCode::kCorruptInput, "decoded pixels do not match the stream's checksum (corrupt payload, "
+                                          "or a model that does not reproduce the encoder's probabilities)");
+  }
+  if (options.progress) options.progress(1.0);
+  return image;
 }
 }  // namespace
 
@@ -583,7 +638,7 @@ StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits
     info.adaptive = !h.stage.empty();
     info.extension_bytes = h.extension.size();
     if (h.version_minor >= codec::kVersionMinorMetadata && !h.extension.empty())
-      info.metadata_unreadable = !codec::ParseMetadataExtension(h.extension, &info.metadata);
+      info.metadata_unreadable = !codec::ParseMetadataExtension(h.extension, &info.metadata, &info.source);
     return info;
   });
 }

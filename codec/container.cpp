@@ -281,8 +281,22 @@ uint32_t MajorVersionDamaged(const uint8_t* data, size_t size, uint32_t read_maj
   return 0;
 }
 
-// Checks that need no limits; common to reading and writing.
-std::string FieldProblem(const Header& h) {
+// Parses the stage record into h.stage_params; returns what is wrong with it (empty when
+// it is valid or there is none).
+std::string ParseStageRecord(Header& h) {
+  h.stage_params.reset();
+  if (h.stage.empty()) return {};
+  try {
+    h.stage_params = adaptive::Parse(h.stage.data(), h.stage.size());
+  } catch (const std::invalid_argument& e) {
+    return std::string("adaptive stage record: ") + e.what();
+  }
+  return {};
+}
+
+// Checks that need no limits; common to reading and writing. `stage_problem`: what
+// ParseStageRecord said (h.stage_params is set when it is empty and there is a record).
+std::string FieldProblem(const Header& h, const std::string& stage_problem) {
   if (h.order > kOrderPalette || (h.order >= kOrderRasterWavefront && h.version_major < MinMajorVersionFor(h.order)))
     return "unknown coding order " + std::to_string(h.order);
   if (!models::IsValidArchitectureName(h.architecture))
@@ -300,15 +314,9 @@ std::string FieldProblem(const Header& h) {
   if (h.channels < 1 || h.channels > 4) return "channel count " + std::to_string(h.channels) + " (allowed 1-4)";
   if (h.width == 0 || h.height == 0)
     return "empty image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")";
-  if (!h.stage.empty()) {
-    try {
-      const adaptive::StageParams p = adaptive::Parse(h.stage.data(), h.stage.size());
-      if (p.positions == 2 && h.order != kOrderRasterWavefront)
-        return "adaptive stage record: wavefront positions in a stream of order " + std::to_string(h.order);
-    } catch (const std::invalid_argument& e) {
-      return std::string("adaptive stage record: ") + e.what();
-    }
-  }
+  if (!stage_problem.empty()) return stage_problem;
+  if (h.stage_params && h.stage_params->positions == 2 && h.order != kOrderRasterWavefront)
+    return "adaptive stage record: wavefront positions in a stream of order " + std::to_string(h.order);
   return {};
 }
 
@@ -367,9 +375,10 @@ uint16_t LegacyMajorVersionFor(const Header& header) {
 }
 
 std::vector<uint8_t> WriteHeader(const Header& header) {
-  const std::string problem = FieldProblem(header);
-  if (!problem.empty()) throw Error(ErrorCode::kInternal, "cannot write header: " + problem);
   Header h = header;
+  const std::string stage_problem = ParseStageRecord(h);
+  const std::string problem = FieldProblem(h, stage_problem);
+  if (!problem.empty()) throw Error(ErrorCode::kInternal, "cannot write header: " + problem);
   HeaderWriter writer;
   DescribeHeader(writer, h);
   return writer.Take();
@@ -396,7 +405,8 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
     }
     throw;
   }
-  const std::string problem = FieldProblem(h);
+  const std::string stage_problem = ParseStageRecord(h);
+  const std::string problem = FieldProblem(h, stage_problem);
   if (!problem.empty()) Corrupt("invalid header: " + problem);
   CheckLimits(h, limits);
   CheckPayloadLength(h);
@@ -415,15 +425,10 @@ bool DecodeMemoryBytes(const Header& h, uint64_t* bytes) {
       __builtin_mul_overflow(pixels, uint64_t{h.channels} - 1u, &colour_plane))
     return false;
   uint64_t stage = 0;
-  if (!h.stage.empty() && image / h.channels <= (uint64_t{1} << 40)) {  // larger fails the sum anyway
-    try {
-      const uint32_t colour = h.order == kOrderPalette ? 1 : h.channels >= 3 ? 3 : 1;
-      stage = adaptive::Stage::MemoryBytes(adaptive::Parse(h.stage.data(), h.stage.size()), h.width, h.height, colour);
-    } catch (const std::invalid_argument&) {
-      return false;
-    }
-  } else if (!h.stage.empty()) {
-    return false;
+  if (!h.stage.empty() && (!h.stage_params || image / h.channels > (uint64_t{1} << 40))) return false;
+  if (h.stage_params) {  // larger than 2^40 pixels fails the sum anyway
+    const uint32_t colour = h.order == kOrderPalette ? 1 : h.channels >= 3 ? 3 : 1;
+    stage = adaptive::Stage::MemoryBytes(*h.stage_params, h.width, h.height, colour);
   }
   // A 16-bit image (section 3.4): the high bytes decode as an 8-bit image as above, then the
   // 16-bit image (two bytes a subpixel) is assembled beside it.
@@ -441,8 +446,211 @@ bool IsChunkType(const std::string& t) {
 }
 }  // namespace
 
+namespace {
+
+bool ValidPngLayout(int colour_type, int bit_depth) {
+  switch (colour_type) {
+    case 0: return bit_depth == 1 || bit_depth == 2 || bit_depth == 4 || bit_depth == 8 || bit_depth == 16;
+    case 3: return bit_depth == 1 || bit_depth == 2 || bit_depth == 4 || bit_depth == 8;
+    case 2:
+    case 4:
+    case 6: return bit_depth == 8 || bit_depth == 16;
+  }
+  return false;
+}
+
+// The entries of tags 1 and 2 for `metadata`, in order, as far as the area's 65535 bytes
+// reach with `used` of them taken.
+std::vector<uint8_t> MetadataEntries(const std::vector<MetadataItem>& metadata, std::vector<std::string>* not_kept,
+                                     size_t used);
+
+void AppendEntry(std::vector<uint8_t>& out, uint8_t tag, const std::vector<uint8_t>& body) {
+  out.push_back(tag);
+  out.push_back(static_cast<uint8_t>(body.size()));
+  out.push_back(static_cast<uint8_t>(body.size() >> 8));
+  out.insert(out.end(), body.begin(), body.end());
+}
+
+// Tag 3's and 4's bodies (docs/format.md section 2.1), or false when they are malformed.
+bool ParseMaxvalEntry(const uint8_t* body, size_t length, SourceFormat* source) {
+  if (length != 2) return false;
+  const uint32_t maxval = uint32_t{body[0]} | uint32_t{body[1]} << 8;
+  if (maxval == 0 || maxval == 255 || maxval == 65535) return false;
+  source->maxval = maxval;
+  return true;
+}
+
+// Tag 4's head: colour type, bit depth, and for a palette (colour type 3) the entry count - 1
+// and the tRNS entry count (u16); the palette's entries follow as bits (PaletteBits).
+constexpr size_t kPaletteHeadBytes = 5;
+
+bool ParsePngSourceEntry(const uint8_t* body, size_t length, SourceFormat* source) {
+  if (length < 2 || !ValidPngLayout(body[0], body[1])) return false;
+  source->png_colour_type = body[0];
+  source->png_bit_depth = body[1];
+  source->plte.clear();
+  source->trns.clear();
+  if (body[0] != 3) return length == 2;
+  if (length < kPaletteHeadBytes) return false;
+  const size_t entries = size_t{body[2]} + 1, trns = size_t{body[3]} | size_t{body[4]} << 8;
+  return trns <= entries;
+}
+
+// The image's distinct pixels as RGBA (alpha 255 without an alpha channel), ascending, when
+// it is RGB or RGBA with at most 256 of them; else none.
+std::vector<uint32_t> DistinctRgba(const Image& image) {
+  const uint32_t c = image.channels;
+  std::vector<uint32_t> seen;
+  if ((c != 3 && c != 4) || image.bit_depth != 8) return seen;
+  const size_t pixels = size_t{image.width} * image.height;
+  uint32_t last = 0;
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* p = &image.pixels[i * c];
+    const uint32_t v = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | (c == 4 ? p[3] : 255u);
+    if (i > 0 && v == last) continue;
+    last = v;
+    const auto it = std::lower_bound(seen.begin(), seen.end(), v);
+    if (it != seen.end() && *it == v) continue;
+    if (seen.size() == 256) return {};
+    seen.insert(it, v);
+  }
+  return seen;
+}
+
+// Bits of width 0-32, most significant first, packed into bytes from their high bit.
+class BitWriter {
+ public:
+  void Put(uint32_t value, int width) {
+    for (int b = width - 1; b >= 0; --b) {
+      if (bits_ % 8 == 0) out_.push_back(0);
+      if ((value >> b) & 1) out_.back() |= static_cast<uint8_t>(0x80 >> (bits_ % 8));
+      ++bits_;
+    }
+  }
+  std::vector<uint8_t>& bytes() { return out_; }
+
+ private:
+  std::vector<uint8_t> out_;
+  size_t bits_ = 0;
+};
+
+class BitReader {
+ public:
+  BitReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  // False when the bits run out.
+  bool Get(int width, uint32_t* value) {
+    *value = 0;
+    for (int b = 0; b < width; ++b) {
+      if (bits_ / 8 >= size_) return false;
+      *value = *value << 1 | ((data_[bits_ / 8] >> (7 - bits_ % 8)) & 1);
+      ++bits_;
+    }
+    return true;
+  }
+  // The bits end in the last byte, and its unused bits are zero.
+  bool AtCleanEnd() const {
+    if ((bits_ + 7) / 8 != size_) return false;
+    return bits_ % 8 == 0 || (data_[size_ - 1] & (0xff >> (bits_ % 8))) == 0;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t bits_ = 0;
+};
+
+// Bits to write the numbers 0..n: 0 for n = 0.
+int WidthFor(size_t n) {
+  int w = 0;
+  while (n >> w) ++w;
+  return w;
+}
+
+// A palette's entries relative to the image's colours (docs/format.md section 2.1, tag 4):
+// for each PLTE entry in order, with R the image's distinct RGBA pixels (DistinctRgba) not yet
+// named, a number s in 0..|R| of WidthFor(|R|) bits: s < |R| names R[s] (ascending order), which
+// leaves R; s = |R| is a literal entry, 24 bits RGB, then 8 bits alpha when the entry has a tRNS value.
+std::vector<uint8_t> PaletteBits(const SourceFormat& source, const Image& image) {
+  std::vector<uint32_t> remaining = DistinctRgba(image);
+  const size_t entries = source.plte.size() / 3;
+  BitWriter out;
+  for (size_t j = 0; j < entries; ++j) {
+    const uint32_t rgb = uint32_t{source.plte[3 * j]} << 16 | uint32_t{source.plte[3 * j + 1]} << 8 |
+                         source.plte[3 * j + 2];
+    const bool has_alpha = j < source.trns.size();
+    const uint32_t v = rgb << 8 | (has_alpha ? source.trns[j] : 255u);
+    const int width = WidthFor(remaining.size());
+    const auto it = std::lower_bound(remaining.begin(), remaining.end(), v);
+    if (it != remaining.end() && *it == v) {
+      out.Put(static_cast<uint32_t>(it - remaining.begin()), width);
+      remaining.erase(it);
+    } else {
+      out.Put(static_cast<uint32_t>(remaining.size()), width);
+      out.Put(rgb, 24);
+      if (has_alpha) out.Put(v & 255, 8);
+    }
+  }
+  return std::move(out.bytes());
+}
+
+}  // namespace
+
+std::string SourceFormatProblem(const SourceFormat& source, uint32_t bits_per_sample) {
+  const uint32_t full = bits_per_sample == 16 ? 65535 : 255;
+  if (source.maxval > full)
+    return "maxval " + std::to_string(source.maxval) + " is above the " + std::to_string(bits_per_sample) + "-bit range";
+  if (source.maxval == 255 && full != 255)
+    return "maxval 255 with 16-bit samples (an image of maxval 255 is 8-bit)";
+  if (source.png_colour_type >= 0) {
+    if (!ValidPngLayout(source.png_colour_type, source.png_bit_depth))
+      return "PNG colour type " + std::to_string(source.png_colour_type) + " with bit depth " +
+             std::to_string(source.png_bit_depth);
+    const size_t entries = source.plte.size() / 3;
+    if (source.png_colour_type == 3 &&
+        (source.plte.size() % 3 != 0 || entries < 1 || entries > 256 || source.trns.size() > entries))
+      return "a palette of " + std::to_string(source.plte.size()) + " PLTE and " + std::to_string(source.trns.size()) +
+             " tRNS bytes (1-256 entries, tRNS at most one byte an entry)";
+    if (source.png_colour_type != 3 && (!source.plte.empty() || !source.trns.empty()))
+      return "a palette for PNG colour type " + std::to_string(source.png_colour_type);
+  }
+  return {};
+}
+
+bool RecordsSource(const SourceFormat& source) {
+  return (source.maxval != 0 && source.maxval != 255 && source.maxval != 65535) || source.png_colour_type >= 0;
+}
+
+std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata, const SourceFormat& source,
+                                       const Image& image, std::vector<std::string>* not_kept) {
+  std::vector<uint8_t> out;
+  if (source.maxval != 0 && source.maxval != 255 && source.maxval != 65535) {
+    AppendEntry(out, kEntryPnmMaxval, {static_cast<uint8_t>(source.maxval), static_cast<uint8_t>(source.maxval >> 8)});
+  }
+  if (source.png_colour_type >= 0) {
+    std::vector<uint8_t> body = {static_cast<uint8_t>(source.png_colour_type),
+                                 static_cast<uint8_t>(source.png_bit_depth)};
+    if (source.png_colour_type == 3) {
+      body.push_back(static_cast<uint8_t>(source.plte.size() / 3 - 1));
+      body.push_back(static_cast<uint8_t>(source.trns.size()));
+      body.push_back(static_cast<uint8_t>(source.trns.size() >> 8));
+      const std::vector<uint8_t> bits = PaletteBits(source, image);
+      body.insert(body.end(), bits.begin(), bits.end());
+    }
+    AppendEntry(out, kEntryPngSource, body);
+  }
+  std::vector<uint8_t> rest = MetadataEntries(metadata, not_kept, out.size());
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
 std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata,
                                        std::vector<std::string>* not_kept) {
+  return MetadataEntries(metadata, not_kept, 0);
+}
+
+namespace {
+std::vector<uint8_t> MetadataEntries(const std::vector<MetadataItem>& metadata, std::vector<std::string>* not_kept,
+                                     size_t used) {
   constexpr size_t kMaxArea = 0xffff, kEntryHead = 3;
   std::vector<uint8_t> out;
   for (const MetadataItem& item : metadata) {
@@ -459,26 +667,30 @@ std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata
     } else {
       tag = kEntryPnmComment;
     }
-    if (item.data.size() > kMaxArea || out.size() + kEntryHead + body.size() + item.data.size() > kMaxArea) {
+    if (item.data.size() > kMaxArea || used + out.size() + kEntryHead + body.size() + item.data.size() > kMaxArea) {
       if (not_kept) {
         not_kept->push_back(DescribeMetadataItem(item) + " (" + std::to_string(item.data.size()) +
                             " bytes): the header's extension area holds at most " + std::to_string(kMaxArea) +
-                            " bytes of metadata, " + std::to_string(kMaxArea - std::min(kMaxArea, out.size())) +
-                            " of them left");
+                            " bytes of metadata, " +
+                            std::to_string(kMaxArea - std::min(kMaxArea, used + out.size())) + " of them left");
       }
       continue;
     }
     body.insert(body.end(), item.data.begin(), item.data.end());
-    out.push_back(tag);
-    out.push_back(static_cast<uint8_t>(body.size()));
-    out.push_back(static_cast<uint8_t>(body.size() >> 8));
-    out.insert(out.end(), body.begin(), body.end());
+    AppendEntry(out, tag, body);
   }
   return out;
 }
+}  // namespace
 
 bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata) {
+  return ParseMetadataExtension(extension, metadata, nullptr);
+}
+
+bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata,
+                            SourceFormat* source_out) {
   std::vector<MetadataItem> items;
+  SourceFormat source;
   size_t pos = 0;
   while (pos < extension.size()) {
     if (extension.size() - pos < 3) return false;
@@ -499,12 +711,54 @@ bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<M
     } else if (tag == kEntryPnmComment) {
       item.kind = MetadataItem::Kind::kPnmComment;
       item.data.assign(body, body + length);
+    } else if (tag == kEntryPnmMaxval) {
+      if (!ParseMaxvalEntry(body, length, &source)) return false;
+      continue;
+    } else if (tag == kEntryPngSource) {
+      if (!ParsePngSourceEntry(body, length, &source)) return false;
+      continue;
     } else {
       continue;  // a later minor version's entry
     }
     items.push_back(std::move(item));
   }
   if (metadata) *metadata = std::move(items);
+  if (source_out) *source_out = std::move(source);
+  return true;
+}
+
+bool CompletePalette(const std::vector<uint8_t>& extension, const Image& image, SourceFormat* source) {
+  size_t pos = 0;
+  while (pos + 3 <= extension.size()) {
+    const uint8_t tag = extension[pos];
+    const size_t length = size_t{extension[pos + 1]} | size_t{extension[pos + 2]} << 8;
+    pos += 3;
+    if (extension.size() - pos < length) return false;
+    const uint8_t* body = extension.data() + pos;
+    pos += length;
+    if (tag != kEntryPngSource || length < kPaletteHeadBytes || body[0] != 3) continue;
+    const size_t entries = size_t{body[2]} + 1, trns = size_t{body[3]} | size_t{body[4]} << 8;
+    std::vector<uint32_t> remaining = DistinctRgba(image);
+    BitReader in(body + kPaletteHeadBytes, length - kPaletteHeadBytes);
+    source->plte.clear();
+    source->trns.clear();
+    for (size_t j = 0; j < entries; ++j) {
+      uint32_t s = 0, rgb = 0, alpha = 255;
+      if (!in.Get(WidthFor(remaining.size()), &s) || s > remaining.size()) return false;
+      if (s < remaining.size()) {
+        rgb = remaining[s] >> 8;
+        alpha = remaining[s] & 255;
+        remaining.erase(remaining.begin() + s);
+        if (j >= trns && alpha != 255) return false;  // an entry without tRNS is opaque
+      } else {
+        if (!in.Get(24, &rgb) || (j < trns && !in.Get(8, &alpha))) return false;
+      }
+      source->plte.insert(source->plte.end(), {static_cast<uint8_t>(rgb >> 16), static_cast<uint8_t>(rgb >> 8),
+                                               static_cast<uint8_t>(rgb)});
+      if (j < trns) source->trns.push_back(static_cast<uint8_t>(alpha));
+    }
+    return in.AtCleanEnd();
+  }
   return true;
 }
 

@@ -5,9 +5,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "adaptive/stage.h"
 #include "pixelzip/codec.h"
 
 namespace pixelzip::codec {
@@ -26,9 +28,13 @@ inline constexpr uint16_t kVersionMinor = 0;
 // The minor version a stream with metadata entries in its extension area gets (section 2.1);
 // a stream without metadata stays kVersionMinor, byte for byte as before.
 inline constexpr uint16_t kVersionMinorMetadata = 1;
+// The minor version a stream with source-format entries (tags 3 and 4) gets (section 2.1).
+inline constexpr uint16_t kVersionMinorSource = 2;
 // Extension entry tags (section 2.1).
 inline constexpr uint8_t kEntryPngChunk = 1;
 inline constexpr uint8_t kEntryPnmComment = 2;
+inline constexpr uint8_t kEntryPnmMaxval = 3;  // SourceFormat::maxval (minor 2)
+inline constexpr uint8_t kEntryPngSource = 4;  // SourceFormat's PNG colour type, depth, palette (minor 2)
 inline constexpr size_t kMaxArchitectureBytes = 64;
 // Order byte values (docs/format.md section 2): 0 raster, 1 multiscale (Order), and
 inline constexpr uint8_t kOrderRasterWavefront = 2;  // raster conditionals, wavefront layout (major >= 2)
@@ -59,6 +65,8 @@ struct Header {
   uint32_t pixel_crc32 = 0;             // zlib CRC-32 of the decoded Image::pixels (2 bytes a subpixel at 16 bits)
   std::vector<uint8_t> stage;           // from 2.0: the adaptive stage record (adaptive::Serialize);
                                         // empty: coded by the model alone
+  std::optional<adaptive::StageParams> stage_params;  // `stage` parsed: set by ReadHeader when
+                                        // the record is not empty; WriteHeader writes `stage` only
   std::vector<uint8_t> extension;       // minor-version additions; version 1.0 writes none
   uint32_t header_crc32 = 0;            // CRC-32 of every header byte before this field
 };
@@ -79,7 +87,8 @@ std::vector<uint8_t> WriteHeader(const Header& header);
 Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t* header_bytes);
 
 // Bytes a decoder allocates for an image with this header (its pixels, and a colour
-// plane when there is alpha); false if that overflows uint64.
+// plane when there is alpha); false if that overflows uint64, or when the header has a
+// stage record but no stage_params (ReadHeader sets them).
 bool DecodeMemoryBytes(const Header& header, uint64_t* bytes);
 
 // The extension area holding `metadata` as entries (docs/format.md, section 2.1), in order;
@@ -88,11 +97,33 @@ bool DecodeMemoryBytes(const Header& header, uint64_t* bytes);
 // ...").
 std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata,
                                        std::vector<std::string>* not_kept);
+// As above, the source-format entries (tags 3 and 4, when `source` records them) first, so
+// that they always fit; a palette's entries are written relative to `image`'s colours.
+// REQUIRES: SourceFormatProblem(source, image.bit_depth) is empty.
+std::vector<uint8_t> MetadataExtension(const std::vector<MetadataItem>& metadata, const SourceFormat& source,
+                                       const Image& image, std::vector<std::string>* not_kept);
+
+// Whether MetadataExtension writes entries of tags 3 or 4 for `source` (a maxval other than 0,
+// 255 and 65535, or a PNG colour type): the stream is then version 4.2.
+bool RecordsSource(const SourceFormat& source);
+
+// Empty when `source` can be recorded for an image of this sample depth, else what is wrong
+// (a maxval of 255 or 65535 is the full range: recorded as none).
+std::string SourceFormatProblem(const SourceFormat& source, uint32_t bits_per_sample);
 
 // The metadata in an extension area of version 1.1 or later, skipping entries of unknown
 // tags. Returns false (and no items) when the entries do not exactly fill the area: the
 // metadata is then unreadable, which does not stop the pixels from decoding.
 bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata);
+// As above, also filling `*source` (when not null) from the source-format entries; a
+// palette's plte and trns stay empty until CompletePalette fills them.
+bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata,
+                            SourceFormat* source);
+// Fills source->plte and trns from a palette entry (tag 4, colour type 3) in `extension`,
+// given the stream's decoded image. True when there is none; false when its bits do not fit
+// the image (a literal or a named colour missing, bits left over): a corrupt stream.
+// REQUIRES: ParseMetadataExtension(extension, ...) returned true.
+bool CompletePalette(const std::vector<uint8_t>& extension, const Image& image, SourceFormat* source);
 
 // zlib CRC-32 of `size` bytes (any size).
 uint32_t Crc32(const uint8_t* data, size_t size);

@@ -116,23 +116,23 @@ Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name, 
   }
   if (data[0] == 'P' && size >= 2) {
     switch (data[1]) {
+      case '2':
+      case '3':
       case '5':
       case '6':
       case '7':
         return formats_internal::ReadPnm(data, size, name, metadata);
       case '1':
-      case '2':
-      case '3':
       case '4':
         throw Error(ErrorCode::kUnsupported,
-                    name + ": plain-text or 1-bit PNM (P" + static_cast<char>(data[1]) +
-                        ") is not supported; use binary P5, P6 or P7");
+                    name + ": bitmap PNM (P" + static_cast<char>(data[1]) +
+                        ") is not supported; use a greymap (P2, P5) or PAM (P7)");
       default:
         break;
     }
   }
   throw Error(ErrorCode::kUnsupported,
-              name + ": unrecognised file format (pixelzip reads PNG and binary PNM: P5, P6, P7)");
+              name + ": unrecognised file format (pixelzip reads PNG and PNM: P2, P3, P5, P6, P7)");
 }
 
 Image ReadImageFile(const std::string& path) {
@@ -157,6 +157,12 @@ Image ReadImageFile(const std::string& path) {
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
                                  std::vector<std::string>* not_kept) {
   return format == FileFormat::kPnm ? EncodePnm(image, metadata, not_kept) : EncodePng(image, 6, metadata, not_kept);
+}
+
+std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
+                                 std::vector<std::string>* not_kept, const SourceFormat& source) {
+  return format == FileFormat::kPnm ? EncodePnm(image, metadata, not_kept, source)
+                                    : EncodePng(image, 6, metadata, not_kept, source);
 }
 
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format) {

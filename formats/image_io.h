@@ -13,7 +13,9 @@
 //        grey + tRNS -> grey+alpha; RGB + tRNS -> RGBA. No gamma or colour
 //        transforms: pixel values are those stored in the file.
 //        16-bit PNGs stay 16-bit (Image::bit_depth 16, samples big-endian).
-//   PNM: P5 (grey), P6 (RGB) and P7/PAM with DEPTH 1..4, MAXVAL 255 or 65535 (16-bit).
+//   PNM: P2/P5 (grey), P3/P6 (RGB), plain or binary, and P7/PAM with DEPTH 1..4; any MAXVAL
+//        1..65535: up to 255 an 8-bit image, above a 16-bit one, samples as stored (never
+//        scaled; ImageMetadata::source.maxval records a maxval other than 255 and 65535).
 #pragma once
 
 #include <cstddef>
@@ -42,9 +44,12 @@ enum class FileFormat { kPng, kPnm };
 //        sBIT of widened images, unknown unsafe-to-copy chunks. tRNS becomes the
 //        alpha channel.
 //   PNM/PAM: header comments, in order ('#' to the end of the line).
+// `source` says how the file held its samples (SourceFormat): a PNG's colour type and bit
+// depth (with a palette PNG's PLTE and tRNS), a PNM's maxval when it is not 255 or 65535.
 struct ImageMetadata {
   std::vector<MetadataItem> items;
   std::vector<std::string> not_kept;
+  SourceFormat source;
 };
 
 // Reads a PNG or binary PNM/PAM file, chosen by its magic bytes (never by
@@ -57,8 +62,8 @@ Image ReadImageFile(const std::string& path);
 // Decodes an in-memory PNG or PNM/PAM file, detected by its magic bytes.
 // REQUIRES: data points to size readable bytes (data may be null if size == 0).
 // name_for_errors is put at the start of every error message.
-// Throws kCorruptInput (malformed), kTruncatedInput (ends early),
-// kUnsupported (PNM maxval other than 255 and 65535, unknown format),
+// Throws kCorruptInput (malformed; a PNM sample above its maxval), kTruncatedInput (ends early),
+// kUnsupported (bitmap PNM P1/P4, unknown format),
 // kLimitExceeded (image larger than kMaxImageBytes).
 Image ReadImageBytes(const uint8_t* data, size_t size, const std::string& name_for_errors);
 // As above, also filling `*metadata` (when not null).
@@ -82,6 +87,16 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept, bool palette);
 
+// With the source's format (SourceFormat): colour type 3 (palette) writes a palette PNG whose
+// PLTE and tRNS are the recorded ones, in their order, when every pixel is one of their
+// entries (a pixel takes the first entry equal to it), else as `palette` = true above; another
+// recorded colour type writes no palette. A maxval below the full range (PNG cannot hold it)
+// scales the samples to the full range (v * (2^depth - 1) / maxval, rounded, as the PNG
+// specification scales), with an sBIT chunk of k bits when maxval is 2^k - 1, and names the
+// maxval in `*not_kept`. Samples above the maxval throw kInvalidArgument.
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept, const SourceFormat& source);
+
 // Encodes as binary PNM: P5 for 1 channel, P6 for 3 channels, and PAM (P7,
 // TUPLTYPE GRAYSCALE_ALPHA or RGB_ALPHA) for 2 and 4 channels, since P5/P6
 // can't carry alpha. MAXVAL is 255, or 65535 for a 16-bit image. ReadImageBytes reads all three.
@@ -91,11 +106,18 @@ std::vector<uint8_t> EncodePnm(const Image& image);
 // line break is left out); PNG chunks are left out. What is left out is named in `*not_kept`.
 std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept);
+// With the source's maxval (source.maxval; 0: 255 or 65535 by the bit depth): written as the
+// MAXVAL, the raster one byte a sample below 256, else two. Throws kInvalidArgument when a
+// sample is above it or it is above the bit depth's range.
+std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept, const SourceFormat& source);
 
 // Encodes in the given format (EncodePng at its default level, or EncodePnm).
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format);
 std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
                                  std::vector<std::string>* not_kept);
+std::vector<uint8_t> EncodeImage(const Image& image, FileFormat format, const std::vector<MetadataItem>& metadata,
+                                 std::vector<std::string>* not_kept, const SourceFormat& source);
 
 // Chooses the output format from the extension, case-insensitively:
 // .ppm, .pgm, .pnm, .pam -> kPnm; .png and anything else (including "-"

@@ -25,7 +25,8 @@ void ValidateImageForEncode(const Image& image, const char* what);
 // `metadata` may be null (nothing collected).
 Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata);
 
-// REQUIRES: size >= 2, data[0] == 'P', data[1] in {'5', '6', '7'}.
+// REQUIRES: size >= 2, data[0] == 'P', data[1] in {'2', '3', '5', '6', '7'}. With `metadata`,
+// fills metadata->source.maxval (the maxval when it is not 255 or 65535).
 Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata);
 
 }  // namespace pixelzip::formats_internal

@@ -88,6 +88,10 @@ struct PngReadState {
   uint64_t stored_bytes = 0;  // filtered size before expansion, not interlaced
   size_t rowbytes = 0;
   bool has_trns = false;
+  // A palette PNG's PLTE and tRNS entries (colour type 3 only; for ImageMetadata::source).
+  png_color plte[256] = {};
+  png_byte trns[256] = {};
+  int plte_count = 0, trns_count = 0;
   bool want_metadata = false;  // keep ancillary chunks as unknown chunks (raw bytes, with their place)
   std::vector<uint8_t>* pixels = nullptr;  // owned by ReadPng's frame
 };
@@ -151,6 +155,21 @@ __attribute__((noinline)) bool RunPngDecode(png_structp png, png_infop info, Png
   // (and clears) row buffers of the full width.
   const bool has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
   st->has_trns = has_trns;
+  if (st->color_type == PNG_COLOR_TYPE_PALETTE) {
+    png_colorp plte = nullptr;
+    int plte_count = 0;
+    if (png_get_PLTE(png, info, &plte, &plte_count) != 0 && plte_count > 0 && plte_count <= 256) {
+      std::memcpy(st->plte, plte, sizeof(png_color) * static_cast<size_t>(plte_count));
+      st->plte_count = plte_count;
+    }
+    png_bytep trns = nullptr;
+    int trns_count = 0;
+    if (has_trns && png_get_tRNS(png, info, &trns, &trns_count, nullptr) != 0 && trns != nullptr && trns_count > 0 &&
+        trns_count <= st->plte_count) {
+      std::memcpy(st->trns, trns, static_cast<size_t>(trns_count));
+      st->trns_count = trns_count;
+    }
+  }
   st->channels = ExpandedChannels(st->color_type, has_trns);
   if (st->channels == 0) {
     st->stop = PngStop::kBadLayout;
@@ -373,6 +392,19 @@ Image ReadPng(const uint8_t* data, size_t size, const std::string& name, ImageMe
   image.channels = st.channels;
   image.bit_depth = st.bit_depth == 16 ? 16 : 8;
   image.pixels = std::move(pixels);
+  if (metadata != nullptr) {
+    SourceFormat& source = metadata->source;
+    source = SourceFormat{};
+    source.png_colour_type = st.color_type;
+    source.png_bit_depth = st.bit_depth;
+    if (st.color_type == PNG_COLOR_TYPE_PALETTE) {
+      for (int j = 0; j < st.plte_count; ++j) {
+        source.plte.insert(source.plte.end(), {st.plte[j].red, st.plte[j].green, st.plte[j].blue});
+      }
+      // A tRNS that reads as alpha: the entries libpng gave (never more than PLTE's).
+      if (st.has_trns) source.trns.assign(st.trns, st.trns + st.trns_count);
+    }
+  }
   return image;
 }
 
@@ -387,15 +419,118 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   return EncodePng(image, compression_level, metadata, not_kept, false);
 }
 
+namespace {
+
+// A recorded palette (SourceFormat, colour type 3) for `image`: its PLTE and tRNS entries, as
+// recorded, and the index of each pixel (the first entry equal to it). False when the image
+// is not 8-bit RGB (no tRNS) or RGBA (with tRNS), or has a pixel that is no entry.
+bool IndicesInRecordedPalette(const Image& image, const SourceFormat& source, std::vector<uint8_t>* indices) {
+  const uint32_t c = image.channels;
+  const size_t entries = source.plte.size() / 3;
+  if (image.bit_depth != 8 || source.plte.size() % 3 != 0 || entries == 0 || entries > 256 ||
+      source.trns.size() > entries || !((c == 3 && source.trns.empty()) || (c == 4 && !source.trns.empty()))) {
+    return false;
+  }
+  std::vector<std::pair<uint32_t, uint8_t>> index_of;  // RGBA packed, entry; the first of equal ones
+  for (size_t j = 0; j < entries; ++j) {
+    const uint32_t a = j < source.trns.size() ? source.trns[j] : 255;
+    const uint32_t v = uint32_t{source.plte[3 * j]} << 24 | uint32_t{source.plte[3 * j + 1]} << 16 |
+                       uint32_t{source.plte[3 * j + 2]} << 8 | a;
+    index_of.emplace_back(v, static_cast<uint8_t>(j));
+  }
+  std::stable_sort(index_of.begin(), index_of.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  const size_t pixels = size_t{image.width} * image.height;
+  indices->resize(pixels);
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* p = &image.pixels[i * c];
+    const uint32_t v = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | (c == 4 ? p[3] : 255u);
+    const auto it = std::lower_bound(index_of.begin(), index_of.end(), v,
+                                     [](const auto& e, uint32_t value) { return e.first < value; });
+    if (it == index_of.end() || it->first != v) return false;
+    (*indices)[i] = it->second;
+  }
+  return true;
+}
+
+// The image with samples 0..maxval scaled to the bit depth's full range, rounded (the PNG
+// specification's scaling, section 12.4).
+Image ScaledToFullRange(const Image& image, uint32_t maxval) {
+  Image scaled = image;
+  const uint64_t full = image.bit_depth == 16 ? 65535 : 255;
+  for (size_t i = 0; i < image.SubpixelCount(); ++i) {
+    scaled.set_sample(i, static_cast<uint16_t>((image.sample(i) * full + maxval / 2) / maxval));
+  }
+  return scaled;
+}
+
+std::vector<uint8_t> EncodePngWith(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                                   std::vector<std::string>* not_kept, bool palette, const SourceFormat* recorded);
+
+}  // namespace
+
 std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept, bool palette) {
+  return EncodePngWith(image, compression_level, metadata, not_kept, palette, nullptr);
+}
+
+std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept, const SourceFormat& source) {
   formats_internal::ValidateImageForEncode(image, "EncodePng");
-  // The palette: the distinct pixels, non-opaque ones first (tRNS lists only those), then
-  // by value; none when there are more than 256.
+  const uint32_t full = image.bit_depth == 16 ? 65535 : 255;
+  if (source.maxval != 0 && source.maxval != full) {
+    if (source.maxval > full) {
+      throw Error(ErrorCode::kInvalidArgument, "EncodePng: maxval " + std::to_string(source.maxval) +
+                                                   " is above the " + std::to_string(image.bit_depth) +
+                                                   "-bit image's range");
+    }
+    for (size_t i = 0; i < image.SubpixelCount(); ++i) {
+      if (image.sample(i) > source.maxval) {
+        throw Error(ErrorCode::kInvalidArgument, "EncodePng: sample " + std::to_string(i) + " (" +
+                                                     std::to_string(image.sample(i)) + ") is above the maxval " +
+                                                     std::to_string(source.maxval));
+      }
+    }
+    // PNG holds samples of 2^depth levels only: scaled, with sBIT when the maxval is 2^k - 1.
+    std::vector<MetadataItem> with_sbit = metadata;
+    int k = 0;
+    while (k < 16 && (uint32_t{1} << k) - 1 < source.maxval) ++k;
+    const bool power = (uint32_t{1} << k) - 1 == source.maxval;
+    const bool has_sbit = std::any_of(metadata.begin(), metadata.end(), [](const MetadataItem& item) {
+      return item.kind == MetadataItem::Kind::kPngChunk && item.png_type == "sBIT";
+    });
+    if (power && !has_sbit) {
+      MetadataItem sbit;
+      sbit.png_type = "sBIT";
+      sbit.place = MetadataItem::Place::kBeforePlte;
+      sbit.data.assign(image.channels, static_cast<uint8_t>(k));
+      with_sbit.insert(with_sbit.begin(), sbit);
+    }
+    if (not_kept != nullptr) {
+      not_kept->push_back("PNM maxval " + std::to_string(source.maxval) + ": PNG cannot hold it; the samples are scaled to 0-" +
+                          std::to_string(full) + (power ? " with an sBIT chunk of " + std::to_string(k) + " bits" : std::string()) +
+                          " (decompress to .pgm, .ppm or .pam to keep it)");
+    }
+    return EncodePngWith(ScaledToFullRange(image, source.maxval), compression_level, with_sbit, not_kept, false,
+                         nullptr);
+  }
+  return EncodePngWith(image, compression_level, metadata, not_kept, source.png_colour_type == 3,
+                       source.png_colour_type == 3 ? &source : nullptr);
+}
+
+namespace {
+
+std::vector<uint8_t> EncodePngWith(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
+                                   std::vector<std::string>* not_kept, bool palette, const SourceFormat* recorded) {
+  formats_internal::ValidateImageForEncode(image, "EncodePng");
+  // The palette: the recorded one when every pixel is in it; else the distinct pixels,
+  // non-opaque ones first (tRNS lists only those), then by value; none when there are more than 256.
   const uint32_t c = image.channels;
   const bool alpha = c == 2 || c == 4;
+  std::vector<uint8_t> indices;
+  const bool use_recorded = recorded != nullptr && IndicesInRecordedPalette(image, *recorded, &indices);
   std::vector<uint32_t> colours;  // packed: opaque flag, then the channels
-  if (palette && c >= 3 && image.bit_depth == 8) {
+  if (palette && !use_recorded && c >= 3 && image.bit_depth == 8) {
     const size_t pixels = size_t{image.width} * image.height;
     auto pack = [&](size_t i) {
       uint64_t v = 0;
@@ -418,9 +553,22 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   }
   std::vector<png_color> plte;
   std::vector<png_byte> trans;
-  std::vector<uint8_t> indices;
   int bit_depth = 8;
-  if (!colours.empty()) {
+  if (use_recorded) {
+    const size_t entries = recorded->plte.size() / 3;
+    plte.resize(entries);
+    for (size_t j = 0; j < entries; ++j) {
+      plte[j].red = recorded->plte[3 * j];
+      plte[j].green = recorded->plte[3 * j + 1];
+      plte[j].blue = recorded->plte[3 * j + 2];
+    }
+    trans.assign(recorded->trns.begin(), recorded->trns.end());
+    // The recorded bit depth when it holds every entry, else the smallest that does.
+    const int d = recorded->png_bit_depth;
+    bit_depth = (d == 1 || d == 2 || d == 4 || d == 8) && entries <= (size_t{1} << d)
+                    ? d
+                    : entries <= 2 ? 1 : entries <= 4 ? 2 : entries <= 16 ? 4 : 8;
+  } else if (!colours.empty()) {
     plte.resize(colours.size());
     for (size_t j = 0; j < colours.size(); ++j) {
       const uint32_t v = colours[j];
@@ -454,9 +602,10 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
     }
     bit_depth = colours.size() <= 2 ? 1 : colours.size() <= 4 ? 2 : colours.size() <= 16 ? 4 : 8;
   }
+  const bool as_palette = use_recorded || !colours.empty();
   std::vector<png_unknown_chunk> chunks;
   for (const MetadataItem& item : metadata) {
-    if (!colours.empty() && (item.png_type == "bKGD" || item.png_type == "sBIT" || item.png_type == "hIST")) {
+    if (as_palette && (item.png_type == "bKGD" || item.png_type == "sBIT" || item.png_type == "hIST")) {
       if (not_kept) not_kept->push_back(DescribeMetadataItem(item) + ": belongs to the source's colour type, not a palette PNG");
       continue;
     }
@@ -493,7 +642,7 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   st.level = compression_level;
   st.chunks = chunks.data();
   st.chunk_count = static_cast<int>(chunks.size());
-  if (!colours.empty()) {
+  if (as_palette) {
     st.indices = indices.data();
     st.palette = plte.data();
     st.palette_count = static_cast<int>(plte.size());
@@ -517,5 +666,7 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
   }
   return out;
 }
+
+}  // namespace
 
 }  // namespace pixelzip

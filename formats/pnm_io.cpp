@@ -1,9 +1,12 @@
-// Binary PNM (P5, P6) and PAM (P7), 8 bits per sample.
+// PNM: plain (P2, P3) and binary (P5, P6) greymaps and pixmaps, and PAM (P7); any maxval
+// 1-65535 (samples up to 255 make an 8-bit Image, larger a 16-bit one).
 //
 // Netpbm header syntax: the magic, then width, height and maxval as decimal
 // numbers separated by whitespace, where '#' starts a comment running to the
 // end of the line; exactly one whitespace character separates maxval from
-// the raster. PAM (P7) has "KEY value" lines ending with "ENDHDR\n".
+// the raster of a binary file. A plain file's raster is decimal numbers separated by
+// whitespace (and comments). PAM (P7) has "KEY value" lines ending with "ENDHDR\n".
+// A binary raster holds one byte a sample when maxval < 256, else two (most significant first).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -149,10 +152,6 @@ void CheckDimensionsAndMaxval(const PnmHeader& h, HeaderReader& r, const std::st
   if (h.maxval == 0 || h.maxval > 65535) {
     r.Fail(ErrorCode::kCorruptInput, "maxval must be in 1..65535 (got " + AsWritten(h.maxval_text) + ")");
   }
-  if (h.maxval != 255 && h.maxval != 65535) {
-    r.Fail(ErrorCode::kUnsupported, "maxval " + AsWritten(h.maxval_text) +
-                                        " is not supported (only 255 and 65535, i.e. 8 or 16 bits per sample)");
-  }
   if (h.width > 0xffffffffu || h.height > 0xffffffffu) {
     throw Error(ErrorCode::kLimitExceeded, name + ": image dimensions " + AsWritten(h.width_text) + "x" +
                                                AsWritten(h.height_text) + " are too large");
@@ -262,6 +261,7 @@ namespace formats_internal {
 Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMetadata* metadata) {
   const char magic = static_cast<char>(data[1]);
   const bool pam = magic == '7';
+  const bool plain = magic == '2' || magic == '3';
   HeaderReader r(data, size, name, pam ? "PAM" : "PNM");
   std::vector<MetadataItem> comments;
   if (metadata != nullptr) r.CollectCommentsInto(&comments);
@@ -270,28 +270,75 @@ Image ReadPnm(const uint8_t* data, size_t size, const std::string& name, ImageMe
     throw Error(ErrorCode::kUnsupported, name + ": unrecognised file format (starts like PNM but the magic is not "
                                                 "followed by whitespace)");
   }
-  const PnmHeader h = pam ? ReadPamHeader(r) : ReadPnmHeader(r, magic == '5' ? 1 : 3);
+  const PnmHeader h = pam ? ReadPamHeader(r) : ReadPnmHeader(r, magic == '5' || magic == '2' ? 1 : 3);
   CheckDimensionsAndMaxval(h, r, name);
   const uint64_t sample_bytes = h.maxval > 255 ? 2 : 1;  // 16-bit samples: big-endian, as stored
   const size_t bytes = CheckedImageBytes(h.width, h.height, h.channels * sample_bytes, name);
-  const size_t available = size - r.pos();
-  if (available < bytes) {
-    r.Fail(ErrorCode::kTruncatedInput, "the pixel data has " + std::to_string(available) + " of the " +
-                                           std::to_string(bytes) + " bytes a " + std::to_string(h.width) + "x" +
-                                           std::to_string(h.height) + " image needs");
-  }
-  for (size_t i = r.pos() + bytes; i < size; ++i) {
-    if (!IsSpace(data[i])) {
-      throw Error(ErrorCode::kUnsupported, name + ": data after the image (multi-image PNM files are not supported)");
-    }
-  }
+  const size_t samples = bytes / sample_bytes;
+  const bool full_range = h.maxval == 255 || h.maxval == 65535;
   Image image;
   image.width = static_cast<uint32_t>(h.width);
   image.height = static_cast<uint32_t>(h.height);
   image.channels = static_cast<uint32_t>(h.channels);
   image.bit_depth = sample_bytes == 2 ? 16 : 8;
-  image.pixels.assign(data + r.pos(), data + r.pos() + bytes);
-  if (metadata != nullptr) metadata->items.insert(metadata->items.end(), comments.begin(), comments.end());
+  auto over_maxval = [&](size_t i, uint64_t value) {
+    const size_t pixel = i / h.channels;
+    r.Fail(ErrorCode::kCorruptInput, "sample value " + std::to_string(value) + " at x " +
+                                         std::to_string(pixel % h.width) + ", y " + std::to_string(pixel / h.width) +
+                                         ", channel " + std::to_string(i % h.channels) + " is above the maxval " +
+                                         std::to_string(h.maxval));
+  };
+  if (plain) {
+    // Each sample is at least one digit and one separator: a file too short for the image is
+    // refused before its pixels are allocated.
+    if ((size - r.pos() + 1) / 2 < samples) {
+      r.Fail(ErrorCode::kTruncatedInput, "the plain raster has room for at most " +
+                                             std::to_string((size - r.pos() + 1) / 2) + " of the " +
+                                             std::to_string(samples) + " samples a " + std::to_string(h.width) +
+                                             "x" + std::to_string(h.height) + " image needs");
+    }
+    image.pixels.resize(bytes);
+    for (size_t i = 0; i < samples; ++i) {
+      r.SkipSpaceAndComments();
+      if (r.AtEnd()) {
+        r.Fail(ErrorCode::kTruncatedInput, "the plain raster ends after " + std::to_string(i) + " of the " +
+                                               std::to_string(samples) + " samples");
+      }
+      const uint64_t value = r.ReadNumber("sample");
+      if (value > h.maxval) over_maxval(i, value);
+      if (!r.AtEnd() && !IsSpace(r.Peek()) && r.Peek() != '#') {
+        r.Fail(ErrorCode::kCorruptInput, "expected whitespace after a sample, found " + Describe(r.Peek()));
+      }
+      image.set_sample(i, static_cast<uint16_t>(value));
+    }
+    r.SkipSpaceAndComments();
+    if (!r.AtEnd()) {
+      throw Error(ErrorCode::kUnsupported, name + ": data after the image (multi-image PNM files are not supported)");
+    }
+  } else {
+    const size_t available = size - r.pos();
+    if (available < bytes) {
+      r.Fail(ErrorCode::kTruncatedInput, "the pixel data has " + std::to_string(available) + " of the " +
+                                             std::to_string(bytes) + " bytes a " + std::to_string(h.width) + "x" +
+                                             std::to_string(h.height) + " image needs");
+    }
+    for (size_t i = r.pos() + bytes; i < size; ++i) {
+      if (!IsSpace(data[i])) {
+        throw Error(ErrorCode::kUnsupported, name + ": data after the image (multi-image PNM files are not supported)");
+      }
+    }
+    image.pixels.assign(data + r.pos(), data + r.pos() + bytes);
+    if (!full_range) {
+      for (size_t i = 0; i < samples; ++i) {
+        if (image.sample(i) > h.maxval) over_maxval(i, image.sample(i));
+      }
+    }
+  }
+  if (metadata != nullptr) {
+    metadata->items.insert(metadata->items.end(), comments.begin(), comments.end());
+    metadata->source = SourceFormat{};
+    if (!full_range) metadata->source.maxval = static_cast<uint32_t>(h.maxval);
+  }
   return image;
 }
 
@@ -301,7 +348,28 @@ std::vector<uint8_t> EncodePnm(const Image& image) { return EncodePnm(image, {},
 
 std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
                                std::vector<std::string>* not_kept) {
+  return EncodePnm(image, metadata, not_kept, SourceFormat{});
+}
+
+std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataItem>& metadata,
+                               std::vector<std::string>* not_kept, const SourceFormat& source) {
   formats_internal::ValidateImageForEncode(image, "EncodePnm");
+  const uint32_t full = image.bit_depth == 16 ? 65535 : 255;
+  const uint32_t maxval_value = source.maxval != 0 ? source.maxval : full;
+  if (maxval_value > full) {
+    throw Error(ErrorCode::kInvalidArgument, "EncodePnm: maxval " + std::to_string(maxval_value) + " is above the " +
+                                                 std::to_string(image.bit_depth) + "-bit image's range");
+  }
+  const size_t samples = image.SubpixelCount();
+  if (maxval_value != full) {
+    for (size_t i = 0; i < samples; ++i) {
+      if (image.sample(i) > maxval_value) {
+        throw Error(ErrorCode::kInvalidArgument, "EncodePnm: sample " + std::to_string(i) + " (" +
+                                                     std::to_string(image.sample(i)) + ") is above the maxval " +
+                                                     std::to_string(maxval_value));
+      }
+    }
+  }
   const std::string dims = std::to_string(image.width) + " " + std::to_string(image.height);
   // Comments go right after the magic line, one per line, in order.
   std::string comments;
@@ -315,7 +383,7 @@ std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataIte
                                                             : ": PNM has no place for it (decompress to PNG to keep it)"));
     }
   }
-  const std::string maxval = image.bit_depth == 16 ? "65535" : "255";
+  const std::string maxval = std::to_string(maxval_value);
   std::string header;
   switch (image.channels) {
     case 1: header = "P5\n" + comments + dims + "\n" + maxval + "\n"; break;
@@ -326,10 +394,21 @@ std::vector<uint8_t> EncodePnm(const Image& image, const std::vector<MetadataIte
                (image.channels == 2 ? "GRAYSCALE_ALPHA" : "RGB_ALPHA") + "\nENDHDR\n";
       break;
   }
+  // One byte a sample below maxval 256, else two (most significant first), whatever the
+  // image's bit depth.
+  const bool wide = maxval_value > 255;
   std::vector<uint8_t> out;
-  out.reserve(header.size() + image.pixels.size());
+  out.reserve(header.size() + samples * (wide ? 2 : 1));
   out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), image.pixels.begin(), image.pixels.end());
+  if (wide == (image.bit_depth == 16)) {
+    out.insert(out.end(), image.pixels.begin(), image.pixels.end());
+  } else {
+    for (size_t i = 0; i < samples; ++i) {
+      const uint16_t v = image.sample(i);
+      if (wide) out.push_back(static_cast<uint8_t>(v >> 8));
+      out.push_back(static_cast<uint8_t>(v));
+    }
+  }
   return out;
 }
 

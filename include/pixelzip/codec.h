@@ -54,6 +54,10 @@ struct EncodeOptions {
   // Kept in the header's extension area (format 1.1), in order, as far as its 65535 bytes
   // reach; what does not fit is named in EncodeResult::metadata_not_kept. Empty: a 1.0 stream.
   std::vector<MetadataItem> metadata;
+  // How the image file held its samples (ImageMetadata::source): kept in the header's
+  // extension area (format 4.2, docs/format.md section 2.1) ahead of the metadata. A maxval
+  // below the full range must be at least every sample (else kInvalidArgument).
+  SourceFormat source;
   Fallback fallback = Fallback::kAuto;
 };
 
@@ -81,6 +85,7 @@ struct StreamInfo {
   uint64_t header_bytes = 0;
   bool adaptive = false;  // coded through the adaptive stage (format 2.0)
   std::vector<MetadataItem> metadata;  // from the extension area (format 1.1 and later)
+  SourceFormat source;                 // from the extension area (format 4.2; empty before)
   bool metadata_unreadable = false;    // the extension area's entries did not parse; none returned
   uint64_t extension_bytes = 0;
 };
@@ -104,7 +109,13 @@ inline Image Decode(const std::vector<uint8_t>& stream, const DecodeOptions& opt
   return Decode(stream.data(), stream.size(), options);
 }
 // Parses and validates the header only (magic, version, header checksum, limits).
+// StreamInfo::source leaves a palette's plte and trns empty (ReadSourceFormat fills them).
 StreamInfo ReadStreamInfo(const uint8_t* data, size_t size, const Limits& limits = {});
+// The source format the stream records (EncodeOptions::source), a palette PNG's PLTE and tRNS
+// included (recorded relative to the image's colours): `decoded` must be Decode's image of
+// the same stream (else kInvalidArgument). Empty when the stream records none or its
+// metadata is unreadable; kCorruptInput when the record does not fit the image.
+SourceFormat ReadSourceFormat(const uint8_t* data, size_t size, const Image& decoded);
 
 // Names of the models compiled into this build, for --model and error messages.
 std::vector<std::string> ShippedModelNames();

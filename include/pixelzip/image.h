@@ -65,6 +65,30 @@ struct MetadataItem {
   }
 };
 
+// How the image file held its samples, beyond what Image says, kept in the stream
+// (docs/format.md section 2.1, tags 3 and 4) so that a decoder writes the same kind of file
+// back. It describes the pixels, not metadata: compress --strip keeps it.
+struct SourceFormat {
+  // PNM/PAM: the file's maxval when it is below the bit depth's full range (1-254 for an
+  // 8-bit image, 256-65534 for a 16-bit one); every sample is at most it. 0: the full range
+  // (maxval 255 or 65535), or no PNM source.
+  uint32_t maxval = 0;
+  // PNG: the source's colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA) and bit
+  // depth (1, 2, 4, 8 or 16); png_colour_type -1: not recorded (a PNM source, or a stream
+  // without the entry).
+  int png_colour_type = -1;
+  int png_bit_depth = 0;
+  // Colour type 3: the PLTE chunk's data (3 bytes an entry, 1-256 entries, in file order) and
+  // the tRNS chunk's (one alpha an entry for the first entries; empty without tRNS).
+  std::vector<uint8_t> plte, trns;
+
+  bool empty() const { return maxval == 0 && png_colour_type < 0; }
+  bool operator==(const SourceFormat& o) const {
+    return maxval == o.maxval && png_colour_type == o.png_colour_type && png_bit_depth == o.png_bit_depth &&
+           plte == o.plte && trns == o.trns;
+  }
+};
+
 // "iCCP chunk" / "PNM comment": how messages name an item.
 inline std::string DescribeMetadataItem(const MetadataItem& item) {
   return item.kind == MetadataItem::Kind::kPngChunk ? item.png_type + " chunk" : std::string("PNM comment");
