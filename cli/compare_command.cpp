@@ -165,7 +165,11 @@ class Measurer {
     bar_.SetLabel(name);
     Report(done_);
     const std::vector<uint8_t> bytes = WithFile(name, [&] { return ReadInput(path); });
-    const Image image = WithFile(name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), name); });
+    // The source's format (maxval, PNG colour type and palette) as compress records it; the
+    // metadata is left out (as compress --strip does).
+    ImageMetadata metadata;
+    const Image image = WithFile(name, [&] { return ReadImageBytes(bytes.data(), bytes.size(), name, &metadata); });
+    source_ = metadata.source;
     row.width = image.width;
     row.height = image.height;
     row.channels = image.channels;
@@ -212,6 +216,7 @@ class Measurer {
   std::vector<uint8_t> EncodeStep(const std::string& name, const Image& image, Order order, double step,
                                   OrderResult& r) {
     EncodeOptions eo;
+    eo.source = source_;
     eo.model = o_.model;
     eo.order = order;
     eo.adaptive = !o_.no_adaptive;
@@ -289,6 +294,7 @@ class Measurer {
   double done_ = 0;    // work units finished
   ProgressBar bar_;
   Progress overall_;
+  SourceFormat source_;  // of the image Measure is at
 };
 
 // ---- totals ----

@@ -71,6 +71,12 @@ void ValidateImage(const Image& image) {
   }
 }
 
+// Whether a decoder writing PNG would make a palette PNG of `image` without a record of the
+// source's colour type: 8-bit RGB or RGBA with at most 256 distinct pixels.
+bool PaletteOutputPossible(const Image& image) {
+  return image.bit_depth == 8 && image.channels >= 3 && codec::FindPalette(image).has_value();
+}
+
 // The first subpixel above `maxval` (SubpixelCount() when none is).
 size_t FirstSampleAbove(const Image& image, uint32_t maxval) {
   for (size_t i = 0; i < image.SubpixelCount(); ++i)
@@ -443,7 +449,14 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
   return Guarded("encode", [&] {
     ValidateImage(image);
     ValidateSource(image, options.source);
-    return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options, nullptr);
+    if (options.source.png_colour_type < 0 || options.source.png_colour_type == 3 || PaletteOutputPossible(image))
+      return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options, nullptr);
+    // A PNG colour type other than palette is recorded only where it decides what the decoder
+    // writes: without it, an 8-bit RGB or RGBA image of at most 256 colours becomes a palette PNG.
+    EncodeOptions without = options;
+    without.source.png_colour_type = -1;
+    without.source.png_bit_depth = 0;
+    return image.bit_depth == 16 ? EncodeSixteenBit(image, without) : EncodeEightBit(image, without, nullptr);
   });
 }
 

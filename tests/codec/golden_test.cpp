@@ -188,6 +188,44 @@ TEST(Golden, MetadataEntriesReadBackAndReEncodeToTheirBytes) {
             test::ReadFileBytes(kDir + "/" + test::CompactGoldenFile(base.stem)));
 }
 
+// Source-format entries (format 4.2): decode to their pixels, read back their records (a
+// palette's PLTE and tRNS completed from the image), re-encode to their bytes; the damaged
+// ones are corrupt.
+TEST(Golden, SourceFormatStreamsDecodeReadBackTheirRecordAndReEncodeToTheirBytes) {
+  for (const test::SourceGolden& g : test::SourceGoldens()) {
+    SCOPED_TRACE(g.stem);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
+    const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));
+    EXPECT_EQ(test::SourceGoldenImage(g), expected);
+    const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());
+    EXPECT_EQ(info.version_major, 4u);
+    EXPECT_EQ(info.version_minor, 2u);
+    EXPECT_FALSE(info.metadata_unreadable);
+    EXPECT_EQ(info.source.maxval, g.source.maxval);
+    EXPECT_EQ(info.source.png_colour_type, g.source.png_colour_type);
+    EXPECT_TRUE(info.source.plte.empty());  // completed only with the image
+    const Image decoded = Decode(stream);
+    EXPECT_EQ(decoded, expected);
+    EXPECT_EQ(ReadSourceFormat(stream.data(), stream.size(), decoded), g.source);
+    EXPECT_EQ(Encode(expected, test::SourceOptions(g)).stream, stream) << "the encoder no longer produces the golden bytes";
+    // Without the record: the stream of the same coding with no extension (minor 0).
+    const std::vector<uint8_t> plain = Encode(expected, test::Order0Options()).stream;
+    EXPECT_EQ(ReadStreamInfo(plain.data(), plain.size()).version_minor, 0u);
+    EXPECT_LT(plain.size(), stream.size());
+  }
+  for (const char* name : {test::kSourceAboveMaxvalGolden, test::kSourceBadPaletteGolden}) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + name);
+    EXPECT_NO_THROW(ReadStreamInfo(stream.data(), stream.size()));
+    try {
+      Decode(stream);
+      ADD_FAILURE() << "decoded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kCorruptInput) << e.what();
+    }
+  }
+}
+
 TEST(Golden, ExtensionBytesThatAreNotEntriesAreIgnored) {
   const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + test::kFutureMinorGolden);
   const StreamInfo info = ReadStreamInfo(stream.data(), stream.size());

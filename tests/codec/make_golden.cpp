@@ -64,6 +64,23 @@ int main(int argc, char** argv) {
       WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
     }
 
+    for (const SourceGolden& g : SourceGoldens()) {
+      const Image image = SourceGoldenImage(g);
+      const std::vector<uint8_t> stream = pixelzip::Encode(image, SourceOptions(g)).stream;
+      WriteFileBytes(dir + "/" + g.stem + ".pxz", stream);
+      WriteFileBytes(dir + "/" + g.stem + PnmExtension(g.channels), PnmBytes(image));
+      size_t header_bytes = 0;
+      Header h = HeaderOf(stream, &header_bytes);
+      if (g.source.maxval == 100) {  // tag 3, u16 100 -> 50
+        h.extension.at(3) = 50;
+        WriteFileBytes(dir + "/" + kSourceAboveMaxvalGolden, WithHeader(stream, h));
+      }
+      if (g.source.png_colour_type == 3) {  // the first entry's 3-bit number set to 7: no colour, no literal
+        h.extension.at(3 + 5) |= 0xe0;
+        WriteFileBytes(dir + "/" + kSourceBadPaletteGolden, WithHeader(stream, h));
+      }
+    }
+
     // Every invalid stream is a damaged copy of the RGB one.
     const ValidGolden& base = ValidGoldens().front();
     const std::vector<uint8_t> valid =

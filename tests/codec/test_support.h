@@ -403,6 +403,63 @@ inline EncodeOptions SixteenBitOptions(const SixteenBitGolden& g) {
   return options;
 }
 
+// Streams with source-format entries (format 4.2, docs/format.md section 2.1, tags 3 and 4),
+// written by Encode with order0-adaptive (no stage) and these EncodeOptions::source records;
+// the .pgm/.ppm/.pam beside each holds the pixels (maxval 255 or 65535).
+struct SourceGolden {
+  const char* stem;
+  uint32_t width, height, channels, bit_depth;
+  SourceFormat source;
+};
+inline const std::vector<SourceGolden>& SourceGoldens() {
+  static const std::vector<SourceGolden> cases = [] {
+    SourceFormat maxval100, maxval1000, rgb_png, palette;
+    maxval100.maxval = 100;
+    maxval1000.maxval = 1000;
+    rgb_png.png_colour_type = 2;
+    rgb_png.png_bit_depth = 8;
+    // Six colours of SourceGoldenImage's palette image in another order, a duplicate, an
+    // unused entry (transparent) and an entry without tRNS.
+    palette.png_colour_type = 3;
+    palette.png_bit_depth = 4;
+    palette.plte = {200, 10, 10, 0, 0, 0, 10, 200, 10, 9, 9, 9, 10, 10, 200, 0, 0, 0, 250, 250, 250, 77, 66, 55};
+    palette.trns = {255, 0, 128, 7, 255, 0};
+    return std::vector<SourceGolden>{
+        {"source_maxval100_grey_9x5", 9, 5, 1, 8, maxval100},
+        {"source_maxval1000_rgb_7x4", 7, 4, 3, 16, maxval1000},
+        {"source_rgb_png_16x12", 16, 12, 3, 8, rgb_png},
+        {"source_palette_rgba_12x8", 12, 8, 4, 8, palette},
+    };
+  }();
+  return cases;
+}
+inline Image SourceGoldenImage(const SourceGolden& g) {
+  Image image = MakeImage(g.width, g.height, g.channels);
+  if (g.source.png_colour_type == 3) {
+    // Five of the palette's colours (0, 1, 2, 4, 6 and the unused entry 7 left out).
+    static const uint8_t kColours[5][4] = {
+        {200, 10, 10, 255}, {0, 0, 0, 0}, {10, 200, 10, 128}, {10, 10, 200, 255}, {250, 250, 250, 255}};
+    for (size_t i = 0; i < size_t{g.width} * g.height; ++i)
+      for (uint32_t c = 0; c < 4; ++c) image.pixels[4 * i + c] = kColours[(i * 7 / 5) % 5][c];
+  } else if (g.source.maxval != 0) {
+    image.bit_depth = g.bit_depth;
+    image.pixels.assign(image.ByteCount(), 0);
+    for (size_t i = 0; i < image.SubpixelCount(); ++i)
+      image.set_sample(i, static_cast<uint16_t>((i * 37 + i / 5) % (g.source.maxval + 1)));
+  }
+  return image;
+}
+inline EncodeOptions SourceOptions(const SourceGolden& g) {
+  EncodeOptions options = Order0Options();
+  options.source = g.source;
+  return options;
+}
+// Two damaged source_* streams (their header CRCs made to match): the maxval one's record
+// changed to maxval 50, below its samples; the palette's first entry numbered 7, which names
+// neither one of the image's 5 colours nor a literal (5).
+inline constexpr const char* kSourceAboveMaxvalGolden = "source_samples_above_maxval.pxz";
+inline constexpr const char* kSourceBadPaletteGolden = "source_palette_does_not_fit.pxz";
+
 // A version 1.7 stream with 5 extension bytes: a 1.0 reader must skip them and decode
 // valid_rgb_16x12's pixels.
 inline constexpr const char* kFutureMinorGolden = "future_minor_rgb_16x12.pxz";

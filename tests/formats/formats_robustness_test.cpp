@@ -212,9 +212,9 @@ TEST(FormatDetectionTest, UnknownAndEmptyInputRefused) {
   EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
   EXPECT_TRUE(Mentions(e, "photo.jpg: unrecognised file format")) << e.what();
 
-  e = ReadError(std::string("P3\n1 1\n255\n0 0 0\n"), "plain.ppm");
+  e = ReadError(std::string("P1\n1 1\n0\n"), "plain.pbm");
   EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-  EXPECT_TRUE(Mentions(e, "P3")) << e.what();
+  EXPECT_TRUE(Mentions(e, "P1")) << e.what();
 
   e = ReadError(std::string("P4\n8 1\n\xff"), "bits.pbm");
   EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
@@ -249,8 +249,9 @@ TEST(PnmRobustnessTest, MalformedHeadersRefused) {
       {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 00000000000000000000000000000000000000005\nMAXVAL 255\nENDHDR\n",
        ErrorCode::kUnsupported, "DEPTH 00000000000000000000000000000000000000005 is"},
       {"P5\n2 2\n65535\n" + px4, ErrorCode::kTruncatedInput, "8 bytes"},
-      {"P5\n2 2\n1000\n" + px4 + px4, ErrorCode::kUnsupported, "maxval 1000"},
-      {"P5\n2 2\n15\n" + px4, ErrorCode::kUnsupported, "maxval 15"},
+      // Any maxval 1-65535 reads; samples above it ('x' is 120, "xx" 30840) are corrupt.
+      {"P5\n2 2\n1000\n" + px4 + px4, ErrorCode::kCorruptInput, "sample value 30840 at x 0, y 0, channel 0 is above the maxval 1000"},
+      {"P5\n2 2\n15\n" + px4, ErrorCode::kCorruptInput, "above the maxval 15"},
       {"P5\n2 2\n0\n" + px4, ErrorCode::kCorruptInput, "maxval"},
       {"P5\n2 2\n70000\n" + px4, ErrorCode::kCorruptInput, "maxval"},
       {"P5\n0 2\n255\n", ErrorCode::kCorruptInput, "at least 1"},
@@ -274,7 +275,7 @@ TEST(PnmRobustnessTest, MalformedHeadersRefused) {
       {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\n", ErrorCode::kTruncatedInput, "ENDHDR"},
       {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\nENDHDR", ErrorCode::kTruncatedInput, "before the pixel"},
       {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\nENDHDR\nxx", ErrorCode::kTruncatedInput, "2 of the 4"},
-      {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 4095\nENDHDR\n" + px4 + px4, ErrorCode::kUnsupported, "4095"},
+      {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 4095\nENDHDR\n" + px4 + px4, ErrorCode::kCorruptInput, "above the maxval 4095"},
       {"P7\nWIDTH 2\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\nENDHDR\n" + px4, ErrorCode::kCorruptInput, "twice"},
       {"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 4\nMAXVAL 255\nTUPLTYPE CMYK\nENDHDR\n" + px4 + px4 + px4 + px4,
        ErrorCode::kUnsupported, "CMYK"},
