@@ -104,7 +104,7 @@ const char* ExitCodeHelp() {
          "  2   bad command line or argument; refusing to write binary data to a terminal\n"
          "  3   I/O error (a file could not be opened, read or written)\n"
          "  4   corrupt or truncated input\n"
-         "  5   unsupported input (e.g. PNM maxval 4095, a newer format version)\n"
+         "  5   unsupported input (e.g. bitmap PNM P1/P4, a newer format version)\n"
          "  6   input beyond the decoder's limits, or out of memory\n"
          "  7   model mismatch, unknown model or invalid model file\n"
          "  8   the output exists (use --force to overwrite)\n"

@@ -86,7 +86,8 @@ void AddOutputFlags(CLI::App* command, bool& force, bool& remove_input, bool& ke
 int Main(int argc, char** argv) {
   CLI::App app{"pixelzip " PIXELZIP_VERSION
                ": lossless image compression with a learned probability model and a range coder.\n"
-               "Reads PNG (8-bit grey, grey+alpha, RGB, RGBA, palette) and binary PNM/PAM.",
+               "Reads PNG (8- and 16-bit grey, grey+alpha, RGB, RGBA, palette) and PNM/PAM (P2, P3, P5, P6, P7)\n"
+               "of any maxval; decompress writes back the kind of file that came in.",
                "pixelzip"};
   app.set_version_flag("--version", std::string("pixelzip ") + PIXELZIP_VERSION);
   app.require_subcommand(1);
@@ -129,7 +130,8 @@ int Main(int argc, char** argv) {
   compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
   compress->add_flag("--strip", co.strip,
                      "drop the image's metadata (ICC profile, gAMA, cHRM, sRGB, EXIF, XMP, text and other PNG chunks, "
-                     "PNM comments); by default it is kept in the .pxz and restored on decompress");
+                     "PNM comments); by default it is kept in the .pxz and restored on decompress. The source's "
+                     "format (PNM maxval, PNG colour type and palette) is kept either way");
   compress->footer(kSubcommandFooter);
 
   DecompressOptions dopt;
@@ -140,7 +142,8 @@ int Main(int argc, char** argv) {
   decompress->add_option("-o,--output", dopt.output,
                          "output image, with one input (default: IN without .pxz, .png added if it names no image "
                          "format; stdout when IN is -); the format follows the extension: .ppm .pgm .pnm .pam -> "
-                         "PNM, else PNG");
+                         "PNM, else PNG; a palette PNG comes back as one (its PLTE and tRNS in order), a PNM with its "
+                         "maxval (PNG output scales a maxval other than 255/65535, with a warning)");
   decompress->add_flag("-c,--stdout", decompress_stdout, "write to stdout (one input; PNG unless --format pnm)");
   decompress->add_option("--format", dopt.format, "output format regardless of extension: png or pnm")
       ->check(CLI::IsMember({"png", "pnm"}));
@@ -150,7 +153,8 @@ int Main(int argc, char** argv) {
   AddOutputFlags(decompress, dopt.force, dopt.remove_input, decompress_keep);
   decompress->add_flag("-v,--verbose", dopt.verbose, "print sizes and time on stderr");
   decompress->add_flag("-q,--quiet", dopt.quiet, "print no warnings and no progress bar");
-  decompress->add_flag("--strip", dopt.strip, "do not write the stream's metadata into the image");
+  decompress->add_flag("--strip", dopt.strip,
+                       "do not write the stream's metadata into the image (the source's maxval and palette stay)");
   decompress->footer(kSubcommandFooter);
 
   InfoOptions io;
