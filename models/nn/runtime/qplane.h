@@ -16,6 +16,17 @@ namespace pixelzip::models::nn {
 // (large blocks are fresh zero pages, committed only when written), and resize() leaves new
 // elements as calloc made them, zero, without writing them. So a corrupt stream that claims a
 // huge image costs memory for what it decodes, not for the whole plane.
+//
+// Why calloc: glibc serves large blocks (128 KiB and up, by default) from fresh anonymous
+// mappings, which are zero already, and its calloc then skips the memset; operator new and
+// std::allocator's value-initialisation would write (and so commit) every page up front.
+//
+// REQUIRES: a vector with this allocator grows by resize() only from empty, i.e. with no
+// capacity (a fresh vector, as ToQPlane and EmptyQPlane make). Value-initialised elements are
+// not written (construct(U*) does nothing), so they are zero only in storage calloc has just
+// made: resize() within existing capacity (after reserve(), shrinking, or clear()) would leave
+// the old values there. Growing past the capacity reallocates from calloc and copies the old
+// elements, which is also correct but copies the whole plane.
 template <class T>
 struct ZeroPageAllocator {
   using value_type = T;
