@@ -606,6 +606,7 @@ std::string SourceFormatProblem(const SourceFormat& source, uint32_t bits_per_sa
       return "PNG colour type " + std::to_string(source.png_colour_type) + " with bit depth " +
              std::to_string(source.png_bit_depth);
     const size_t entries = source.plte.size() / 3;
+    if (source.png_colour_type == 3 && bits_per_sample != 8) return "a palette for 16-bit samples";
     if (source.png_colour_type == 3 &&
         (source.plte.size() % 3 != 0 || entries < 1 || entries > 256 || source.trns.size() > entries))
       return "a palette of " + std::to_string(source.plte.size()) + " PLTE and " + std::to_string(source.trns.size()) +

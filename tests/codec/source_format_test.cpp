@@ -82,6 +82,12 @@ TEST(SourceFormatCodec, SamplesAboveTheMaxvalOrAMalformedRecordAreRefused) {
   options.source = SourceFormat{};
   options.source.maxval = 255;  // an image of maxval 255 is 8-bit
   EXPECT_EQ(Thrown([&] { Encode(sixteen, options); }).code(), ErrorCode::kInvalidArgument);
+  options.source = SourceFormat{};
+  options.source.png_colour_type = 3;  // palettes are 8-bit
+  options.source.png_bit_depth = 8;
+  options.source.plte = {1, 2, 3};
+  EXPECT_EQ(Thrown([&] { Encode(sixteen, options); }).code(), ErrorCode::kInvalidArgument);
+  EXPECT_NO_THROW(Encode(image, options));
 }
 
 // The palette record names the image's colours by number and writes the others out: any
