@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   constexpr int kBuckets = 7;  // activity 0, 1-2, 3-5, 6-11, 12-23, 24-47, 48+
   double b_n[kBuckets] = {}, b_model[kBuckets] = {}, b_stage[kBuckets] = {};
   double total_model = 0, total_stage = 0, total_n = 0;
+  double dec_bits[6] = {}, dec_n[6] = {};  // centre, side, buckets below, buckets above, first bit in bucket, later bits
   bool by_group = false;  // multiscale dumps with positions: bits by group and grid scale
   double g_n[12] = {}, g_model[12] = {}, g_stage[12] = {};
   for (int i = 1; i < argc; ++i) {
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> plane(n);
     uint16_t v[255];
     uint8_t sym;
-    double model_bits = 0, stage_bits = 0, decisions = 0;
+    double model_bits = 0, stage_bits = 0, decisions = 0, evals = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (std::fread(v, 2, 255, f) != 255 || std::fread(&sym, 1, 1, f) != 1) { std::fprintf(stderr, "short dump\n"); return 1; }
       pixelzip::adaptive::Position where;
@@ -84,10 +85,16 @@ int main(int argc, char** argv) {
       }
       const double before = stage_bits;
       if (off) continue;
-      stage.Code(where, [&](int e) { return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
+      stage.Code(where, [&](int e) { ++evals; return cdf[e]; }, [&](int lo, int hi, uint32_t p1) {
         ++decisions;
         const int bit = (lo <= sym && sym < hi) ? 1 : 0;
-        stage_bits += 16 - std::log2(double(bit ? p1 : 65536 - p1));
+        const double db = 16 - std::log2(double(bit ? p1 : 65536 - p1));
+        stage_bits += db;
+        {
+          const int d = stage.last_light_decision();
+          const int t = d >= 0 ? (d >= 12 ? d - 12 : d < 2 ? d : d < 7 ? 2 : 3) : 4 + ((-1 - d) % 8 == 0 ? 0 : 1);
+          dec_bits[t] += db, dec_n[t] += 1;
+        }
         return bit;
       });
       if (bucket >= 0) b_stage[bucket] += stage_bits - before;
@@ -97,14 +104,19 @@ int main(int argc, char** argv) {
       }
     }
     std::fclose(f);
-    std::printf("%-40s model %.4f stage %.4f (%+.2f%%) decisions/subpixel %.2f\n", a.c_str(), model_bits / n,
-                stage_bits / n, 100 * (stage_bits / model_bits - 1), decisions / n);
+    std::printf("%-40s model %.4f stage %.4f (%+.2f%%) decisions/subpixel %.2f cdf evaluations/subpixel %.2f\n", a.c_str(),
+                model_bits / n, stage_bits / n, 100 * (stage_bits / model_bits - 1), decisions / n, evals / n);
     total_model += model_bits;
     total_stage += stage_bits;
     total_n += n;
   }
   std::printf("TOTAL model %.4f stage %.4f (%+.2f%%)\n", total_model / total_n, total_stage / total_n,
               100 * (total_stage / total_model - 1));
+  if (p.kind >= 2) {
+    const char* names[6] = {"centre", "side", "bucket-", "bucket+", "bit1", "bits2+"};
+    for (int t = 0; t < 6; ++t)
+      std::printf("%-8s decisions/subpixel %.3f bits/subpixel %.4f\n", names[t], dec_n[t] / total_n, dec_bits[t] / total_n);
+  }
   if (by_group) {
     std::printf("group scale  share  model_bpsp  stage_bpsp\n");
     for (int gi = 0; gi < 12; ++gi)
