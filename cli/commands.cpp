@@ -288,7 +288,7 @@ int RunDecompress(const DecompressOptions& o) {
 
 void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model, int* stage_kind) {
   if (effort < 0 || effort > 9) throw CommandError("", kExitUsage, "-e takes an effort from 0 to 9");
-  *stage_kind = effort >= 1 && effort <= 6 ? 2 : 1;
+  *stage_kind = effort >= 1 && effort <= 6 ? 3 : 1;
   *order = "raster";
   *model = effort == 0 ? "order0-adaptive" : "default";
   if (effort >= 1 && effort <= 3) {

@@ -110,7 +110,7 @@ int Main(int argc, char** argv) {
       ->add_option("-e,--effort", co.effort,
                    "effort 0-9 instead of --order and --model: 0 order0-adaptive (fastest, weakest), 1-3 the default "
                    "multiscale model (fast decode; raster where none codes the image), 4-9 the default raster "
-                   "model; 1-6 with the light adaptive stage (kind 2), 7-9 with kind 1 (best rate)")
+                   "model; 1-6 with the light adaptive stage (kind 3), 7-9 with kind 1 (best rate)")
       ->check(CLI::Range(0, 9))
       ->excludes(compress_order)
       ->excludes(compress_model);
