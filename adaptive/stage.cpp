@@ -288,7 +288,9 @@ uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t 
            (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
            uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
            uint64_t{3} * 2 * 16 * 2 +
-           (params.kind == 3 ? uint64_t{3} * (2 * kBitsEntries + 128) * (kConfBuckets * 7 + 256) * 4 + uint64_t{3} * 256 * 4 * 4 + 128 : 0);
+           (params.kind == 3 ? uint64_t{3} * 4 * (17 * 7 * 2 * kBitsEntries + 256 * 2 * kBitsEntries + kConfBuckets * 7 * 128 +
+                                                  256 * 128 + 2 * 8 * 16 * 4 + 17 * 7 * kLightDecisions) + 128
+                              : 0);
   return known + (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
@@ -331,8 +333,9 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
     hits_.assign(size_t{3} * 2 * 16, 1u << 15);
     if (params.kind == 3) {
-      bits_ctr_table_.assign(size_t{3} * kConfBuckets * 7 * 2 * kBitsEntries, kCounterInit);
+      bits_ctr_table_.assign(size_t{3} * 17 * 7 * 2 * kBitsEntries, kCounterInit);
       bits_ctr2_table_.assign(size_t{3} * 256 * 2 * kBitsEntries, kCounterInit);
+      dctr_table_.assign(size_t{3} * 17 * 7 * kLightDecisions, kCounterInit);
       bits_far_table_.assign(size_t{3} * kConfBuckets * 7 * 128, kCounterInit);
       bits_far2_table_.assign(size_t{3} * 256 * 128, kCounterInit);
       bits_w_table_.assign(size_t{3} * 2 * 8 * 16 * 4, 0);
@@ -828,7 +831,7 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   for (int i : {0, 1, 3}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
   for (int i = 0; i < kLightContexts; ++i) Claim(i, ctx_[i]);
   if (params_.kind == 3) {  // the rows of the bits within buckets 1-3 (PredictLight), set below
-    bits_row_ = ((size_t(c) * kConfBuckets + size_t(conf_)) * 7 + light_act_) * 2 * kBitsEntries;
+    bits_row_ = ((size_t(c) * 17 + size_t(std::clamp(median - light_guess_, -8, 8) + 8)) * 7 + light_act_) * 2 * kBitsEntries;
     __builtin_prefetch(&bits_ctr_table_[bits_row_], 1);
   }
   // Candidates: the symbols that last followed the exact neighbours W, N, NW, NE (the
@@ -856,6 +859,7 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   if (params_.kind == 3) {
     bits_row2_ = (size_t(c) * 256 + size_t(light_center_)) * 2 * kBitsEntries;
     __builtin_prefetch(&bits_ctr2_table_[bits_row2_], 1);
+    bias_row_ = size_t(std::clamp(light_center_ - light_guess_, -8, 8) + 8) * 7 + light_act_;
   }
   return light_center_;
 }
@@ -869,10 +873,11 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   const int32_t ms = Clamp4095(model_stretch);
   if (decision < 0 && params_.kind == 3 && light_sub_ < 16) {
     // Kind 3: the first 4 bits within a bucket mix the model's stretch with two counters
-    // of directly indexed tables, (channel, confidence, activity; side, bucket, node) and
-    // (channel, centre; side, bucket, node), and a bias; then the APM. The 11 nodes of
-    // buckets 1-3 of one side lie in one cache line of each table (the rows prefetched in
-    // BeginLight); buckets 4-7 have tables of their own.
+    // of directly indexed tables and a bias, then the APM. Buckets 1-3: (channel, median -
+    // guess clamped to +-8, activity; side, bucket, node) and (channel, centre; side,
+    // bucket, node), the 11 nodes of one side in one cache line of each table (the rows
+    // prefetched in BeginLight); buckets 4-7: (channel, confidence, activity; side,
+    // bucket, node) and (channel, centre; side, bucket, node).
     light_mixed_ = false;
     bits_mixed_ = true;
     const int side = (-1 - decision) >> 6, k = ((-1 - decision) & 63) >> 3;
@@ -914,6 +919,13 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   x[kLightContexts] = ms;
   x[kLightContexts + 1] = 256;  // a bias
   x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
+  if (params_.kind == 3) {
+    // Kind 3: the mixer's eighth input, a counter of a directly indexed table (channel,
+    // the centre less the neighbours' prediction clamped to +-8, activity, decision): what
+    // the model's bias against the neighbours says (bias cancellation).
+    dctr_ = &dctr_table_[(size_t(channel_) * 17 * 7 + bias_row_) * kLightDecisions + size_t(decision)];
+    x[kLightContexts + 2] = kStretch12.v[*dctr_ >> 20];
+  }
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
   w_ = lweights_.data() + set * kLightInputs;
   // The dot product is scalar on every CPU: its AVX2 form (8 lanes, two 32x32->64
@@ -952,6 +964,7 @@ void Stage::UpdateLight(int bit) {
   // measured 55 ns per subpixel slower, BM_StageCode/2/16).
   const int32_t target = bit ? int32_t{kP22Max} : 0;
   UpdateCountersScalar(counter_.data(), kLightContexts, target, params_.counter_limit);
+  if (params_.kind == 3) UpdateCountersScalar(&dctr_, 1, target, params_.counter_limit);
   ApmUpdate(lapm_, la_, bit, params_.apm_rate);
 }
 
@@ -989,6 +1002,7 @@ uint64_t Stage::Digest() const {
   bytes(bits_far_table_.data(), bits_far_table_.size() * 4);
   bytes(bits_far2_table_.data(), bits_far2_table_.size() * 4);
   bytes(bits_w_table_.data(), bits_w_table_.size() * 4);
+  bytes(dctr_table_.data(), dctr_table_.size() * 4);
   return h;
 }
 

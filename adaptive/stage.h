@@ -260,12 +260,17 @@ class Stage {
   uint32_t* bits_ctr_[2] = {nullptr, nullptr};
   int32_t* bits_w_ = nullptr;
   std::array<int32_t, 4> bx_{};
-  std::vector<uint32_t, CacheLineAllocator<uint32_t>> bits_ctr_table_;   // rows (channel, confidence, activity) of 2 sides * kBitsEntries
+  std::vector<uint32_t, CacheLineAllocator<uint32_t>> bits_ctr_table_;   // rows (channel, median - guess clamped to +-8, activity) of 2 sides * kBitsEntries
   std::vector<uint32_t, CacheLineAllocator<uint32_t>> bits_ctr2_table_;  // rows (channel, centre) of 2 sides * kBitsEntries
   std::vector<uint32_t> bits_far_table_;   // buckets 4-7: (channel, confidence, activity; side, bucket, node)
   std::vector<uint32_t> bits_far2_table_;  // buckets 4-7: (channel, centre; side, bucket, node)
   std::vector<int32_t> bits_w_table_;      // (channel, side, bucket, node): 4 weights
   size_t bits_row_ = 0, bits_row2_ = 0;    // this symbol's rows
+  // Decisions 0-13 (kind 3): a counter by (channel, centre - guess clamped to +-8,
+  // activity; decision) as the mixer's eighth input.
+  std::vector<uint32_t> dctr_table_;
+  size_t bias_row_ = 0;
+  uint32_t* dctr_ = nullptr;
   // Symbol prediction from exact contexts (1 and 6): the candidates' hit rates by
   // channel, context and repeat count (16-bit probabilities), and this symbol's candidates.
   std::vector<uint16_t> hits_;
