@@ -656,7 +656,7 @@ TEST_F(CliTest, EffortPicksOrderAndModel) {
   std::string order, model;
   int stage_kind = 0;
   EffortChoice(0, 3, &order, &model, &stage_kind);
-  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster order0-adaptive 1");
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster order0-adaptive 3");
   EffortChoice(9, 3, &order, &model, &stage_kind);
   EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 1");
   EffortChoice(5, 3, &order, &model, &stage_kind);
