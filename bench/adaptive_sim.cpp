@@ -4,7 +4,8 @@
 // With activity=1 it also prints, for raster dumps, the bits by local activity
 // |W - NW| + |N - NW| + |NE - N| (same channel) in buckets.
 // With groups=1 it prints, for multiscale dumps with positions, the bits by group and grid scale.
-//   adaptive_sim [key=value ...] DUMP...   keys: activity groups kind positions table_bits mixer_rate counter_limit apm_rate off
+//   adaptive_sim [key=value ...] DUMP...   keys: activity groups kind positions table_bits mixer_rate counter_limit apm_rate off temp
+// (temp=T replays a miscalibrated model: each pdf raised to 100 / T and renormalised; floating point, in the simulator only).
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
   double b_n[kBuckets] = {}, b_model[kBuckets] = {}, b_stage[kBuckets] = {};
   double total_model = 0, total_stage = 0, total_n = 0;
   double dec_bits[6] = {}, dec_n[6] = {};  // centre, side, buckets below, buckets above, first bit in bucket, later bits
-  bool by_group = false;  // multiscale dumps with positions: bits by group and grid scale
+  bool by_group = false;
+  int temp = 100;  // temp=T: replay a miscalibrated model, the pdf raised to 100 / T (T > 100 wider, < 100 sharper)  // multiscale dumps with positions: bits by group and grid scale
   double g_n[12] = {}, g_model[12] = {}, g_stage[12] = {};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
       else if (k == "off") off = v != 0;
       else if (k == "activity") activity = v != 0;
       else if (k == "groups") by_group = v != 0;
+      else if (k == "temp") temp = v;
       else { std::fprintf(stderr, "unknown key %s\n", k.c_str()); return 2; }
       continue;
     }
@@ -68,6 +71,15 @@ int main(int argc, char** argv) {
       cdf[0] = 0;
       for (int e = 1; e < 256; ++e) cdf[e] = v[e - 1];
       cdf[256] = 65536;
+      if (temp != 100) {  // a miscalibrated model: the pdf raised to 100 / temp, renormalised
+        double pdf[256], sum = 0;
+        for (int s = 0; s < 256; ++s) sum += pdf[s] = std::pow(double(cdf[s + 1] - cdf[s]), 100.0 / temp);
+        double acc = 0;
+        for (int s = 0; s < 255; ++s) {
+          acc += pdf[s];
+          cdf[s + 1] = uint32_t(s + 1 + std::floor(acc / sum * (65536 - 256)));
+        }
+      }
       const double mb = 16 - std::log2(double(cdf[sym + 1] - cdf[sym]));
       model_bits += mb;
       plane[i] = sym;
