@@ -331,7 +331,7 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     for (size_t s = 0; s < size_t{3} * kLightDecisions * kConfBuckets; ++s) lweights_[s * kLightInputs + kLightContexts] = 65536;
     InitApm(lapm_, size_t{3} * kLightDecisions * kConfBuckets);
     InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
-    hits_.assign(size_t{3} * 2 * 16, 1u << 15);
+    hits_.assign(size_t{3} * kCands * 16, 1u << 15);
     if (params.kind == 3) {
       bits_ctr_table_.assign(size_t{3} * 17 * 7 * 2 * kBitsEntries, kCounterInit);
       bits_ctr2_table_.assign(size_t{3} * 256 * 2 * kBitsEntries, kCounterInit);
@@ -600,7 +600,7 @@ void Stage::End(int symbol) {
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
   if (params_.kind >= 2) {
-    for (int k = 0; k < 2; ++k) {
+    for (int k = 0; k < kCands; ++k) {
       if (cand_sym_[k] >= 0) {  // the candidate's hit rate, at rate 1/32
         uint16_t& h = hits_[cand_hit_[k]];
         h = uint16_t(h + (((cand_sym_[k] == symbol ? 65535 : 0) - int32_t(h)) >> 5));
@@ -787,7 +787,12 @@ void Stage::GatherLight() {
   ctx_[2] = LightHash(24, c | QuantDiff(W - NW) << 2 | QuantDiff(N - NW) << 6 | QuantDiff(NE - N) << 10 |
                               QuantDiff(W - WW) << 14 | QuantDiff(N - NN) << 18);
   if (c > 0) {
-    ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+    if (params_.kind == 3) {  // the exact earlier channels and the neighbours' chroma (offsets to their earlier channel)
+      ctx_[4] = LightHash(28, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t((W - Wr) & 511) << 18 |
+                                  uint64_t((N - Nr) & 511) << 27);
+    } else {
+      ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+    }
   } else {
     ctx_[4] = LightHash(26, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26 |
                                 uint64_t(WW) << 34 | uint64_t(NN) << 42);
@@ -818,9 +823,13 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   light_sub_ = 1;
   if (gathered_ != index_) GatherLight();
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
-  (void)WW, (void)NN, (void)ref2;
+  (void)WW, (void)NN;
   const int m = median;
-  ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  if (params_.kind == 3 && c > 0) {
+    ctx_[0] = LightHash(27, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(ref) << 10 | uint64_t(ref2) << 18);
+  } else {
+    ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  }
   ctx_[1] = LightHash(23, c | QuantDiff(W - m) << 2 | QuantDiff(N - m) << 6 | QuantDiff(NW - m) << 10 |
                               QuantDiff(NE - m) << 14 | uint64_t(conf_) << 18);
   if (c > 0) {
@@ -848,12 +857,17 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   if ((entry & ~uint32_t{8191}) != check) entry = check;  // another context's entry: start anew (invalid)
   cand_entry_[0] = &entry;
   cand_entry_[1] = &slot_[4]->node[14];
-  for (int k = 0; k < 2; ++k) {
+  // Kind 3, channels 1-2: also the symbol that last followed context 0 (the exact earlier
+  // channels and the model's median).
+  cand_entry_[2] = params_.kind == 3 && c > 0 ? &slot_[0]->node[14] : nullptr;
+  cand_sym_[2] = -1;
+  for (int k = 0; k < kCands; ++k) {
+    if (cand_entry_[k] == nullptr) continue;
     const uint32_t seen = *cand_entry_[k];
     cand_sym_[k] = -1;
     if (!((seen >> 12) & 1)) continue;
     cand_sym_[k] = int(seen & 255);
-    cand_hit_[k] = (size_t(c) * 2 + size_t(k)) * 16 + ((seen >> 8) & 15);
+    cand_hit_[k] = (size_t(c) * kCands + size_t(k)) * 16 + ((seen >> 8) & 15);
     if (hits_[cand_hit_[k]] > best) best = hits_[cand_hit_[k]], light_center_ = cand_sym_[k];
   }
   if (params_.kind == 3) {

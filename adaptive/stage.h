@@ -274,9 +274,10 @@ class Stage {
   // Symbol prediction from exact contexts (1 and 6): the candidates' hit rates by
   // channel, context and repeat count (16-bit probabilities), and this symbol's candidates.
   std::vector<uint16_t> hits_;
-  int cand_sym_[2] = {-1, -1};
-  size_t cand_hit_[2] = {0, 0};
-  uint32_t* cand_entry_[2] = {nullptr, nullptr};
+  static constexpr int kCands = 3;
+  int cand_sym_[kCands] = {-1, -1, -1};
+  size_t cand_hit_[kCands] = {0, 0, 0};
+  uint32_t* cand_entry_[kCands] = {nullptr, nullptr, nullptr};
   std::vector<uint32_t> cands_;         // candidate entries of the exact neighbours, 2^table_bits
   uint64_t cand_hash_ = 0;
   bool light_mixed_ = false;

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   constexpr int kBuckets = 7;  // activity 0, 1-2, 3-5, 6-11, 12-23, 24-47, 48+
   double b_n[kBuckets] = {}, b_model[kBuckets] = {}, b_stage[kBuckets] = {};
   double total_model = 0, total_stage = 0, total_n = 0;
-  double dec_bits[6] = {}, dec_n[6] = {};  // centre, side, buckets below, buckets above, first bit in bucket, later bits
+  double dec_bits[6] = {}, dec_n[6] = {};
+  double ch_n[4] = {}, ch_model[4] = {}, ch_stage[4] = {};  // by channel (raster dumps: i % channels)  // centre, side, buckets below, buckets above, first bit in bucket, later bits
   bool by_group = false;
   int temp = 100;  // temp=T: replay a miscalibrated model, the pdf raised to 100 / T (T > 100 wider, < 100 sharper)  // multiscale dumps with positions: bits by group and grid scale
   double g_n[12] = {}, g_model[12] = {}, g_stage[12] = {};
@@ -110,6 +111,10 @@ int main(int argc, char** argv) {
         return bit;
       });
       if (bucket >= 0) b_stage[bucket] += stage_bits - before;
+      if (head[3] == 0 && head[2] <= 4) {
+        const uint64_t ch = i % head[2];
+        ch_n[ch] += 1, ch_model[ch] += mb, ch_stage[ch] += stage_bits - before;
+      }
       if (by_group && where.pixel) {
         const int gi = where.group * 3 + (where.scale < 2 ? where.scale : 2);
         g_n[gi] += 1, g_model[gi] += mb, g_stage[gi] += stage_bits - before;
@@ -129,6 +134,9 @@ int main(int argc, char** argv) {
     for (int t = 0; t < 6; ++t)
       std::printf("%-8s decisions/subpixel %.3f bits/subpixel %.4f\n", names[t], dec_n[t] / total_n, dec_bits[t] / total_n);
   }
+  for (int ch = 0; ch < 4; ++ch)
+    if (ch_n[ch] > 0)
+      std::printf("channel %d model %.4f stage %.4f bits/subpixel\n", ch, ch_model[ch] / ch_n[ch], ch_stage[ch] / ch_n[ch]);
   if (by_group) {
     std::printf("group scale  share  model_bpsp  stage_bpsp\n");
     for (int gi = 0; gi < 12; ++gi)
