@@ -124,7 +124,7 @@ int Main(int argc, char** argv) {
                      "gives a smaller file");
   compress->add_option("--stage-kind", co.stage_kind,
                        "the adaptive stage's kind: 3 the default (-e 0-6), 1 the first (best rate, about 4 times kind 3's "
-                       "stage cost; -e 7-9), 2 the light stage (kind 3's decisions, slower and larger than 3)")
+                       "stage cost; -e 7-9), 2 the light stage (slower and larger than 3)")
       ->check(CLI::Range(1, 3));
   compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
   compress->add_flag("--strip", co.strip,
