@@ -287,7 +287,7 @@ uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t 
     return known + (params.positions >= 1 ? subpixels : 0) +
            (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
            uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
-           uint64_t{3} * 2 * 16 * 2 +
+           uint64_t{3} * kCands * 16 * 2 +
            (params.kind == 3 ? uint64_t{3} * 4 * (17 * 7 * 2 * kBitsEntries + 256 * 2 * kBitsEntries + kConfBuckets * 7 * 128 +
                                                   256 * 128 + 2 * 8 * 16 * 4 + 17 * 7 * kLightDecisions) + 128
                               : 0);
