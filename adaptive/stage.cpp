@@ -246,7 +246,7 @@ std::vector<uint8_t> Serialize(const StageParams& p) {
 }
 
 std::string Problem(const StageParams& p) {
-  if (p.kind != 1 && p.kind != 2) return "unknown adaptive stage kind " + std::to_string(p.kind);
+  if (p.kind < 1 || p.kind > 3) return "unknown adaptive stage kind " + std::to_string(p.kind);
   if (p.positions > 3) return "unknown adaptive stage position mode " + std::to_string(p.positions);
   if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
   if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
@@ -283,11 +283,14 @@ int TableBits(const StageParams& params, uint64_t subpixels) {
 uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t height, uint32_t channels) {
   const uint64_t subpixels = uint64_t{width} * height * channels;
   const uint64_t known = params.positions == 3 ? uint64_t{width} * height : 0;
-  if (params.kind == 2)
+  if (params.kind >= 2)
     return known + (params.positions >= 1 ? subpixels : 0) +
            (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
            uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
-           uint64_t{3} * 2 * 16 * 2;
+           uint64_t{3} * kCands * 16 * 2 +
+           (params.kind == 3 ? uint64_t{3} * 4 * (17 * 7 * 2 * kBitsEntries + 256 * 2 * kBitsEntries + kConfBuckets * 7 * 128 +
+                                                  256 * 128 + 2 * 8 * 16 * 4 + 17 * 7 * kLightDecisions) + 128
+                              : 0);
   return known + (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
@@ -307,7 +310,7 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
   Slot init;
   init.check = 0;
   std::fill(std::begin(init.node), std::end(init.node), kCounterInit);
-  table_slots_ = size_t(params.kind == 2 ? kLightContexts : kContexts) << bits;
+  table_slots_ = size_t(params.kind >= 2 ? kLightContexts : kContexts) << bits;
   {
     constexpr size_t kHuge = size_t{1} << 21;
     const size_t bytes = table_slots_ * sizeof(Slot);
@@ -323,12 +326,24 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
 #ifdef PIXELZIP_STAGE_AVX2
   avx2_ = HaveAvx2();
 #endif
-  if (params.kind == 2) {
+  if (params.kind >= 2) {
     lweights_.assign(size_t{3} * kLightDecisions * kConfBuckets * kLightInputs, 65536 / 8);
     for (size_t s = 0; s < size_t{3} * kLightDecisions * kConfBuckets; ++s) lweights_[s * kLightInputs + kLightContexts] = 65536;
     InitApm(lapm_, size_t{3} * kLightDecisions * kConfBuckets);
     InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
-    hits_.assign(size_t{3} * 2 * 16, 1u << 15);
+    hits_.assign(size_t{3} * kCands * 16, 1u << 15);
+    if (params.kind == 3) {
+      bits_ctr_table_.assign(size_t{3} * 17 * 7 * 2 * kBitsEntries, kCounterInit);
+      bits_ctr2_table_.assign(size_t{3} * 256 * 2 * kBitsEntries, kCounterInit);
+      dctr_table_.assign(size_t{3} * 17 * 7 * kLightDecisions, kCounterInit);
+      bits_far_table_.assign(size_t{3} * kConfBuckets * 7 * 128, kCounterInit);
+      bits_far2_table_.assign(size_t{3} * 256 * 128, kCounterInit);
+      bits_w_table_.assign(size_t{3} * 2 * 8 * 16 * 4, 0);
+      for (size_t s = 0; s < bits_w_table_.size(); s += 4) {  // the model 1, each counter 1/4, the bias 0
+        bits_w_table_[s] = 65536;
+        bits_w_table_[s + 1] = bits_w_table_[s + 3] = 65536 / 4;
+      }
+    }
     cands_.assign(size_t{slot_mask_} + 1, 0);
     return;
   }
@@ -360,7 +375,7 @@ void Stage::Locate(const Position& where) {
       placed_ = true;
     }
   }
-  if (params_.kind == 2) GatherLight(); else Gather();
+  if (params_.kind >= 2) GatherLight(); else Gather();
 }
 
 uint8_t Stage::Pixel(int64_t y, int64_t x, uint32_t c) const {
@@ -584,8 +599,8 @@ void Stage::End(int symbol) {
   }
   last_[c] = static_cast<uint8_t>(symbol);
   ++index_;
-  if (params_.kind == 2) {
-    for (int k = 0; k < 2; ++k) {
+  if (params_.kind >= 2) {
+    for (int k = 0; k < kCands; ++k) {
       if (cand_sym_[k] >= 0) {  // the candidate's hit rate, at rate 1/32
         uint16_t& h = hits_[cand_hit_[k]];
         h = uint16_t(h + (((cand_sym_[k] == symbol ? 65535 : 0) - int32_t(h)) >> 5));
@@ -772,23 +787,49 @@ void Stage::GatherLight() {
   ctx_[2] = LightHash(24, c | QuantDiff(W - NW) << 2 | QuantDiff(N - NW) << 6 | QuantDiff(NE - N) << 10 |
                               QuantDiff(W - WW) << 14 | QuantDiff(N - NN) << 18);
   if (c > 0) {
-    ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+    if (params_.kind == 3) {  // the exact earlier channels and the neighbours' chroma (offsets to their earlier channel)
+      ctx_[4] = LightHash(28, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t((W - Wr) & 511) << 18 |
+                                  uint64_t((N - Nr) & 511) << 27);
+    } else {
+      ctx_[4] = LightHash(26, c | uint64_t(ref) << 2 | uint64_t(ref2) << 10 | uint64_t(W) << 18);
+    }
   } else {
     ctx_[4] = LightHash(26, c | uint64_t(W) << 2 | uint64_t(N) << 10 | uint64_t(NW) << 18 | uint64_t(NE) << 26 |
                                 uint64_t(WW) << 34 | uint64_t(NN) << 42);
   }
   __builtin_prefetch(&cands_[cand_hash_ & slot_mask_], 1);
   for (int i : {2, 4}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
+  if (params_.kind == 3) {
+    // Where the median search starts: the median edge detector on W, N, NW (channel 0),
+    // the previous channel plus the mean of the W and N gradients of the two channels;
+    // positions 3: the level's prediction (plus the previous channel's offset).
+    int pred;
+    if (params_.positions == 3 && placed_) {  // multiscale: the level's prediction
+      pred = c > 0 ? ms_pred_ + ref - ms_pred_ref_ : ms_pred_;
+    } else if (c > 0) {
+      pred = ref + ((W - Wr) + (N - Nr)) / 2;
+    } else {
+      const int lo = std::min(W, N), hi = std::max(W, N);
+      pred = NW >= hi ? lo : NW <= lo ? hi : W + N - NW;
+    }
+    light_guess_ = std::clamp(pred, 1, 255);
+    light_act_ = ActivityBucket(std::abs(W - NW) + std::abs(N - NW) + std::abs(NE - N));
+  }
   gathered_ = index_;
 }
 
 int Stage::BeginLight(int median, uint32_t outside_mass) {
   const uint32_t c = StartSymbol(outside_mass);
+  light_sub_ = 1;
   if (gathered_ != index_) GatherLight();
   const auto [W, N, NW, NE, WW, NN, ref, ref2, Wr, Nr] = nb_;
-  (void)WW, (void)NN, (void)ref2;
+  (void)WW, (void)NN;
   const int m = median;
-  ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  if (params_.kind == 3 && c > 0) {
+    ctx_[0] = LightHash(27, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(ref) << 10 | uint64_t(ref2) << 18);
+  } else {
+    ctx_[0] = LightHash(22, uint64_t{c} | uint64_t(m & 255) << 2 | uint64_t(conf_) << 10);
+  }
   ctx_[1] = LightHash(23, c | QuantDiff(W - m) << 2 | QuantDiff(N - m) << 6 | QuantDiff(NW - m) << 10 |
                               QuantDiff(NE - m) << 14 | uint64_t(conf_) << 18);
   if (c > 0) {
@@ -798,6 +839,10 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   }
   for (int i : {0, 1, 3}) __builtin_prefetch(SlotOf(i, ctx_[i]), 1);
   for (int i = 0; i < kLightContexts; ++i) Claim(i, ctx_[i]);
+  if (params_.kind == 3) {  // the rows of the bits within buckets 1-3 (PredictLight), set below
+    bits_row_ = ((size_t(c) * 17 + size_t(std::clamp(median - light_guess_, -8, 8) + 8)) * 7 + light_act_) * 2 * kBitsEntries;
+    __builtin_prefetch(&bits_ctr_table_[bits_row_], 1);
+  }
   // Candidates: the symbols that last followed the exact neighbours W, N, NW, NE (the
   // entry of cands_) and the exact context 4 (node 14 of its slot). Both hold: bit 12
   // valid, bits 8-11 the times in a row the symbol followed, bits 0-7 the symbol
@@ -812,13 +857,23 @@ int Stage::BeginLight(int median, uint32_t outside_mass) {
   if ((entry & ~uint32_t{8191}) != check) entry = check;  // another context's entry: start anew (invalid)
   cand_entry_[0] = &entry;
   cand_entry_[1] = &slot_[4]->node[14];
-  for (int k = 0; k < 2; ++k) {
+  // Kind 3, channels 1-2: also the symbol that last followed context 0 (the exact earlier
+  // channels and the model's median).
+  cand_entry_[2] = params_.kind == 3 && c > 0 ? &slot_[0]->node[14] : nullptr;
+  cand_sym_[2] = -1;
+  for (int k = 0; k < kCands; ++k) {
+    if (cand_entry_[k] == nullptr) continue;
     const uint32_t seen = *cand_entry_[k];
     cand_sym_[k] = -1;
     if (!((seen >> 12) & 1)) continue;
     cand_sym_[k] = int(seen & 255);
-    cand_hit_[k] = (size_t(c) * 2 + size_t(k)) * 16 + ((seen >> 8) & 15);
+    cand_hit_[k] = (size_t(c) * kCands + size_t(k)) * 16 + ((seen >> 8) & 15);
     if (hits_[cand_hit_[k]] > best) best = hits_[cand_hit_[k]], light_center_ = cand_sym_[k];
+  }
+  if (params_.kind == 3) {
+    bits_row2_ = (size_t(c) * 256 + size_t(light_center_)) * 2 * kBitsEntries;
+    __builtin_prefetch(&bits_ctr2_table_[bits_row2_], 1);
+    bias_row_ = size_t(std::clamp(light_center_ - light_guess_, -8, 8) + 8) * 7 + light_act_;
   }
   return light_center_;
 }
@@ -830,6 +885,39 @@ uint32_t Stage::PredictLightMasses(int decision, uint32_t in, uint32_t out) {
 uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   decision_ = decision;
   const int32_t ms = Clamp4095(model_stretch);
+  if (decision < 0 && params_.kind == 3 && light_sub_ < 16) {
+    // Kind 3: the first 4 bits within a bucket mix the model's stretch with two counters
+    // of directly indexed tables and a bias, then the APM. Buckets 1-3: (channel, median -
+    // guess clamped to +-8, activity; side, bucket, node) and (channel, centre; side,
+    // bucket, node), the 11 nodes of one side in one cache line of each table (the rows
+    // prefetched in BeginLight); buckets 4-7: (channel, confidence, activity; side,
+    // bucket, node) and (channel, centre; side, bucket, node).
+    light_mixed_ = false;
+    bits_mixed_ = true;
+    const int side = (-1 - decision) >> 6, k = ((-1 - decision) & 63) >> 3;
+    if (k <= 3) {
+      const size_t e = size_t(side) * kBitsEntries + size_t((1 << k) - k - 2 + light_sub_);
+      bits_ctr_[0] = &bits_ctr_table_[bits_row_ + e];
+      bits_ctr_[1] = &bits_ctr2_table_[bits_row2_ + e];
+    } else {
+      const size_t e = (size_t(side) * 4 + size_t(k - 4)) * 16 + size_t(light_sub_);
+      bits_ctr_[0] = &bits_far_table_[(((size_t(channel_) * kConfBuckets + size_t(conf_)) * 7 + light_act_) * 128 + e)];
+      bits_ctr_[1] = &bits_far2_table_[(size_t(channel_) * 256 + size_t(light_center_)) * 128 + e];
+    }
+    bits_w_ = &bits_w_table_[(((size_t(channel_) * 2 + size_t(side)) * 8 + size_t(k)) * 16 + size_t(light_sub_)) * 4];
+    bx_[0] = ms;
+    bx_[1] = kStretch12.v[*bits_ctr_[0] >> 20];
+    bx_[2] = 256;
+    bx_[3] = kStretch12.v[*bits_ctr_[1] >> 20];
+    const int64_t dot = int64_t{bits_w_[0]} * bx_[0] + int64_t{bits_w_[1]} * bx_[1] + int64_t{bits_w_[2]} * bx_[2] +
+                        int64_t{bits_w_[3]} * bx_[3];
+    const int32_t st = Clamp4095(dot >> 16);
+    lp_mix_ = SquashInline(st);
+    const size_t ctx = (size_t(channel_) * kLightModelOnly + size_t(-1 - decision)) * kConfBuckets + size_t(conf_);
+    const uint32_t pa = ApmRead(lapm_model_, ctx, st, &la_);
+    return std::clamp<uint32_t>((lp_mix_ + 3 * pa) >> 2, 1, kTotal - 1);
+  }
+  bits_mixed_ = false;
   if (decision < 0) {  // model-only: one APM on the model's stretch
     light_mixed_ = false;
     const size_t ctx = (size_t(channel_) * kLightModelOnly + size_t(-1 - decision)) * kConfBuckets + size_t(conf_);
@@ -845,6 +933,13 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
   x[kLightContexts] = ms;
   x[kLightContexts + 1] = 256;  // a bias
   x[kLightContexts + 2] = 0;    // (pads the mixer to 8 inputs)
+  if (params_.kind == 3) {
+    // Kind 3: the mixer's eighth input, a counter of a directly indexed table (channel,
+    // the centre less the neighbours' prediction clamped to +-8, activity, decision): what
+    // the model's bias against the neighbours says (bias cancellation).
+    dctr_ = &dctr_table_[(size_t(channel_) * 17 * 7 + bias_row_) * kLightDecisions + size_t(decision)];
+    x[kLightContexts + 2] = kStretch12.v[*dctr_ >> 20];
+  }
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);
   w_ = lweights_.data() + set * kLightInputs;
   // The dot product is scalar on every CPU: its AVX2 form (8 lanes, two 32x32->64
@@ -859,6 +954,13 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
 }
 
 void Stage::UpdateLight(int bit) {
+  if (bits_mixed_) {
+    const int32_t err = ((bit << 16) - int32_t(lp_mix_)) * int32_t(params_.mixer_rate);
+    UpdateWeightsScalar(bits_w_, bx_.data(), 4, err >> 12, err & 4095);
+    UpdateCountersScalar(bits_ctr_, 2, bit ? int32_t{kP22Max} : 0, params_.counter_limit);
+    ApmUpdate(lapm_model_, la_, bit, params_.apm_rate);
+    return;
+  }
   if (!light_mixed_) {
     ApmUpdate(lapm_model_, la_, bit, params_.apm_rate);
     return;
@@ -876,6 +978,7 @@ void Stage::UpdateLight(int bit) {
   // measured 55 ns per subpixel slower, BM_StageCode/2/16).
   const int32_t target = bit ? int32_t{kP22Max} : 0;
   UpdateCountersScalar(counter_.data(), kLightContexts, target, params_.counter_limit);
+  if (params_.kind == 3) UpdateCountersScalar(&dctr_, 1, target, params_.counter_limit);
   ApmUpdate(lapm_, la_, bit, params_.apm_rate);
 }
 
@@ -908,6 +1011,12 @@ uint64_t Stage::Digest() const {
   bytes(lapm_model_.data(), lapm_model_.size() * 2);
   bytes(hits_.data(), hits_.size() * 2);
   bytes(cands_.data(), cands_.size() * 4);
+  bytes(bits_ctr_table_.data(), bits_ctr_table_.size() * 4);
+  bytes(bits_ctr2_table_.data(), bits_ctr2_table_.size() * 4);
+  bytes(bits_far_table_.data(), bits_far_table_.size() * 4);
+  bytes(bits_far2_table_.data(), bits_far2_table_.size() * 4);
+  bytes(bits_w_table_.data(), bits_w_table_.size() * 4);
+  bytes(dctr_table_.data(), dctr_table_.size() * 4);
   return h;
 }
 

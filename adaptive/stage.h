@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,21 @@ struct Position {
   }
 };
 
+// A std::allocator aligned to cache lines (kind 3's counter rows).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+
 class Stage {
  public:
   // Bytes a Stage with these parameters allocates for this image (for decoder limits).
@@ -96,7 +112,7 @@ class Stage {
   template <class At, class Coder>
   int Code(const Position& where, const At& at, Coder&& coder) {
     Locate(where);
-    return params_.kind == 2 ? CodeLight(at, coder) : CodeBinary(at, coder);
+    return params_.kind >= 2 ? CodeLight(at, coder) : CodeBinary(at, coder);
   }
   // The same without a position (a symbol that codes no pixel).
   template <class At, class Coder>
@@ -115,6 +131,9 @@ class Stage {
   // bit); true (the default) uses AVX2 where the CPU has it. Returns whether AVX2 is used.
   bool SetSimd(bool on);
   uint64_t symbols() const { return index_; }
+  // Kinds 2 and 3 (adaptive_sim's bits by decision): the last decision predicted (0-13, or
+  // -1 - j for the bits within a bucket, as PredictLight's `decision`).
+  int last_light_decision() const { return decision_; }
 
   // Low level, public for tests and the fuzz target: one decision given the model's
   // stretched probability (log2-odds * 256 of bit 1). Begin() once per symbol, then
@@ -228,14 +247,37 @@ class Stage {
   static constexpr int kLightInputs = kLightContexts + 3;  // + the model, a bias and a zero
   static constexpr int kLightDecisions = 14;                // decisions with counters
   static constexpr int kLightModelOnly = 128;                // APM contexts of model-only decisions
+  static constexpr int kBitsEntries = 16;  // kind 3: counters per side of one row (11 used: the nodes of buckets 1-3), one cache line
   int decision_ = 0;
   int light_center_ = 0;
+  // Kind 3: where the median search starts (GatherLight: the neighbours' prediction), the node within the bucket (1, then 2-3, ...), the activity
+  // bucket (0-6) of the neighbours; the bits within a bucket mix the model with two
+  // counters of directly indexed tables (PredictLight).
+  int light_guess_ = 128;
+  int light_sub_ = 1;
+  uint32_t light_act_ = 0;
+  bool bits_mixed_ = false;
+  uint32_t* bits_ctr_[2] = {nullptr, nullptr};
+  int32_t* bits_w_ = nullptr;
+  std::array<int32_t, 4> bx_{};
+  std::vector<uint32_t, CacheLineAllocator<uint32_t>> bits_ctr_table_;   // rows (channel, median - guess clamped to +-8, activity) of 2 sides * kBitsEntries
+  std::vector<uint32_t, CacheLineAllocator<uint32_t>> bits_ctr2_table_;  // rows (channel, centre) of 2 sides * kBitsEntries
+  std::vector<uint32_t> bits_far_table_;   // buckets 4-7: (channel, confidence, activity; side, bucket, node)
+  std::vector<uint32_t> bits_far2_table_;  // buckets 4-7: (channel, centre; side, bucket, node)
+  std::vector<int32_t> bits_w_table_;      // (channel, side, bucket, node): 4 weights
+  size_t bits_row_ = 0, bits_row2_ = 0;    // this symbol's rows
+  // Decisions 0-13 (kind 3): a counter by (channel, centre - guess clamped to +-8,
+  // activity; decision) as the mixer's eighth input.
+  std::vector<uint32_t> dctr_table_;
+  size_t bias_row_ = 0;
+  uint32_t* dctr_ = nullptr;
   // Symbol prediction from exact contexts (1 and 6): the candidates' hit rates by
   // channel, context and repeat count (16-bit probabilities), and this symbol's candidates.
   std::vector<uint16_t> hits_;
-  int cand_sym_[2] = {-1, -1};
-  size_t cand_hit_[2] = {0, 0};
-  uint32_t* cand_entry_[2] = {nullptr, nullptr};
+  static constexpr int kCands = 3;
+  int cand_sym_[kCands] = {-1, -1, -1};
+  size_t cand_hit_[kCands] = {0, 0, 0};
+  uint32_t* cand_entry_[kCands] = {nullptr, nullptr, nullptr};
   std::vector<uint32_t> cands_;         // candidate entries of the exact neighbours, 2^table_bits
   uint64_t cand_hash_ = 0;
   bool light_mixed_ = false;
@@ -281,6 +323,29 @@ int Stage::CodeLight(const At& at, Coder& coder) {
     return cb > ca ? cb - ca : 1;
   };
   int lo = 0, hi = 256;
+  if (params_.kind == 3) {
+    // Kind 3: gallop from the guess (a prediction from the neighbours) to a bracket
+    // cdf(lo) <= 2^15 < cdf(hi), then halve it: the same median as the binary search
+    // below for a non-decreasing CDF, in about 2 + 2 log2(|median - guess| + 1) evaluations.
+    const int g = light_guess_;
+    if (cdf(g) <= kTotal / 2) {
+      lo = g;
+      for (int step = 1;; step *= 2) {
+        const int t = lo + step;
+        if (t >= 256) { hi = 256; break; }
+        if (cdf(t) > kTotal / 2) { hi = t; break; }
+        lo = t;
+      }
+    } else {
+      hi = g;
+      for (int step = 1;; step *= 2) {
+        const int t = hi - step;
+        if (t <= 0) { lo = 0; break; }
+        if (cdf(t) <= kTotal / 2) { lo = t; break; }
+        hi = t;
+      }
+    }
+  }
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
     if (cdf(mid) <= kTotal / 2) lo = mid; else hi = mid;
@@ -325,12 +390,15 @@ int Stage::CodeLight(const At& at, Coder& coder) {
   }
   // 4. Within the bucket, halves (upper half of the distances first), model and APM only.
   int j = 0;
+  light_sub_ = 1;
   while (eb - ea > 1) {
     const int mid = ea + (eb - ea) / 2;
     const int a = lo_of(mid, eb), b = hi_of(mid, eb);
     const int ra = lo_of(ea, mid), rb = hi_of(ea, mid);
-    if (decide(-1 - ((side * 8 + k) * 8 + j), a, b, mass(a, b), mass(ra, rb))) ea = mid;
+    const int bit = decide(-1 - ((side * 8 + k) * 8 + j), a, b, mass(a, b), mass(ra, rb));
+    if (bit) ea = mid;
     else eb = mid;
+    light_sub_ = 2 * light_sub_ + bit;
     ++j;
   }
   const int sym = side ? m + 1 + ea : m - 1 - ea;

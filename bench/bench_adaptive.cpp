@@ -82,7 +82,8 @@ void BM_StageCode(benchmark::State& state) {
 }
 BENCHMARK(BM_StageCode)
     ->Args({1, 16, 1})->Args({1, 16, 0})->Args({1, 12, 1})
-    ->Args({2, 16, 1})->Args({2, 16, 0})->Args({2, 14, 1})->Args({2, 12, 1});
+    ->Args({2, 16, 1})->Args({2, 16, 0})->Args({2, 14, 1})->Args({2, 12, 1})
+    ->Args({3, 16, 1})->Args({3, 16, 0});
 
 }  // namespace
 

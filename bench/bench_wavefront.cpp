@@ -232,7 +232,7 @@ void BM_StageMixtureCdfDecode(benchmark::State& state) {
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(px.size()) * C);
   state.SetLabel("per subpixel");
 }
-BENCHMARK(BM_StageMixtureCdfDecode)->Args({1, 1})->Args({1, 0})->Args({2, 1});
+BENCHMARK(BM_StageMixtureCdfDecode)->Args({1, 1})->Args({1, 0})->Args({2, 1})->Args({3, 1});
 
 void SetThreads(int threads) { setenv("PIXELZIP_THREADS", std::to_string(threads).c_str(), 1); }
 

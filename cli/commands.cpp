@@ -157,7 +157,7 @@ int RunCompress(const CompressOptions& o) {
   options.model = o.model;
   options.adaptive = !o.no_adaptive;
   if (o.no_fallback) options.fallback = Fallback::kOff;
-  options.adaptive_kind = static_cast<uint8_t>(o.stage_kind > 0 ? o.stage_kind : 1);
+  options.adaptive_kind = static_cast<uint8_t>(o.stage_kind > 0 ? o.stage_kind : 3);
   CheckNotTerminal(output, o.force);
   CheckOutput(o.input, output, o.force);
 
@@ -171,7 +171,7 @@ int RunCompress(const CompressOptions& o) {
   options.source = metadata.source;
   if (o.effort >= 0) {
     std::string order, model;
-    int stage_kind = 1;
+    int stage_kind = 3;
     EffortChoice(o.effort, image.channels >= 3 ? 3 : 1, &order, &model, &stage_kind);
     options.order = ParseOrder(order);
     options.model = model;
@@ -293,7 +293,7 @@ int RunDecompress(const DecompressOptions& o) {
 
 void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model, int* stage_kind) {
   if (effort < 0 || effort > 9) throw CommandError("", kExitUsage, "-e takes an effort from 0 to 9");
-  *stage_kind = effort >= 1 && effort <= 6 ? 2 : 1;
+  *stage_kind = effort >= 7 ? 1 : 3;
   *order = "raster";
   *model = effort == 0 ? "order0-adaptive" : "default";
   if (effort >= 1 && effort <= 3) {

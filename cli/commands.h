@@ -62,7 +62,7 @@ struct CompressOptions {
   bool verbose = false;          // print sizes and rate on stderr
   bool no_adaptive = false;      // code with the model alone (format 1.0), for comparison
   bool no_fallback = false;      // never the cheap codings (deflate, palette, the stage alone)
-  int stage_kind = 0;            // the adaptive stage's kind (1 or 2; docs/format.md section 3.1); 0: from -e, else 1
+  int stage_kind = 0;            // the adaptive stage's kind (1-3; docs/format.md section 3.1); 0: from -e, else 3
   bool strip = false;            // drop the image's metadata (PNG chunks, PNM comments) on purpose
   bool quiet = false;            // no warnings, no progress bar
   bool remove_input = false;     // --rm: delete the input once its output is complete (not for stdin/stdout)
@@ -73,7 +73,7 @@ struct CompressOptions {
 // multiscale model (fast decode), or raster where no multiscale model codes the image's
 // colour channels; 4-9 the default raster model (best rate). Sets order and model.
 // Effort 0: order0-adaptive; 1-3: the default multiscale model where one codes the image; 4-9: the
-// default raster model. The stage kind: 2 (the light stage, faster) for 1-6, 1 (best rate) otherwise.
+// default raster model. The stage kind: 1 (best rate, slowest) for 7-9, 3 (the default) otherwise.
 void EffortChoice(int effort, uint32_t colour_channels, std::string* order, std::string* model, int* stage_kind);
 
 struct DecompressOptions {

@@ -27,7 +27,7 @@ struct CompareOptions {
   bool json = false;                // one JSON object on stdout instead of the text table
   bool no_adaptive = false;         // measure without the adaptive stage
   bool no_fallback = false;         // measure the model's coding only
-  int stage_kind = 1;               // the adaptive stage's kind (1 or 2)
+  int stage_kind = 3;               // the adaptive stage's kind (1-3)
 };
 
 // Prints the table (or JSON) on stdout and a progress bar on stderr when it is

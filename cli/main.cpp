@@ -111,7 +111,7 @@ int Main(int argc, char** argv) {
       ->add_option("-e,--effort", co.effort,
                    "effort 0-9 instead of --order and --model: 0 order0-adaptive (fastest, weakest), 1-3 the default "
                    "multiscale model (fast decode; raster where none codes the image), 4-9 the default raster "
-                   "model; 1-6 with the light adaptive stage (kind 2), 7-9 with kind 1 (best rate)")
+                   "model; 0-6 with the adaptive stage kind 3 (the default), 7-9 with kind 1 (best rate, slower decode)")
       ->check(CLI::Range(0, 9))
       ->excludes(compress_order)
       ->excludes(compress_model);
@@ -124,9 +124,9 @@ int Main(int argc, char** argv) {
                      "always code with the model, even where a cheap coding (deflate, palette, the stage alone) "
                      "gives a smaller file");
   compress->add_option("--stage-kind", co.stage_kind,
-                       "the adaptive stage's kind: 1 the first (best rate; the default, and -e 0 and 7-9), 2 the light "
-                       "stage (about a third of kind 1's decode cost; -e 1-6)")
-      ->check(CLI::Range(1, 2));
+                       "the adaptive stage's kind: 3 the default (-e 0-6), 1 the first (best rate, about 4 times kind 3's "
+                       "stage cost; -e 7-9), 2 the light stage (slower and larger than 3)")
+      ->check(CLI::Range(1, 3));
   compress->add_flag("-q,--quiet", co.quiet, "print no warnings and no progress bar");
   compress->add_flag("--strip", co.strip,
                      "drop the image's metadata (ICC profile, gAMA, cHRM, sRGB, EXIF, XMP, text and other PNG chunks, "
@@ -187,8 +187,9 @@ int Main(int argc, char** argv) {
   compare->add_flag("--no-adaptive", cmp.no_adaptive, "measure pixelzip without the online-adaptive stage");
   compare->add_flag("--no-fallback", cmp.no_fallback, "measure the model's coding only, without the cheap fallbacks");
   compare->add_option("--stage-kind", cmp.stage_kind,
-                      "the adaptive stage's kind: 1 the first (best rate, the default), 2 the light stage (faster)")
-      ->check(CLI::Range(1, 2));
+                      "the adaptive stage's kind: 3 the default, 1 the first (best rate, slower), 2 the light stage "
+                      "(slower and larger than 3)")
+      ->check(CLI::Range(1, 3));
   compare->footer(kSubcommandFooter);
 
   TrainCommandOptions tr;

@@ -350,11 +350,11 @@ void CheckLimits(const Header& h, const Limits& limits) {
 void CheckPayloadLength(const Header& h) {
   const uint64_t subpixels = uint64_t{h.width} * h.height * h.channels;  // fits: limits checked first
   // With the adaptive stage (2.x) a subpixel is 8 binary decisions (kind 1) or at least
-  // one (kind 2, the light stage) of at least log2(65536 / 65535) bit each: over 1/45500
+  // one (kinds 2 and 3, the light stages) of at least log2(65536 / 65535) bit each: over 1/45500
   // byte, or over 1/364000 byte. (The record's kind byte is checked before this.) The
   // palette coding (3.x) codes one index per pixel that way; deflate expands at most
   // 1032:1, so it is also covered.
-  const bool light = h.stage.size() == adaptive::kSerializedParamsBytes && h.stage[0] == 2;
+  const bool light = h.stage.size() == adaptive::kSerializedParamsBytes && h.stage[0] >= 2;  // kinds 2 and 3
   const uint64_t per_decision = light ? 364000 : 45500;
   const uint64_t pixels = uint64_t{h.width} * h.height;
   const uint64_t min_bytes = h.order >= kOrderDeflate   ? pixels / per_decision

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   StageParams p;
   p.positions = data[0] & 1;
   if (data[0] & 4) p.positions += 2;  // 2, 3: the positions below
-  p.kind = (data[0] & 2) ? 2 : 1;
+  p.kind = (data[0] & 2) ? ((data[0] & 8) ? 3 : 2) : 1;  // kind 3 where kind 2 was with bit 3 set
   p.table_bits = uint8_t(10 + data[1] % 3);
   p.mixer_rate = uint8_t(data[2] | 1);
   p.counter_limit = uint16_t(1 + (data[3] << 2));

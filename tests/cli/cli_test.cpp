@@ -658,14 +658,14 @@ TEST_F(CliTest, EffortPicksOrderAndModel) {
   std::string order, model;
   int stage_kind = 0;
   EffortChoice(0, 3, &order, &model, &stage_kind);
-  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster order0-adaptive 1");
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster order0-adaptive 3");
   EffortChoice(9, 3, &order, &model, &stage_kind);
   EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 1");
   EffortChoice(5, 3, &order, &model, &stage_kind);
-  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 2");
+  EXPECT_EQ(order + " " + model + " " + std::to_string(stage_kind), "raster default 3");
   EffortChoice(2, 3, &order, &model, &stage_kind);
   EXPECT_EQ(model, "default");
-  EXPECT_EQ(stage_kind, 2);
+  EXPECT_EQ(stage_kind, 3);
   const std::string in = WriteImage("in.png", MakeImage(8, 6, 3));
   RunResult r = RunPixelzip({"compress", in, "-e", "0"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);

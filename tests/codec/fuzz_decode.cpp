@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "codec/container.h"
 #include "pixelzip/codec.h"
 #include "tests/fuzz_check.h"
 
@@ -26,6 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pixelzip::EncodeOptions order0;
     order0.model = "order0-adaptive";
     order0.adaptive = info.adaptive;
+    if (info.adaptive) {  // the record's stage kind (the encoder's default is not every stream's)
+      size_t header_bytes = 0;
+      const pixelzip::codec::Header h = pixelzip::codec::ReadHeader(data, size, options.limits, &header_bytes);
+      if (!h.stage.empty()) order0.adaptive_kind = h.stage[0];
+    }
     const std::vector<uint8_t> again = pixelzip::Encode(image, order0).stream;
     const pixelzip::StreamInfo again_info = pixelzip::ReadStreamInfo(again.data(), again.size());
     const std::vector<uint8_t> payload(data + info.header_bytes, data + size);

@@ -216,6 +216,10 @@ inline const std::vector<ValidGolden>& ValidGoldens() {
       {"light_grey_5x3", 5, 3, 1, 2, true, 2},
       {"light_grey_alpha_6x5", 6, 5, 2, 3, true, 2},
       {"light_rgb_1x1", 1, 1, 3, 5, true, 2},
+      {"light3_rgb_16x12", 16, 12, 3, 1, true, 3},
+      {"light3_grey_5x3", 5, 3, 1, 2, true, 3},
+      {"light3_grey_alpha_6x5", 6, 5, 2, 3, true, 3},
+      {"light3_rgb_1x1", 1, 1, 3, 5, true, 3},
   };
   return cases;
 }
@@ -243,6 +247,8 @@ inline const std::vector<WavefrontGolden>& WavefrontGoldens() {
       {"wavefront2_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true},
       {"wavefront3_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, true, 2},
       {"wavefront3_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true, 2},
+      {"wavefront4_rgb_16x12", "local-pixelcnn-rgb", 16, 12, 3, 21, true, 3},
+      {"wavefront4_grey_9x4", "local-pixelcnn-grey", 9, 4, 1, 24, true, 3},
   };
   return cases;
 }
@@ -269,6 +275,7 @@ inline const std::vector<MultiscaleGolden>& MultiscaleGoldens() {
       {"multiscale3_rgba_9x7", 9, 7, 4, 32},
       {"multiscale3_rgb_1x1", 1, 1, 3, 33},
       {"multiscale3_light_rgb_13x9", 13, 9, 3, 34, 2},
+      {"multiscale3_light3_rgb_13x9", 13, 9, 3, 34, 3},
   };
   return cases;
 }
