@@ -354,7 +354,7 @@ void CheckPayloadLength(const Header& h) {
   // byte, or over 1/364000 byte. (The record's kind byte is checked before this.) The
   // palette coding (3.x) codes one index per pixel that way; deflate expands at most
   // 1032:1, so it is also covered.
-  const bool light = h.stage.size() == adaptive::kSerializedParamsBytes && h.stage[0] >= 2;  // kinds 2 and 3
+  const bool light = h.stage_params && h.stage_params->kind >= 2;  // kinds 2 and 3
   const uint64_t per_decision = light ? 364000 : 45500;
   const uint64_t pixels = uint64_t{h.width} * h.height;
   const uint64_t min_bytes = h.order >= kOrderDeflate   ? pixels / per_decision
