@@ -688,10 +688,12 @@ bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<M
   return ParseMetadataExtension(extension, metadata, nullptr);
 }
 
-bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata,
-                            SourceFormat* source_out) {
-  std::vector<MetadataItem> items;
-  SourceFormat source;
+namespace {
+// Calls visit(tag, body, length) for each entry of the extension area in order (section
+// 2.1's framing: u8 tag, u16 length, body). Returns false when the framing is broken (an
+// entry's head or body runs past the end) or when `visit` returns false.
+template <class Visit>
+bool ForEachExtensionEntry(const std::vector<uint8_t>& extension, Visit&& visit) {
   size_t pos = 0;
   while (pos < extension.size()) {
     if (extension.size() - pos < 3) return false;
@@ -701,6 +703,17 @@ bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<M
     if (extension.size() - pos < length) return false;
     const uint8_t* body = extension.data() + pos;
     pos += length;
+    if (!visit(tag, body, length)) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<MetadataItem>* metadata,
+                            SourceFormat* source_out) {
+  std::vector<MetadataItem> items;
+  SourceFormat source;
+  const bool framed = ForEachExtensionEntry(extension, [&](uint8_t tag, const uint8_t* body, size_t length) {
     MetadataItem item;
     if (tag == kEntryPngChunk) {
       if (length < 5) return false;
@@ -713,31 +726,24 @@ bool ParseMetadataExtension(const std::vector<uint8_t>& extension, std::vector<M
       item.kind = MetadataItem::Kind::kPnmComment;
       item.data.assign(body, body + length);
     } else if (tag == kEntryPnmMaxval) {
-      if (!ParseMaxvalEntry(body, length, &source)) return false;
-      continue;
+      return ParseMaxvalEntry(body, length, &source);
     } else if (tag == kEntryPngSource) {
-      if (!ParsePngSourceEntry(body, length, &source)) return false;
-      continue;
+      return ParsePngSourceEntry(body, length, &source);
     } else {
-      continue;  // a later minor version's entry
+      return true;  // a later minor version's entry
     }
     items.push_back(std::move(item));
-  }
+    return true;
+  });
+  if (!framed) return false;
   if (metadata) *metadata = std::move(items);
   if (source_out) *source_out = std::move(source);
   return true;
 }
 
 bool CompletePalette(const std::vector<uint8_t>& extension, const Image& image, SourceFormat* source) {
-  size_t pos = 0;
-  while (pos + 3 <= extension.size()) {
-    const uint8_t tag = extension[pos];
-    const size_t length = size_t{extension[pos + 1]} | size_t{extension[pos + 2]} << 8;
-    pos += 3;
-    if (extension.size() - pos < length) return false;
-    const uint8_t* body = extension.data() + pos;
-    pos += length;
-    if (tag != kEntryPngSource || length < kPaletteHeadBytes || body[0] != 3) continue;
+  return ForEachExtensionEntry(extension, [&](uint8_t tag, const uint8_t* body, size_t length) {
+    if (tag != kEntryPngSource || length < kPaletteHeadBytes || body[0] != 3) return true;
     const size_t entries = size_t{body[2]} + 1, trns = size_t{body[3]} | size_t{body[4]} << 8;
     std::vector<uint32_t> remaining = DistinctRgba(image);
     BitReader in(body + kPaletteHeadBytes, length - kPaletteHeadBytes);
@@ -759,8 +765,7 @@ bool CompletePalette(const std::vector<uint8_t>& extension, const Image& image, 
       if (j < trns) source->trns.push_back(static_cast<uint8_t>(alpha));
     }
     return in.AtCleanEnd();
-  }
-  return true;
+  });
 }
 
 uint32_t Crc32(const uint8_t* data, size_t size) {
