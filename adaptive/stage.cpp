@@ -246,8 +246,8 @@ std::vector<uint8_t> Serialize(const StageParams& p) {
 }
 
 std::string Problem(const StageParams& p) {
-  if (p.kind < 1 || p.kind > 3) return "unknown adaptive stage kind " + std::to_string(p.kind);
-  if (p.positions > 3) return "unknown adaptive stage position mode " + std::to_string(p.positions);
+  if (p.kind < 1 || p.kind > kNewestKind) return "unknown adaptive stage kind " + std::to_string(p.kind);
+  if (p.positions > kNewestPositions) return "unknown adaptive stage position mode " + std::to_string(p.positions);
   if (p.table_bits < 10 || p.table_bits > 22) return "adaptive stage table size 2^" + std::to_string(p.table_bits) + " (allowed 2^10-2^22)";
   if (p.mixer_rate < 1) return "adaptive stage mixer rate 0";
   if (p.counter_limit < 1 || p.counter_limit > 1023) return "adaptive stage counter limit " + std::to_string(p.counter_limit);

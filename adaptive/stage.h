@@ -50,6 +50,10 @@ struct StageParams {
   uint8_t apm_rate = 6;      // APM cells move 2^-apm_rate of the way to each bit (1-12)
 };
 inline constexpr size_t kSerializedParamsBytes = 7;
+// The newest stage kind and position mode this build codes; a record beyond them was written
+// by a newer pixelzip.
+inline constexpr uint8_t kNewestKind = 3;
+inline constexpr uint8_t kNewestPositions = 3;
 std::vector<uint8_t> Serialize(const StageParams& params);
 // Empty string when `params` are valid, else what is wrong.
 std::string Problem(const StageParams& params);

@@ -405,6 +405,16 @@ Header ReadHeader(const uint8_t* data, size_t size, const Limits& limits, size_t
     }
     throw;
   }
+  // The header checksum matched, so a stage kind or position mode beyond this build's was
+  // written on purpose, by a newer pixelzip: unsupported, not corrupt.
+  if (h.stage.size() == adaptive::kSerializedParamsBytes &&
+      (h.stage[0] > adaptive::kNewestKind || h.stage[1] > adaptive::kNewestPositions)) {
+    throw Error(ErrorCode::kUnsupported,
+                "stream uses adaptive stage kind " + std::to_string(h.stage[0]) + " with position mode " +
+                    std::to_string(h.stage[1]) + ", which this pixelzip does not know (made by a newer pixelzip; "
+                    "this one codes kinds 1-" + std::to_string(adaptive::kNewestKind) + ", modes 0-" +
+                    std::to_string(adaptive::kNewestPositions) + ")");
+  }
   const std::string stage_problem = ParseStageRecord(h);
   const std::string problem = FieldProblem(h, stage_problem);
   if (!problem.empty()) Corrupt("invalid header: " + problem);

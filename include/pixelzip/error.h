@@ -13,7 +13,7 @@ enum class ErrorCode {
   kIo,               // a file could not be opened, read or written
   kCorruptInput,     // input bytes are malformed (bad magic, bad checksum, ...)
   kTruncatedInput,   // input ended before the format said it would
-  kUnsupported,      // valid input that this version does not handle (PNM maxval 4095, future format)
+  kUnsupported,      // valid input that this version does not handle (PNM bitmaps, a future format or stage kind)
   kLimitExceeded,    // dimensions or memory beyond the configured limits
   kModelMismatch,    // stream was made with a model other than the one given or found
   kModelInvalid,     // a model file is corrupt or fails its exactness proof

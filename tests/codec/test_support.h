@@ -525,7 +525,7 @@ inline const std::vector<InvalidGolden>& InvalidGoldens() {
       {"trailing_garbage.pxz", ErrorCode::kCorruptInput},
       {"unknown_model.pxz", ErrorCode::kModelMismatch},
       // Format 2.0 (the adaptive stage), damaged copies of valid2_rgb_16x12.
-      {"v2_unknown_stage_kind.pxz", ErrorCode::kCorruptInput},
+      {"v2_unknown_stage_kind.pxz", ErrorCode::kUnsupported},
       {"v2_stage_record_short.pxz", ErrorCode::kCorruptInput},
       {"v2_payload_byte_flip.pxz", ErrorCode::kCorruptInput},
       {"v2_truncated_half_payload.pxz", ErrorCode::kTruncatedInput},
