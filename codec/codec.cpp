@@ -77,6 +77,13 @@ bool PaletteOutputPossible(const Image& image) {
   return image.bit_depth == 8 && image.channels >= 3 && codec::FindPalette(image).has_value();
 }
 
+// A grey PNG of 1, 2 or 4 bits: recorded so that a decoder writes that depth back (without the
+// record it writes 8-bit grey).
+bool LowBitGreySource(const SourceFormat& source) {
+  return source.png_colour_type == 0 &&
+         (source.png_bit_depth == 1 || source.png_bit_depth == 2 || source.png_bit_depth == 4);
+}
+
 // The first subpixel above `maxval` (SubpixelCount() when none is).
 size_t FirstSampleAbove(const Image& image, uint32_t maxval) {
   for (size_t i = 0; i < image.SubpixelCount(); ++i)
@@ -449,10 +456,12 @@ EncodeResult Encode(const Image& image, const EncodeOptions& options) {
   return Guarded("encode", [&] {
     ValidateImage(image);
     ValidateSource(image, options.source);
-    if (options.source.png_colour_type < 0 || options.source.png_colour_type == 3 || PaletteOutputPossible(image))
+    if (options.source.png_colour_type < 0 || options.source.png_colour_type == 3 || LowBitGreySource(options.source) ||
+        PaletteOutputPossible(image))
       return image.bit_depth == 16 ? EncodeSixteenBit(image, options) : EncodeEightBit(image, options, nullptr);
     // A PNG colour type other than palette is recorded only where it decides what the decoder
-    // writes: without it, an 8-bit RGB or RGBA image of at most 256 colours becomes a palette PNG.
+    // writes: without it, an 8-bit RGB or RGBA image of at most 256 colours becomes a palette PNG,
+    // and a 1-, 2- or 4-bit grey PNG an 8-bit one.
     EncodeOptions without = options;
     without.source.png_colour_type = -1;
     without.source.png_bit_depth = 0;

@@ -233,6 +233,11 @@ struct PngWriteState {
   const png_color* palette = nullptr;
   const png_byte* trans = nullptr;
   int palette_count = 0, trans_count = 0, bit_depth = 8;
+  // Grey PNG of grey_depth 1, 2 or 4 bits when grey_depth > 0: `grey_levels` holds one level
+  // (0 to 2^grey_depth - 1) per pixel, libpng packs them; grey_trns >= 0: the tRNS level.
+  // Owned by EncodePng's frame.
+  int grey_depth = 0, grey_trns = -1;
+  const uint8_t* grey_levels = nullptr;
   bool out_of_memory = false;
   char error[kMessageSize] = {};
 };
@@ -266,12 +271,19 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
   png_set_write_fn(png, st, PngWriteFn, PngFlushFn);
   png_set_compression_level(png, st->level);
   const bool palette = st->palette_count > 0;
-  png_set_IHDR(png, info, image.width, image.height, palette ? st->bit_depth : image.bit_depth == 16 ? 16 : 8,
-               palette ? PNG_COLOR_TYPE_PALETTE : kColorTypes[image.channels], PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  const bool low_grey = st->grey_depth > 0;
+  png_set_IHDR(png, info, image.width, image.height,
+               palette ? st->bit_depth : low_grey ? st->grey_depth : image.bit_depth == 16 ? 16 : 8,
+               palette ? PNG_COLOR_TYPE_PALETTE : low_grey ? PNG_COLOR_TYPE_GRAY : kColorTypes[image.channels],
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   if (palette) {
     png_set_PLTE(png, info, st->palette, st->palette_count);
     if (st->trans_count > 0) png_set_tRNS(png, info, st->trans, st->trans_count, nullptr);
+  }
+  if (low_grey && st->grey_trns >= 0) {
+    png_color_16 colour{};
+    colour.gray = static_cast<png_uint_16>(st->grey_trns);
+    png_set_tRNS(png, info, nullptr, 0, &colour);
   }
   if (st->chunk_count > 0) {
     // Written as they were read: every chunk, in order, in its place.
@@ -279,9 +291,10 @@ __attribute__((noinline)) bool RunPngEncode(png_structp png, png_infop info, Png
     png_set_unknown_chunks(png, info, st->chunks, st->chunk_count);
   }
   png_write_info(png, info);
-  if (palette && st->bit_depth < 8) png_set_packing(png);
-  const size_t rowbytes = palette ? size_t{image.width} : size_t{image.width} * image.channels * image.BytesPerSample();
-  const uint8_t* rows = palette ? st->indices : image.pixels.data();
+  if ((palette && st->bit_depth < 8) || low_grey) png_set_packing(png);
+  const size_t rowbytes = palette || low_grey ? size_t{image.width}
+                                              : size_t{image.width} * image.channels * image.BytesPerSample();
+  const uint8_t* rows = palette ? st->indices : low_grey ? st->grey_levels : image.pixels.data();
   for (uint32_t y = 0; y < image.height; ++y) {
     png_write_row(png, rows + size_t{y} * rowbytes);
   }
@@ -514,11 +527,62 @@ std::vector<uint8_t> EncodePng(const Image& image, int compression_level, const 
     return EncodePngWith(ScaledToFullRange(image, source.maxval), compression_level, with_sbit, not_kept, false,
                          nullptr);
   }
+  const bool recorded = source.png_colour_type == 3 || source.png_colour_type == 0;
   return EncodePngWith(image, compression_level, metadata, not_kept, source.png_colour_type == 3,
-                       source.png_colour_type == 3 ? &source : nullptr);
+                       recorded ? &source : nullptr);
 }
 
 namespace {
+
+// A recorded grey source of 1, 2 or 4 bits (SourceFormat, colour type 0) for `image`: one level
+// per pixel (sample / (255 / (2^depth - 1))) and the tRNS level (-1: none). False when the
+// image is not 8-bit grey, or grey+alpha that a tRNS chunk gives (alpha 0 or 255, the
+// transparent pixels all of one grey that no opaque pixel has; all opaque needs a level no
+// pixel uses), or has a sample that is no multiple of the step: then it is written as 8-bit.
+bool LevelsOfRecordedGrey(const Image& image, const SourceFormat& source, std::vector<uint8_t>* levels,
+                          int* trns_level) {
+  const int d = source.png_bit_depth;
+  if (source.png_colour_type != 0 || (d != 1 && d != 2 && d != 4) || image.bit_depth != 8 ||
+      (image.channels != 1 && image.channels != 2))
+    return false;
+  const uint32_t step = 255 / ((1u << d) - 1);
+  const uint32_t c = image.channels;
+  const size_t pixels = size_t{image.width} * image.height;
+  levels->resize(pixels);
+  bool used[16] = {}, opaque_used[16] = {};
+  int transparent = -1;
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t v = image.pixels[i * c];
+    if (v % step != 0) return false;
+    const uint8_t level = static_cast<uint8_t>(v / step);
+    (*levels)[i] = level;
+    used[level] = true;
+    if (c == 2) {
+      const uint8_t a = image.pixels[i * c + 1];
+      if (a == 255) {
+        opaque_used[level] = true;
+      } else if (a != 0 || (transparent >= 0 && transparent != level)) {
+        return false;
+      } else {
+        transparent = level;
+      }
+    }
+  }
+  *trns_level = -1;
+  if (c == 1) return true;
+  if (transparent >= 0) {
+    if (opaque_used[transparent]) return false;
+    *trns_level = transparent;
+    return true;
+  }
+  for (int level = 0; level < (1 << d); ++level) {  // every pixel opaque: a level none has
+    if (!used[level]) {
+      *trns_level = level;
+      return true;
+    }
+  }
+  return false;
+}
 
 std::vector<uint8_t> EncodePngWith(const Image& image, int compression_level, const std::vector<MetadataItem>& metadata,
                                    std::vector<std::string>* not_kept, bool palette, const SourceFormat* recorded) {
@@ -528,7 +592,11 @@ std::vector<uint8_t> EncodePngWith(const Image& image, int compression_level, co
   const uint32_t c = image.channels;
   const bool alpha = c == 2 || c == 4;
   std::vector<uint8_t> indices;
-  const bool use_recorded = recorded != nullptr && IndicesInRecordedPalette(image, *recorded, &indices);
+  const bool use_recorded = recorded != nullptr && recorded->png_colour_type == 3 &&
+                            IndicesInRecordedPalette(image, *recorded, &indices);
+  std::vector<uint8_t> grey_levels;
+  int grey_trns = -1;
+  const bool low_grey = recorded != nullptr && !palette && LevelsOfRecordedGrey(image, *recorded, &grey_levels, &grey_trns);
   std::vector<uint32_t> colours;  // packed: opaque flag, then the channels
   if (palette && !use_recorded && c >= 3 && image.bit_depth == 8) {
     const size_t pixels = size_t{image.width} * image.height;
@@ -649,6 +717,10 @@ std::vector<uint8_t> EncodePngWith(const Image& image, int compression_level, co
     st.trans = trans.data();
     st.trans_count = static_cast<int>(trans.size());
     st.bit_depth = bit_depth;
+  } else if (low_grey) {
+    st.grey_depth = recorded->png_bit_depth;
+    st.grey_trns = grey_trns;
+    st.grey_levels = grey_levels.data();
   }
 
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st, PngWriteErrorFn, PngWriteWarningFn);

@@ -158,5 +158,37 @@ TEST(CliSourceFormat, AnRgbPngWithFewColoursComesBackAsRgbAndOldStreamsKeepTheir
   EXPECT_EQ(ReadImageFile(dir / "ppm.png"), rgb);
 }
 
+// A 1-, 2- or 4-bit grey PNG (also with tRNS) comes back at its own depth: IHDR (colour type 0,
+// the depth) as it was, tRNS kept, the same pixels; the .pxz smaller than the PNG. The same
+// pixels from a PGM (no record) come back as 8-bit grey, the rule of older streams.
+TEST(CliSourceFormat, ALowBitGreyPngComesBackAtItsDepth) {
+  ScratchDir dir;
+  for (const std::string name : {"basn0g01.png", "basn0g02.png", "basn0g04.png", "tbbn0g04.png"}) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> in = ReadBytes(std::string(PIXELZIP_PNGSUITE_DIR) + "/" + name);
+    WriteBytes(dir / "in.png", in);
+    RunResult r = RunPixelzip({"compress", dir / "in.png", "-f", "-o", dir / "in.pxz"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_LT(ReadBytes(dir / "in.pxz").size(), in.size());
+    r = RunPixelzip({"info", dir / "in.pxz"});
+    EXPECT_NE(Text(r).find("source format: grey PNG, " + std::to_string(in.at(24)) + "-bit\n"), std::string::npos)
+        << Text(r);
+    r = RunPixelzip({"decompress", dir / "in.pxz", "-f", "-o", dir / "out.png"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::vector<uint8_t> out = ReadBytes(dir / "out.png");
+    EXPECT_EQ(Critical(out), Critical(in));  // IHDR (colour type 0, the depth; interlace 0 as in these) and tRNS
+    const Image image = ReadImageBytes(in.data(), in.size(), "in.png");
+    EXPECT_EQ(ReadImageBytes(out.data(), out.size(), "out.png"), image);
+    if (image.channels != 1) continue;
+    WriteBytes(dir / "in.pgm", EncodePnm(image));
+    r = RunPixelzip({"compress", dir / "in.pgm", "-f", "-o", dir / "pgm.pxz"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunPixelzip({"decompress", dir / "pgm.pxz", "-f", "-o", dir / "pgm.png"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(ReadBytes(dir / "pgm.png").at(24), 8);
+    EXPECT_EQ(ReadImageFile(dir / "pgm.png"), image);
+  }
+}
+
 }  // namespace
 }  // namespace pixelzip::cli::testing

@@ -73,5 +73,45 @@ TEST(NeverGrows, PngSuiteImagesCodeToAtMostTheirPixelDataPlusTheHeader) {
   EXPECT_LE(over, 2);
 }
 
+// A 1-, 2- or 4-bit grey PNG (colour type 0) records its depth (tag 4, docs/format.md section
+// 2.1) and comes back through Encode, Decode and EncodePng at that depth with its pixels; the
+// record's bytes counted, the stream stays smaller than the PNG file.
+TEST(NeverGrows, LowBitGreyPngsComeBackAtTheirDepthAndStaySmallerThanThePng) {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(PIXELZIP_TEST_DATA_DIR) + "/pngsuite")) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".png" || name[0] == 'x') continue;  // x*: invalid files
+    const std::vector<uint8_t> bytes = test::ReadFileBytes(entry.path().string());
+    if (bytes.at(25) != 0 || bytes.at(24) >= 8) continue;  // IHDR: grey below 8 bits only
+    SCOPED_TRACE(name);
+    ImageMetadata metadata;
+    const Image image = ReadImageBytes(bytes.data(), bytes.size(), name, &metadata);
+    EncodeOptions options = test::Order0Options(true);
+    options.fallback = Fallback::kOn;
+    options.source = metadata.source;
+    options.metadata = metadata.items;
+    const EncodeResult r = Encode(image, options);
+    const StreamInfo info = ReadStreamInfo(r.stream.data(), r.stream.size());
+    EXPECT_EQ(info.version_minor, 2u);
+    EXPECT_EQ(info.source.png_colour_type, 0);
+    EXPECT_EQ(info.source.png_bit_depth, bytes[24]);
+    const Image decoded = Decode(r.stream);
+    EXPECT_EQ(decoded, image);
+    const SourceFormat source = ReadSourceFormat(r.stream.data(), r.stream.size(), decoded);
+    EXPECT_EQ(source, metadata.source);
+    const std::vector<uint8_t> png = EncodePng(decoded, 6, info.metadata, nullptr, source);
+    EXPECT_EQ(png.at(24), bytes[24]);  // IHDR bit depth
+    EXPECT_EQ(png.at(25), 0);          // IHDR colour type
+    EXPECT_EQ(ReadImageBytes(png.data(), png.size(), name), image);
+    EXPECT_LT(r.stream.size(), bytes.size()) << "coding " << r.architecture;
+    // The record costs 3 + 2 bytes (tag, length, colour type, depth) and the area's varint.
+    options.source = SourceFormat{};
+    const size_t without = Encode(image, options).stream.size();
+    EXPECT_LE(r.stream.size(), without + 5 + (metadata.items.empty() ? 1 : 0));
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+}
+
 }  // namespace
 }  // namespace pixelzip

@@ -420,7 +420,7 @@ struct SourceGolden {
 };
 inline const std::vector<SourceGolden>& SourceGoldens() {
   static const std::vector<SourceGolden> cases = [] {
-    SourceFormat maxval100, maxval1000, rgb_png, palette;
+    SourceFormat maxval100, maxval1000, rgb_png, palette, grey2_png;
     maxval100.maxval = 100;
     maxval1000.maxval = 1000;
     rgb_png.png_colour_type = 2;
@@ -431,11 +431,14 @@ inline const std::vector<SourceGolden>& SourceGoldens() {
     palette.png_bit_depth = 4;
     palette.plte = {200, 10, 10, 0, 0, 0, 10, 200, 10, 9, 9, 9, 10, 10, 200, 0, 0, 0, 250, 250, 250, 77, 66, 55};
     palette.trns = {255, 0, 128, 7, 255, 0};
+    grey2_png.png_colour_type = 0;  // a 2-bit grey PNG: samples 0, 85, 170, 255
+    grey2_png.png_bit_depth = 2;
     return std::vector<SourceGolden>{
         {"source_maxval100_grey_9x5", 9, 5, 1, 8, maxval100},
         {"source_maxval1000_rgb_7x4", 7, 4, 3, 16, maxval1000},
         {"source_rgb_png_16x12", 16, 12, 3, 8, rgb_png},
         {"source_palette_rgba_12x8", 12, 8, 4, 8, palette},
+        {"source_grey2_png_11x6", 11, 6, 1, 8, grey2_png},
     };
   }();
   return cases;
@@ -448,6 +451,10 @@ inline Image SourceGoldenImage(const SourceGolden& g) {
         {200, 10, 10, 255}, {0, 0, 0, 0}, {10, 200, 10, 128}, {10, 10, 200, 255}, {250, 250, 250, 255}};
     for (size_t i = 0; i < size_t{g.width} * g.height; ++i)
       for (uint32_t c = 0; c < 4; ++c) image.pixels[4 * i + c] = kColours[(i * 7 / 5) % 5][c];
+  } else if (g.source.png_colour_type == 0 && g.source.png_bit_depth < 8) {
+    const uint32_t levels = 1u << g.source.png_bit_depth;
+    for (size_t i = 0; i < image.SubpixelCount(); ++i)
+      image.pixels[i] = static_cast<uint8_t>((i * 37 + i / 5) % levels * (255 / (levels - 1)));
   } else if (g.source.maxval != 0) {
     image.bit_depth = g.bit_depth;
     image.pixels.assign(image.ByteCount(), 0);

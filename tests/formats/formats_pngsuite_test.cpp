@@ -233,6 +233,73 @@ TEST(PngSuiteTest, LowBitDepthGreyUsesFullRange) {
   }
 }
 
+// A 1-, 2- or 4-bit grey PNG (with tRNS too) writes back, given its SourceFormat, at its own
+// bit depth: IHDR says grey of that depth, tRNS is there exactly when it was, and the file
+// reads back to the same pixels.
+TEST(PngSuiteTest, LowBitGreyWritesBackAtItsOwnDepth) {
+  int count = 0, with_trns = 0;
+  for (const std::string& name : SuiteFiles()) {
+    if (name[0] == 'x') continue;  // the invalid ones
+    const std::vector<uint8_t> bytes = ReadFileBytes(PngSuiteDir() + "/" + name);
+    const PngFacts in = ReadFacts(bytes);
+    if (in.color_type != 0 || in.bit_depth >= 8) continue;
+    SCOPED_TRACE(name);
+    ImageMetadata metadata;
+    const Image image = ReadImageBytes(bytes.data(), bytes.size(), name, &metadata);
+    EXPECT_EQ(metadata.source.png_colour_type, 0);
+    EXPECT_EQ(metadata.source.png_bit_depth, in.bit_depth);
+    const std::vector<uint8_t> png = EncodePng(image, 6, metadata.items, nullptr, metadata.source);
+    const PngFacts out = ReadFacts(png);
+    EXPECT_EQ(out.color_type, 0);
+    EXPECT_EQ(out.bit_depth, in.bit_depth);
+    EXPECT_EQ(out.has_trns, in.has_trns);
+    EXPECT_EQ(ReadImageBytes(png.data(), png.size(), name), image);
+    // Without the record: 8-bit, as before.
+    EXPECT_EQ(ReadFacts(EncodePng(image)).bit_depth, 8);
+    ++count;
+    with_trns += in.has_trns;
+  }
+  EXPECT_GE(count, 10);
+  EXPECT_GE(with_trns, 1);  // tbbn0g04
+}
+
+// A record of a low-bit grey source that does not fit the pixels writes 8 bits, losing nothing.
+TEST(PngSuiteTest, LowBitGreyRecordThatDoesNotFitFallsBackToEightBits) {
+  SourceFormat grey2;
+  grey2.png_colour_type = 0;
+  grey2.png_bit_depth = 2;
+  auto depth_and_back = [&](const Image& image) {
+    const std::vector<uint8_t> png = EncodePng(image, 6, {}, nullptr, grey2);
+    EXPECT_EQ(ReadImageBytes(png.data(), png.size(), "test.png"), image);
+    return ReadFacts(png).bit_depth;
+  };
+  Image grey;
+  grey.width = 4;
+  grey.height = 2;
+  grey.channels = 1;
+  grey.pixels = {0, 85, 170, 255, 255, 170, 85, 0};
+  EXPECT_EQ(depth_and_back(grey), 2);
+  grey.pixels[3] = 254;  // no multiple of 85
+  EXPECT_EQ(depth_and_back(grey), 8);
+  Image alpha;  // grey+alpha: one transparent grey that no opaque pixel has -> tRNS
+  alpha.width = 4;
+  alpha.height = 1;
+  alpha.channels = 2;
+  alpha.pixels = {0, 255, 85, 0, 170, 255, 85, 0};
+  EXPECT_EQ(depth_and_back(alpha), 2);
+  alpha.pixels[1] = 0;  // two transparent greys: tRNS cannot say it
+  EXPECT_EQ(depth_and_back(alpha), 8);
+  alpha.pixels = {0, 255, 85, 255, 170, 255, 85, 128};  // partly transparent
+  EXPECT_EQ(depth_and_back(alpha), 8);
+  alpha.pixels = {0, 255, 85, 255, 170, 255, 85, 255};  // all opaque: tRNS of the unused 255
+  EXPECT_EQ(depth_and_back(alpha), 2);
+  alpha.pixels = {0, 255, 85, 255, 170, 255, 255, 255};  // all opaque, every level used
+  EXPECT_EQ(depth_and_back(alpha), 8);
+  alpha.pixels = {0, 255, 85, 255, 170, 255, 85, 0};  // transparent grey also opaque elsewhere
+  alpha.pixels[4] = 85;
+  EXPECT_EQ(depth_and_back(alpha), 8);
+}
+
 // The palette image's pixels are its PLTE entries, read here from the file.
 TEST(PngSuiteTest, PalettePixelsComeFromPlte) {
   const std::vector<uint8_t> bytes = ReadFileBytes(PngSuiteDir() + "/basn3p08.png");
