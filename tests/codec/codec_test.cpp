@@ -278,8 +278,7 @@ TEST(Codec, AHugeClaimedImageCostsMemoryOnlyForWhatDecodes) {
 
 // The same through the default raster model's wavefront decoder and its padded plane.
 TEST(Codec, AHugeClaimedWavefrontImageCostsMemoryOnlyForWhatDecodes) {
-  const std::vector<std::string> shipped = ShippedModelNames();
-  if (std::find(shipped.begin(), shipped.end(), "local-pixelcnn-rgb") == shipped.end())
+  if (!test::Ships("local-pixelcnn-rgb"))
     GTEST_SKIP() << "this build does not ship local-pixelcnn-rgb (no neural models)";
   EncodeOptions options;
   options.model = "local-pixelcnn-rgb";
@@ -291,8 +290,7 @@ TEST(Codec, AHugeClaimedWavefrontImageCostsMemoryOnlyForWhatDecodes) {
 // The same through the multiscale model, whose decoder fills its plane of q values coarse
 // levels first: a plane committed up front would be 1.5 GiB here.
 TEST(Codec, AHugeClaimedMultiscaleImageCostsMemoryOnlyForWhatDecodes) {
-  const std::vector<std::string> shipped = ShippedModelNames();
-  if (std::find(shipped.begin(), shipped.end(), "multiscale-pixelcnn-rgb") == shipped.end())
+  if (!test::Ships("multiscale-pixelcnn-rgb"))
     GTEST_SKIP() << "this build does not ship multiscale-pixelcnn-rgb (no neural models)";
   EncodeOptions options;
   options.model = "multiscale-pixelcnn-rgb";

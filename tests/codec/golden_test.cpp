@@ -48,8 +48,7 @@ TEST(Golden, ValidStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
 }
 
 TEST(Golden, MultiscaleStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
-  const std::vector<std::string> shipped = ShippedModelNames();
-  if (std::find(shipped.begin(), shipped.end(), "multiscale-pixelcnn-rgb") == shipped.end())
+  if (!test::Ships("multiscale-pixelcnn-rgb"))
     GTEST_SKIP() << "this build does not ship multiscale-pixelcnn-rgb (no neural models)";
   for (const test::MultiscaleGolden& g : test::MultiscaleGoldens()) {
     SCOPED_TRACE(g.stem);
@@ -94,10 +93,9 @@ TEST(Golden, SixteenBitStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
 }
 
 TEST(Golden, WavefrontStreamsDecodeToTheirPixelsAndReEncodeToTheirBytes) {
-  const std::vector<std::string> shipped = ShippedModelNames();
   for (const test::WavefrontGolden& g : test::WavefrontGoldens()) {
     SCOPED_TRACE(g.stem);
-    if (std::find(shipped.begin(), shipped.end(), g.model) == shipped.end())
+    if (!test::Ships(g.model))
       GTEST_SKIP() << "this build does not ship " << g.model << " (no neural models)";
     const std::vector<uint8_t> stream = test::ReadFileBytes(kDir + "/" + g.stem + ".pxz");
     const Image expected = test::ParsePnm(test::ReadFileBytes(kDir + "/" + g.stem + test::PnmExtension(g.channels)));

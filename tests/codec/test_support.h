@@ -2,6 +2,7 @@
 // files for expected pixels, header patching, and the list of golden files.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -15,6 +16,13 @@
 #include "pixelzip/image.h"
 
 namespace pixelzip::test {
+
+// True when this build ships the model `name` (builds without neural models ship only the
+// reference model).
+inline bool Ships(const std::string& name) {
+  const std::vector<std::string> shipped = ShippedModelNames();
+  return std::find(shipped.begin(), shipped.end(), name) != shipped.end();
+}
 
 // Encode options for the reference model. The codec tests and the golden files use it
 // explicitly, so they do not depend on which model is the default.
