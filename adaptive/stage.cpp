@@ -288,9 +288,7 @@ uint64_t Stage::MemoryBytes(const StageParams& params, uint32_t width, uint32_t 
            (uint64_t{kLightContexts} * sizeof(Slot) + 4) * (uint64_t{1} << TableBits(params, subpixels)) +
            uint64_t{3} * kLightDecisions * kConfBuckets * (kLightInputs * 4 + kApmCells * 2) + uint64_t{3} * kLightModelOnly * kConfBuckets * kApmCells * 2 +
            uint64_t{3} * kCands * 16 * 2 +
-           (params.kind == 3 ? uint64_t{3} * 4 * (17 * 7 * 2 * kBitsEntries + 256 * 2 * kBitsEntries + kConfBuckets * 7 * 128 +
-                                                  256 * 128 + 2 * 8 * 16 * 4 + 17 * 7 * kLightDecisions) + 128
-                              : 0);
+           (params.kind == 3 ? uint64_t{4} * kKind3Entries + 128 : 0);
   return known + (params.positions >= 1 ? subpixels : 0) + (uint64_t{kContexts} << TableBits(params, subpixels)) * sizeof(Slot) +
          (uint64_t{3} * 8 * kConfBuckets + uint64_t{3} * 256) * kInputs * 4 + uint64_t{3} * 256 * (1 + kConfBuckets) * kApmCells * 2;
 }
@@ -333,12 +331,12 @@ Stage::Stage(const StageParams& params, uint32_t width, uint32_t height, uint32_
     InitApm(lapm_model_, size_t{3} * kLightModelOnly * kConfBuckets);
     hits_.assign(size_t{3} * kCands * 16, 1u << 15);
     if (params.kind == 3) {
-      bits_ctr_table_.assign(size_t{3} * 17 * 7 * 2 * kBitsEntries, kCounterInit);
-      bits_ctr2_table_.assign(size_t{3} * 256 * 2 * kBitsEntries, kCounterInit);
-      dctr_table_.assign(size_t{3} * 17 * 7 * kLightDecisions, kCounterInit);
-      bits_far_table_.assign(size_t{3} * kConfBuckets * 7 * 128, kCounterInit);
-      bits_far2_table_.assign(size_t{3} * 256 * 128, kCounterInit);
-      bits_w_table_.assign(size_t{3} * 2 * 8 * 16 * 4, 0);
+      bits_ctr_table_.assign(kBitsNearEntries, kCounterInit);
+      bits_ctr2_table_.assign(kBitsCentreEntries, kCounterInit);
+      dctr_table_.assign(kBiasEntries, kCounterInit);
+      bits_far_table_.assign(kBitsFarEntries, kCounterInit);
+      bits_far2_table_.assign(kBitsFarCentreEntries, kCounterInit);
+      bits_w_table_.assign(kBitsWeightEntries, 0);
       for (size_t s = 0; s < bits_w_table_.size(); s += 4) {  // the model 1, each counter 1/4, the bias 0
         bits_w_table_[s] = 65536;
         bits_w_table_[s + 1] = bits_w_table_[s + 3] = 65536 / 4;
@@ -937,7 +935,7 @@ uint32_t Stage::PredictLight(int decision, int32_t model_stretch) {
     // Kind 3: the mixer's eighth input, a counter of a directly indexed table (channel,
     // the centre less the neighbours' prediction clamped to +-8, activity, decision): what
     // the model's bias against the neighbours says (bias cancellation).
-    dctr_ = &dctr_table_[(size_t(channel_) * 17 * 7 + bias_row_) * kLightDecisions + size_t(decision)];
+    dctr_ = &dctr_table_[(size_t(channel_) * kBiasRows + bias_row_) * kLightDecisions + size_t(decision)];
     x[kLightContexts + 2] = kStretch12.v[*dctr_ >> 20];
   }
   const size_t set = (size_t(channel_) * kLightDecisions + size_t(decision)) * kConfBuckets + size_t(conf_);

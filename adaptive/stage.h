@@ -252,6 +252,18 @@ class Stage {
   static constexpr int kLightDecisions = 14;                // decisions with counters
   static constexpr int kLightModelOnly = 128;                // APM contexts of model-only decisions
   static constexpr int kBitsEntries = 16;  // kind 3: counters per side of one row (11 used: the nodes of buckets 1-3), one cache line
+  // Kind 3's directly indexed tables, in entries of 4 bytes, 3 channels each (the constructor
+  // allocates them, MemoryBytes counts them): rows (centre or median - guess clamped to +-8,
+  // activity bucket 0-6), then the tables below.
+  static constexpr size_t kBiasRows = 17 * 7;
+  static constexpr size_t kBitsNearEntries = size_t{3} * kBiasRows * 2 * kBitsEntries;    // bits_ctr_table_
+  static constexpr size_t kBitsCentreEntries = size_t{3} * 256 * 2 * kBitsEntries;        // bits_ctr2_table_
+  static constexpr size_t kBiasEntries = size_t{3} * kBiasRows * kLightDecisions;         // dctr_table_
+  static constexpr size_t kBitsFarEntries = size_t{3} * kConfBuckets * 7 * 128;           // bits_far_table_
+  static constexpr size_t kBitsFarCentreEntries = size_t{3} * 256 * 128;                  // bits_far2_table_
+  static constexpr size_t kBitsWeightEntries = size_t{3} * 2 * 8 * 16 * 4;                // bits_w_table_
+  static constexpr size_t kKind3Entries = kBitsNearEntries + kBitsCentreEntries + kBiasEntries + kBitsFarEntries +
+                                          kBitsFarCentreEntries + kBitsWeightEntries;
   int decision_ = 0;
   int light_center_ = 0;
   // Kind 3: where the median search starts (GatherLight: the neighbours' prediction), the node within the bucket (1, then 2-3, ...), the activity
